@@ -1,0 +1,1 @@
+"""Subcommands of ``import_maps.py``, one module per concern."""

@@ -1,0 +1,80 @@
+"""Domain errors: one base class, one small subclass per failure.
+
+The library knows nothing of HTTP; ``planning_gis.http`` maps these classes to status codes in
+one place, and the CLI prints ``str(error)`` as its one-line message.
+"""
+
+from __future__ import annotations
+
+
+class PlanningError(Exception):
+    """Base of every error this project raises on purpose."""
+
+    code = "planning_error"
+
+    def __init__(self, message: str, *, message_vi: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.message_vi = message_vi or message
+
+
+class ConfigurationError(PlanningError):
+    code = "configuration"
+
+
+class InvalidInput(PlanningError):
+    """A request or file that cannot be understood (a 400)."""
+
+    code = "invalid_input"
+
+
+class NotFound(PlanningError):
+    code = "not_found"
+
+
+class UnknownCRS(InvalidInput):
+    code = "unknown_crs"
+
+
+class OutsideHanoi(InvalidInput):
+    """A coordinate that falls outside Hanoi in every axis reading we accept."""
+
+    code = "outside_hanoi"
+
+
+class InvalidGeometry(InvalidInput):
+    code = "invalid_geometry"
+
+
+class ConstraintViolation(InvalidInput):
+    """A row the database refused (check constraint, unknown code, duplicate)."""
+
+    code = "constraint_violation"
+
+
+class MissingFile(InvalidInput):
+    code = "missing_file"
+
+
+class TooLarge(PlanningError):
+    """An upload or scan over the configured limits (a 413)."""
+
+    code = "too_large"
+
+
+class TileOutsideBounds(PlanningError):
+    """No data for this tile: the tile lies outside the layer (a 204/404, not an error page)."""
+
+    code = "tile_outside_bounds"
+
+
+class Forbidden(PlanningError):
+    code = "forbidden"
+
+
+class Unauthorized(PlanningError):
+    code = "unauthorized"
+
+
+class Conflict(PlanningError):
+    code = "conflict"

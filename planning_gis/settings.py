@@ -1,0 +1,123 @@
+"""One settings object, read from environment variables prefixed ``PLANNING_``.
+
+Everything that differs between a laptop, CI and production (database, storage folders, limits,
+cache headers, base map) lives here so that no module hard-codes a path or a URL.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from planning_gis.errors import ConfigurationError
+
+PREFIX = "PLANNING_"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_data_dir() -> str:
+    return str(PROJECT_ROOT / "var")
+
+
+def _find_font() -> str:
+    for candidate in (
+        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+        "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    ):
+        if Path(candidate).exists():
+            return candidate
+    return ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated configuration; build it with :meth:`from_env`."""
+
+    database_url: str = "postgresql+psycopg://planning:planning@127.0.0.1:5432/planning"
+    data_dir: str = field(default_factory=_default_data_dir)
+    # Pixels a scan may have before we refuse it (decompression bombs): 40 000 x 30 000.
+    max_scan_pixels: int = 1_200_000_000
+    max_upload_bytes: int = 2 * 1024**3
+    font_path: str = field(default_factory=_find_font)
+    font_bold_path: str = ""
+    tile_cache_control: str = "public, max-age=3600"
+    api_cache_control: str = "public, max-age=60"
+    base_map_url: str = ""  # external base map for production; empty: our own offline base
+    base_map_attribution: str = ""
+    secret_key: str = "dev-only-change-me"
+    gdal_cachemax_mb: int = 256
+    warp_memory_mb: int = 256
+    demo_size: str = "full"  # "full" or "tiny"
+    db_pool_size: int = 8
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+        """Read ``PLANNING_<FIELD>`` variables, convert types, and fail loudly on bad values."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            key = PREFIX + f.name.upper()
+            if key not in env:
+                continue
+            raw = env[key]
+            if f.type in ("int", int):
+                try:
+                    values[f.name] = int(raw)
+                except ValueError as exc:
+                    raise ConfigurationError(f"{key} must be a whole number, got {raw!r}") from exc
+            else:
+                values[f.name] = raw
+        values.update(overrides)
+        settings = cls(**values)  # type: ignore[arg-type]
+        if settings.demo_size not in ("full", "tiny"):
+            raise ConfigurationError("PLANNING_DEMO_SIZE must be 'full' or 'tiny'")
+        return settings
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    @property
+    def scans_dir(self) -> Path:
+        return self.data_path / "scans"
+
+    @property
+    def cogs_dir(self) -> Path:
+        return self.data_path / "cogs"
+
+    @property
+    def documents_dir(self) -> Path:
+        return self.data_path / "documents"
+
+    @property
+    def bold_font(self) -> str:
+        if self.font_bold_path:
+            return self.font_bold_path
+        if self.font_path:
+            bold = Path(self.font_path).with_name(Path(self.font_path).stem + "-Bold.ttf")
+            if bold.exists():
+                return str(bold)
+        return self.font_path
+
+    @property
+    def sync_database_url(self) -> str:
+        """The URL for libpq tools (psql, ogr2ogr): no SQLAlchemy driver suffix."""
+        return self.database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+_settings: Settings | None = None
+
+
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    global _settings
+    if _settings is None:
+        _settings = Settings.from_env()
+    return _settings
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests change the environment)."""
+    global _settings
+    _settings = None
