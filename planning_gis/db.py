@@ -1,0 +1,83 @@
+"""Database access: one SQLAlchemy engine (a psycopg 3 pool) per process, a connection per request.
+
+The Flask side follows the tutorial's pattern (``init_app`` registers teardown); scripts and tests
+call :func:`get_engine` directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask, current_app, g
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from planning_gis.settings import Settings, get_settings
+
+_engines: dict[str, Engine] = {}
+
+
+def get_engine(settings: Settings | None = None) -> Engine:
+    """The shared engine for the configured database URL (created once per URL)."""
+    settings = settings or get_settings()
+    url = settings.database_url
+    engine = _engines.get(url)
+    if engine is None:
+        engine = create_engine(
+            url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_pool_size,
+            pool_pre_ping=True,
+            future=True,
+        )
+        _engines[url] = engine
+    return engine
+
+
+def dispose_engines() -> None:
+    """Close every pool (tests drop their databases afterwards)."""
+    for engine in _engines.values():
+        engine.dispose()
+    _engines.clear()
+
+
+@contextmanager
+def session_scope(settings: Settings | None = None) -> Iterator[Session]:
+    """A session that commits on success and rolls back everything on any error."""
+    factory = sessionmaker(bind=get_engine(settings), expire_on_commit=False)
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def get_conn() -> Connection:
+    """The request's connection, opened on first use and returned to the pool at teardown."""
+    if "db_conn" not in g:
+        g.db_conn = get_engine(current_app.config["SETTINGS"]).connect()
+    return g.db_conn
+
+
+def _close_conn(_exc: BaseException | None = None) -> None:
+    conn = g.pop("db_conn", None)
+    if conn is not None:
+        conn.close()
+
+
+def versions(conn: Connection) -> dict[str, str]:
+    """PostgreSQL and PostGIS versions, for the health check."""
+    row = conn.execute(
+        text("SELECT current_setting('server_version') AS pg, postgis_full_version() AS postgis")
+    ).one()
+    postgis = row.postgis.split('"')[1] if '"' in row.postgis else row.postgis
+    return {"postgresql": row.pg, "postgis": postgis}
+
+
+def init_app(app: Flask) -> None:
+    app.teardown_appcontext(_close_conn)

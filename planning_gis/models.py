@@ -1,0 +1,349 @@
+"""The planning database, as GeoAlchemy2 models.
+
+Geometries are stored in VN-2000 / TM-3 105°00' (EPSG:5897), the system Hanoi's plans are drawn
+in, so that areas and distances are metres without reprojection. Alembic migrations own the
+schema; these models mirror them (``tests/test_models.py`` checks they agree).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from planning_gis.crs import STORAGE_SRID
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: Kinds of plan (Luật Quy hoạch đô thị 2009), most detailed last; the order ranks governance.
+PLAN_KINDS = {
+    "chung": ("Quy hoạch chung", "Master plan", 1),
+    "phan_khu": ("Quy hoạch phân khu", "Zoning plan", 2),
+    "tuyen_duong": ("Quy hoạch tuyến đường (chỉ giới đường đỏ)", "Road plan (red lines)", 3),
+    "cum_cong_nghiep": ("Quy hoạch cụm công nghiệp", "Industrial-cluster plan", 3),
+    "chi_tiet": ("Quy hoạch chi tiết", "Detailed plan", 4),
+}
+PLAN_STATUSES = {
+    "draft": ("Dự thảo lấy ý kiến", "Draft under consultation"),
+    "approved": ("Đã phê duyệt", "Approved"),
+    "amended": ("Đã điều chỉnh", "Amended"),
+    "superseded": ("Hết hiệu lực (bị thay thế)", "Superseded"),
+}
+DOCUMENT_TYPES = {
+    "quyet_dinh": ("Quyết định phê duyệt", "Approval decision"),
+    "thuyet_minh": ("Thuyết minh", "Explanatory report"),
+    "quy_dinh": ("Quy định quản lý theo đồ án", "Management regulation"),
+    "ban_ve": ("Bản vẽ", "Drawings"),
+    "dieu_chinh": ("Văn bản điều chỉnh", "Amendment"),
+}
+SHEET_STATES = ("uploaded", "control_points", "georeferenced", "published")
+UNIT_LEVELS = ("thanh_pho", "quan", "huyen", "thi_xa", "phuong", "xa", "thi_tran")
+
+
+def _in(values) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+plan_documents = Table(
+    "plan_documents",
+    Base.metadata,
+    Column("plan_id", ForeignKey("plans.id", ondelete="CASCADE"), primary_key=True),
+    Column("document_id", ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True),
+    Column("sort_order", Integer, nullable=False, server_default="0"),
+)
+
+
+class LandUseLegend(Base):
+    """A land-use function code and its colour: the legend is data, never constants."""
+
+    __tablename__ = "land_use_legend"
+
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    name_vi: Mapped[str] = mapped_column(Text, nullable=False)
+    name_en: Mapped[str] = mapped_column(Text, nullable=False)
+    color: Mapped[str] = mapped_column(String(7), nullable=False)
+    category: Mapped[str] = mapped_column(String(32), nullable=False)
+    sort_order: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+    __table_args__ = (CheckConstraint("color ~ '^#[0-9a-fA-F]{6}$'", name="color_hex"),)
+
+
+class AdminUnit(Base):
+    """An administrative unit as it was between two dates (names change; plans keep old ones)."""
+
+    __tablename__ = "admin_units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    level: Mapped[str] = mapped_column(String(16), nullable=False)
+    code: Mapped[str | None] = mapped_column(String(16))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("admin_units.id"))
+    valid_from: Mapped[dt.date | None] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    successor_id: Mapped[int | None] = mapped_column(ForeignKey("admin_units.id"))
+    is_fictional: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=True))
+
+    __table_args__ = (
+        CheckConstraint(f"level IN ({_in(UNIT_LEVELS)})", name="level_known"),
+        CheckConstraint("geom IS NULL OR ST_IsValid(geom)", name="geom_valid"),
+        CheckConstraint("valid_to IS NULL OR valid_from IS NULL OR valid_to >= valid_from",
+                        name="valid_dates"),
+    )
+
+
+class Plan(Base):
+    """An urban plan (đồ án quy hoạch) with its approval decision and validity."""
+
+    __tablename__ = "plans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    scale_denominator: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="approved")
+    decision_number: Mapped[str | None] = mapped_column(Text)
+    decision_date: Mapped[dt.date | None] = mapped_column(Date)
+    approving_body: Mapped[str | None] = mapped_column(Text)
+    organisation: Mapped[str | None] = mapped_column(Text)
+    valid_from: Mapped[dt.date | None] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id", ondelete="SET NULL"))
+    area_ha: Mapped[float | None] = mapped_column(Numeric(12, 2))
+    description: Mapped[str | None] = mapped_column(Text)
+    is_fictional: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=True))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+    supersedes: Mapped[Plan | None] = relationship(remote_side="Plan.id")
+    zones: Mapped[list[LandUseZone]] = relationship(back_populates="plan")
+    sheets: Mapped[list[MapSheet]] = relationship(back_populates="plan")
+    documents: Mapped[list[PlanDocument]] = relationship(
+        secondary=plan_documents, back_populates="plans"
+    )
+
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({_in(PLAN_KINDS)})", name="kind_known"),
+        CheckConstraint(f"status IN ({_in(PLAN_STATUSES)})", name="status_known"),
+        CheckConstraint("scale_denominator IS NULL OR scale_denominator > 0", name="scale_positive"),
+        CheckConstraint("geom IS NULL OR ST_IsValid(geom)", name="geom_valid"),
+        CheckConstraint("valid_to IS NULL OR valid_from IS NULL OR valid_to >= valid_from",
+                        name="valid_dates"),
+        CheckConstraint("supersedes_id IS NULL OR supersedes_id <> id", name="not_self_superseding"),
+    )
+
+
+class PlanDocument(Base):
+    """A legal or technical document (hồ sơ quy hoạch); the file is stored by its sha256."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    doc_type: Mapped[str] = mapped_column(String(16), nullable=False)
+    number: Mapped[str | None] = mapped_column(Text)
+    issued_on: Mapped[dt.date | None] = mapped_column(Date)
+    issuer: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    file_sha256: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    file_size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    file_name: Mapped[str | None] = mapped_column(Text)
+    page_count: Mapped[int | None] = mapped_column(Integer)
+    text: Mapped[str | None] = mapped_column(Text)
+    is_fictional: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+    plans: Mapped[list[Plan]] = relationship(secondary=plan_documents, back_populates="documents")
+    pages: Mapped[list[DocumentPage]] = relationship(
+        back_populates="document", order_by="DocumentPage.page_no", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        CheckConstraint(f"doc_type IN ({_in(DOCUMENT_TYPES)})", name="type_known"),
+        CheckConstraint("file_sha256 ~ '^[0-9a-f]{64}$'", name="sha256_hex"),
+        CheckConstraint("file_size > 0", name="size_positive"),
+    )
+
+
+class DocumentPage(Base):
+    """The text of one page, from the PDF's text layer or from OCR (NFC)."""
+
+    __tablename__ = "document_pages"
+
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True
+    )
+    page_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    source: Mapped[str] = mapped_column(String(8), nullable=False, default="text")
+
+    document: Mapped[PlanDocument] = relationship(back_populates="pages")
+
+    __table_args__ = (
+        CheckConstraint("page_no >= 1", name="page_positive"),
+        CheckConstraint("source IN ('text', 'ocr', 'none')", name="source_known"),
+    )
+
+
+class MapSheet(Base):
+    """One scanned paper sheet of a plan and the state of its georeference."""
+
+    __tablename__ = "map_sheets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), nullable=False)
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    scan_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    scan_size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    scan_name: Mapped[str | None] = mapped_column(Text)
+    width: Mapped[int] = mapped_column(Integer, nullable=False)
+    height: Mapped[int] = mapped_column(Integer, nullable=False)
+    crs_epsg: Mapped[int] = mapped_column(Integer, nullable=False, default=STORAGE_SRID)
+    state: Mapped[str] = mapped_column(String(16), nullable=False, default="uploaded")
+    method: Mapped[str | None] = mapped_column(String(16))
+    rmse_m: Mapped[float | None] = mapped_column(Float)
+    loo_rmse_m: Mapped[float | None] = mapped_column(Float)
+    check_error_m: Mapped[float | None] = mapped_column(Float)
+    cog_path: Mapped[str | None] = mapped_column(Text)
+    # The neatline in scan pixel coordinates (x right, y down): no SRID.
+    neatline = mapped_column(Geometry("POLYGON", spatial_index=False))
+    footprint = mapped_column(Geometry("POLYGON", srid=STORAGE_SRID, spatial_index=True))
+    published_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+    plan: Mapped[Plan] = relationship(back_populates="sheets")
+    control_points: Mapped[list[ControlPoint]] = relationship(
+        back_populates="sheet", cascade="all, delete-orphan", order_by="ControlPoint.id"
+    )
+
+    __table_args__ = (
+        CheckConstraint(f"state IN ({_in(SHEET_STATES)})", name="state_known"),
+        CheckConstraint("width > 0 AND height > 0", name="size_positive"),
+        CheckConstraint("scan_sha256 ~ '^[0-9a-f]{64}$'", name="sha256_hex"),
+        CheckConstraint("state <> 'published' OR cog_path IS NOT NULL", name="published_has_cog"),
+        CheckConstraint("neatline IS NULL OR ST_IsValid(neatline)", name="neatline_valid"),
+    )
+
+
+class ControlPoint(Base):
+    """A control point: a spot on the scan (pixels) and where it is on the ground (EPSG:5897)."""
+
+    __tablename__ = "control_points"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sheet_id: Mapped[int] = mapped_column(
+        ForeignKey("map_sheets.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    label: Mapped[str | None] = mapped_column(Text)
+    pixel_x: Mapped[float] = mapped_column(Float, nullable=False)
+    pixel_y: Mapped[float] = mapped_column(Float, nullable=False)
+    easting: Mapped[float] = mapped_column(Float, nullable=False)
+    northing: Mapped[float] = mapped_column(Float, nullable=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    residual_m: Mapped[float | None] = mapped_column(Float)
+    loo_error_m: Mapped[float | None] = mapped_column(Float)
+
+    sheet: Mapped[MapSheet] = relationship(back_populates="control_points")
+
+    __table_args__ = (
+        CheckConstraint("pixel_x >= 0 AND pixel_y >= 0", name="pixel_non_negative"),
+        UniqueConstraint("sheet_id", "pixel_x", "pixel_y", name="uq_control_points_pixel"),
+    )
+
+
+class LandUseZone(Base):
+    """A land-use zone (ô quy hoạch) with its planning indicators."""
+
+    __tablename__ = "land_use_zones"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(
+        ForeignKey("plans.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    sheet_id: Mapped[int | None] = mapped_column(ForeignKey("map_sheets.id", ondelete="SET NULL"))
+    label: Mapped[str] = mapped_column(Text, nullable=False)
+    function_code: Mapped[str] = mapped_column(
+        ForeignKey("land_use_legend.code"), nullable=False, index=True
+    )
+    area_m2: Mapped[float | None] = mapped_column(Float)
+    coverage_pct: Mapped[float | None] = mapped_column(Float)
+    floors_min: Mapped[int | None] = mapped_column(Integer)
+    floors_max: Mapped[int | None] = mapped_column(Integer)
+    far: Mapped[float | None] = mapped_column(Float)
+    population: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
+    geom = mapped_column(
+        Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=True), nullable=False
+    )
+
+    plan: Mapped[Plan] = relationship(back_populates="zones")
+    legend: Mapped[LandUseLegend] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("ST_IsValid(geom) AND NOT ST_IsEmpty(geom)", name="geom_valid"),
+        CheckConstraint("coverage_pct IS NULL OR (coverage_pct >= 0 AND coverage_pct <= 100)",
+                        name="coverage_range"),
+        CheckConstraint("floors_min IS NULL OR floors_min >= 0", name="floors_min_non_negative"),
+        CheckConstraint("floors_max IS NULL OR floors_max >= 0", name="floors_max_non_negative"),
+        CheckConstraint("floors_min IS NULL OR floors_max IS NULL OR floors_max >= floors_min",
+                        name="floors_order"),
+        CheckConstraint("far IS NULL OR far >= 0", name="far_non_negative"),
+        CheckConstraint("population IS NULL OR population >= 0", name="population_non_negative"),
+        CheckConstraint("area_m2 IS NULL OR area_m2 > 0", name="area_positive"),
+        CheckConstraint("label <> ''", name="label_not_empty"),
+    )
+
+
+class RedLine(Base):
+    """A red boundary line (chỉ giới đường đỏ) of a road plan."""
+
+    __tablename__ = "red_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(
+        ForeignKey("plans.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    road_name: Mapped[str | None] = mapped_column(Text)
+    width_m: Mapped[float | None] = mapped_column(Float)
+    geom = mapped_column(
+        Geometry("MULTILINESTRING", srid=STORAGE_SRID, spatial_index=True), nullable=False
+    )
+
+    __table_args__ = (
+        CheckConstraint("ST_IsValid(geom) AND NOT ST_IsEmpty(geom)", name="geom_valid"),
+        CheckConstraint("width_m IS NULL OR width_m > 0", name="width_positive"),
+    )
