@@ -73,10 +73,10 @@ def _close_conn(_exc: BaseException | None = None) -> None:
 def versions(conn: Connection) -> dict[str, str]:
     """PostgreSQL and PostGIS versions, for the health check."""
     row = conn.execute(
-        text("SELECT current_setting('server_version') AS pg, postgis_full_version() AS postgis")
+        text("SELECT current_setting('server_version') AS pg, postgis_lib_version() AS postgis,"
+             " postgis_geos_version() AS geos, postgis_proj_version() AS proj")
     ).one()
-    postgis = row.postgis.split('"')[1] if '"' in row.postgis else row.postgis
-    return {"postgresql": row.pg, "postgis": postgis}
+    return {"postgresql": row.pg, "postgis": row.postgis, "geos": row.geos, "proj": row.proj}
 
 
 def init_app(app: Flask) -> None:

@@ -1,0 +1,75 @@
+"""Domain errors mapped to HTTP once, and the JSON shape every API error has.
+
+Like titiler's ``DEFAULT_STATUS_CODES``: one dict, registered in one loop. Only 5xx are logged as
+errors; a 4xx is the client's mistake and is answered, not alarmed about.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from planning_gis import errors
+
+log = logging.getLogger(__name__)
+
+STATUS_CODES: dict[type[errors.PlanningError], int] = {
+    errors.InvalidInput: 400,
+    errors.Unauthorized: 401,
+    errors.Forbidden: 403,
+    errors.NotFound: 404,
+    errors.TileOutsideBounds: 404,
+    errors.Conflict: 409,
+    errors.TooLarge: 413,
+    errors.ConfigurationError: 500,
+    errors.PlanningError: 500,
+}
+
+
+def status_for(exc: errors.PlanningError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS_CODES:
+            return STATUS_CODES[cls]
+    return 500
+
+
+def wants_html() -> bool:
+    """Pages get a Vietnamese HTML error; APIs and tiles get JSON."""
+    path = request.path
+    if path.startswith(("/api/", "/ogc", "/tiles/")):
+        return False
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "text/html"
+
+
+def error_response(status: int, code: str, message: str, message_vi: str | None = None) -> Response:
+    if wants_html():
+        body = render_template(
+            "error.html", status=status, message_vi=message_vi or message, message=message
+        )
+        return Response(body, status=status, mimetype="text/html")
+    resp = jsonify({"code": code, "detail": message, "detail_vi": message_vi or message})
+    resp.status_code = status
+    return resp
+
+
+def register_error_handlers(app: Flask) -> None:
+    def _planning(exc: errors.PlanningError) -> Response:
+        status = status_for(exc)
+        if status >= 500:
+            log.error("server error: %s", exc, exc_info=exc)
+        return error_response(status, exc.code, exc.message, exc.message_vi)
+
+    def _http(exc: HTTPException) -> Response:
+        vi = {
+            404: "Không tìm thấy trang hoặc dữ liệu yêu cầu.",
+            405: "Phương thức không được hỗ trợ.",
+            413: "Dữ liệu gửi lên quá lớn.",
+        }.get(exc.code or 500)
+        return error_response(exc.code or 500, (exc.name or "error").lower().replace(" ", "_"),
+                              exc.description or exc.name, vi)
+
+    app.register_error_handler(errors.PlanningError, _planning)
+    app.register_error_handler(HTTPException, _http)

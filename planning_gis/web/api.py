@@ -1,0 +1,86 @@
+"""Small JSON endpoints: health and the legend."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy import text
+
+from planning_gis import db
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+@bp.get("/health")
+def health():
+    conn = db.get_conn()
+    info = db.versions(conn)
+    counts = conn.execute(
+        text(
+            "SELECT (SELECT count(*) FROM plans) AS plans, (SELECT count(*) FROM land_use_zones)"
+            " AS zones, (SELECT count(*) FROM documents) AS documents,"
+            " (SELECT count(*) FROM map_sheets) AS sheets"
+        )
+    ).one()
+    return jsonify(
+        status="ok",
+        database=info,
+        counts=dict(counts._mapping),
+        version=current_app.config["VERSION"],
+    )
+
+
+@bp.get("/legend")
+def legend():
+    rows = db.get_conn().execute(
+        text("SELECT code, name_vi, name_en, color, category FROM land_use_legend ORDER BY sort_order")
+    )
+    resp = jsonify([dict(r._mapping) for r in rows])
+    resp.headers["Cache-Control"] = current_app.config["SETTINGS"].api_cache_control
+    return resp
+
+
+ZONES_GEOJSON_SQL = text(
+    """
+    SELECT json_build_object(
+        'type', 'FeatureCollection',
+        'features', COALESCE(json_agg(json_build_object(
+            'type', 'Feature', 'id', z.id,
+            'geometry', ST_AsGeoJSON(ST_Transform(z.geom, 4326), 7)::json,
+            'properties', json_build_object(
+                'label', z.label, 'function_code', z.function_code, 'name_vi', l.name_vi,
+                'name_en', l.name_en, 'color', l.color, 'plan_id', z.plan_id, 'plan', p.name,
+                'area_m2', round(z.area_m2::numeric, 1), 'coverage_pct', z.coverage_pct,
+                'floors_min', z.floors_min, 'floors_max', z.floors_max, 'far', z.far,
+                'population', z.population)
+        )), '[]'::json))
+    FROM land_use_zones z
+    JOIN land_use_legend l ON l.code = z.function_code
+    JOIN plans p ON p.id = z.plan_id
+    WHERE z.geom && ST_Transform(ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326), 5897)
+    """
+)
+
+
+@bp.get("/zones.geojson")
+def zones_geojson():
+    """All zones in a lon/lat box, for the first page (vector tiles serve the full map)."""
+    from flask import request
+
+    from planning_gis.errors import InvalidInput
+
+    raw = request.args.get("bbox", "105.28,20.56,106.02,21.39")
+    try:
+        minx, miny, maxx, maxy = (float(v) for v in raw.split(","))
+    except ValueError as exc:
+        raise InvalidInput(
+            "bbox must be four numbers: min_lon,min_lat,max_lon,max_lat",
+            message_vi="bbox phải gồm bốn số: kinh độ nhỏ nhất, vĩ độ nhỏ nhất, lớn nhất",
+        ) from exc
+    if not (minx < maxx and miny < maxy):
+        raise InvalidInput("bbox must have min < max on both axes")
+    doc = db.get_conn().execute(
+        ZONES_GEOJSON_SQL, {"minx": minx, "miny": miny, "maxx": maxx, "maxy": maxy}
+    ).scalar_one()
+    resp = jsonify(doc)
+    resp.headers["Cache-Control"] = current_app.config["SETTINGS"].api_cache_control
+    return resp
