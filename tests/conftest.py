@@ -1,0 +1,169 @@
+"""Shared fixtures: a real PostGIS database per test session, isolated tests, a real server.
+
+Each pytest process makes its own database (``planning_test_<pid>``) from the migrations, so two
+checkouts can test side by side on one PostgreSQL; every test that writes runs inside a
+transaction that is rolled back. The tiny demo city is loaded once and committed, for the tests
+that read through the HTTP server.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from planning_gis import db as planning_db
+from planning_gis import migrate
+from planning_gis.settings import PROJECT_ROOT, Settings, reset_settings
+
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+
+
+def _admin_url() -> str:
+    return os.environ.get(
+        "PLANNING_DATABASE_URL", Settings().database_url
+    )
+
+
+def create_database(name: str) -> str:
+    """Create an empty database owned by the service role and return its URL."""
+    admin = make_url(_admin_url())
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return admin.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(name: str) -> None:
+    planning_db.dispose_engines()
+    engine = create_engine(make_url(_admin_url()), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """Settings pointing at a fresh, migrated test database and a temporary data folder."""
+    name = f"planning_test_{os.getpid()}"
+    url = create_database(name)
+    data_dir = tmp_path_factory.mktemp("data")
+    s = Settings.from_env(database_url=url, data_dir=str(data_dir), demo_size="tiny")
+    os.environ["PLANNING_DATABASE_URL"] = url
+    os.environ["PLANNING_DATA_DIR"] = str(data_dir)
+    os.environ["PLANNING_DEMO_SIZE"] = "tiny"
+    reset_settings()
+    migrate.upgrade("head", s)
+    from planning_gis import legend
+
+    with planning_db.session_scope(s) as session:
+        legend.load_legend(session)
+    yield s
+    drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings):
+    return planning_db.get_engine(settings)
+
+
+@pytest.fixture
+def conn(engine) -> Iterator:
+    """A connection inside a transaction that is rolled back after the test."""
+    connection = engine.connect()
+    trans = connection.begin()
+    try:
+        yield connection
+    finally:
+        trans.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def session(conn) -> Iterator[Session]:
+    """An ORM session whose commits become savepoints of the rolled-back test transaction."""
+    s = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+@pytest.fixture(scope="session")
+def demo(settings: Settings) -> Settings:
+    """The tiny demo city, generated and committed once for the session."""
+    from planning_gis.demo import load_demo
+
+    load_demo(settings)
+    return settings
+
+
+@pytest.fixture
+def app(demo: Settings):
+    from server import create_app
+
+    application = create_app(demo)
+    application.config["TESTING"] = True
+    return application
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(demo: Settings) -> Iterator[str]:
+    """The real WSGI server (gunicorn) on a free loopback port, serving the test database."""
+    port = _free_port()
+    env = dict(os.environ)
+    env.update(
+        PLANNING_DATABASE_URL=demo.database_url,
+        PLANNING_DATA_DIR=demo.data_dir,
+        PYTHONPATH=str(PROJECT_ROOT),
+    )
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    proc = subprocess.Popen(
+        [str(gunicorn), "--workers", "2", "--threads", "4", "--bind", f"127.0.0.1:{port}",
+         "--log-level", "warning", "server:create_app()"],
+        cwd=PROJECT_ROOT, env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError("gunicorn exited during start-up")
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        raise RuntimeError("gunicorn did not start")
+    yield base
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
