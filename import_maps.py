@@ -18,6 +18,7 @@ from planning_gis.errors import PlanningError
 COMMAND_MODULES = (
     "planning_gis.commands.database",
     "planning_gis.commands.demo",
+    "planning_gis.commands.zones",
 )
 
 
