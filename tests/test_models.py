@@ -34,8 +34,9 @@ def test_a_good_zone_is_stored_and_found_by_its_index(session):
     session.add(_zone(plan))
     session.flush()
     n = session.execute(text(
-        "SELECT count(*) FROM land_use_zones WHERE geom && ST_MakeEnvelope(:a,:b,:c,:d,5897)"),
-        dict(a=E0, b=N0, c=E0 + 10, d=N0 + 10)).scalar()
+        "SELECT count(*) FROM land_use_zones WHERE plan_id = :p"
+        " AND geom && ST_MakeEnvelope(:a,:b,:c,:d,5897)"),
+        dict(p=plan.id, a=E0, b=N0, c=E0 + 10, d=N0 + 10)).scalar()
     assert n == 1
 
 
