@@ -31,8 +31,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     db.init_app(app)
     register_error_handlers(app)
 
+    from planning_gis.documents import views as documents_views
     from planning_gis.web import api, pages
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(documents_views.bp)
     return app
