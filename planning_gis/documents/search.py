@@ -33,7 +33,6 @@ KINDS = ("plan", "zone", "document", "place", "decision")
 FUZZY_NAME = 0.7
 
 _NON_WORD = re.compile(r"[^a-z0-9]")
-_FOLD_CACHE: dict[str, str] = {}
 
 UNIT_LEVEL_VI = {
     "thanh_pho": "Thành phố", "quan": "Quận", "huyen": "Huyện", "thi_xa": "Thị xã",
@@ -43,16 +42,25 @@ assert set(UNIT_LEVEL_VI) == set(UNIT_LEVELS)
 
 
 def _fold_char(ch: str) -> str:
-    folded = _FOLD_CACHE.get(ch)
-    if folded is None:
-        if ch in "đĐ":
-            base = "d"
-        else:
-            decomposed = unicodedata.normalize("NFD", ch)
-            base = decomposed[0].lower() if decomposed else " "
-        folded = base if len(base) == 1 and not _NON_WORD.match(base) else " "
-        _FOLD_CACHE[ch] = folded
-    return folded
+    if ch in "đĐ":
+        return "d"
+    decomposed = unicodedata.normalize("NFD", ch)
+    base = decomposed[0].lower() if decomposed else " "
+    return base if len(base) == 1 and not _NON_WORD.match(base) else " "
+
+
+class _FoldTable(dict):
+    """A ``str.translate`` table built on demand: one character in, one character out."""
+
+    def __missing__(self, code: int) -> str:
+        folded = _fold_char(chr(code))
+        self[code] = folded
+        return folded
+
+
+_FOLD = _FoldTable()
+for _code in [*range(0x20, 0x250), *range(0x1E00, 0x1F00)]:
+    _FOLD[_code]  # noqa: B018 - fill the table for ASCII, Latin and Vietnamese up front
 
 
 def fold(value: str) -> str:
@@ -61,7 +69,7 @@ def fold(value: str) -> str:
     For NFC Vietnamese this is what ``f_search_norm`` gives in PostgreSQL, before it squeezes
     the spaces: the one-to-one positions are what lets us highlight the accented original.
     """
-    return "".join(_fold_char(ch) for ch in unicodedata.normalize("NFC", value))
+    return unicodedata.normalize("NFC", value).translate(_FOLD)
 
 
 @dataclass(frozen=True)
@@ -156,11 +164,19 @@ def snippet(value: str | None, terms: tuple[str, ...], width: int = 240,
         cut = value[:width]
         return escape(cut) + (Markup("…") if len(value) > width else Markup("")), 0
     folded = fold(value)
-    best_start, best_score = matches[0][0], -1
-    for i, (start, _end) in enumerate(matches):
-        words = {folded[s:e] for s, e in matches[i:] if e - start <= width}
-        if len(words) > best_score:
-            best_start, best_score = start, len(words)
+    words = [folded[s:e] for s, e in matches]
+    in_window: dict[str, int] = {}
+    best_start, best_score, j = matches[0][0], -1, 0
+    for i, (start, _end) in enumerate(matches):  # sliding window over the matches
+        while j < len(matches) and matches[j][1] - start <= width:
+            in_window[words[j]] = in_window.get(words[j], 0) + 1
+            j += 1
+        if len(in_window) > best_score:
+            best_start, best_score = start, len(in_window)
+        if j > i:
+            in_window[words[i]] -= 1
+            if not in_window[words[i]]:
+                del in_window[words[i]]
     start = max(0, best_start - width // 4)
     while start > 0 and value[start - 1] != " ":
         start -= 1
