@@ -24,7 +24,6 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 from tqdm import tqdm
@@ -350,7 +349,3 @@ def _store_one(prep: _Prepared, store: DocumentStore, settings: Settings,
     result.message_vi = f"{prep.file}: đã nhập (văn bản #{doc_id})"
     return result
 
-
-def report_rows(report: ImportReport) -> list[dict[str, Any]]:
-    """The report as plain dicts (for JSON APIs and tests)."""
-    return [asdict(r) for r in report.results]

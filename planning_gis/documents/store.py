@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy import event, insert, select
+from sqlalchemy import event, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -285,8 +285,6 @@ class DocumentStore:
 
 
 def _next_order(session: Session, plan_id: int) -> int:
-    from sqlalchemy import func
-
     current = session.scalar(
         select(func.max(plan_documents.c.sort_order)).where(plan_documents.c.plan_id == plan_id)
     )

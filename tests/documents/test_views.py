@@ -149,3 +149,23 @@ def test_search_page_works_without_javascript(client):
     html = client.get("/tim-kiem?q=6631", headers=HTML).get_data(as_text=True)
     assert "Số quyết định" in html and "<mark>6631</mark>" in html
     assert client.get("/tim-kiem", headers=HTML).status_code == 200
+
+
+@pytest.mark.browser
+def test_search_box_and_document_map_in_chromium(page, live_server, artifacts, ids):
+    """The citizen's search box asks /api/search as they type; the document page draws its
+    plans on the small map; nothing is fetched from outside the machine."""
+    page.goto(f"{live_server}/tai-lieu")
+    page.fill("#search-q", "quy hoach cau giay")
+    page.wait_for_selector(".search-results li", timeout=10000)
+    first = page.inner_html(".search-results li")
+    assert "<mark>Cầu</mark>" in first
+    page.screenshot(path=str(artifacts / "documents-search-box.png"))
+    page.goto(f"{live_server}/tai-lieu/{ids['doc']}")
+    page.wait_for_function("document.getElementById('outline-map').dataset.outlines > 0",
+                           timeout=10000)
+    page.wait_for_function("document.querySelector('#trang-1 img').complete", timeout=10000)
+    assert page.eval_on_selector("#trang-1 img", "img => img.naturalWidth") > 300
+    page.screenshot(path=str(artifacts / "documents-document-page.png"), full_page=True)
+    assert page.console_errors == []
+    assert page.foreign_requests == []
