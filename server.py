@@ -31,8 +31,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     db.init_app(app)
     register_error_handlers(app)
 
+    from planning_gis.web import caching
+
+    caching.init_app(app)
+
     from planning_gis.web import api, pages
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+
+    from tiles import views as raster_views
+
+    app.register_blueprint(raster_views.bp)
     return app
