@@ -17,6 +17,8 @@ from planning_gis.errors import PlanningError
 #: Modules that each define ``register(subparsers)``; the subcommand sets ``func``.
 COMMAND_MODULES = (
     "planning_gis.commands.database",
+    "planning_gis.commands.demo",
+    "planning_gis.commands.zones",
 )
 
 

@@ -7,7 +7,6 @@ from alembic.config import Config
 from alembic.util.exc import CommandError
 
 from planning_gis.errors import ConfigurationError
-
 from planning_gis.settings import PROJECT_ROOT, Settings, get_settings
 
 

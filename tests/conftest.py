@@ -153,7 +153,7 @@ def live_server(demo: Settings) -> Iterator[str]:
                 break
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError("gunicorn exited during start-up")
+                raise RuntimeError("gunicorn exited during start-up") from None
             time.sleep(0.2)
     else:
         proc.kill()

@@ -4,15 +4,16 @@ The extensions are normally created by run.sh as postgres (template1); IF NOT EX
 this migration runnable by the non-superuser service role.
 
 Revision ID: 0001
-Revises: 
+Revises: (none)
 Create Date: 2026-11-25 17:48:07.978654
 """
 
 from __future__ import annotations
 
+import geoalchemy2
 import sqlalchemy as sa
 from alembic import op
-import geoalchemy2
+
 revision = '0001'
 down_revision = None
 branch_labels = None

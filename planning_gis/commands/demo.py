@@ -1,0 +1,23 @@
+"""``import_maps.py demo``: generate and load the fictional demo city."""
+
+from __future__ import annotations
+
+import argparse
+
+from planning_gis.demo import load_demo
+
+
+def _load(args: argparse.Namespace) -> int:
+    summary = load_demo(force=args.force, size=args.size)
+    print(summary.line())
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    demo = sub.add_parser("demo", help="the generated demo city")
+    dsub = demo.add_subparsers(dest="demo_command", required=True, metavar="ACTION")
+    load = dsub.add_parser("load", help="generate and load the demo (does nothing if present)")
+    load.add_argument("--force", action="store_true", help="remove the demo and load it again")
+    load.add_argument("--size", choices=("full", "tiny"), default=None,
+                      help="full (default) or tiny (for tests)")
+    load.set_defaults(func=_load)

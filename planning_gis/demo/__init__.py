@@ -1,0 +1,178 @@
+"""Generate and load the demo city (fictional, placed in Hanoi) in one transaction.
+
+``load_demo`` is idempotent: when the demo is already there it does nothing, so ``./run.sh demo``
+can run it every time. Files it writes are removed again if the transaction fails.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from geoalchemy2.shape import from_shape
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from planning_gis import db
+from planning_gis.crs import STORAGE_SRID
+from planning_gis.demo.city import DemoCity, build_city
+from planning_gis.demo.documents import documents_for, render_pdf
+from planning_gis.models import AdminUnit, LandUseZone, Plan, PlanDocument, RedLine
+from planning_gis.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DemoSummary:
+    loaded: bool
+    plans: int = 0
+    zones: int = 0
+    documents: int = 0
+    sheets: int = 0
+    units: int = 0
+    seconds: float = 0.0
+    written_files: list[Path] = field(default_factory=list)
+
+    def line(self) -> str:
+        if not self.loaded:
+            return "demo already loaded: nothing to do (use --force to reload)"
+        return (f"demo loaded in {self.seconds:.1f} s: {self.plans} plans, {self.zones} zones, "
+                f"{self.units} administrative units, {self.documents} documents, "
+                f"{self.sheets} map sheets")
+
+
+def demo_present(session: Session) -> bool:
+    return bool(session.scalar(select(func.count()).select_from(Plan).where(Plan.is_fictional)))
+
+
+def store_file(data: bytes, folder: Path, suffix: str, written: list[Path]) -> tuple[str, Path]:
+    """Write bytes once under their sha256 (temp file + rename); note new files for clean-up."""
+    sha = hashlib.sha256(data).hexdigest()
+    path = folder / sha[:2] / f"{sha}{suffix}"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        written.append(path)
+    return sha, path
+
+
+def _remove_demo(session: Session) -> None:
+    session.execute(delete(Plan).where(Plan.is_fictional))
+    session.execute(delete(PlanDocument).where(PlanDocument.is_fictional))
+    session.execute(delete(AdminUnit).where(AdminUnit.is_fictional))
+
+
+def _load_units(session: Session, city: DemoCity) -> int:
+    by_name: dict[str, AdminUnit] = {}
+    for u in city.units:
+        row = AdminUnit(name=u.name, level=u.level, code=u.code, valid_from=u.valid_from,
+                        valid_to=u.valid_to, is_fictional=True,
+                        geom=from_shape(u.geom, srid=STORAGE_SRID))
+        session.add(row)
+        by_name[u.name] = row
+    session.flush()
+    for u in city.units:
+        if u.parent and u.parent in by_name:
+            by_name[u.name].parent_id = by_name[u.parent].id
+        if u.successor and u.successor in by_name:
+            by_name[u.name].successor_id = by_name[u.successor].id
+    return len(city.units)
+
+
+def _load_plans(session: Session, city: DemoCity) -> dict[str, Plan]:
+    plans: dict[str, Plan] = {}
+    for p in city.plans:
+        row = Plan(
+            name=p.name, kind=p.kind, scale_denominator=p.scale_denominator, status=p.status,
+            decision_number=p.decision_number, decision_date=p.decision_date,
+            approving_body=p.approving_body, organisation=p.organisation,
+            valid_from=p.valid_from, valid_to=p.valid_to, description=p.description,
+            area_ha=round(p.outline.area / 10000, 2), is_fictional=True,
+            geom=from_shape(p.outline, srid=STORAGE_SRID),
+        )
+        session.add(row)
+        plans[p.key] = row
+    session.flush()
+    for p in city.plans:
+        if p.supersedes:
+            plans[p.key].supersedes_id = plans[p.supersedes].id
+        for z in p.zones:
+            session.add(LandUseZone(
+                plan_id=plans[p.key].id, label=z.label, function_code=z.function_code,
+                area_m2=round(z.geom.area, 1), coverage_pct=z.coverage_pct,
+                floors_min=z.floors_min, floors_max=z.floors_max, far=z.far,
+                population=z.population, geom=from_shape(z.geom, srid=STORAGE_SRID),
+            ))
+        for road_name, width, lines in p.red_lines:
+            session.add(RedLine(plan_id=plans[p.key].id, road_name=road_name, width_m=width,
+                                geom=from_shape(lines, srid=STORAGE_SRID)))
+    session.flush()
+    return plans
+
+
+def _load_documents(session: Session, city: DemoCity, plans: dict[str, Plan],
+                    settings: Settings, written: list[Path]) -> int:
+    docs = documents_for(city.plans)
+    for order, d in enumerate(docs):
+        data = render_pdf(d, settings)
+        sha, _path = store_file(data, settings.documents_dir, ".pdf", written)
+        row = PlanDocument(
+            doc_type=d.doc_type, number=d.number, issued_on=d.issued_on, issuer=d.issuer,
+            title=d.title, file_sha256=sha, file_size=len(data),
+            file_name=f"{d.doc_type}-{order + 1:02d}.pdf", is_fictional=True,
+        )
+        row.plans = [plans[k] for k in d.plan_keys]
+        session.add(row)
+    session.flush()
+    return len(docs)
+
+
+def load_demo(settings: Settings | None = None, *, force: bool = False,
+              size: str | None = None) -> DemoSummary:
+    """Generate the demo city and load it, all or nothing."""
+    settings = settings or get_settings()
+    size = size or settings.demo_size
+    started = time.perf_counter()
+    written: list[Path] = []
+    try:
+        with db.session_scope(settings) as session:
+            if demo_present(session):
+                if not force:
+                    return DemoSummary(loaded=False)
+                _remove_demo(session)
+                session.flush()
+            city = build_city(size)
+            units = _load_units(session, city)
+            plans = _load_plans(session, city)
+            n_docs = _load_documents(session, city, plans, settings, written)
+            n_sheets = _load_sheets(session, city, plans, settings, written)
+            zones = sum(len(p.zones) for p in city.plans)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    return DemoSummary(True, len(plans), zones, n_docs, n_sheets, units,
+                       time.perf_counter() - started, written)
+
+
+def _load_sheets(session: Session, city: DemoCity, plans: dict[str, Plan],
+                 settings: Settings, written: list[Path]) -> int:
+    """Scanned sheets come from the georeferencing engine (see planning_gis.demo.sheets)."""
+    try:
+        from planning_gis.demo import sheets
+    except ImportError:  # the engine is not installed in this checkout yet
+        return 0
+    return sheets.load_sheets(session, city, plans, settings, written)
