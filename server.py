@@ -43,4 +43,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     from tiles import views as raster_views
 
     app.register_blueprint(raster_views.bp)
+
+    from layers import vector_tiles
+
+    app.register_blueprint(vector_tiles.bp)
     return app

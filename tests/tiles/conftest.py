@@ -7,14 +7,15 @@ from serving_data import City, load_sample_city
 
 
 @pytest.fixture(scope="session")
-def city(settings) -> City:
-    return load_sample_city(settings)
+def city(demo) -> City:
+    """Loaded after the demo city (the demo loader skips itself when fictional plans exist)."""
+    return load_sample_city(demo)
 
 
 @pytest.fixture
-def city_client(settings, city):
+def city_client(demo, city):
     from server import create_app
 
-    app = create_app(settings)
+    app = create_app(demo)
     app.config["TESTING"] = True
     return app.test_client()
