@@ -47,4 +47,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     from layers import vector_tiles
 
     app.register_blueprint(vector_tiles.bp)
+
+    from layers import ogc
+
+    app.register_blueprint(ogc.bp)
+
+    from layers import lookup_api
+
+    app.register_blueprint(lookup_api.bp)
     return app
