@@ -48,20 +48,26 @@ WHERE ST_Intersects(z.geom, ST_GeomFromText(:wkt, {STORAGE_SRID}))
 _PLAN_COLUMNS = """
   p.id, p.name, p.kind, p.status, p.scale_denominator, p.decision_number, p.decision_date,
   p.approving_body, p.organisation, p.valid_from, p.valid_to, p.supersedes_id, p.is_fictional,
-  (SELECT max(q.id) FROM plans q WHERE q.supersedes_id = p.id
-     AND q.status IN ('approved', 'amended')) AS superseded_by"""
+  sup.id AS superseded_by, sup.since AS superseded_since"""
+
+#: The newest plan that replaces ``p`` and since when (its validity start or decision date).
+_SUPERSEDER = """
+LEFT JOIN LATERAL (
+  SELECT q.id, coalesce(q.valid_from, q.decision_date) AS since FROM plans q
+  WHERE q.supersedes_id = p.id AND q.status IN ('approved', 'amended')
+  ORDER BY since DESC NULLS LAST, q.id DESC LIMIT 1) AS sup ON TRUE"""
 
 #: Plans whose outline covers the point, plus the plans of the zones found there.
 POINT_PLANS_SQL = text(f"""
 SELECT {_PLAN_COLUMNS}
-FROM plans p
+FROM plans p {_SUPERSEDER}
 WHERE ST_Intersects(p.geom, ST_SetSRID(ST_MakePoint(:e, :n), {STORAGE_SRID}))
    OR p.id = ANY(:zone_plan_ids)
 """)
 
 PLOT_PLANS_SQL = text(f"""
 SELECT {_PLAN_COLUMNS}
-FROM plans p
+FROM plans p {_SUPERSEDER}
 WHERE ST_Intersects(p.geom, ST_GeomFromText(:wkt, {STORAGE_SRID}))
    OR p.id = ANY(:zone_plan_ids)
 """)
@@ -86,15 +92,22 @@ class PlanState:
     draft: bool
 
 
-def plan_state(row: Any, today: dt.date) -> PlanState:
-    """Whether a plan is in force today, superseded (by status, end date or a newer plan), or a draft."""
-    superseded = (
-        row.status == "superseded"
-        or (row.valid_to is not None and row.valid_to < today)
-        or row.superseded_by is not None
+def plan_state(row: Any, on: dt.date) -> PlanState:
+    """Whether a plan was in force on a date, superseded by then, or a draft.
+
+    Dates decide, so that a look-up on a past date finds the plan that governed then: a plan
+    whose status is now "superseded" was in force until its end date or its replacement's start.
+    """
+    ended = row.valid_to is not None and row.valid_to < on
+    replaced = row.superseded_by is not None and (
+        row.superseded_since is None or row.superseded_since <= on
     )
-    started = row.valid_from is None or row.valid_from <= today
-    in_force = row.status in IN_FORCE_STATUSES and started and not superseded
+    undated = row.status == "superseded" and row.valid_to is None and row.superseded_by is None
+    superseded = ended or replaced or undated
+    started = row.valid_from is None or row.valid_from <= on
+    in_force = (
+        row.status in (*IN_FORCE_STATUSES, "superseded") and started and not superseded
+    )
     return PlanState(in_force=in_force, superseded=superseded, draft=row.status == "draft")
 
 

@@ -143,14 +143,17 @@ def lookup_post() -> Response:
     body = request.get_json(silent=True)
     geom = _plot_geometry(body)
     code = epsg_of(request.args.get("crs", WGS84))
-    if code != STORAGE_SRID:
-        geom = shapely_transform(geom, lambda xy: _to_storage(xy, code), interleaved=False)
-    # The plot's centre must lie in Hanoi; the axis message comes from the same checks as GET.
+    # The plot's centre must lie in Hanoi (checked before any transform, in the CRS it came in);
+    # the axis message comes from the same checks as GET. GeoJSON order is x, y.
     c = geom.centroid
     if code == WGS84:
-        resolve_lonlat(*transformer(STORAGE_SRID, WGS84).transform(c.x, c.y))
+        resolve_lonlat(c.x, c.y)
     else:
-        resolve_projected(c.y, c.x, STORAGE_SRID)
+        resolve_projected(c.y, c.x, code)
+    if code != STORAGE_SRID:
+        to_storage = transformer(code, STORAGE_SRID)
+        geom = shapely_transform(geom, to_storage.transform, interleaved=False)
+    c = geom.centroid
     area = geom.area
     if area <= 0:
         raise InvalidGeometry("the plot has no area", message_vi="Thửa đất có diện tích bằng 0")
@@ -168,7 +171,3 @@ def lookup_post() -> Response:
              if len(geom.wkt) < 20000 else None}
     return _answer(query, plans, on)
 
-
-def _to_storage(xy, code: int):
-    x, y = xy
-    return transformer(code, STORAGE_SRID).transform(x, y)
