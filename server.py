@@ -55,4 +55,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     from layers import lookup_api
 
     app.register_blueprint(lookup_api.bp)
+
+    from planning_gis.web import openapi
+
+    app.register_blueprint(openapi.bp)
     return app

@@ -31,7 +31,7 @@ def test_collection_extent_and_crs(city, city_client):
 
 
 def test_items_paging_with_next_links(city, city_client):
-    url = "/ogc/collections/zones/items?limit=5&plan_id=%d" % city.ids["detailed"]
+    url = f"/ogc/collections/zones/items?limit=5&plan_id={city.ids['detailed']}"
     seen = []
     pages = 0
     while url:
