@@ -28,10 +28,13 @@ from planning_gis.settings import PROJECT_ROOT, Settings, reset_settings
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 
 
+# The service database's URL, read before the session fixture points the environment elsewhere:
+# its role creates and drops the test databases.
+_ADMIN_URL = os.environ.get("PLANNING_DATABASE_URL", Settings().database_url)
+
+
 def _admin_url() -> str:
-    return os.environ.get(
-        "PLANNING_DATABASE_URL", Settings().database_url
-    )
+    return _ADMIN_URL
 
 
 def create_database(name: str) -> str:
@@ -167,3 +170,50 @@ def live_server(demo: Settings) -> Iterator[str]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def chromium_path() -> str:
+    for candidate in (os.environ.get("PLANNING_CHROMIUM", ""), "/usr/lib/chromium/chromium",
+                      "/usr/bin/chromium"):
+        if candidate and Path(candidate).exists():
+            return candidate
+    raise RuntimeError("Debian's chromium is not installed (./run.sh installs it)")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (Playwright's own browser download is not used)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A fresh page that records console errors and every request that leaves 127.0.0.1."""
+    context = browser.new_context(locale="vi-VN", viewport={"width": 1280, "height": 800})
+    pg = context.new_page()
+    pg.console_errors = []
+    pg.foreign_requests = []
+    pg.on("console", lambda m: pg.console_errors.append(m.text) if m.type == "error" else None)
+    pg.on("pageerror", lambda e: pg.console_errors.append(str(e)))
+
+    def _route(route):
+        url = route.request.url
+        if url.startswith(("http://127.0.0.1", "data:", "blob:")):
+            return route.continue_()
+        pg.foreign_requests.append(url)
+        return route.abort()
+
+    pg.route("**/*", _route)
+    yield pg
+    context.close()
