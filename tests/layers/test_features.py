@@ -5,10 +5,10 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from serving_data import CENTRE_LONLAT, E0, N0
 from sqlalchemy import text
 
 from layers.features import COLLECTIONS, ItemsQuery, items_sql
+from tests.serving_data import CENTRE_LONLAT, E0, N0
 
 SPAT = "105.795 21.025 105.805 21.035"
 

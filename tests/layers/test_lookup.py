@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from serving_data import E0, N0
 from sqlalchemy import text
 
 from layers.lookup import PLOT_ZONES_SQL, POINT_PLANS_SQL, POINT_ZONES_SQL
 from planning_gis.crs import vn2000_to_lonlat
+from tests.serving_data import E0, N0
 
 
 def _point(city):

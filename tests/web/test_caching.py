@@ -8,8 +8,8 @@ import urllib.error
 import urllib.request
 
 import pytest
-from serving_data import CENTRE_LONLAT
 
+from tests.serving_data import CENTRE_LONLAT
 from tiles.grid import get_tms
 
 TMS = get_tms("WebMercatorQuad")
