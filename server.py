@@ -31,10 +31,36 @@ def create_app(settings: Settings | None = None) -> Flask:
     db.init_app(app)
     register_error_handlers(app)
 
-    from planning_gis.documents import views as documents_views
+    from planning_gis.web import caching
+
+    caching.init_app(app)
+
     from planning_gis.web import api, pages
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+
+    from tiles import views as raster_views
+
+    app.register_blueprint(raster_views.bp)
+
+    from layers import vector_tiles
+
+    app.register_blueprint(vector_tiles.bp)
+
+    from layers import ogc
+
+    app.register_blueprint(ogc.bp)
+
+    from layers import lookup_api
+
+    app.register_blueprint(lookup_api.bp)
+
+    from planning_gis.web import openapi
+
+    app.register_blueprint(openapi.bp)
+
+    from planning_gis.documents import views as documents_views
+
     app.register_blueprint(documents_views.bp)
     return app
