@@ -206,7 +206,7 @@ def main() -> int:
 
         engine = db.get_engine(settings)
         with engine.connect() as c:
-            c.execute(text("ANALYZE"))
+            c.execute(text("ANALYZE documents, document_pages, plans, land_use_zones, admin_units"))
             c.commit()
             counts = c.execute(text(
                 "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM document_pages),"

@@ -98,6 +98,13 @@ SEARCH_TSV = {
     ),
     "admin_units": "to_tsvector('simple'::regconfig, public.f_search_norm(name))",
 }
+#: A document's title, number and issuer only: small, so ranking can read it for every match.
+DOCUMENT_TITLE_TSV = (
+    "setweight(to_tsvector('simple'::regconfig, public.f_search_norm("
+    "coalesce(title, '') || ' ' || coalesce(number, ''))), 'A') || "
+    "setweight(to_tsvector('simple'::regconfig, public.f_search_norm(coalesce(issuer, ''))),"
+    " 'B')"
+)
 
 
 def _in(values) -> str:
@@ -225,6 +232,7 @@ class PlanDocument(Base):
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
     search_tsv = mapped_column(TSVECTOR, _tsv(SEARCH_TSV["documents"]))
+    title_tsv = mapped_column(TSVECTOR, _tsv(DOCUMENT_TITLE_TSV))
 
     plans: Mapped[list[Plan]] = relationship(secondary=plan_documents, back_populates="documents")
     pages: Mapped[list[DocumentPage]] = relationship(
@@ -233,7 +241,7 @@ class PlanDocument(Base):
 
     __table_args__ = (
         Index("ix_documents_search_tsv", "search_tsv", postgresql_using="gin"),
-        Index("ix_documents_issued_on", "issued_on"),
+        Index("ix_documents_title_tsv", "title_tsv", postgresql_using="gin"),
         Index("ix_documents_doc_type", "doc_type"),
         CheckConstraint(f"doc_type IN ({_in(DOCUMENT_TYPES)})", name="type_known"),
         CheckConstraint("file_sha256 ~ '^[0-9a-f]{64}$'", name="sha256_hex"),
@@ -403,8 +411,18 @@ def _trgm(name: str, column: Column) -> Index:
 
 
 _trgm("ix_plans_name_trgm", Plan.__table__.c.name)
-_trgm("ix_plans_decision_number_trgm", Plan.__table__.c.decision_number)
-_trgm("ix_documents_number_trgm", PlanDocument.__table__.c.number)
-_trgm("ix_documents_title_trgm", PlanDocument.__table__.c.title)
 _trgm("ix_admin_units_name_trgm", AdminUnit.__table__.c.name)
 _trgm("ix_land_use_zones_label_trgm", LandUseZone.__table__.c.label)
+Index("ix_documents_issued_on", PlanDocument.__table__.c.issued_on.desc().nulls_last(),
+      PlanDocument.__table__.c.id.desc())
+
+
+def _prefix(name: str, column: Column) -> Index:
+    """A btree index for prefix searches over a normalised decision number (migration 0002)."""
+    label = f"{column.name}_norm"
+    return Index(name, func.f_search_norm(column).label(label),
+                 postgresql_ops={label: "text_pattern_ops"})
+
+
+_prefix("ix_documents_number_prefix", PlanDocument.__table__.c.number)
+_prefix("ix_plans_decision_number_prefix", Plan.__table__.c.decision_number)

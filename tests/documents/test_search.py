@@ -39,6 +39,8 @@ def test_parse_query_and_tsquery():
     assert q.terms == ("quy", "hoach", "cau", "giay")
     assert q.tsquery == "quy & hoach & cau & giay:*"
     assert S.parse_query("1234/QĐ-UBND").terms == ("1234", "qd", "ubnd")
+    assert S.parse_query("QĐ 1234 UBND").number_prefix == "1234 %"
+    assert q.number_prefix is None
 
 
 @pytest.mark.parametrize("bad, words", [
@@ -141,19 +143,25 @@ def _plan_json(conn, sql, params):
     return json.dumps(doc)
 
 
-def test_explain_shows_every_branch_uses_its_gin_index(conn, demo):
+def test_explain_shows_every_branch_uses_its_index(conn, demo):
     """With sequential scans priced out (the test tables are tiny), the planner can answer every
-    branch of SEARCH_SQL from a GIN index: if an expression drifted from its index, it could not."""
-    q = S.parse_query("quy hoach cau giay")
-    params = {"tsq": q.tsquery, "norm": q.norm, "per_kind": 40, "limit": 40, "fuzzy": 0.7,
-              "kinds": list(S.KINDS) + ["plan_decision"]}
-    plan = _plan_json(conn, S.SEARCH_SQL, params)
+    branch of SEARCH_SQL from an index (GIN for words and names, btree prefix for decision
+    numbers): if an expression drifted from its index, it could not."""
+    plans = ""
+    for raw in ("quy hoach cau giay", "6631/QĐ-UBND"):
+        q = S.parse_query(raw)
+        params = {"tsq": q.tsquery, "norm": q.norm, "per_kind": 40, "limit": 40, "fuzzy": 0.7,
+                  "body_candidates": 200, "number_prefix": q.number_prefix,
+                  "kinds": list(S.KINDS) + ["plan_decision"]}
+        plan = _plan_json(conn, S.SEARCH_SQL, params)
+        assert '"Seq Scan"' not in plan
+        plans += plan
     for index in ("ix_plans_search_tsv", "ix_plans_name_trgm", "ix_land_use_zones_search_tsv",
                   "ix_land_use_zones_label_trgm", "ix_documents_search_tsv",
-                  "ix_admin_units_search_tsv", "ix_admin_units_name_trgm",
-                  "ix_documents_number_trgm", "ix_plans_decision_number_trgm"):
-        assert index in plan, index
-    assert '"Seq Scan"' not in plan
+                  "ix_documents_title_tsv", "ix_admin_units_search_tsv",
+                  "ix_admin_units_name_trgm", "ix_documents_number_prefix",
+                  "ix_plans_decision_number_prefix"):
+        assert index in plans, index
 
 
 def test_explain_library_text_filter_uses_the_gin_index(conn, demo):
