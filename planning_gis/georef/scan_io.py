@@ -132,6 +132,31 @@ def _probe_pdf(p: Path, settings: Settings) -> ScanInfo:
     return ScanInfo(p, width, height, 3, "pdf", scale)
 
 
+def _check_png_chunks(path: Path) -> None:
+    """Walk the PNG chunk list up to IEND (seeks only, no decoding).
+
+    GDAL's PNG driver returns a truncated file's missing rows without raising, so a PNG cut off
+    in transfer would otherwise warp into a sheet with a blank bottom.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        if fh.read(8) != b"\x89PNG\r\n\x1a\n":
+            raise CorruptImage(f"{path.name}: not a PNG file")
+        pos = 8
+        while True:
+            head = fh.read(8)
+            if len(head) < 8:
+                raise CorruptImage(f"{path.name}: the PNG is truncated (no IEND chunk)")
+            length = int.from_bytes(head[:4], "big")
+            pos += 12 + length
+            if pos > size:
+                kind = head[4:8].decode("latin-1")
+                raise CorruptImage(f"{path.name}: the PNG is truncated (inside a {kind} chunk)")
+            if head[4:8] == b"IEND":
+                return
+            fh.seek(pos)
+
+
 def load_scan(info: ScanInfo) -> Scan:
     """Decode the whole scan into memory, as uint8 (rows, columns, bands), strip by strip.
 
@@ -141,6 +166,9 @@ def load_scan(info: ScanInfo) -> Scan:
     if info.kind == "pdf":
         return _load_pdf(info)
     p = info.path
+    with open(p, "rb") as fh:
+        if fh.read(8) == b"\x89PNG\r\n\x1a\n":
+            _check_png_chunks(p)
     try:
         with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.open(p) as src:
             interp = list(src.colorinterp)
