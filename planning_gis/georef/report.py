@@ -37,6 +37,10 @@ AUTO_MIN_POINTS = {"helmert": 3, "affine": 4, "projective": 6, "poly2": 8, "poly
 #: title block and legend hold no control points, hence the lower shares).
 AUTO_MIN_COVER = {"poly2": 0.35, "poly3": 0.5, "tps": 0.35}
 IMAGE_COVER_FACTOR = 0.6
+#: Methods from stiffest to most flexible, and the leave-one-out margin within which ``auto``
+#: prefers the stiffer one.
+COMPLEXITY = ("helmert", "affine", "projective", "poly2", "poly3", "tps")
+AUTO_TIE = 0.05
 
 
 @dataclass
@@ -365,12 +369,23 @@ def analyse(
                 f"no transformation can be chosen from {len(used)} control points: "
                 + "; ".join(f"{m}: {s.get('why_not')}" for m, s in status.items())
             )
-        chosen = min(candidates, key=lambda m: fits[m].loo_rmse_m or np.inf)
         ranking = sorted(candidates, key=lambda m: fits[m].loo_rmse_m or np.inf)
-        reason = (
-            f"{chosen} has the lowest leave-one-out error ({fits[chosen].loo_rmse_m:.3f} m) among "
-            + ", ".join(f"{m} {fits[m].loo_rmse_m:.3f} m" for m in ranking)
+        best = ranking[0]
+        best_loo = fits[best].loo_rmse_m or np.inf
+        # A simpler method within AUTO_TIE of the lowest is preferred: differences that small
+        # are noise in a leave-one-out figure from tens of points, and stiffer surfaces behave
+        # better between and beyond the points.
+        chosen = min(
+            (m for m in candidates if (fits[m].loo_rmse_m or np.inf) <= best_loo * (1 + AUTO_TIE)),
+            key=COMPLEXITY.index,
         )
+        reason = (
+            f"{chosen} has the lowest leave-one-out error ({fits[chosen].loo_rmse_m:.3f} m)"
+            if chosen == best
+            else f"{chosen} ({fits[chosen].loo_rmse_m:.3f} m) is within {AUTO_TIE:.0%} of the "
+            f"lowest leave-one-out error ({best} {best_loo:.3f} m) and simpler"
+        )
+        reason += " among " + ", ".join(f"{m} {fits[m].loo_rmse_m:.3f} m" for m in ranking)
         skipped = [f"{m} ({s['why_not']})" for m, s in status.items() if not s.get("supported")]
         if skipped:
             reason += "; not considered: " + "; ".join(skipped)
