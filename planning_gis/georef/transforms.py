@@ -245,15 +245,19 @@ def build_transform(method: str, pixels: np.ndarray, coords: np.ndarray) -> Tran
     mn = Normaliser.of(coords)
     u, v = pn.apply(flipped[:, 0], flipped[:, 1])
     x, y = mn.apply(coords[:, 0], coords[:, 1])
-    fwd = _build(method, u, v, x, y)
-    if method == "projective":
-        inv: _Model2D = fwd.inverse()  # type: ignore[attr-defined]
-    elif method == "helmert":
-        inv = _invert_linear(fwd)  # type: ignore[arg-type]
-    elif method == "affine":
-        inv = _invert_linear(fwd)  # type: ignore[arg-type]
-    else:
-        inv = _build(method, x, y, u, v)
+    try:
+        fwd = _build(method, u, v, x, y)
+        if method == "projective":
+            inv: _Model2D = fwd.inverse()  # type: ignore[attr-defined]
+        elif method in ("helmert", "affine"):
+            inv = _invert_linear(fwd)  # type: ignore[arg-type]
+        else:
+            inv = _build(method, x, y, u, v)
+    except np.linalg.LinAlgError as exc:
+        raise GeoreferenceError(
+            f"{method}: the control points do not determine this transformation "
+            "(duplicate or collinear points?)"
+        ) from exc
     return Transform(method, pn, mn, fwd, inv)
 
 
@@ -337,7 +341,7 @@ def check_geometry(points: Sequence[ControlPoint], tolerance_px: float = 0.5) ->
         # the map cloud look like a line; that is a blunder for the report to name, not this.
         c = pixels - pixels.mean(axis=0)
         s = np.linalg.svd(c, compute_uv=False)
-        if s[1] < 1e-3 * s[0]:
+        if s[1] < 1e-2 * s[0]:
             raise GeoreferenceError(
                 "the control points are collinear on the scan: pick points spread over the "
                 "sheet, not along one line"
