@@ -59,4 +59,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     from planning_gis.web import openapi
 
     app.register_blueprint(openapi.bp)
+
+    from planning_gis.documents import views as documents_views
+
+    app.register_blueprint(documents_views.bp)
     return app
