@@ -48,6 +48,8 @@ class Settings:
     secret_key: str = "dev-only-change-me"
     gdal_cachemax_mb: int = 256
     warp_memory_mb: int = 256
+    # Threads for warping scans (OpenCV remap) and for GDAL's compression of the COG.
+    warp_threads: int = 2
     demo_size: str = "full"  # "full" or "tiny"
     db_pool_size: int = 8
 
