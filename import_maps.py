@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "planning_gis.commands.demo",
     "planning_gis.commands.zones",
     "planning_gis.georef.cli",
+    "planning_gis.documents.cli",
 )
 
 
