@@ -47,4 +47,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     from layers import vector_tiles
 
     app.register_blueprint(vector_tiles.bp)
+
+    from planning_gis.accounts import web as accounts_web
+    from planning_gis.workspace import views as workspace_views
+
+    accounts_web.init_app(app)
+    workspace_views.init_app(app)
     return app
