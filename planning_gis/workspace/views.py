@@ -488,3 +488,57 @@ def plan_link(plan_id: str):
                              _int(request.form.get("document_id", ""), "document"))
     s.commit()
     return redirect(url_for("workspace.plan_page", plan_id=plan.id), 303)
+
+
+ZONE_FIELDS = [("label", "Ký hiệu ô đất"), ("function_code", "Mã chức năng"),
+               ("coverage_pct", "Mật độ xây dựng (%)"), ("floors_min", "Tầng cao tối thiểu"),
+               ("floors_max", "Tầng cao tối đa"), ("far", "Hệ số sử dụng đất"),
+               ("population", "Dân số")]
+
+
+@bp.route("/do-an/<plan_id>/o-quy-hoach", methods=["GET", "POST"])
+@login_required
+def zones_form(plan_id: str):
+    """Zones from a GIS file: check (report) or import (all or nothing)."""
+    from planning_gis.errors import PlanningError
+    from planning_gis.zones_import import check_zones, import_zones
+
+    s = get_session()
+    user = current_user()
+    plan = sheets.get_plan(s, _int(plan_id, "plan"), user)
+    report = error = imported = None
+    status = 200
+    if request.method == "POST":
+        f = request.files.get("file")
+        if f is None or not f.filename:
+            raise InvalidInput("choose a GIS file", message_vi="Hãy chọn tệp GIS.")
+        suffix = Path(f.filename).suffix.lower()
+        if suffix not in (".gpkg", ".geojson", ".json", ".dxf", ".zip", ".shp"):
+            raise InvalidInput(f"{f.filename}: not a GeoPackage, GeoJSON, DXF or zipped Shapefile",
+                               message_vi="Tệp phải là GeoPackage, GeoJSON, DXF hoặc Shapefile nén .zip.")
+        mapping = {k: request.form[f"map_{k}"].strip() for k, _ in ZONE_FIELDS
+                   if request.form.get(f"map_{k}", "").strip()}
+        opts = dict(mapping=mapping, encoding=request.form.get("encoding") or None,
+                    repair=request.form.get("repair") == "1")
+        crs = request.form.get("crs") or None
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"upload{suffix}"
+            f.save(path)
+            try:
+                _rows, report = check_zones(s, path, plan.id, crs, **opts)
+                s.rollback()
+                if request.form.get("action") == "import" and report.ok:
+                    result = import_zones(s, path, plan.id, crs, **opts)
+                    report = result.report
+                    imported = result.inserted
+                    audit.record(s, user, "zones.import", "plan", plan.id,
+                                 {"file": f.filename, "inserted": imported,
+                                  "problems": len(report.problems)})
+                    s.commit()
+            except PlanningError as exc:
+                s.rollback()
+                error, status = exc.message_vi, 400
+        if report is not None and not report.ok:
+            status = 422
+    return render_template("workspace/zones.html", plan=plan, fields=ZONE_FIELDS, report=report,
+                           error=error, imported=imported, form=request.form), status

@@ -37,6 +37,8 @@
   function ll(px, py) { return scanMap.unproject([px, py], MZ); }
   function px(latlng) { var p = scanMap.project(latlng, MZ); return [p.x, p.y]; }
   var imgBounds = L.latLngBounds(ll(0, H), ll(W, 0));
+  /* container point of a scan pixel: lets tests click a known pixel */
+  window.__scanMapPoint = function (x, y) { var p = scanMap.latLngToContainerPoint(ll(x, y)); return [p.x, p.y]; };
   function tileUrl() { return root.dataset.tiles + "?v=" + encodeURIComponent(state ? state.width + "x" + state.height + (state.rev || "") : ""); }
   var scanTiles = L.tileLayer(root.dataset.tiles, { minZoom: 0, maxZoom: MZ + 2, maxNativeZoom: MZ, noWrap: true, bounds: imgBounds, tileSize: 256 }).addTo(scanMap);
   scanMap.fitBounds(imgBounds);
