@@ -37,6 +37,11 @@ TCVN3_TABLE = str.maketrans(dict(zip(_TCVN3_BYTES, _TCVN3_LETTERS, strict=True))
 
 #: Encodings a user may name for a file, and how pyogrio should read the bytes.
 LEGACY = {"tcvn3": "latin1", "abc": "latin1"}
+CP1258_NAMES = ("cp1258", "windows1258", "1258", "ansi1258", "vietnamese")
+
+
+def _key(name: str | None) -> str:
+    return (name or "").strip().lower().replace("-", "").replace("_", "")
 
 
 def gdal_encoding(name: str | None) -> str | None:
@@ -46,8 +51,10 @@ def gdal_encoding(name: str | None) -> str | None:
     key = name.strip().lower().replace("-", "").replace("_", "")
     if key in LEGACY:
         return LEGACY[key]
-    if key in ("cp1258", "windows1258"):
-        return "cp1258"
+    if key in CP1258_NAMES:
+        # GDAL recodes CP1258 through iconv, which holds back a last letter waiting for a
+        # combining tone mark and drops it: read the bytes as Latin-1 and decode here instead.
+        return "latin1"
     return name
 
 
@@ -59,10 +66,48 @@ def to_unicode(value: str, encoding: str | None = None) -> str:
     """NFC text; TCVN3 strings (read as Latin-1) are translated letter by letter first."""
     if is_tcvn3(encoding):
         value = value.translate(TCVN3_TABLE)
+    elif _key(encoding) in CP1258_NAMES:
+        try:
+            value = value.encode("latin1").decode("cp1258")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            pass  # not Latin-1-read bytes: leave the text as it is
     return unicodedata.normalize("NFC", value)
+
+
+def shapefile_encoding(path) -> str | None:  # noqa: ANN001
+    """The encoding a Shapefile's ``.cpg`` names, when it is one GDAL cannot be trusted with."""
+    from pathlib import Path
+
+    cpg = Path(path).with_suffix(".cpg")
+    if Path(path).suffix.lower() != ".shp" or not cpg.exists():
+        return None
+    text = cpg.read_text(encoding="ascii", errors="replace").strip()
+    return "cp1258" if _key(text) in CP1258_NAMES else None
 
 
 def tcvn3_encode(text: str) -> bytes:
     """Unicode -> TCVN3 bytes (for writing test files); letters without a code raise."""
     back = {v: k for k, v in zip(_TCVN3_BYTES, _TCVN3_LETTERS, strict=True)}
     return "".join(back.get(ch, ch) for ch in unicodedata.normalize("NFC", text)).encode("latin1")
+
+
+def cp1258_encode(text: str) -> bytes:
+    """Unicode -> Windows-1258 bytes, the way Vietnamese Windows wrote them: the vowel with its
+    circumflex, breve or horn precomposed, the tone as a combining mark (for test files)."""
+    out = []
+    for ch in unicodedata.normalize("NFC", text):
+        try:
+            out.append(ch.encode("cp1258"))
+            continue
+        except UnicodeEncodeError:
+            pass
+        base, *marks = unicodedata.normalize("NFD", ch)
+        if marks:
+            composed = unicodedata.normalize("NFC", base + marks[0])
+            try:
+                composed.encode("cp1258")
+                base, marks = composed, marks[1:]
+            except UnicodeEncodeError:
+                pass
+        out.append((base + "".join(marks)).encode("cp1258"))
+    return b"".join(out)

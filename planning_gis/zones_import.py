@@ -30,7 +30,7 @@ from planning_gis.errors import (
     NotFound,
 )
 from planning_gis.models import LandUseLegend, LandUseZone, Plan
-from planning_gis.text_encodings import gdal_encoding, to_unicode
+from planning_gis.text_encodings import gdal_encoding, shapefile_encoding, to_unicode
 
 #: Indicator columns we read, with the names planners' files commonly use for them.
 COLUMN_ALIASES = {
@@ -166,6 +166,7 @@ def check_zones(session: Session, path: Path, plan_id: int, crs: str | None = No
     if session.get(Plan, plan_id) is None:
         raise NotFound(f"plan {plan_id} does not exist",
                        message_vi=f"Không có đồ án quy hoạch số {plan_id}.")
+    encoding = encoding or shapefile_encoding(path)
     info, meta, _fids, geoms, fields = _read(path, encoding, layer)
     columns = list(meta["fields"])
     file_crs = meta.get("crs") or info.get("crs")
