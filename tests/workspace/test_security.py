@@ -7,7 +7,7 @@ import os
 import pytest
 
 from planning_gis.demo.accounts import DEMO_PLANNER_PASSWORD, planner_email
-from tests.workspace.conftest import CAU_GIAY, HOAI_DUC, plan_of, sign_in
+from tests.workspace.conftest import CAU_GIAY, HOAI_DUC, plan_of, sign_in, token_of
 
 pytestmark = pytest.mark.db
 
@@ -69,7 +69,7 @@ def test_upload_over_the_limit_is_refused_and_leaves_no_file(demo, tmp_path):
     app = create_app(small)
     c = app.test_client()
     assert sign_in(c, planner_email(CAU_GIAY), DEMO_PLANNER_PASSWORD).status_code == 302
-    token = c.get("/quan-tri/dang-nhap").get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+    token = token_of(c)
     plan_id = plan_of(demo, CAU_GIAY)
     resp = c.post(f"/quan-tri/do-an/{plan_id}/to-ban-do",
                   data={"csrf_token": token, "scan": (io.BytesIO(b"\x89PNG\r\n\x1a\n" + b"0" * 80_000),

@@ -8,6 +8,7 @@ import pytest
 from shapely.geometry import Polygon, box
 from sqlalchemy import func, select, text
 
+from planning_gis.errors import PlanningError
 from planning_gis.models import LandUseZone, Plan
 from planning_gis.text_encodings import cp1258_encode, tcvn3_encode, to_unicode
 from planning_gis.zones_import import check_zones, import_zones
@@ -88,7 +89,7 @@ def test_report_names_every_problem_and_nothing_is_written(session, plan, tmp_pa
     kinds = sorted(p.kind for p in report.problems)
     assert kinds == ["overlap", "repaired", "unknown_code"]
     assert not report.ok
-    with pytest.raises(Exception):
+    with pytest.raises(PlanningError, match="unknown land-use function code"):
         import_zones(session, path, plan.id, repair=True)
     assert session.scalar(select(func.count()).select_from(LandUseZone)
                           .where(LandUseZone.plan_id == plan.id)) == 0
