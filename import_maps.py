@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "planning_gis.commands.zones",
     "planning_gis.georef.cli",
     "planning_gis.documents.cli",
+    "planning_gis.commands.users",
 )
 
 

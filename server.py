@@ -63,4 +63,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     from planning_gis.documents import views as documents_views
 
     app.register_blueprint(documents_views.bp)
+    from planning_gis.accounts import web as accounts_web
+    from planning_gis.workspace import views as workspace_views
+
+    accounts_web.init_app(app)
+    workspace_views.init_app(app)
     return app
