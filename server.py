@@ -31,8 +31,20 @@ def create_app(settings: Settings | None = None) -> Flask:
     db.init_app(app)
     register_error_handlers(app)
 
+    from planning_gis.web import caching
+
+    caching.init_app(app)
+
     from planning_gis.web import api, pages
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+
+    from tiles import views as raster_views
+
+    app.register_blueprint(raster_views.bp)
+
+    from layers import vector_tiles
+
+    app.register_blueprint(vector_tiles.bp)
     return app

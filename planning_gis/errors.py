@@ -42,6 +42,22 @@ class OutsideHanoi(InvalidInput):
     code = "outside_hanoi"
 
 
+class InvalidTile(InvalidInput):
+    """A z/x/y that is not a number or lies outside the tile grid."""
+
+    code = "invalid_tile"
+
+
+class InvalidBBox(InvalidInput):
+    code = "invalid_bbox"
+
+
+class UnknownParameter(InvalidInput):
+    """A query parameter the endpoint does not know (OGC API asks for a 400, not silence)."""
+
+    code = "unknown_parameter"
+
+
 class InvalidGeometry(InvalidInput):
     code = "invalid_geometry"
 

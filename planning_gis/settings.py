@@ -50,6 +50,19 @@ class Settings:
     warp_memory_mb: int = 256
     demo_size: str = "full"  # "full" or "tiny"
     db_pool_size: int = 8
+    # Serving (tiles, OGC API, look-up).
+    tile_matrix_set: str = "WebMercatorQuad"  # a morecantile grid identifier
+    tile_size: int = 256
+    mvt_extent: int = 4096
+    mvt_buffer: int = 64
+    ogc_default_limit: int = 10
+    ogc_max_limit: int = 10000
+    cors_allow_origin: str = "*"
+    gzip_min_bytes: int = 512
+    gzip_level: int = 5
+    document_url_template: str = "/documents/{id}"
+    lookup_max_plot_m2: int = 25_000_000
+    open_dataset_cache: int = 32
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:

@@ -1,0 +1,1 @@
+"""Vector layers from PostGIS: MVT tiles, OGC API – Features collections, and the look-up."""

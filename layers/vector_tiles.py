@@ -1,0 +1,99 @@
+"""Vector-tile endpoints: MVT per layer, a TileJSON per layer, and a MapLibre style."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, url_for
+from sqlalchemy import text
+
+from layers.mvt import LAYERS, get_layer, layer_bounds, render_tile
+from planning_gis import db
+from tiles.grid import parse_tile, tms_for
+
+bp = Blueprint("vector_tiles", __name__, url_prefix="/tiles")
+
+MVT_MIME = "application/vnd.mapbox-vector-tile"
+
+
+def _settings():
+    return current_app.config["SETTINGS"]
+
+
+@bp.get("/<layer>/<z>/<x>/<y>.mvt")
+def tile(layer: str, z: str, x: str, y: str) -> Response:
+    """One MVT tile; 204 when the layer has nothing there (MapLibre draws an empty tile)."""
+    settings = _settings()
+    lyr = get_layer(layer)
+    tms = tms_for(settings)
+    t = parse_tile(tms, z, x, y)
+    body = render_tile(db.get_conn(), lyr, tms, t, settings)
+    resp = Response(body, status=200 if body else 204, mimetype=MVT_MIME)
+    resp.headers["Cache-Control"] = settings.tile_cache_control
+    return resp
+
+
+def _template(layer: str) -> str:
+    return url_for("vector_tiles.tile", layer=layer, z=0, x=0, y=0, _external=True).replace(
+        "/0/0/0.mvt", "/{z}/{x}/{y}.mvt"
+    )
+
+
+@bp.get("/<layer>/tilejson.json")
+def tilejson(layer: str) -> Response:
+    """TileJSON 3.0 with the layer's fields, zoom range and bounds from the data."""
+    lyr = get_layer(layer)
+    w, s, e, n = layer_bounds(db.get_conn(), lyr)
+    doc = {
+        "tilejson": "3.0.0",
+        "name": lyr.name,
+        "description": f"{lyr.title_vi} – {lyr.title}",
+        "scheme": "xyz",
+        "tiles": [_template(lyr.name)],
+        "minzoom": lyr.minzoom,
+        "maxzoom": lyr.maxzoom,
+        "bounds": [w, s, e, n],
+        "center": [(w + e) / 2, (s + n) / 2, max(lyr.minzoom, 12)],
+        "tile_matrix_set": tms_for(_settings()).id,
+        "vector_layers": [{
+            "id": lyr.name, "description": lyr.title, "minzoom": lyr.minzoom,
+            "maxzoom": lyr.maxzoom, "fields": lyr.fields,
+        }],
+    }
+    return current_app.json.response(doc)
+
+
+@bp.get("/style.json")
+def style() -> Response:
+    """A MapLibre style: zones filled by the legend's colours, outlines, red lines, units."""
+    legend = db.get_conn().execute(
+        text("SELECT code, color FROM land_use_legend ORDER BY sort_order")
+    ).all()
+    match: list = ["match", ["get", "function_code"]]
+    for code, color in legend:
+        match += [code, color]
+    match.append("#cccccc")
+    sources = {name: {"type": "vector", "url": url_for("vector_tiles.tilejson", layer=name,
+                                                        _external=True)}
+               for name in LAYERS}
+    doc = {
+        "version": 8,
+        "name": "Bản đồ quy hoạch Hà Nội – Hanoi planning map",
+        "sources": sources,
+        "layers": [
+            {"id": "background", "type": "background", "paint": {"background-color": "#f8f8f4"}},
+            {"id": "units", "type": "line", "source": "units", "source-layer": "units",
+             "paint": {"line-color": "#7a5c99", "line-width": 1.5, "line-dasharray": [4, 2]}},
+            {"id": "zones", "type": "fill", "source": "zones", "source-layer": "zones",
+             "filter": ["!=", ["get", "plan_status"], "superseded"],
+             "paint": {"fill-color": match, "fill-opacity": 0.75,
+                       "fill-outline-color": "#555555"}},
+            {"id": "plans", "type": "line", "source": "plans", "source-layer": "plans",
+             "paint": {"line-color": "#222222", "line-width": 2}},
+            {"id": "redlines", "type": "line", "source": "redlines", "source-layer": "redlines",
+             "paint": {"line-color": "#e00000", "line-width": 2}},
+            {"id": "zone-labels", "type": "symbol", "source": "zones", "source-layer": "zones",
+             "minzoom": 15, "layout": {"text-field": ["get", "label"], "text-size": 11}},
+        ],
+    }
+    resp = current_app.json.response(doc)
+    resp.headers["Cache-Control"] = _settings().api_cache_control
+    return resp

@@ -1,0 +1,85 @@
+"""HTTP as map clients expect it: ETag and 304, Cache-Control, CORS, gzip of JSON and MVT.
+
+One ``after_request`` hook does all of it for every response, so that no view repeats the rules.
+The ETag is a strong hash of the uncompressed body; the gzip variant gets its own tag (``-gz``)
+because it is a different byte sequence, and a client holding either is answered with a 304.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+
+from flask import Flask, Response, current_app, request
+
+#: Bodies worth compressing: JSON of every flavour and Mapbox vector tiles (PNG/WebP are not).
+COMPRESSIBLE = (
+    "application/json",
+    "application/geo+json",
+    "application/schema+json",
+    "application/vnd.oai.openapi+json",
+    "application/vnd.mapbox-vector-tile",
+    "text/html",
+)
+CONDITIONAL_PREFIXES = ("/tiles/", "/ogc", "/api/")
+
+
+def _etag(body: bytes) -> str:
+    return hashlib.blake2b(body, digest_size=12).hexdigest()
+
+
+def _client_tags() -> set[str]:
+    header = request.headers.get("If-None-Match", "")
+    return {t.strip().removeprefix("W/").strip('"') for t in header.split(",") if t.strip()}
+
+
+def add_cors(resp: Response) -> None:
+    settings = current_app.config["SETTINGS"]
+    resp.headers["Access-Control-Allow-Origin"] = settings.cors_allow_origin
+    resp.headers["Access-Control-Expose-Headers"] = "ETag, Content-Crs, Link"
+    if request.method == "OPTIONS":
+        resp.headers["Access-Control-Allow-Methods"] = "GET, HEAD, POST, OPTIONS"
+        resp.headers["Access-Control-Allow-Headers"] = "Content-Type, If-None-Match"
+        resp.headers["Access-Control-Max-Age"] = "86400"
+
+
+def finish_response(resp: Response) -> Response:
+    """Add CORS; then, for a 200 GET with a body, the ETag/304 and gzip rules."""
+    add_cors(resp)
+    if request.method not in ("GET", "HEAD") or resp.status_code != 200 or resp.direct_passthrough:
+        return resp
+    if not request.path.startswith(CONDITIONAL_PREFIXES) and resp.mimetype not in COMPRESSIBLE:
+        return resp
+    settings = current_app.config["SETTINGS"]
+    body = resp.get_data()
+    tag = _etag(body)
+    accepts_gzip = "gzip" in request.headers.get("Accept-Encoding", "").lower()
+    compress = (
+        accepts_gzip
+        and resp.mimetype in COMPRESSIBLE
+        and len(body) >= settings.gzip_min_bytes
+        and "Content-Encoding" not in resp.headers
+    )
+    if resp.mimetype in COMPRESSIBLE:
+        resp.vary.add("Accept-Encoding")
+    if request.path.startswith(CONDITIONAL_PREFIXES):
+        if not resp.headers.get("Cache-Control"):
+            resp.headers["Cache-Control"] = settings.api_cache_control
+        sent = tag + "-gz" if compress else tag
+        if _client_tags() & {tag, tag + "-gz"}:
+            not_modified = Response(status=304)
+            for h in ("Cache-Control", "Vary", "Access-Control-Allow-Origin",
+                      "Access-Control-Expose-Headers"):
+                if h in resp.headers:
+                    not_modified.headers[h] = resp.headers[h]
+            not_modified.set_etag(sent)
+            return not_modified
+        resp.set_etag(sent)
+    if compress:
+        resp.set_data(gzip.compress(body, compresslevel=settings.gzip_level, mtime=0))
+        resp.headers["Content-Encoding"] = "gzip"
+    return resp
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(finish_response)

@@ -1,0 +1,1 @@
+"""Raster tiles of published map sheets: a rio-tiler reader per COG on a morecantile grid."""
