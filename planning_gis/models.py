@@ -15,10 +15,12 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Computed,
     Date,
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     Numeric,
@@ -28,6 +30,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from planning_gis.crs import STORAGE_SRID
@@ -65,6 +68,38 @@ SHEET_STATES = ("uploaded", "control_points", "georeferenced", "published")
 UNIT_LEVELS = ("thanh_pho", "quan", "huyen", "thi_xa", "phuong", "xa", "thi_tran")
 
 
+def _tsv(expr: str) -> Computed:
+    """A generated ``search_tsv`` column (migration 0002 owns the same expression)."""
+    return Computed(expr, persisted=True)
+
+
+#: The expressions of the generated ``search_tsv`` columns, as migration 0002 creates them.
+SEARCH_TSV = {
+    "documents": (
+        "setweight(to_tsvector('simple'::regconfig, public.f_search_norm("
+        "coalesce(title, '') || ' ' || coalesce(number, ''))), 'A') || "
+        "setweight(to_tsvector('simple'::regconfig, public.f_search_norm(coalesce(issuer, ''))),"
+        " 'B') || "
+        "setweight(to_tsvector('simple'::regconfig, public.f_search_norm(coalesce(text, ''))),"
+        " 'D')"
+    ),
+    "plans": (
+        "setweight(to_tsvector('simple'::regconfig, public.f_search_norm("
+        "coalesce(name, '') || ' ' || coalesce(decision_number, ''))), 'A') || "
+        "setweight(to_tsvector('simple'::regconfig, public.f_search_norm("
+        "coalesce(approving_body, '') || ' ' || coalesce(organisation, ''))), 'B') || "
+        "setweight(to_tsvector('simple'::regconfig, public.f_search_norm("
+        "coalesce(description, ''))), 'D')"
+    ),
+    "land_use_zones": (
+        "setweight(to_tsvector('simple'::regconfig, public.f_search_norm(label)), 'A') || "
+        "setweight(to_tsvector('simple'::regconfig, public.f_search_norm(coalesce(note, ''))),"
+        " 'D')"
+    ),
+    "admin_units": "to_tsvector('simple'::regconfig, public.f_search_norm(name))",
+}
+
+
 def _in(values) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
@@ -79,6 +114,7 @@ plan_documents = Table(
     Column("plan_id", ForeignKey("plans.id", ondelete="CASCADE"), primary_key=True),
     Column("document_id", ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True),
     Column("sort_order", Integer, nullable=False, server_default="0"),
+    Index("ix_plan_documents_document_id", "document_id"),
 )
 
 
@@ -112,8 +148,10 @@ class AdminUnit(Base):
     successor_id: Mapped[int | None] = mapped_column(ForeignKey("admin_units.id"))
     is_fictional: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=True))
+    search_tsv = mapped_column(TSVECTOR, _tsv(SEARCH_TSV["admin_units"]))
 
     __table_args__ = (
+        Index("ix_admin_units_search_tsv", "search_tsv", postgresql_using="gin"),
         CheckConstraint(f"level IN ({_in(UNIT_LEVELS)})", name="level_known"),
         CheckConstraint("geom IS NULL OR ST_IsValid(geom)", name="geom_valid"),
         CheckConstraint("valid_to IS NULL OR valid_from IS NULL OR valid_to >= valid_from",
@@ -145,6 +183,7 @@ class Plan(Base):
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
+    search_tsv = mapped_column(TSVECTOR, _tsv(SEARCH_TSV["plans"]))
 
     supersedes: Mapped[Plan | None] = relationship(remote_side="Plan.id")
     zones: Mapped[list[LandUseZone]] = relationship(back_populates="plan")
@@ -154,6 +193,7 @@ class Plan(Base):
     )
 
     __table_args__ = (
+        Index("ix_plans_search_tsv", "search_tsv", postgresql_using="gin"),
         CheckConstraint(f"kind IN ({_in(PLAN_KINDS)})", name="kind_known"),
         CheckConstraint(f"status IN ({_in(PLAN_STATUSES)})", name="status_known"),
         CheckConstraint("scale_denominator IS NULL OR scale_denominator > 0", name="scale_positive"),
@@ -184,6 +224,7 @@ class PlanDocument(Base):
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
+    search_tsv = mapped_column(TSVECTOR, _tsv(SEARCH_TSV["documents"]))
 
     plans: Mapped[list[Plan]] = relationship(secondary=plan_documents, back_populates="documents")
     pages: Mapped[list[DocumentPage]] = relationship(
@@ -191,6 +232,9 @@ class PlanDocument(Base):
     )
 
     __table_args__ = (
+        Index("ix_documents_search_tsv", "search_tsv", postgresql_using="gin"),
+        Index("ix_documents_issued_on", "issued_on"),
+        Index("ix_documents_doc_type", "doc_type"),
         CheckConstraint(f"doc_type IN ({_in(DOCUMENT_TYPES)})", name="type_known"),
         CheckConstraint("file_sha256 ~ '^[0-9a-f]{64}$'", name="sha256_hex"),
         CheckConstraint("file_size > 0", name="size_positive"),
@@ -309,11 +353,13 @@ class LandUseZone(Base):
     geom = mapped_column(
         Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=True), nullable=False
     )
+    search_tsv = mapped_column(TSVECTOR, _tsv(SEARCH_TSV["land_use_zones"]))
 
     plan: Mapped[Plan] = relationship(back_populates="zones")
     legend: Mapped[LandUseLegend] = relationship()
 
     __table_args__ = (
+        Index("ix_land_use_zones_search_tsv", "search_tsv", postgresql_using="gin"),
         CheckConstraint("ST_IsValid(geom) AND NOT ST_IsEmpty(geom)", name="geom_valid"),
         CheckConstraint("coverage_pct IS NULL OR (coverage_pct >= 0 AND coverage_pct <= 100)",
                         name="coverage_range"),
