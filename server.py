@@ -35,10 +35,11 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     caching.init_app(app)
 
-    from planning_gis.web import api, pages
+    from planning_gis.web import api, citizen, pages
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(citizen.bp)
 
     from tiles import views as raster_views
 
