@@ -95,18 +95,19 @@ def parse_coordinates(raw: str) -> CoordinateReading | None:
     if not m:
         return None
     a, b = _float(m.group(1)), _float(m.group(2))
+    decimal = any(sep in m.group(1) + m.group(2) for sep in ".,")
     if _is_projected(a, b):
         return CoordinateReading("vn2000", resolve_projected(a, b))
-    if _is_angular(a, b) and ("." in m.group(1) + m.group(2) or "," in m.group(1) + m.group(2)):
+    if _is_angular(a, b) and decimal:
         return CoordinateReading("lonlat", resolve_lonlat(a, b))
-    if _is_angular(a, b):
-        return None  # two small whole numbers: a decision number such as "108 1998"
-    raise InvalidInput(
-        f"{raw!r} mixes an angle and a metre value: give VN-2000 X Y (both about 2 300 000 and "
-        "500 000) or lon lat (about 105.8 and 21.0)",
-        message_vi="Cặp số không phải tọa độ hợp lệ: VN-2000 nhập X Y (khoảng 2 3xx xxx và "
-        "5xx xxx), hoặc kinh độ vĩ độ (khoảng 105,8 và 21,0).",
-    )
+    if decimal and max(abs(a), abs(b)) >= 100_000 and min(abs(a), abs(b)) <= 180:
+        raise InvalidInput(
+            f"{raw!r} mixes an angle and a metre value: give VN-2000 X Y (both about 2 300 000 and "
+            "500 000) or lon lat (about 105.8 and 21.0)",
+            message_vi="Cặp số không phải tọa độ hợp lệ: VN-2000 nhập X Y (khoảng 2 3xx xxx và "
+            "5xx xxx), hoặc kinh độ vĩ độ (khoảng 105,8 và 21,0).",
+        )
+    return None  # whole numbers such as "108 1998" are a decision number: search them
 
 
 def find(conn: Connection, raw: str | None, *, limit: int = 10) -> dict[str, Any]:
