@@ -112,10 +112,13 @@
   }
   base.addTo(map);
 
+  // The master plan's big zones stay light so that the detailed zoning drawn over them reads.
+  const OPACITY = { chung: 0.28, phan_khu: 0.6 };
   const drawnZones = new Set(); // zones seen in the tiles (the test reads the count)
   const overlays = {
     zones: vg("zones", (p) => (drawnZones.add(`${p.plan_id}:${p.label}`), p.plan_status === "superseded") ? HIDE
-      : { fill: true, fillColor: p.color || "#cccccc", fillOpacity: 0.72, color: "#555555", weight: 0.6 }, { zIndex: 2 }),
+      : { fill: true, fillColor: p.color || "#cccccc", fillOpacity: OPACITY[p.plan_kind] ?? 0.8,
+        color: p.plan_kind === "chung" ? "#8a8a8a" : "#555555", weight: p.plan_kind === "chung" ? 0.4 : 0.6 }, { zIndex: 2 }),
     redlines: vg("redlines", (p) => p.plan_status === "superseded" ? HIDE : { color: "#e00000", weight: 2.2 }, { zIndex: 6 }),
     plans: vg("plans", (p) => p.status === "superseded" ? { color: "#777777", weight: 1.2, dashArray: "6 4", fill: false }
       : { color: "#1d1d1d", weight: 2, fill: false }, { zIndex: 4 }),
