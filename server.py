@@ -48,4 +48,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     from layers import vector_tiles
 
     app.register_blueprint(vector_tiles.bp)
+
+    from layers import ogc
+
+    app.register_blueprint(ogc.bp)
+
+    from layers import lookup_api
+
+    app.register_blueprint(lookup_api.bp)
+
+    from planning_gis.web import openapi
+
+    app.register_blueprint(openapi.bp)
     return app

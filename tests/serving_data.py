@@ -51,7 +51,7 @@ class City:
     cog: Path | None = None
     # (easting, northing) of a point inside the detailed plan's zone "CT-1"
     point_detailed: tuple[float, float] = (E0 - 100, N0 - 100)
-    plot_detailed: tuple[float, float, float, float] = (E0 - 150, N0 - 150, E0 - 50, N0 + 50)
+    plot_detailed: tuple[float, float, float, float] = (E0 - 150, N0 - 100, E0 - 50, N0 + 100)
     detailed_box: tuple[float, float, float, float] = (E0 - 200, N0 - 200, E0 + 200, N0 + 200)
 
 

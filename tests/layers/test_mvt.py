@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import mapbox_vector_tile
 import pytest
-from serving_data import CENTRE_LONLAT
 from sqlalchemy import text
 
 from layers.mvt import LAYERS, render_tile, tile_params
+from tests.serving_data import CENTRE_LONLAT
 from tiles.grid import get_tms
 
 TMS = get_tms("WebMercatorQuad")

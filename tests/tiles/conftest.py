@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from serving_data import City, load_sample_city
+
+from tests.serving_data import City, load_sample_city
 
 
 @pytest.fixture(scope="session")

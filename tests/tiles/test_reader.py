@@ -7,9 +7,9 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
-from serving_data import CENTRE_LONLAT, E0, N0, write_cog
 
 from planning_gis.errors import InvalidInput, MissingFile, TileOutsideBounds
+from tests.serving_data import CENTRE_LONLAT, E0, N0, write_cog
 from tiles.grid import get_tms, parse_tile
 from tiles.reader import SheetReader, mosaic_tile, render
 

@@ -7,8 +7,8 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
-from serving_data import CENTRE_LONLAT
 
+from tests.serving_data import CENTRE_LONLAT
 from tiles.grid import get_tms
 
 TMS = get_tms("WebMercatorQuad")

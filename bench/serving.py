@@ -1,0 +1,356 @@
+#!/usr/bin/env python3
+"""Serving benchmarks, side by side in one run; figures are printed, never asserted.
+
+Sections: raster tiles (ours vs titiler), vector tiles (ours vs tipg vs the bare ST_AsMVT SQL),
+OGC items pages (ours vs tipg), look-up latency under wrk (32 connections, 30 s).
+
+It uses the demo database at PLANNING_DATABASE_URL (``python import_maps.py demo load``), starts
+every server itself on 127.0.0.1 with the same worker count, drives them with Debian's ``wrk``
+and stops them at the end. titiler and tipg are installed into their own virtual environment
+(``--venv``, default /tmp/serving-bench/venv) with pip on first use.
+
+    python bench/serving.py [--seconds 10] [--workers 2] [--only raster,vector,ogc,lookup]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import hashlib
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import morecantile  # noqa: E402
+import numpy as np  # noqa: E402
+import psycopg  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+
+from layers.mvt import LAYERS, tile_params  # noqa: E402
+from planning_gis.db import get_engine  # noqa: E402
+from planning_gis.settings import Settings  # noqa: E402
+
+TMS = morecantile.tms.get("WebMercatorQuad")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {proc.args}")
+        time.sleep(0.2)
+    raise RuntimeError(f"server did not start: {proc.args}")
+
+
+@contextlib.contextmanager
+def server(cmd: list[str], port: int, env: dict[str, str]):
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port, proc)
+        time.sleep(1.0)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def ours(port: int, workers: int, settings: Settings):
+    env = dict(os.environ, PLANNING_DATABASE_URL=settings.database_url,
+               PLANNING_DATA_DIR=settings.data_dir, PYTHONPATH=str(ROOT))
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    return server([str(gunicorn), "--workers", str(workers), "--threads", "1",
+                   "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+                   "server:create_app()"], port, env)
+
+
+def ensure_venv(venv: Path) -> Path:
+    py = venv / "bin" / "python"
+    if not (venv / "bin" / "uvicorn").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", "titiler.application", "tipg",
+                        "uvicorn"], check=True)
+    return venv
+
+
+def uvicorn(venv: Path, app: str, port: int, workers: int, env: dict[str, str]):
+    return server([str(venv / "bin" / "uvicorn"), app, "--host", "127.0.0.1", "--port",
+                   str(port), "--workers", str(workers), "--log-level", "warning"], port, env)
+
+
+LUA = """
+local paths = {}
+for line in io.lines("%s") do paths[#paths + 1] = line end
+local i = 0
+request = function()
+  i = i %% #paths + 1
+  return wrk.format("GET", paths[i], {["Accept-Encoding"] = "gzip"})
+end
+"""
+
+
+def run_wrk(base: str, paths: list[str], seconds: int, connections: int,
+            threads: int = 2) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        plist = Path(tmp) / "paths.txt"
+        plist.write_text("\n".join(paths) + "\n")
+        script = Path(tmp) / "paths.lua"
+        script.write_text(LUA % plist)
+        out = subprocess.run(["wrk", "-t", str(min(threads, connections)), "-c",
+                              str(connections), "-d", f"{seconds}s", "--latency", "-s",
+                              str(script), base], capture_output=True, text=True,
+                             check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+    def ms(label: str) -> float:
+        m = re.search(rf"{label}\s+([\d.]+)(us|ms|s)\b", out)
+        if not m:
+            return float("nan")
+        v, unit = float(m.group(1)), m.group(2)
+        return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
+
+    errors = 0
+    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    if m:
+        errors += int(m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if m:
+        errors += sum(int(g) for g in m.groups())
+    return {"rps": rps, "p50": ms("50%"), "p99": ms("99%"), "mean": ms("Latency"),
+            "errors": errors}
+
+
+def table(title: str, rows: list[tuple]) -> None:
+    print(f"\n## {title}")
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    for j, r in enumerate(rows):
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)))
+        if j == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def zone_tiles(settings: Settings, zooms: tuple[int, ...]) -> list[morecantile.Tile]:
+    with get_engine(settings).connect() as conn:
+        w, s, e, n = conn.execute(text(
+            "SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM (SELECT ST_Transform("
+            "ST_SetSRID(ST_Extent(geom)::geometry, 5897), 4326) b FROM land_use_zones) x")).one()
+    return list(TMS.tiles(w, s, e, n, zooms=list(zooms)))
+
+
+# --- raster ------------------------------------------------------------------------------------
+
+def write_bench_cog(path: Path, settings: Settings) -> tuple[float, float, float, float]:
+    """A 4000 x 4000 px RGB+alpha COG (0.5 m) over the demo zones, for both servers."""
+    import rasterio
+    from rasterio.io import MemoryFile
+    from rasterio.transform import from_origin
+    from rio_cogeo.cogeo import cog_translate
+    from rio_cogeo.profiles import cog_profiles
+
+    with get_engine(settings).connect() as conn:
+        ex, ey = conn.execute(text(
+            "SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_Centroid(ST_Extent(geom)::geometry) c"
+            " FROM land_use_zones) x")).one()
+    size, res = 4000, 0.5
+    minx, maxy = ex - size * res / 2, ey + size * res / 2
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:size, 0:size]
+    rgb = np.stack([(xx // 7) % 256, (yy // 5) % 256,
+                    rng.integers(120, 200, (size, size))]).astype("uint8")
+    alpha = np.zeros((size, size), "uint8")
+    alpha[100:-100, 100:-100] = 255
+    prof = dict(driver="GTiff", width=size, height=size, count=4, dtype="uint8",
+                crs="EPSG:5897", transform=from_origin(minx, maxy, res, res))
+    with MemoryFile() as mem:
+        with mem.open(**prof) as ds:
+            ds.write(np.concatenate([rgb, alpha[None]]))
+            ci = rasterio.enums.ColorInterp
+            ds.colorinterp = [ci.red, ci.green, ci.blue, ci.alpha]
+        with mem.open() as src:
+            cog_translate(src, str(path), cog_profiles.get("deflate"), quiet=True,
+                          web_optimized=False)
+    return minx, maxy - size * res, minx + size * res, maxy
+
+
+@contextlib.contextmanager
+def bench_sheet(settings: Settings, cog: Path):
+    """A published sheet row for the bench COG, removed again afterwards."""
+    with get_engine(settings).begin() as conn:
+        plan = conn.execute(text("SELECT id FROM plans ORDER BY id LIMIT 1")).scalar_one()
+        sid = conn.execute(text(
+            "INSERT INTO map_sheets (plan_id, title, scan_sha256, scan_size, width, height,"
+            " crs_epsg, state, cog_path, published_at) VALUES (:p, 'bench sheet', :sha, 1, 4000,"
+            " 4000, 5897, 'published', :cog, now()) RETURNING id"),
+            {"p": plan, "sha": hashlib.sha256(str(cog).encode()).hexdigest(),
+             "cog": str(cog)}).scalar_one()
+    try:
+        yield sid
+    finally:
+        with get_engine(settings).begin() as conn:
+            conn.execute(text("DELETE FROM map_sheets WHERE id = :id"), {"id": sid})
+
+
+def bench_raster(args, settings: Settings, venv: Path) -> None:
+    import rasterio
+    from rio_tiler.io import Reader
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cog = Path(tmp) / "bench.tif"
+        write_bench_cog(cog, settings)
+        with rasterio.open(cog) as ds, Reader(None, dataset=ds) as r:
+            w, s, e, n = r.get_geographic_bounds("EPSG:4326")
+        tiles = [t for t in TMS.tiles(w, s, e, n, zooms=[16, 17, 18])]
+        random.Random(0).shuffle(tiles)
+        tiles = tiles[:400]
+        with bench_sheet(settings, cog) as sid:
+            ours_paths = [f"/tiles/sheets/{sid}/{t.z}/{t.x}/{t.y}.png" for t in tiles]
+            ti_paths = [f"/cog/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}.png?url={cog}"
+                        for t in tiles]
+            with ours(free_port(), args.workers, settings) as base:
+                a = run_wrk(base, ours_paths, args.seconds, args.connections)
+            env = dict(os.environ, GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR",
+                       GDAL_CACHEMAX="256", VSI_CACHE="TRUE")
+            with uvicorn(venv, "titiler.application.main:app", free_port(), args.workers,
+                         env) as base:
+                b = run_wrk(base, ti_paths, args.seconds, args.connections)
+    table(f"Raster tiles: {len(tiles)} PNG tiles z16-18 of one 4000x4000 COG, "
+          f"{args.workers} workers, wrk -c{args.connections} {args.seconds}s", [
+              ("server", "tiles/s", "p50 ms", "p99 ms", "errors"),
+              ("ours", f"{a['rps']:.1f}", f"{a['p50']:.1f}", f"{a['p99']:.1f}", a["errors"]),
+              ("titiler", f"{b['rps']:.1f}", f"{b['p50']:.1f}", f"{b['p99']:.1f}", b["errors"]),
+              ("ratio ours/titiler", f"{a['rps'] / b['rps']:.2f}x", "", "", ""),
+          ])
+
+
+# --- vector ------------------------------------------------------------------------------------
+
+def bare_sql(settings: Settings, tiles, layer: str = "zones") -> float:
+    """Mean seconds per tile of the zones ST_AsMVT statement alone, sequential, one connection."""
+    lyr = LAYERS[layer]
+    sql = lyr.sql.text
+    names = re.findall(r"(?<!:):(\w+)", sql)
+    psql = re.sub(r"(?<!:):(\w+)", r"%(\1)s", sql)
+    with psycopg.connect(settings.sync_database_url) as conn:
+        params = [tile_params(lyr, TMS, t, settings) for t in tiles]
+        params = [p for p in params if p]
+        for p in params[:20]:
+            conn.execute(psql, p).fetchone()
+        start = time.perf_counter()
+        rounds = 0
+        while time.perf_counter() - start < 3:
+            for p in params:
+                conn.execute(psql, {k: p[k] for k in names}).fetchone()
+            rounds += 1
+        return (time.perf_counter() - start) / (rounds * len(params))
+
+
+def bench_vector(args, settings: Settings, venv: Path) -> None:
+    tiles = zone_tiles(settings, (14, 15, 16))
+    ours_paths = [f"/tiles/zones/{t.z}/{t.x}/{t.y}.mvt" for t in tiles]
+    tipg_paths = [f"/collections/public.land_use_zones/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}"
+                  for t in tiles]
+    with ours(free_port(), args.workers, settings) as base:
+        a = run_wrk(base, ours_paths, args.seconds, args.connections)
+        one = run_wrk(base, ours_paths, args.seconds, 1, 1)
+    with uvicorn(venv, "tipg.main:app", free_port(), args.workers, tipg_env(settings)) as base:
+        b = run_wrk(base, tipg_paths, args.seconds, args.connections)
+    sql_s = bare_sql(settings, tiles)
+    table(f"Vector tiles: zones layer, {len(tiles)} tiles z14-16 over the demo, "
+          f"{args.workers} workers, wrk -c{args.connections} {args.seconds}s", [
+              ("server", "tiles/s", "p50 ms", "p99 ms", "errors"),
+              ("ours", f"{a['rps']:.1f}", f"{a['p50']:.2f}", f"{a['p99']:.2f}", a["errors"]),
+              ("tipg", f"{b['rps']:.1f}", f"{b['p50']:.2f}", f"{b['p99']:.2f}", b["errors"]),
+              ("ratio ours/tipg", f"{a['rps'] / b['rps']:.2f}x", "", "", ""),
+          ])
+    table("Vector tiles: one client, ours vs the bare ST_AsMVT SQL (same tiles, sequential)", [
+        ("what", "mean ms/tile"),
+        ("ours over HTTP (wrk -c1)", f"{one['mean']:.2f}"),
+        ("bare SQL (psycopg, 1 conn)", f"{sql_s * 1000:.2f}"),
+        ("overhead ours/SQL", f"{one['mean'] / (sql_s * 1000):.2f}x"),
+    ])
+
+
+def tipg_env(settings: Settings) -> dict[str, str]:
+    return dict(os.environ, DATABASE_URL=settings.sync_database_url,
+                TIPG_DB_SCHEMAS='["public"]', TIPG_MAX_FEATURES_PER_QUERY="10000")
+
+
+def bench_ogc(args, settings: Settings, venv: Path) -> None:
+    offsets = list(range(0, 600, 50))
+    ours_paths = [f"/ogc/collections/zones/items?limit=50&offset={o}" for o in offsets]
+    tipg_paths = [f"/collections/public.land_use_zones/items?limit=50&offset={o}"
+                  for o in offsets]
+    with ours(free_port(), args.workers, settings) as base:
+        a = run_wrk(base, ours_paths, args.seconds, args.connections)
+    with uvicorn(venv, "tipg.main:app", free_port(), args.workers, tipg_env(settings)) as base:
+        b = run_wrk(base, tipg_paths, args.seconds, args.connections)
+    table(f"OGC items: zones, pages of 50 (offsets 0-550), {args.workers} workers, "
+          f"wrk -c{args.connections} {args.seconds}s", [
+              ("server", "pages/s", "p50 ms", "p99 ms", "errors"),
+              ("ours", f"{a['rps']:.1f}", f"{a['p50']:.1f}", f"{a['p99']:.1f}", a["errors"]),
+              ("tipg", f"{b['rps']:.1f}", f"{b['p50']:.1f}", f"{b['p99']:.1f}", b["errors"]),
+              ("ratio ours/tipg", f"{a['rps'] / b['rps']:.2f}x", "", "", ""),
+          ])
+
+
+def bench_lookup(args, settings: Settings) -> None:
+    with get_engine(settings).connect() as conn:
+        pts = conn.execute(text(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform((ST_Dump(ST_GeneratePoints("
+            "ST_Union(geom), 500, 1))).geom, 4326) p FROM land_use_zones) x")).all()
+    paths = [f"/api/lookup?lon={x:.6f}&lat={y:.6f}" for x, y in pts]
+    with ours(free_port(), args.workers, settings) as base:
+        a = run_wrk(base, paths, 30, 32)
+    table(f"Look-up: GET /api/lookup at 500 random points in the demo zones, {args.workers} "
+          "workers, wrk -t2 -c32 -d30s", [
+              ("requests/s", "p50 ms", "p99 ms", "errors (non-2xx + socket)"),
+              (f"{a['rps']:.1f}", f"{a['p50']:.1f}", f"{a['p99']:.1f}", a["errors"]),
+          ])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--connections", type=int, default=8)
+    ap.add_argument("--venv", default="/tmp/serving-bench/venv")
+    ap.add_argument("--only", default="raster,vector,ogc,lookup")
+    args = ap.parse_args()
+    settings = Settings.from_env()
+    only = set(args.only.split(","))
+    print(f"# Serving bench {dt.datetime.now():%Y-%m-%d %H:%M}, {os.cpu_count()} cores, "
+          f"database {settings.sync_database_url.rsplit('@', 1)[-1]}")
+    venv = ensure_venv(Path(args.venv)) if only & {"raster", "vector", "ogc"} else Path()
+    if "raster" in only:
+        bench_raster(args, settings, venv)
+    if "vector" in only:
+        bench_vector(args, settings, venv)
+    if "ogc" in only:
+        bench_ogc(args, settings, venv)
+    if "lookup" in only:
+        bench_lookup(args, settings)
+
+
+if __name__ == "__main__":
+    main()

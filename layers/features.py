@@ -1,0 +1,366 @@
+"""OGC API – Features collections as data, and the one items query they share.
+
+Each collection names its table, the SQL expression of every property, and the properties a
+client may filter on. The items SQL is assembled from these fixed fragments (never from request
+text); request values are always bind parameters. A bbox becomes ``geom && envelope`` on the
+storage geometry so that PostGIS uses the GiST index.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from sqlalchemy import Connection, TextClause, text
+
+from layers.mvt import service_box
+from planning_gis.crs import STORAGE_SRID, WEB_MERCATOR, WGS84
+from planning_gis.errors import InvalidBBox, InvalidInput, NotFound, UnknownCRS
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+
+
+def crs_uri(code: int) -> str:
+    return f"http://www.opengis.net/def/crs/EPSG/0/{code}"
+
+
+#: Output and bbox CRSs we serve: URI -> (EPSG code, axis order is lat/lon first?)
+SUPPORTED_CRS: dict[str, tuple[int, bool]] = {
+    CRS84: (WGS84, False),
+    crs_uri(WGS84): (WGS84, True),
+    crs_uri(WEB_MERCATOR): (WEB_MERCATOR, False),
+    crs_uri(STORAGE_SRID): (STORAGE_SRID, False),
+}
+
+
+def parse_ogc_crs(value: str | None) -> tuple[str, int, bool]:
+    """A CRS parameter as (URI, EPSG code, lat/lon-first); CRS84 when absent.
+
+    Accepts the OGC URIs and the short ``EPSG:5897`` spelling that people type.
+    """
+    if value is None or value == "":
+        return CRS84, WGS84, False
+    v = value.strip()
+    if v.upper().startswith("EPSG:") and v[5:].isdigit():
+        v = crs_uri(int(v[5:]))
+    elif v.upper() in ("CRS84", "OGC:CRS84"):
+        v = CRS84
+    if v not in SUPPORTED_CRS:
+        raise UnknownCRS(
+            f"unsupported CRS {value!r}: use one of {', '.join(SUPPORTED_CRS)}",
+            message_vi=f"Hệ tọa độ không được hỗ trợ {value!r}: dùng CRS84, EPSG:4326, 3857 hoặc 5897",
+        )
+    code, flipped = SUPPORTED_CRS[v]
+    return v, code, flipped
+
+
+@dataclass(frozen=True)
+class Prop:
+    sql: str
+    type: str = "string"  # JSON Schema type: string, integer, number
+    queryable: bool = False
+    format: str | None = None
+
+
+@dataclass(frozen=True)
+class Collection:
+    id: str
+    title: str
+    title_vi: str
+    description: str
+    from_sql: str  # the main table is aliased ``t``
+    properties: dict[str, Prop]
+    geometry_type: str
+    geom_sql: str = "t.geom"
+    where: str = "TRUE"
+    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    @property
+    def queryables(self) -> dict[str, Prop]:
+        return {k: p for k, p in self.properties.items() if p.queryable}
+
+
+_ZONE = {
+    "label": Prop("t.label", queryable=True),
+    "function_code": Prop("t.function_code", queryable=True),
+    "name_vi": Prop("l.name_vi"),
+    "name_en": Prop("l.name_en"),
+    "color": Prop("l.color"),
+    "plan_id": Prop("t.plan_id", "integer", queryable=True),
+    "plan_name": Prop("p.name"),
+    "plan_kind": Prop("p.kind", queryable=True),
+    "plan_status": Prop("p.status", queryable=True),
+    "sheet_id": Prop("t.sheet_id", "integer"),
+    "area_m2": Prop("round(t.area_m2::numeric, 1)", "number"),
+    "coverage_pct": Prop("t.coverage_pct", "number"),
+    "floors_min": Prop("t.floors_min", "integer"),
+    "floors_max": Prop("t.floors_max", "integer"),
+    "far": Prop("t.far", "number"),
+    "population": Prop("t.population", "integer"),
+}
+
+COLLECTIONS: dict[str, Collection] = {
+    c.id: c
+    for c in (
+        Collection(
+            "zones", "Land-use zones", "Ô quy hoạch",
+            "Land-use zones of every plan with their planning indicators",
+            "land_use_zones t JOIN land_use_legend l ON l.code = t.function_code"
+            " JOIN plans p ON p.id = t.plan_id",
+            _ZONE, "MultiPolygon",
+        ),
+        Collection(
+            "plans", "Plans", "Đồ án quy hoạch",
+            "Plan outlines with kind, status, decision and validity",
+            "plans t",
+            {
+                "name": Prop("t.name", queryable=True),
+                "kind": Prop("t.kind", queryable=True),
+                "status": Prop("t.status", queryable=True),
+                "scale_denominator": Prop("t.scale_denominator", "integer"),
+                "decision_number": Prop("t.decision_number", queryable=True),
+                "decision_date": Prop("t.decision_date::text", format="date"),
+                "approving_body": Prop("t.approving_body"),
+                "valid_from": Prop("t.valid_from::text", format="date"),
+                "valid_to": Prop("t.valid_to::text", format="date"),
+                "supersedes_id": Prop("t.supersedes_id", "integer"),
+                "area_ha": Prop("t.area_ha", "number"),
+            },
+            "MultiPolygon", where="t.geom IS NOT NULL",
+        ),
+        Collection(
+            "redlines", "Red boundary lines", "Chỉ giới đường đỏ",
+            "Red boundary lines of road plans",
+            "red_lines t",
+            {
+                "plan_id": Prop("t.plan_id", "integer", queryable=True),
+                "road_name": Prop("t.road_name", queryable=True),
+                "width_m": Prop("t.width_m", "number"),
+            },
+            "MultiLineString",
+        ),
+        Collection(
+            "units", "Administrative units", "Đơn vị hành chính",
+            "Administrative units with validity dates (old names stay searchable)",
+            "admin_units t",
+            {
+                "name": Prop("t.name", queryable=True),
+                "level": Prop("t.level", queryable=True),
+                "code": Prop("t.code", queryable=True),
+                "parent_id": Prop("t.parent_id", "integer"),
+                "valid_from": Prop("t.valid_from::text", format="date"),
+                "valid_to": Prop("t.valid_to::text", format="date"),
+            },
+            "MultiPolygon", where="t.geom IS NOT NULL",
+        ),
+        Collection(
+            "sheets", "Published map sheets", "Tờ bản đồ đã công bố",
+            "Footprints of published scanned sheets with their georeferencing accuracy",
+            "map_sheets t",
+            {
+                "plan_id": Prop("t.plan_id", "integer", queryable=True),
+                "title": Prop("t.title"),
+                "method": Prop("t.method", queryable=True),
+                "rmse_m": Prop("t.rmse_m", "number"),
+                "loo_rmse_m": Prop("t.loo_rmse_m", "number"),
+                "check_error_m": Prop("t.check_error_m", "number"),
+                "published_at": Prop("t.published_at::text", format="date-time"),
+            },
+            "Polygon", geom_sql="t.footprint",
+            where="t.state = 'published' AND t.footprint IS NOT NULL",
+        ),
+    )
+}
+
+
+def get_collection(cid: str) -> Collection:
+    try:
+        return COLLECTIONS[cid]
+    except KeyError as exc:
+        raise NotFound(
+            f"unknown collection {cid!r}: use one of {', '.join(COLLECTIONS)}",
+            message_vi=f"Không có tập dữ liệu {cid!r}",
+        ) from exc
+
+
+@dataclass(frozen=True)
+class ItemsQuery:
+    """A validated items request."""
+
+    limit: int
+    offset: int = 0
+    bbox: tuple[float, float, float, float] | None = None  # x/y order in the bbox CRS
+    bbox_srid: int = WGS84
+    out_srid: int = WGS84
+    out_flip: bool = False  # EPSG:4326 output is lat/lon
+    filters: tuple[tuple[str, object], ...] = ()
+    fid: int | None = None
+
+    @property
+    def digits(self) -> int:
+        return 7 if self.out_srid == WGS84 else 3
+
+
+def _geometry_sql(c: Collection, flip: bool) -> str:
+    g = f"ST_Transform({c.geom_sql}, :out_srid)"
+    if flip:
+        g = f"ST_FlipCoordinates({g})"
+    return f"ST_AsGeoJSON({g}, :digits)::json"
+
+
+def items_sql(c: Collection, filters: tuple[str, ...], has_bbox: bool, flip: bool,
+              single: bool) -> TextClause:
+    """The items statement for one combination of filters; built once and cached."""
+    key = (filters, has_bbox, flip, single)
+    cached = c._cache.get(key)
+    if cached is not None:
+        return cached
+    cond = [f"({c.where})"]
+    if single:
+        cond.append("t.id = :fid")
+    if has_bbox:
+        cond.append(
+            f"{c.geom_sql} && ST_Transform(ST_MakeEnvelope(:bxmin, :bymin, :bxmax, :bymax,"
+            f" :bbox_srid), {STORAGE_SRID})"
+        )
+    for i, name in enumerate(filters):
+        cond.append(f"{c.properties[name].sql} = :f{i}")
+    where = " AND ".join(cond)
+    props = ", ".join(f"'{k}', {p.sql}" for k, p in c.properties.items())
+    feature = (
+        f"json_build_object('type', 'Feature', 'id', t.id, 'geometry', {_geometry_sql(c, flip)},"
+        f" 'properties', json_build_object({props}))::text"
+    )
+    sql = text(
+        f"WITH page AS (SELECT t.id AS fid, {feature} AS feature FROM {c.from_sql}"
+        f" WHERE {where} ORDER BY t.id LIMIT :limit OFFSET :offset)"
+        f" SELECT (SELECT count(*) FROM {c.from_sql} WHERE {where}) AS matched,"
+        f" (SELECT count(*) FROM page) AS returned,"
+        f" (SELECT coalesce(string_agg(feature, ',' ORDER BY fid), '') FROM page) AS features"
+    )
+    c._cache[key] = sql
+    return sql
+
+
+def coerce(prop: Prop, name: str, raw: str) -> object:
+    """A filter value of the property's type, or a 400 that names the property."""
+    if prop.type == "integer":
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise InvalidInput(
+                f"{name} must be a whole number, got {raw!r}",
+                message_vi=f"{name} phải là số nguyên, nhận được {raw!r}",
+            ) from exc
+    if prop.type == "number":
+        try:
+            return float(raw)
+        except ValueError as exc:
+            raise InvalidInput(f"{name} must be a number, got {raw!r}",
+                               message_vi=f"{name} phải là số") from exc
+    return raw
+
+
+def parse_bbox(raw: str, flipped: bool) -> tuple[float, float, float, float]:
+    """Four (or six, 3-D) numbers in the bbox CRS's axis order -> x/y order min/max."""
+    try:
+        nums = [float(v) for v in raw.split(",")]
+    except ValueError as exc:
+        raise InvalidBBox(
+            f"bbox must be numbers separated by commas, got {raw!r}",
+            message_vi="bbox phải gồm các số cách nhau bởi dấu phẩy",
+        ) from exc
+    if len(nums) == 6:
+        nums = [nums[0], nums[1], nums[3], nums[4]]
+    if len(nums) != 4 or any(v != v or v in (float("inf"), float("-inf")) for v in nums):
+        raise InvalidBBox("bbox must have four finite numbers: minx,miny,maxx,maxy",
+                          message_vi="bbox phải gồm bốn số hữu hạn")
+    a, b, c, d = nums
+    if flipped:
+        a, b, c, d = b, a, d, c
+    if not (a <= c and b <= d):
+        raise InvalidBBox(
+            f"bbox {raw!r} has its minimum above its maximum",
+            message_vi="bbox có giá trị nhỏ nhất lớn hơn giá trị lớn nhất",
+        )
+    return a, b, c, d
+
+
+@lru_cache(maxsize=8)
+def _service_box(srid: int) -> tuple[float, float, float, float]:
+    return service_box(srid)
+
+
+def clamp_bbox(bbox: tuple[float, float, float, float], srid: int):
+    """The bbox cut to Hanoi's extent, or None when it lies wholly outside."""
+    hx0, hy0, hx1, hy1 = _service_box(srid)
+    a, b = max(bbox[0], hx0), max(bbox[1], hy0)
+    c, d = min(bbox[2], hx1), min(bbox[3], hy1)
+    if a > c or b > d:
+        return None
+    return a, b, c, d
+
+
+@dataclass
+class ItemsResult:
+    matched: int
+    returned: int
+    features_json: str  # the features, already JSON, comma-separated
+
+
+def fetch_items(conn: Connection, c: Collection, q: ItemsQuery) -> ItemsResult:
+    """Run the collection's items statement for a validated query."""
+    params: dict[str, object] = {
+        "limit": q.limit, "offset": q.offset, "out_srid": q.out_srid, "digits": q.digits,
+    }
+    bbox = None
+    if q.bbox is not None:
+        bbox = clamp_bbox(q.bbox, q.bbox_srid)
+        if bbox is None:
+            return ItemsResult(0, 0, "")
+        params.update(bxmin=bbox[0], bymin=bbox[1], bxmax=bbox[2], bymax=bbox[3],
+                      bbox_srid=q.bbox_srid)
+    names = tuple(name for name, _ in q.filters)
+    for i, (_, value) in enumerate(q.filters):
+        params[f"f{i}"] = value
+    if q.fid is not None:
+        params["fid"] = q.fid
+    sql = items_sql(c, names, bbox is not None, q.out_flip, q.fid is not None)
+    row = conn.execute(sql, params).one()
+    return ItemsResult(int(row.matched), int(row.returned), row.features)
+
+
+EXTENT_SQL = {
+    cid: text(
+        "SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM (SELECT ST_Transform("
+        f"ST_SetSRID(ST_Extent({c.geom_sql})::geometry, {STORAGE_SRID}), 4326) AS b"
+        f" FROM {c.from_sql} WHERE {c.where}) AS e"
+    )
+    for cid, c in COLLECTIONS.items()
+}
+
+
+def collection_extent(conn: Connection, c: Collection) -> list[float] | None:
+    row = conn.execute(EXTENT_SQL[c.id]).one()
+    if row[0] is None:
+        return None
+    return [round(float(v), 7) for v in row]
+
+
+def queryables_schema(c: Collection, base: str) -> dict:
+    """JSON Schema of the filterable properties (OGC API – Features Part 3 shape)."""
+    props = {}
+    for name, p in c.queryables.items():
+        props[name] = {"type": p.type, "title": name}
+    return {
+        "$schema": "https://json-schema.org/draft/2019-09/schema",
+        "$id": f"{base}/collections/{c.id}/queryables",
+        "type": "object",
+        "title": c.title,
+        "properties": props,
+    }
+
+
+def dumps(doc: object) -> str:
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))

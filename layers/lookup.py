@@ -1,0 +1,269 @@
+"""Point and plot look-up: every zone of every plan at a place, the governing plan first.
+
+Plans overlap: a place lies in a master plan, a zoning plan and a detailed plan at once. The one
+that governs is the most detailed plan in force (kind rank from ``PLAN_KINDS``, then the larger
+scale, then the newer decision); the others stay in the answer, marked, so that a citizen sees
+what changed. Every zone carries where it came from: the plan's decision and documents, and the
+accuracy of the map sheet it was traced from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from planning_gis.crs import STORAGE_SRID
+from planning_gis.models import DOCUMENT_TYPES, PLAN_KINDS, PLAN_STATUSES
+
+IN_FORCE_STATUSES = ("approved", "amended")
+
+_ZONE_COLUMNS = """
+  z.id AS zone_id, z.plan_id, z.label, z.function_code, l.name_vi, l.name_en, l.color,
+  z.area_m2, z.coverage_pct, z.floors_min, z.floors_max, z.far, z.population, z.note,
+  z.sheet_id, s.title AS sheet_title, s.method AS sheet_method, s.rmse_m, s.loo_rmse_m,
+  s.check_error_m, s.state AS sheet_state"""
+
+_ZONE_JOINS = """
+  JOIN land_use_legend l ON l.code = z.function_code
+  LEFT JOIN map_sheets s ON s.id = z.sheet_id"""
+
+#: Zones under a point; the point expression is a constant, so && is an index condition.
+POINT_ZONES_SQL = text(f"""
+SELECT {_ZONE_COLUMNS}
+FROM land_use_zones z {_ZONE_JOINS}
+WHERE ST_Intersects(z.geom, ST_SetSRID(ST_MakePoint(:e, :n), {STORAGE_SRID}))
+""")
+
+#: Zones cut by a plot, with the area of each piece in m² (EPSG:5897 is metric).
+PLOT_ZONES_SQL = text(f"""
+SELECT {_ZONE_COLUMNS},
+  ST_Area(ST_Intersection(z.geom, ST_GeomFromText(:wkt, {STORAGE_SRID}))) AS share_m2
+FROM land_use_zones z {_ZONE_JOINS}
+WHERE ST_Intersects(z.geom, ST_GeomFromText(:wkt, {STORAGE_SRID}))
+""")
+
+_PLAN_COLUMNS = """
+  p.id, p.name, p.kind, p.status, p.scale_denominator, p.decision_number, p.decision_date,
+  p.approving_body, p.organisation, p.valid_from, p.valid_to, p.supersedes_id, p.is_fictional,
+  sup.id AS superseded_by, sup.since AS superseded_since"""
+
+#: The newest plan that replaces ``p`` and since when (its validity start or decision date).
+_SUPERSEDER = """
+LEFT JOIN LATERAL (
+  SELECT q.id, coalesce(q.valid_from, q.decision_date) AS since FROM plans q
+  WHERE q.supersedes_id = p.id AND q.status IN ('approved', 'amended')
+  ORDER BY since DESC NULLS LAST, q.id DESC LIMIT 1) AS sup ON TRUE"""
+
+#: Plans whose outline covers the point, plus the plans of the zones found there.
+POINT_PLANS_SQL = text(f"""
+SELECT {_PLAN_COLUMNS}
+FROM plans p {_SUPERSEDER}
+WHERE ST_Intersects(p.geom, ST_SetSRID(ST_MakePoint(:e, :n), {STORAGE_SRID}))
+   OR p.id = ANY(:zone_plan_ids)
+""")
+
+PLOT_PLANS_SQL = text(f"""
+SELECT {_PLAN_COLUMNS}
+FROM plans p {_SUPERSEDER}
+WHERE ST_Intersects(p.geom, ST_GeomFromText(:wkt, {STORAGE_SRID}))
+   OR p.id = ANY(:zone_plan_ids)
+""")
+
+DOCUMENTS_SQL = text("""
+SELECT pd.plan_id, d.id, d.doc_type, d.number, d.issued_on, d.issuer, d.title, d.file_name,
+       d.page_count
+FROM plan_documents pd JOIN documents d ON d.id = pd.document_id
+WHERE pd.plan_id = ANY(:plan_ids)
+ORDER BY pd.plan_id, pd.sort_order, d.issued_on NULLS LAST, d.id
+""")
+
+
+def _iso(value: dt.date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+@dataclass(frozen=True)
+class PlanState:
+    in_force: bool
+    superseded: bool
+    draft: bool
+
+
+def plan_state(row: Any, on: dt.date) -> PlanState:
+    """Whether a plan was in force on a date, superseded by then, or a draft.
+
+    Dates decide, so that a look-up on a past date finds the plan that governed then: a plan
+    whose status is now "superseded" was in force until its end date or its replacement's start.
+    """
+    ended = row.valid_to is not None and row.valid_to < on
+    replaced = row.superseded_by is not None and (
+        row.superseded_since is None or row.superseded_since <= on
+    )
+    undated = row.status == "superseded" and row.valid_to is None and row.superseded_by is None
+    superseded = ended or replaced or undated
+    started = row.valid_from is None or row.valid_from <= on
+    in_force = (
+        row.status in (*IN_FORCE_STATUSES, "superseded") and started and not superseded
+    )
+    return PlanState(in_force=in_force, superseded=superseded, draft=row.status == "draft")
+
+
+def governing_key(row: Any) -> tuple:
+    """Sort key: more detailed kind, then larger scale (smaller denominator), then newer."""
+    rank = PLAN_KINDS.get(row.kind, ("", "", 0))[2]
+    scale = -(row.scale_denominator or 10**9)
+    decided = row.decision_date or dt.date.min
+    return (rank, scale, decided, row.id)
+
+
+def rank_plans(rows: list[Any], today: dt.date) -> list[tuple[Any, PlanState, str]]:
+    """Plans ordered for the answer with their role: governing, in_force, draft, superseded."""
+    states = {r.id: plan_state(r, today) for r in rows}
+    in_force = sorted((r for r in rows if states[r.id].in_force), key=governing_key, reverse=True)
+    drafts = sorted((r for r in rows if states[r.id].draft), key=governing_key, reverse=True)
+    other = sorted(
+        (r for r in rows if not states[r.id].in_force and not states[r.id].draft),
+        key=governing_key, reverse=True,
+    )
+    ordered: list[tuple[Any, PlanState, str]] = []
+    for i, r in enumerate(in_force):
+        ordered.append((r, states[r.id], "governing" if i == 0 else "in_force"))
+    ordered += [(r, states[r.id], "draft") for r in drafts]
+    ordered += [(r, states[r.id], "superseded" if states[r.id].superseded else "not_in_force")
+                for r in other]
+    return ordered
+
+
+def accuracy(z: Any) -> dict[str, Any]:
+    """The positional accuracy of the sheet a zone was traced from, and on what it rests."""
+    if z.sheet_id is None:
+        return {"sheet_id": None, "basis": "unknown", "error_m": None,
+                "note": "not traced from a georeferenced sheet held here",
+                "note_vi": "Không vẽ từ tờ bản đồ số hóa nào trong hệ thống"}
+    if z.check_error_m is not None:
+        basis, err = "check_points", z.check_error_m
+    elif z.loo_rmse_m is not None:
+        basis, err = "leave_one_out", z.loo_rmse_m
+    elif z.rmse_m is not None:
+        basis, err = "fit_residual", z.rmse_m
+    else:
+        basis, err = "unknown", None
+    return {
+        "sheet_id": z.sheet_id, "sheet_title": z.sheet_title, "sheet_state": z.sheet_state,
+        "method": z.sheet_method, "basis": basis, "error_m": err,
+        "check_error_m": z.check_error_m, "loo_rmse_m": z.loo_rmse_m, "rmse_m": z.rmse_m,
+    }
+
+
+def _zone_doc(z: Any, base_url: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    doc = {
+        "id": z.zone_id,
+        "label": z.label,
+        "function_code": z.function_code,
+        "legend": {"code": z.function_code, "name_vi": z.name_vi, "name_en": z.name_en,
+                   "color": z.color},
+        "indicators": {
+            "area_m2": round(z.area_m2, 1) if z.area_m2 is not None else None,
+            "coverage_pct": z.coverage_pct, "floors_min": z.floors_min,
+            "floors_max": z.floors_max, "far": z.far, "population": z.population,
+        },
+        "note": z.note,
+        "accuracy": accuracy(z),
+        "source": {"collection": "zones", "id": z.zone_id,
+                   "href": f"{base_url}/ogc/collections/zones/items/{z.zone_id}"},
+    }
+    if extra:
+        doc.update(extra)
+    return doc
+
+
+def _plan_doc(p: Any, state: PlanState, role: str, docs: list[dict], base_url: str,
+              zones: list[dict]) -> dict[str, Any]:
+    kind_vi, kind_en, rank = PLAN_KINDS.get(p.kind, (p.kind, p.kind, 0))
+    status_vi, status_en = PLAN_STATUSES.get(p.status, (p.status, p.status))
+    return {
+        "id": p.id,
+        "name": p.name,
+        "role": role,
+        "governing": role == "governing",
+        "in_force": state.in_force,
+        "superseded": state.superseded,
+        "superseded_by": p.superseded_by,
+        "supersedes": p.supersedes_id,
+        "kind": {"code": p.kind, "name_vi": kind_vi, "name_en": kind_en, "rank": rank},
+        "status": {"code": p.status, "name_vi": status_vi, "name_en": status_en},
+        "scale": f"1:{p.scale_denominator}" if p.scale_denominator else None,
+        "decision": {"number": p.decision_number, "date": _iso(p.decision_date),
+                     "approving_body": p.approving_body},
+        "valid_from": _iso(p.valid_from),
+        "valid_to": _iso(p.valid_to),
+        "fictional": p.is_fictional,
+        "documents": docs,
+        "source": {"collection": "plans", "id": p.id,
+                   "href": f"{base_url}/ogc/collections/plans/items/{p.id}"},
+        "zones": zones,
+    }
+
+
+def _documents(conn: Connection, plan_ids: list[int], url_template: str,
+               base_url: str) -> dict[int, list[dict]]:
+    out: dict[int, list[dict]] = {pid: [] for pid in plan_ids}
+    if not plan_ids:
+        return out
+    for d in conn.execute(DOCUMENTS_SQL, {"plan_ids": plan_ids}):
+        type_vi, type_en = DOCUMENT_TYPES.get(d.doc_type, (d.doc_type, d.doc_type))
+        href = url_template.format(id=d.id)
+        out[d.plan_id].append({
+            "id": d.id, "type": d.doc_type, "type_vi": type_vi, "type_en": type_en,
+            "number": d.number, "issued_on": _iso(d.issued_on), "issuer": d.issuer,
+            "title": d.title, "pages": d.page_count,
+            "href": href if href.startswith("http") else base_url + href,
+        })
+    return out
+
+
+def _assemble(conn: Connection, zones: list[Any], plan_rows: list[Any], today: dt.date,
+              url_template: str, base_url: str, zone_extra=None) -> list[dict[str, Any]]:
+    ranked = rank_plans(plan_rows, today)
+    docs = _documents(conn, [p.id for p, _, _ in ranked], url_template, base_url)
+    by_plan: dict[int, list[dict]] = {}
+    for z in sorted(zones, key=lambda z: (z.plan_id, z.label)):
+        extra = zone_extra(z) if zone_extra else None
+        by_plan.setdefault(z.plan_id, []).append(_zone_doc(z, base_url, extra))
+    return [_plan_doc(p, st, role, docs[p.id], base_url, by_plan.get(p.id, []))
+            for p, st, role in ranked]
+
+
+def lookup_point(conn: Connection, easting: float, northing: float, *, today: dt.date,
+                 url_template: str, base_url: str) -> list[dict[str, Any]]:
+    """Every plan covering an EPSG:5897 point, governing first, each with its zones there."""
+    params = {"e": easting, "n": northing}
+    zones = conn.execute(POINT_ZONES_SQL, params).all()
+    plans = conn.execute(
+        POINT_PLANS_SQL, {**params, "zone_plan_ids": sorted({z.plan_id for z in zones})}
+    ).all()
+    return _assemble(conn, zones, plans, today, url_template, base_url)
+
+
+def lookup_plot(conn: Connection, wkt: str, plot_area_m2: float, *, today: dt.date,
+                url_template: str, base_url: str) -> list[dict[str, Any]]:
+    """Every plan a plot touches, with each zone's share of the plot in m² and %."""
+    zones = conn.execute(PLOT_ZONES_SQL, {"wkt": wkt}).all()
+    zones = [z for z in zones if z.share_m2 > 0.005]
+    plans = conn.execute(
+        PLOT_PLANS_SQL, {"wkt": wkt, "zone_plan_ids": sorted({z.plan_id for z in zones})}
+    ).all()
+
+    def share(z: Any) -> dict[str, Any]:
+        return {"share_m2": round(z.share_m2, 2),
+                "share_pct": round(100.0 * z.share_m2 / plot_area_m2, 2)}
+
+    answer = _assemble(conn, zones, plans, today, url_template, base_url, share)
+    for plan in answer:
+        covered = sum(z["share_m2"] for z in plan["zones"])
+        plan["plot_covered_m2"] = round(covered, 2)
+        plan["plot_covered_pct"] = round(100.0 * covered / plot_area_m2, 2)
+    return answer

@@ -1,0 +1,154 @@
+"""Point and plot look-up: both axis conventions, refusals, governing order, plot shares."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from layers.lookup import PLOT_ZONES_SQL, POINT_PLANS_SQL, POINT_ZONES_SQL
+from planning_gis.crs import vn2000_to_lonlat
+from tests.serving_data import E0, N0
+
+
+def _point(city):
+    e, n = city.point_detailed
+    return e, n, *vn2000_to_lonlat(e, n)
+
+
+def _check_answer(doc, city):
+    plans = doc["plans"]
+    assert plans[0]["id"] == city.ids["detailed"] and plans[0]["role"] == "governing"
+    assert doc["governing_plan_id"] == city.ids["detailed"]
+    by_id = {p["id"]: p for p in plans}
+    old = by_id[city.ids["old_detailed"]]
+    assert old["superseded"] and old["role"] == "superseded" and not old["in_force"]
+    assert old["superseded_by"] == city.ids["detailed"]
+    assert by_id[city.ids["draft"]]["role"] == "draft"
+    roles = [p["role"] for p in plans]
+    # governing, then the other plans in force (zoning, master), then drafts, then superseded
+    assert roles.index("draft") > roles.index("in_force")
+    assert roles.index("superseded") > roles.index("draft")
+    assert by_id[city.ids["zoning"]]["role"] == "in_force"
+    zone = plans[0]["zones"][0]
+    assert zone["label"] == "CT-1" and zone["indicators"]["far"] == 2.5
+    assert zone["legend"]["name_vi"] and zone["legend"]["name_en"]
+    acc = zone["accuracy"]
+    assert acc["basis"] == "check_points" and acc["error_m"] == 0.8 and acc["loo_rmse_m"] == 1.1
+    assert plans[0]["decision"]["number"] == "4321/QĐ-UBND"
+    docs = plans[0]["documents"]
+    assert docs and docs[0]["type"] == "quyet_dinh" and docs[0]["href"].startswith("http")
+    assert zone["source"]["href"].endswith(f"/ogc/collections/zones/items/{zone['id']}")
+
+
+def test_lookup_lonlat(city, city_client):
+    _, _, lon, lat = _point(city)
+    r = city_client.get(f"/api/lookup?lon={lon}&lat={lat}")
+    assert r.status_code == 200, r.get_json()
+    _check_answer(r.get_json(), city)
+
+
+def test_lookup_vn2000_in_vietnamese_order(city, city_client):
+    e, n, _, _ = _point(city)
+    doc = city_client.get(f"/api/lookup?x_north={n}&y_east={e}").get_json()
+    _check_answer(doc, city)
+    assert doc["query"]["x_north"] == pytest.approx(n, abs=0.01)
+    doc = city_client.get(f"/api/lookup?x_north={n}&y_east={e}&crs=EPSG:5897").get_json()
+    assert doc["governing_plan_id"] == city.ids["detailed"]
+
+
+def test_lookup_on_a_past_date_finds_the_old_plan_governing(city, city_client):
+    _, _, lon, lat = _point(city)
+    doc = city_client.get(f"/api/lookup?lon={lon}&lat={lat}&date=2015-06-01").get_json()
+    assert doc["governing_plan_id"] == city.ids["old_detailed"]
+
+
+def test_lookup_without_plans(city_client):
+    doc = city_client.get("/api/lookup?lon=105.30&lat=20.60").get_json()
+    assert doc["plans"] == [] and doc["message_vi"]
+
+
+@pytest.mark.parametrize("query,code,words", [
+    ("lon=21.03&lat=105.80", "outside_hanoi", "swapped"),
+    ("x_north={e}&y_east={n}", "outside_hanoi", "swapped"),
+    ("lon=2.35&lat=48.85", "outside_hanoi", "outside Hanoi"),
+    ("x_north=1000&y_east=2000", "outside_hanoi", "both axis readings"),
+    ("lon=abc&lat=21", "invalid_input", "number"),
+    ("lon=nan&lat=21", "invalid_input", "finite"),
+    ("lon=105.8", "invalid_input", "number"),
+    ("", "invalid_input", "either"),
+    ("lon=105.8&lat=21&x_north=1&y_east=2", "invalid_input", "either"),
+    ("x_north={n}&y_east={e}&crs=EPSG:99999", "unknown_crs", "CRS"),
+    ("x_north={n}&y_east={e}&crs=EPSG:4326", "invalid_input", "geographic"),
+    ("lon=105.8&lat=21&crs=EPSG:5897", "invalid_input", "crs"),
+    ("lon=105.8&lat=21&date=yesterday", "invalid_input", "date"),
+    ("lon=105.8&lat=21&zoom=3", "invalid_input", "unknown"),
+])
+def test_lookup_refusals(city_client, query, code, words):
+    r = city_client.get("/api/lookup?" + query.format(e=E0, n=N0))
+    assert r.status_code == 400
+    body = r.get_json()
+    assert body["code"] == code and words in body["detail"] and body["detail_vi"]
+
+
+def _plot_geojson(city, crs4326=True):
+    x0, y0, x1, y1 = city.plot_detailed
+    ring = [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]
+    if crs4326:
+        ring = [list(vn2000_to_lonlat(x, y)) for x, y in ring]
+    return {"type": "Feature", "properties": {},
+            "geometry": {"type": "Polygon", "coordinates": [ring]}}
+
+
+@pytest.mark.parametrize("crs4326", [True, False])
+def test_plot_shares(city, city_client, crs4326):
+    url = "/api/lookup" + ("" if crs4326 else "?crs=EPSG:5897")
+    r = city_client.post(url, json=_plot_geojson(city, crs4326))
+    assert r.status_code == 200, r.get_json()
+    doc = r.get_json()
+    assert doc["query"]["plot_area_m2"] == pytest.approx(100 * 200, rel=0.01)
+    detailed = doc["plans"][0]
+    assert detailed["id"] == city.ids["detailed"] and detailed["governing"]
+    shares = {z["label"]: z for z in detailed["zones"]}
+    # the plot straddles CT-1 (south-west) and CT-3 (north-west), half each
+    assert set(shares) == {"CT-1", "CT-3"}
+    assert shares["CT-1"]["share_pct"] == pytest.approx(50, abs=1)
+    assert sum(z["share_pct"] for z in detailed["zones"]) == pytest.approx(100, abs=0.5)
+    assert detailed["plot_covered_pct"] == pytest.approx(100, abs=0.5)
+    assert sum(z["share_m2"] for z in detailed["zones"]) == pytest.approx(20000, rel=0.01)
+
+
+@pytest.mark.parametrize("body,status,code", [
+    ({"type": "Point", "coordinates": [105.8, 21.0]}, 400, "invalid_geometry"),
+    ({"type": "Polygon", "coordinates": [[[105.8, 21.0], [105.81, 21.01], [105.8, 21.01],
+                                          [105.81, 21.0], [105.8, 21.0]]]}, 400,
+     "invalid_geometry"),
+    ({"type": "Polygon", "coordinates": "x"}, 400, "invalid_geometry"),
+    ({"type": "Feature", "geometry": None}, 400, "invalid_geometry"),
+    ([1, 2], 400, "invalid_geometry"),
+    ({"type": "Polygon", "coordinates": [[[21.0, 105.8], [21.0, 105.81], [21.01, 105.81],
+                                          [21.0, 105.8]]]}, 400, "outside_hanoi"),
+    ({"type": "Polygon", "coordinates": [[[105.3, 20.6], [106.0, 20.6], [106.0, 21.3],
+                                          [105.3, 20.6]]]}, 413, "too_large"),
+])
+def test_plot_refusals(city_client, body, status, code):
+    r = city_client.post("/api/lookup", json=body)
+    assert r.status_code == status, r.get_json()
+    assert r.get_json()["code"] == code
+
+
+def test_plot_not_json(city_client):
+    r = city_client.post("/api/lookup", data="not json", content_type="text/plain")
+    assert r.status_code == 400 and r.get_json()["code"] == "invalid_geometry"
+
+
+@pytest.mark.parametrize("sql,table,params", [
+    (POINT_ZONES_SQL, "land_use_zones", {"e": E0, "n": N0}),
+    (POINT_PLANS_SQL, "plans", {"e": E0, "n": N0, "zone_plan_ids": []}),
+    (PLOT_ZONES_SQL, "land_use_zones",
+     {"wkt": f"POLYGON(({E0} {N0},{E0 + 10} {N0},{E0 + 10} {N0 + 10},{E0} {N0}))"}),
+])
+def test_lookup_sql_uses_gist_index(city, conn, sql, table, params):
+    # tiny test tables: without this the planner would (rightly) seq-scan them
+    conn.execute(text("SET LOCAL enable_seqscan = off"))
+    plan = "\n".join(r[0] for r in conn.execute(text("EXPLAIN " + sql.text), params))
+    assert f"idx_{table}_geom" in plan, plan
