@@ -41,6 +41,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(citizen.bp)
 
+    from planning_gis.documents import views as documents_views
+
+    app.register_blueprint(documents_views.bp)
+
     from tiles import views as raster_views
 
     app.register_blueprint(raster_views.bp)

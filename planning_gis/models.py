@@ -393,3 +393,18 @@ class RedLine(Base):
         CheckConstraint("ST_IsValid(geom) AND NOT ST_IsEmpty(geom)", name="geom_valid"),
         CheckConstraint("width_m IS NULL OR width_m > 0", name="width_positive"),
     )
+
+
+def _trgm(name: str, column: Column) -> Index:
+    """A trigram GIN index over the normalised text of a column (migration 0002)."""
+    label = f"{column.name}_norm"
+    return Index(name, func.f_search_norm(column).label(label), postgresql_using="gin",
+                 postgresql_ops={label: "gin_trgm_ops"})
+
+
+_trgm("ix_plans_name_trgm", Plan.__table__.c.name)
+_trgm("ix_plans_decision_number_trgm", Plan.__table__.c.decision_number)
+_trgm("ix_documents_number_trgm", PlanDocument.__table__.c.number)
+_trgm("ix_documents_title_trgm", PlanDocument.__table__.c.title)
+_trgm("ix_admin_units_name_trgm", AdminUnit.__table__.c.name)
+_trgm("ix_land_use_zones_label_trgm", LandUseZone.__table__.c.label)

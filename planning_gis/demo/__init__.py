@@ -125,17 +125,22 @@ def _load_plans(session: Session, city: DemoCity) -> dict[str, Plan]:
 
 def _load_documents(session: Session, city: DemoCity, plans: dict[str, Plan],
                     settings: Settings, written: list[Path]) -> int:
+    """Register the generated PDFs through the document store: the one path for documents.
+
+    The store validates, reads the text layer (or OCRs the scanned one), stores the file by its
+    sha256 and removes it again if this transaction rolls back.
+    """
+    from planning_gis.documents.store import DocumentMetadata, DocumentStore
+
+    store = DocumentStore.from_settings(settings)
     docs = documents_for(city.plans)
     for order, d in enumerate(docs):
         data = render_pdf(d, settings)
-        sha, _path = store_file(data, settings.documents_dir, ".pdf", written)
-        row = PlanDocument(
+        meta = DocumentMetadata(
             doc_type=d.doc_type, number=d.number, issued_on=d.issued_on, issuer=d.issuer,
-            title=d.title, file_sha256=sha, file_size=len(data),
-            file_name=f"{d.doc_type}-{order + 1:02d}.pdf", is_fictional=True,
+            title=d.title, file_name=f"{d.doc_type}-{order + 1:02d}.pdf", is_fictional=True,
         )
-        row.plans = [plans[k] for k in d.plan_keys]
-        session.add(row)
+        store.add_document_data(session, data, meta, [plans[k].id for k in d.plan_keys])
     session.flush()
     return len(docs)
 

@@ -28,9 +28,11 @@ from planning_gis.models import DOCUMENT_TYPES, PLAN_KINDS, UNIT_LEVELS
 MAX_QUERY_CHARS = 200
 MAX_TERMS = 12
 KINDS = ("plan", "zone", "document", "place", "decision")
+#: Word similarity a name must reach to match without every word matching ("cau giy" finds
+#: "Cầu Giấy" at 0.75; unrelated names sharing a word or two stay near 0.6).
+FUZZY_NAME = 0.7
 
 _NON_WORD = re.compile(r"[^a-z0-9]")
-_FOLD_CACHE: dict[str, str] = {}
 
 UNIT_LEVEL_VI = {
     "thanh_pho": "Thành phố", "quan": "Quận", "huyen": "Huyện", "thi_xa": "Thị xã",
@@ -40,16 +42,25 @@ assert set(UNIT_LEVEL_VI) == set(UNIT_LEVELS)
 
 
 def _fold_char(ch: str) -> str:
-    folded = _FOLD_CACHE.get(ch)
-    if folded is None:
-        if ch in "đĐ":
-            base = "d"
-        else:
-            decomposed = unicodedata.normalize("NFD", ch)
-            base = decomposed[0].lower() if decomposed else " "
-        folded = base if len(base) == 1 and not _NON_WORD.match(base) else " "
-        _FOLD_CACHE[ch] = folded
-    return folded
+    if ch in "đĐ":
+        return "d"
+    decomposed = unicodedata.normalize("NFD", ch)
+    base = decomposed[0].lower() if decomposed else " "
+    return base if len(base) == 1 and not _NON_WORD.match(base) else " "
+
+
+class _FoldTable(dict):
+    """A ``str.translate`` table built on demand: one character in, one character out."""
+
+    def __missing__(self, code: int) -> str:
+        folded = _fold_char(chr(code))
+        self[code] = folded
+        return folded
+
+
+_FOLD = _FoldTable()
+for _code in [*range(0x20, 0x250), *range(0x1E00, 0x1F00)]:
+    _FOLD[_code]  # noqa: B018 - fill the table for ASCII, Latin and Vietnamese up front
 
 
 def fold(value: str) -> str:
@@ -58,7 +69,7 @@ def fold(value: str) -> str:
     For NFC Vietnamese this is what ``f_search_norm`` gives in PostgreSQL, before it squeezes
     the spaces: the one-to-one positions are what lets us highlight the accented original.
     """
-    return "".join(_fold_char(ch) for ch in unicodedata.normalize("NFC", value))
+    return unicodedata.normalize("NFC", value).translate(_FOLD)
 
 
 @dataclass(frozen=True)
@@ -153,11 +164,19 @@ def snippet(value: str | None, terms: tuple[str, ...], width: int = 240,
         cut = value[:width]
         return escape(cut) + (Markup("…") if len(value) > width else Markup("")), 0
     folded = fold(value)
-    best_start, best_score = matches[0][0], -1
-    for i, (start, _end) in enumerate(matches):
-        words = {folded[s:e] for s, e in matches[i:] if e - start <= width}
-        if len(words) > best_score:
-            best_start, best_score = start, len(words)
+    words = [folded[s:e] for s, e in matches]
+    in_window: dict[str, int] = {}
+    best_start, best_score, j = matches[0][0], -1, 0
+    for i, (start, _end) in enumerate(matches):  # sliding window over the matches
+        while j < len(matches) and matches[j][1] - start <= width:
+            in_window[words[j]] = in_window.get(words[j], 0) + 1
+            j += 1
+        if len(in_window) > best_score:
+            best_start, best_score = start, len(in_window)
+        if j > i:
+            in_window[words[i]] -= 1
+            if not in_window[words[i]]:
+                del in_window[words[i]]
     start = max(0, best_start - width // 4)
     while start > 0 and value[start - 1] != " ":
         start -= 1
@@ -182,19 +201,23 @@ SEARCH_SQL = text(
     """
     WITH hits AS (
       (SELECT 'plan'::text AS kind, p.id,
-              ts_rank(p.search_tsv, to_tsquery('simple', :tsq), 32) * 2
+              CASE WHEN p.search_tsv @@ to_tsquery('simple', :tsq)
+                   THEN ts_rank(p.search_tsv, to_tsquery('simple', :tsq), 32) * 2 ELSE 0 END
                 + word_similarity(:norm, public.f_search_norm(p.name)) AS score
          FROM plans p
         WHERE p.search_tsv @@ to_tsquery('simple', :tsq)
-           OR :norm <% public.f_search_norm(p.name)
+           OR (:norm <% public.f_search_norm(p.name)
+               AND word_similarity(:norm, public.f_search_norm(p.name)) >= :fuzzy)
         ORDER BY score DESC LIMIT :per_kind)
       UNION ALL
       (SELECT 'zone', z.id,
-              ts_rank(z.search_tsv, to_tsquery('simple', :tsq), 32)
+              CASE WHEN z.search_tsv @@ to_tsquery('simple', :tsq)
+                   THEN ts_rank(z.search_tsv, to_tsquery('simple', :tsq), 32) ELSE 0 END
                 + word_similarity(:norm, public.f_search_norm(z.label)) AS score
          FROM land_use_zones z
         WHERE z.search_tsv @@ to_tsquery('simple', :tsq)
-           OR :norm <% public.f_search_norm(z.label)
+           OR (:norm <% public.f_search_norm(z.label)
+               AND word_similarity(:norm, public.f_search_norm(z.label)) >= :fuzzy)
         ORDER BY score DESC LIMIT :per_kind)
       UNION ALL
       (SELECT 'document', d.id, ts_rank(d.search_tsv, to_tsquery('simple', :tsq), 32) * 1.5
@@ -203,11 +226,13 @@ SEARCH_SQL = text(
         ORDER BY 3 DESC LIMIT :per_kind)
       UNION ALL
       (SELECT 'place', a.id,
-              ts_rank(a.search_tsv, to_tsquery('simple', :tsq), 32)
+              CASE WHEN a.search_tsv @@ to_tsquery('simple', :tsq)
+                   THEN ts_rank(a.search_tsv, to_tsquery('simple', :tsq), 32) ELSE 0 END
                 + similarity(:norm, public.f_search_norm(a.name)) * 2 AS score
          FROM admin_units a
         WHERE a.search_tsv @@ to_tsquery('simple', :tsq)
-           OR :norm <% public.f_search_norm(a.name)
+           OR (:norm <% public.f_search_norm(a.name)
+               AND word_similarity(:norm, public.f_search_norm(a.name)) >= :fuzzy)
         ORDER BY score DESC LIMIT :per_kind)
       UNION ALL
       (SELECT 'decision', d.id,
@@ -236,18 +261,23 @@ PLANS_SQL = text(
     """
     SELECT p.id, p.name, p.kind, p.status, p.decision_number, p.decision_date,
            p.approving_body, p.description, p.scale_denominator,
-           ST_AsGeoJSON(ST_Transform(ST_Envelope(p.geom), 4326), 6)::json AS bbox
-      FROM plans p WHERE p.id = ANY(:ids)
+           json_build_array(round(ST_XMin(b.e)::numeric, 6), round(ST_YMin(b.e)::numeric, 6),
+                  round(ST_XMax(b.e)::numeric, 6), round(ST_YMax(b.e)::numeric, 6)) AS bbox
+      FROM plans p
+      LEFT JOIN LATERAL (SELECT Box2D(ST_Transform(p.geom, 4326)) AS e) b ON true
+     WHERE p.id = ANY(:ids)
     """
 )
 ZONES_SQL = text(
     """
     SELECT z.id, z.label, z.function_code, l.name_vi AS function_vi, z.plan_id,
            p.name AS plan_name, z.note, z.area_m2,
-           ST_AsGeoJSON(ST_Transform(ST_Envelope(z.geom), 4326), 6)::json AS bbox
+           json_build_array(round(ST_XMin(b.e)::numeric, 6), round(ST_YMin(b.e)::numeric, 6),
+                  round(ST_XMax(b.e)::numeric, 6), round(ST_YMax(b.e)::numeric, 6)) AS bbox
       FROM land_use_zones z
       JOIN plans p ON p.id = z.plan_id
       LEFT JOIN land_use_legend l ON l.code = z.function_code
+      LEFT JOIN LATERAL (SELECT Box2D(ST_Transform(z.geom, 4326)) AS e) b ON true
      WHERE z.id = ANY(:ids)
     """
 )
@@ -269,10 +299,12 @@ PLACES_SQL = text(
     """
     SELECT a.id, a.name, a.level, a.valid_from, a.valid_to, s.id AS successor_id,
            s.name AS successor_name, s.level AS successor_level, par.name AS parent_name,
-           ST_AsGeoJSON(ST_Transform(ST_Envelope(a.geom), 4326), 6)::json AS bbox
+           json_build_array(round(ST_XMin(b.e)::numeric, 6), round(ST_YMin(b.e)::numeric, 6),
+                  round(ST_XMax(b.e)::numeric, 6), round(ST_YMax(b.e)::numeric, 6)) AS bbox
       FROM admin_units a
       LEFT JOIN admin_units s ON s.id = a.successor_id
       LEFT JOIN admin_units par ON par.id = a.parent_id
+      LEFT JOIN LATERAL (SELECT Box2D(ST_Transform(a.geom, 4326)) AS e) b ON true
      WHERE a.id = ANY(:ids)
     """
 )
@@ -303,6 +335,14 @@ class SearchHit:
         }
 
 
+def _unit_title(name: str, level: str | None) -> str:
+    """"Phường Nghĩa Đô": the level word in front unless the name already carries it."""
+    word = UNIT_LEVEL_VI.get(level or "", "")
+    if not word or fold(name).startswith(fold(word) + " "):
+        return name
+    return f"{word} {name}"
+
+
 def _date_vi(value: dt.date | None) -> str:
     return value.strftime("%d/%m/%Y") if value else ""
 
@@ -313,7 +353,7 @@ def run_search_sql(conn: Connection, query: Query, *, limit: int = 20,
     sql_kinds = list(kinds) + (["plan_decision"] if "decision" in kinds else [])
     rows = conn.execute(SEARCH_SQL, {
         "tsq": query.tsquery, "norm": query.norm, "per_kind": limit * 2,
-        "limit": limit * 2, "kinds": sql_kinds,
+        "limit": limit * 2, "kinds": sql_kinds, "fuzzy": FUZZY_NAME,
     }).all()
     return [(r.kind, r.id, float(r.score)) for r in rows]
 
@@ -413,20 +453,154 @@ def _details(conn: Connection, ids: dict[str, list[int]],
             )
     if ids["place"]:
         for r in conn.execute(PLACES_SQL, {"ids": ids["place"]}):
-            level = UNIT_LEVEL_VI.get(r.level, r.level)
-            title = f"{level} {r.name}"
+            title = _unit_title(r.name, r.level)
             sub_parts = []
             if r.parent_name:
                 sub_parts.append(r.parent_name)
             if r.valid_to:
                 note = f"tên cũ, đến {_date_vi(r.valid_to)}"
                 if r.successor_name:
-                    note += (f"; nay là {UNIT_LEVEL_VI.get(r.successor_level, '')} "
-                             f"{r.successor_name}").replace("  ", " ")
+                    note += f"; nay là {_unit_title(r.successor_name, r.successor_level)}"
                 sub_parts.append(note)
             out[("place", r.id)] = SearchHit(
                 "place", r.id, 0, title, str(highlight(title, terms)),
                 f"/?don-vi={r.id}", subtitle=" · ".join(sub_parts), bbox=r.bbox,
                 extra={"historic": r.valid_to is not None, "successor_id": r.successor_id},
             )
+    return out
+
+
+# --- the library: documents with filters and paging --------------------------------------------
+
+
+@dataclass(frozen=True)
+class LibraryFilters:
+    """The library's filters, validated: type, issuer, year, plan, optional words, page."""
+
+    doc_type: str | None = None
+    issuer: str | None = None
+    year: int | None = None
+    plan_id: int | None = None
+    q: str | None = None
+    page: int = 1
+    per_page: int = 20
+
+    @classmethod
+    def from_args(cls, args: Any, today: dt.date | None = None) -> LibraryFilters:
+        """Read ``type, issuer, year, plan, q, page, per_page`` from a request's query string."""
+        today = today or dt.date.today()
+
+        def number(name: str, low: int, high: int, default: int | None) -> int | None:
+            raw = (args.get(name) or "").strip()
+            if not raw:
+                return default
+            try:
+                value = int(raw)
+            except ValueError as exc:
+                raise InvalidInput(f"{name} must be a whole number, got {raw!r}",
+                                   message_vi=f"{name} phải là số nguyên") from exc
+            if not low <= value <= high:
+                raise InvalidInput(f"{name} must be between {low} and {high}",
+                                   message_vi=f"{name} phải từ {low} đến {high}")
+            return value
+
+        doc_type = (args.get("type") or "").strip() or None
+        if doc_type is not None and doc_type not in DOCUMENT_TYPES:
+            raise InvalidInput(
+                f"unknown document type {doc_type!r}; use one of {', '.join(DOCUMENT_TYPES)}",
+                message_vi=f"Loại văn bản không hợp lệ: {doc_type!r}",
+            )
+        q = (args.get("q") or "").strip() or None
+        if q is not None:
+            parse_query(q)
+        return cls(
+            doc_type=doc_type,
+            issuer=unicodedata.normalize("NFC", (args.get("issuer") or "").strip()) or None,
+            year=number("year", 1945, today.year, None),
+            plan_id=number("plan", 1, 2**31 - 1, None),
+            q=q,
+            page=number("page", 1, 100_000, 1) or 1,
+            per_page=number("per_page", 1, 100, 20) or 20,
+        )
+
+    def as_args(self, **changes: Any) -> dict[str, Any]:
+        """The filters as query-string arguments (for paging links)."""
+        values = {"type": self.doc_type, "issuer": self.issuer, "year": self.year,
+                  "plan": self.plan_id, "q": self.q, "page": self.page,
+                  "per_page": self.per_page if self.per_page != 20 else None}
+        values.update(changes)
+        if values.get("page") == 1:
+            values["page"] = None
+        return {k: v for k, v in values.items() if v not in (None, "")}
+
+
+#: One page of the library, newest first; every filter optional (NULL switches it off).
+LIBRARY_SQL = text(
+    """
+    SELECT d.id, d.doc_type, d.number, d.issued_on, d.issuer, d.title, d.page_count,
+           d.file_size, count(*) OVER () AS total
+      FROM documents d
+     WHERE (CAST(:doc_type AS text) IS NULL OR d.doc_type = :doc_type)
+       AND (CAST(:issuer AS text) IS NULL OR d.issuer = :issuer)
+       AND (CAST(:year_from AS date) IS NULL
+            OR (d.issued_on >= :year_from AND d.issued_on < :year_to))
+       AND (CAST(:plan_id AS integer) IS NULL OR EXISTS (
+             SELECT 1 FROM plan_documents pd
+              WHERE pd.document_id = d.id AND pd.plan_id = :plan_id))
+       AND (CAST(:tsq AS text) IS NULL OR d.search_tsv @@ to_tsquery('simple', :tsq))
+     ORDER BY d.issued_on DESC NULLS LAST, d.id DESC
+     LIMIT :limit OFFSET :offset
+    """
+)
+
+FACETS_SQL = text(
+    """
+    SELECT 'issuer' AS facet, issuer AS value, count(*) AS n FROM documents
+     WHERE issuer IS NOT NULL GROUP BY issuer
+    UNION ALL
+    SELECT 'year', extract(year FROM issued_on)::int::text, count(*) FROM documents
+     WHERE issued_on IS NOT NULL GROUP BY 2
+    UNION ALL
+    SELECT 'type', doc_type, count(*) FROM documents GROUP BY doc_type
+    ORDER BY 1, 2
+    """
+)
+
+
+def list_documents(conn: Connection, filters: LibraryFilters) -> dict[str, Any]:
+    """One page of documents matching the filters, with the total and the page count."""
+    query = parse_query(filters.q) if filters.q else None
+    params = {
+        "doc_type": filters.doc_type, "issuer": filters.issuer,
+        "year_from": dt.date(filters.year, 1, 1) if filters.year else None,
+        "year_to": dt.date(filters.year + 1, 1, 1) if filters.year else None,
+        "plan_id": filters.plan_id, "tsq": query.tsquery if query else None,
+        "limit": filters.per_page, "offset": (filters.page - 1) * filters.per_page,
+    }
+    rows = conn.execute(LIBRARY_SQL, params).all()
+    total = rows[0].total if rows else 0
+    if not rows and filters.page > 1:
+        total = conn.execute(LIBRARY_SQL, {**params, "limit": 1, "offset": 0}).first()
+        total = total.total if total else 0
+    items = []
+    for r in rows:
+        items.append({
+            "id": r.id, "doc_type": r.doc_type,
+            "doc_type_vi": DOCUMENT_TYPES.get(r.doc_type, (r.doc_type,))[0],
+            "number": r.number, "issued_on": r.issued_on.isoformat() if r.issued_on else None,
+            "issued_on_vi": _date_vi(r.issued_on), "issuer": r.issuer, "title": r.title,
+            "page_count": r.page_count, "file_size": r.file_size,
+            "url": f"/tai-lieu/{r.id}", "file_url": f"/documents/{r.id}/file",
+        })
+    pages = max(1, -(-total // filters.per_page))
+    return {"total": total, "page": filters.page, "per_page": filters.per_page, "pages": pages,
+            "items": items}
+
+
+def facets(conn: Connection) -> dict[str, list[tuple[str, int]]]:
+    """Values for the library's filter menus (issuers, years, types) with their counts."""
+    out: dict[str, list[tuple[str, int]]] = {"issuer": [], "year": [], "type": []}
+    for r in conn.execute(FACETS_SQL):
+        out[r.facet].append((r.value, r.n))
+    out["year"].sort(reverse=True)
     return out

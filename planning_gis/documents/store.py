@@ -37,6 +37,7 @@ NUMBER_RE = re.compile(r"^\d{1,6}[a-zA-Z]?(/\d{4})?/[^\s/]+(/[^\s/]+)*$")
 EARLIEST_DATE = dt.date(1945, 9, 2)
 _CHUNK = 1 << 20
 _SESSION_KEY = "documents_new_files"
+_LISTENING_KEY = "documents_listening"
 
 
 def sha256_of(path: str | Path) -> str:
@@ -246,8 +247,6 @@ class DocumentStore:
                 if stored_sha != sha:
                     raise InvalidInput(f"{path.name} changed while it was being imported",
                                        message_vi=f"{path.name} bị thay đổi trong khi nhập")
-                if created:
-                    _remember(session, self, sha)
         except IntegrityError as exc:
             if created:
                 self.remove(sha)
@@ -261,7 +260,28 @@ class DocumentStore:
             if created:
                 self.remove(sha)
             raise
+        if created:
+            _remember(session, self, sha)
         return doc
+
+    def add_document_data(
+        self,
+        session: Session,
+        data: bytes,
+        metadata: DocumentMetadata,
+        plan_ids: Sequence[int] = (),
+        **kwargs: object,
+    ) -> PlanDocument:
+        """:meth:`add_document` for bytes made in memory (the demo's generated PDFs).
+
+        The bytes go to a private temporary file first, so that they take exactly the same path
+        (validation, text, hashing, link into the store) as a file a clerk imports.
+        """
+        name = metadata.file_name or "document.pdf"
+        with tempfile.TemporaryDirectory(prefix="planning-doc-") as tmp:
+            path = Path(tmp) / Path(name).name
+            path.write_bytes(data)
+            return self.add_document(session, path, metadata, plan_ids, **kwargs)  # type: ignore[arg-type]
 
 
 def _next_order(session: Session, plan_id: int) -> int:
@@ -285,26 +305,33 @@ def _duplicate(name: str, existing: PlanDocument) -> DuplicateDocument:
 
 
 def _remember(session: Session, store: DocumentStore, sha: str) -> None:
-    """Note a newly written file, so that a rollback of the session deletes it again."""
-    pending = session.info.setdefault(_SESSION_KEY, [])
-    if not pending:
-        event.listen(session, "after_commit", _forget_files)
-        event.listen(session, "after_rollback", _remove_files)
-    pending.append((store, sha))
+    """Note a newly written file against the caller's (sub)transaction.
+
+    If that transaction, or any transaction around it, rolls back, the file is deleted again;
+    when the outermost transaction commits, the note is dropped. The listeners stay on the
+    session (registered once): removing them while SQLAlchemy dispatches is not allowed.
+    """
+    if not session.info.get(_LISTENING_KEY):
+        event.listen(session, "after_commit", _after_commit)
+        event.listen(session, "after_soft_rollback", _after_soft_rollback)
+        session.info[_LISTENING_KEY] = True
+    trans = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_SESSION_KEY, []).append((trans, store, sha))
 
 
-def _forget_files(session: Session) -> None:
-    session.info.pop(_SESSION_KEY, None)
-    _unlisten(session)
+def _after_commit(session: Session) -> None:
+    if not session.in_nested_transaction():
+        session.info.pop(_SESSION_KEY, None)
 
 
-def _remove_files(session: Session) -> None:
-    for store, sha in session.info.pop(_SESSION_KEY, []):
-        store.remove(sha)
-    _unlisten(session)
-
-
-def _unlisten(session: Session) -> None:
-    for name, fn in (("after_commit", _forget_files), ("after_rollback", _remove_files)):
-        if event.contains(session, name, fn):
-            event.remove(session, name, fn)
+def _after_soft_rollback(session: Session, previous: object) -> None:
+    keep = []
+    for trans, store, sha in session.info.get(_SESSION_KEY, []):
+        t = trans
+        while t is not None and t is not previous:
+            t = t.parent
+        if t is None:
+            keep.append((trans, store, sha))
+        else:
+            store.remove(sha)
+    session.info[_SESSION_KEY] = keep

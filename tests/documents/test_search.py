@@ -1,0 +1,192 @@
+"""The one search: with and without diacritics, decision numbers, old place names, snippets,
+and the GIN indexes that answer it (shown with EXPLAIN)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from geoalchemy2.shape import from_shape
+from shapely.geometry import MultiPolygon, box
+from sqlalchemy import text
+
+from planning_gis.documents import search as S
+from planning_gis.documents.store import DocumentMetadata
+from planning_gis.errors import InvalidInput
+from planning_gis.models import AdminUnit, LandUseZone
+
+pytestmark = pytest.mark.db
+
+SAMPLES = [
+    "Quy hoạch phân khu đô thị Cầu Giấy",
+    "QUYẾT ĐỊNH số 1234/QĐ-UBND của ỦY BAN NHÂN DÂN",
+    "Phường Nghĩa Đô, quận Đống Đa; Thị trấn Trâu Quỳ",
+    "ô đất C.3-2: mật độ xây dựng 40%, tầng cao 5–9 tầng, hệ số 2,5 lần",
+    "Ỷ Lan, Ỹ, Ự, Ằ, Ẵ, Ặ, Ễ, Ộ, Ớ, Ợ, Ữ, Ỳ",
+]
+
+
+@pytest.mark.parametrize("sample", SAMPLES)
+def test_python_fold_agrees_with_postgres_f_search_norm(conn, sample):
+    sql = conn.execute(text("SELECT public.f_search_norm(:s)"), {"s": sample}).scalar()
+    assert " ".join(S.fold(sample).split()) == sql
+    assert len(S.fold(sample)) == len(sample)
+
+
+def test_parse_query_and_tsquery():
+    q = S.parse_query("  Quy hoạch Cầu Giấy ")
+    assert q.terms == ("quy", "hoach", "cau", "giay")
+    assert q.tsquery == "quy & hoach & cau & giay:*"
+    assert S.parse_query("1234/QĐ-UBND").terms == ("1234", "qd", "ubnd")
+
+
+@pytest.mark.parametrize("bad, words", [
+    ("", "Hãy nhập"), ("   ", "Hãy nhập"), ("!!! ---", "phải có chữ"),
+    ("x" * 201, "dài quá"), (" ".join(["a"] * 13), "quá 12 từ"),
+])
+def test_bad_queries_are_refused_clearly(bad, words):
+    with pytest.raises(InvalidInput) as err:
+        S.parse_query(bad)
+    assert words in err.value.message_vi
+
+
+def test_highlight_keeps_accents_and_escapes_html():
+    html = S.highlight("<b>Quy hoạch</b> Cầu Giấy & Đống Đa", ("cau", "giay", "dong"))
+    assert html == ("&lt;b&gt;Quy hoạch&lt;/b&gt; <mark>Cầu</mark> <mark>Giấy</mark> &amp; "
+                    "<mark>Đống</mark> Đa")
+
+
+def test_snippet_picks_the_window_with_the_query_words():
+    body = "Mở đầu. " * 80 + "Điều 5. Mật độ xây dựng tối đa 40% tại ô đất C.3-2." + " Kết." * 80
+    html, count = S.snippet(body, ("mat", "do", "xay"), width=120)
+    assert count >= 3
+    assert "<mark>Mật</mark> <mark>độ</mark> <mark>xây</mark>" in html
+    assert html.startswith("…") and html.endswith("…") and len(html) < 400
+
+
+def _kinds_ids(result):
+    return [(r["kind"], r["id"]) for r in result["results"]]
+
+
+def test_plan_is_found_with_and_without_diacritics(conn, demo):
+    pid = conn.execute(text("SELECT id FROM plans WHERE name LIKE '%Tây Nam Cầu Giấy%'")).scalar()
+    for q in ("Quy hoạch Tây Nam Cầu Giấy", "quy hoach tay nam cau giay", "QUY HOACH TAY NAM CAU GI"):
+        result = S.search(conn, q)
+        assert result["results"][0]["kind"] == "plan" and result["results"][0]["id"] == pid, q
+        assert "<mark>Cầu</mark>" in result["results"][0]["title_html"]
+
+
+def test_decision_number_in_any_spelling_comes_first(conn, demo):
+    for q in ("6631/QĐ-UBND", "6631/qđ-ubnd", "6631 QD UBND", "6631/QD-UBND"):
+        top = S.search(conn, q)["results"][:2]
+        assert {r["kind"] for r in top} == {"decision", "plan"}, q
+        assert all("6631/QĐ-UBND" in (r["number"] or "") for r in top)
+
+
+def test_document_text_is_searched_and_the_snippet_names_the_page(conn, session, store,
+                                                                  make_pdf, plan):
+    path = make_pdf(paragraphs=("Trang đầu không có gì đặc biệt ở đây cả.",),
+                    scanned=(("Khu vực hồ Thành Công được giữ làm công viên cây xanh.",),))
+    doc = store.add_document(session, path, DocumentMetadata(
+        doc_type="thuyet_minh", title="Thuyết minh tổng hợp khu vực thử nghiệm",
+        issued_on=dt.date(2019, 5, 2)), [plan.id])
+    session.flush()
+    result = S.search(conn, "ho thanh cong")
+    hit = next(r for r in result["results"] if r["kind"] == "document" and r["id"] == doc.id)
+    assert hit["page"] == 2  # the scanned page, read by OCR
+    assert "<mark>hồ</mark> <mark>Thành</mark> <mark>Công</mark>" in hit["snippet_html"]
+    assert hit["url"] == f"/tai-lieu/{doc.id}#trang-2"
+
+
+def test_old_place_name_still_finds_the_unit_and_says_what_it_is_now(conn, session):
+    new = AdminUnit(name="Phường Thử Nghiệm Mới", level="phuong", valid_from=dt.date(2025, 7, 1),
+                    is_fictional=True)
+    session.add(new)
+    session.flush()
+    old = AdminUnit(name="Xã Cổ Thử Nghiệm", level="xa", valid_from=dt.date(1999, 1, 1),
+                    valid_to=dt.date(2025, 6, 30), successor_id=new.id, is_fictional=True,
+                    geom=from_shape(MultiPolygon([box(585000, 2326000, 586000, 2327000)]), 5897))
+    session.add(old)
+    session.flush()
+    result = S.search(conn, "xa co thu nghiem", kinds=("place",))
+    top = result["results"][0]
+    assert (top["kind"], top["id"]) == ("place", old.id)
+    assert top["historic"] is True and "nay là Phường Thử Nghiệm Mới" in top["subtitle"]
+    minx, miny, maxx, maxy = top["bbox"]
+    assert 105.28 < minx < maxx < 106.02 and 20.56 < miny < maxy < 21.39
+
+
+def test_zone_label_and_a_typo_in_a_name(conn, session, plan):
+    session.add(LandUseZone(plan_id=plan.id, label="TN.9-77", function_code="CX",
+                            geom=from_shape(MultiPolygon([box(585010, 2326010, 585100, 2326100)]),
+                                            5897)))
+    session.flush()
+    assert ("zone" in {r["kind"] for r in S.search(conn, "TN.9-77")["results"]})
+    typo = S.search(conn, "lang haa thu nghiem")  # one letter too many: trigram similarity
+    assert plan.id in [r["id"] for r in typo["results"] if r["kind"] == "plan"]
+
+
+def test_kinds_and_limit_are_validated(conn, demo):
+    with pytest.raises(InvalidInput):
+        S.search(conn, "quy hoach", kinds=("plan", "bogus"))
+    with pytest.raises(InvalidInput):
+        S.search(conn, "quy hoach", limit=0)
+    assert len(S.search(conn, "quy hoach", limit=3)["results"]) <= 3
+
+
+def _plan_json(conn, sql, params):
+    conn.execute(text("SET LOCAL enable_seqscan = off"))
+    doc = conn.execute(text("EXPLAIN (FORMAT JSON) " + sql.text), params).scalar()
+    return json.dumps(doc)
+
+
+def test_explain_shows_every_branch_uses_its_gin_index(conn, demo):
+    """With sequential scans priced out (the test tables are tiny), the planner can answer every
+    branch of SEARCH_SQL from a GIN index: if an expression drifted from its index, it could not."""
+    q = S.parse_query("quy hoach cau giay")
+    params = {"tsq": q.tsquery, "norm": q.norm, "per_kind": 40, "limit": 40, "fuzzy": 0.7,
+              "kinds": list(S.KINDS) + ["plan_decision"]}
+    plan = _plan_json(conn, S.SEARCH_SQL, params)
+    for index in ("ix_plans_search_tsv", "ix_plans_name_trgm", "ix_land_use_zones_search_tsv",
+                  "ix_land_use_zones_label_trgm", "ix_documents_search_tsv",
+                  "ix_admin_units_search_tsv", "ix_admin_units_name_trgm",
+                  "ix_documents_number_trgm", "ix_plans_decision_number_trgm"):
+        assert index in plan, index
+    assert '"Seq Scan"' not in plan
+
+
+def test_explain_library_text_filter_uses_the_gin_index(conn, demo):
+    q = S.parse_query("quyet dinh")
+    params = {"doc_type": None, "issuer": None, "year_from": None, "year_to": None,
+              "plan_id": None, "tsq": q.tsquery, "limit": 20, "offset": 0}
+    assert "ix_documents_search_tsv" in _plan_json(conn, S.LIBRARY_SQL, params)
+
+
+def test_library_filters_and_paging(conn, demo):
+    everything = S.list_documents(conn, S.LibraryFilters(per_page=100))
+    assert everything["total"] >= 6
+    decisions = S.list_documents(conn, S.LibraryFilters(doc_type="quyet_dinh", per_page=100))
+    assert decisions["items"] and all(d["doc_type"] == "quyet_dinh" for d in decisions["items"])
+    year = int(decisions["items"][0]["issued_on"][:4])
+    by_year = S.list_documents(conn, S.LibraryFilters(year=year, per_page=100))
+    assert all(d["issued_on"].startswith(str(year)) for d in by_year["items"])
+    page1 = S.list_documents(conn, S.LibraryFilters(per_page=2))
+    page2 = S.list_documents(conn, S.LibraryFilters(per_page=2, page=2))
+    assert page1["pages"] >= 3 and {d["id"] for d in page1["items"]}.isdisjoint(
+        d["id"] for d in page2["items"])
+    dates = [d["issued_on"] for d in everything["items"] if d["issued_on"]]
+    assert dates == sorted(dates, reverse=True)
+    words = S.list_documents(conn, S.LibraryFilters(q="quyet dinh phe duyet", per_page=100))
+    assert words["total"] >= 1
+
+
+def test_library_filters_are_validated():
+    with pytest.raises(InvalidInput):
+        S.LibraryFilters.from_args({"type": "cong_van"})
+    with pytest.raises(InvalidInput):
+        S.LibraryFilters.from_args({"year": "hai nghìn"})
+    with pytest.raises(InvalidInput):
+        S.LibraryFilters.from_args({"per_page": "1000"})
+    f = S.LibraryFilters.from_args({"type": "quy_dinh", "year": "2015", "page": "2"})
+    assert f.as_args(page=1) == {"type": "quy_dinh", "year": 2015}
