@@ -27,7 +27,7 @@
       governing: "Đồ án áp dụng", others: "Các đồ án khác tại vị trí này", superseded: "Hết hiệu lực",
       decision: "Quyết định", issuedBy: "Cơ quan phê duyệt", date: "ngày", number: "số",
       accuracy: "Độ chính xác bản vẽ", noAccuracy: "chưa có số đo (chưa có bản quét nắn chỉnh)",
-      documents: "Hồ sơ, tài liệu", view: "Xem", coords: "Tọa độ", units: "Đơn vị hành chính",
+      documents: "Hồ sơ, tài liệu", view: "Xem", page: "Trang", openPdf: "Mở PDF", coords: "Tọa độ", units: "Đơn vị hành chính",
       oldName: "tên cũ", sheetPdf: "Phiếu thông tin (PDF)", share: "Chia sẻ", copied: "Đã chép đường dẫn",
       shareLink: "Đường dẫn chia sẻ", noPlan: "Không có đồ án quy hoạch nào tại vị trí này.",
       results: "Kết quả tìm kiếm", noResults: "Không tìm thấy kết quả.", reading: "Đọc là",
@@ -55,7 +55,7 @@
       governing: "Governing plan", others: "Other plans at this point", superseded: "Superseded",
       decision: "Decision", issuedBy: "Approved by", date: "of", number: "no.",
       accuracy: "Drawing accuracy", noAccuracy: "not measured (no georeferenced scan yet)",
-      documents: "Documents", view: "View", coords: "Coordinates", units: "Administrative units",
+      documents: "Documents", view: "View", page: "Page", openPdf: "Open PDF", coords: "Coordinates", units: "Administrative units",
       oldName: "former name", sheetPdf: "Information sheet (PDF)", share: "Share", copied: "Link copied",
       shareLink: "Link to share", noPlan: "No plan covers this point.",
       results: "Search results", noResults: "Nothing found.", reading: "Read as",
@@ -93,6 +93,8 @@
   const tileUrl = (layer) => `/tiles/${layer}/{z}/{x}/{y}.mvt`;
   const vg = (layer, styles, opts = {}) => L.vectorGrid.protobuf(tileUrl(layer), Object.assign({
     rendererFactory: L.canvas.tile, interactive: false, maxNativeZoom: 18, maxZoom: 20,
+    // Tiles yield to the look-up: on a slow phone the panel's request must not queue behind them.
+    fetchOptions: { priority: "low" },
     vectorTileLayerStyles: { [layer]: styles },
   }, opts));
   const HIDE = [];
@@ -102,21 +104,21 @@
   if (mapEl.dataset.baseUrl) {
     base = L.tileLayer(mapEl.dataset.baseUrl, { attribution: mapEl.dataset.baseAttribution, maxZoom: 20 });
   } else {
-    base = L.layerGroup([
-      vg("units", { fill: true, fillColor: "#f1efe6", fillOpacity: 1, color: "#b9b2a0", weight: 1 }, { zIndex: 0 }),
-      vg("zones", (p) => p.function_code === "GT" ? { fill: true, fillColor: "#ffffff", fillOpacity: 1, color: "#cfcac0", weight: 1 }
-        : p.function_code === "MN" ? { fill: true, fillColor: "#a9d3f0", fillOpacity: 1, color: "#7fb6de", weight: 1 }
-          : HIDE, { zIndex: 0 }),
-    ]);
+    // Roads and water come from the zones layer itself (see zoneStyle), so no tile is fetched twice.
+    base = vg("units", { fill: true, fillColor: "#f1efe6", fillOpacity: 1, color: "#b9b2a0", weight: 1 }, { zIndex: 0 });
     map.attributionControl.addAttribution("Dữ liệu: Sở QH-KT Hà Nội (minh họa)");
   }
   base.addTo(map);
 
   // The master plan's big zones stay light so that the detailed zoning drawn over them reads.
   const OPACITY = { chung: 0.28, phan_khu: 0.6 };
-  const drawnZones = new Set(); // zones seen in the tiles (the test reads the count)
+  const drawnZones = new Set();
+  // With the zoning switched off the zones layer still draws the base: roads white, water blue.
+  const baseStyle = (p) => p.function_code === "GT" ? { fill: true, fillColor: "#ffffff", fillOpacity: 1, color: "#cfcac0", weight: 1 }
+    : p.function_code === "MN" ? { fill: true, fillColor: "#a9d3f0", fillOpacity: 1, color: "#7fb6de", weight: 1 } : HIDE; // zones seen in the tiles (the test reads the count)
   const overlays = {
     zones: vg("zones", (p) => (drawnZones.add(`${p.plan_id}:${p.label}`), p.plan_status === "superseded") ? HIDE
+      : !state.layers.has("zones") ? baseStyle(p)
       : { fill: true, fillColor: p.color || "#cccccc", fillOpacity: OPACITY[p.plan_kind] ?? 0.8,
         color: p.plan_kind === "chung" ? "#8a8a8a" : "#555555", weight: p.plan_kind === "chung" ? 0.4 : 0.6 }, { zIndex: 2 }),
     redlines: vg("redlines", (p) => p.plan_status === "superseded" ? HIDE : { color: "#e00000", weight: 2.2 }, { zIndex: 6 }),
@@ -132,7 +134,7 @@
     }
   }
   overlays.zones.on("tileload", firstTile);
-  (base.eachLayer ? base.eachLayer((l) => l.on("tileload", firstTile)) : base.on("tileload", firstTile));
+  base.on("tileload", firstTile);
   let marker = null;
 
   // ---- URL state ----------------------------------------------------------------------------
@@ -173,8 +175,13 @@
     applying = true;
     try {
       setLang(s.lang);
+      const zoningBefore = state.layers.has("zones");
       if (s.layers) state.layers = new Set(s.layers);
+      $("input[name=layer][value=zones]").checked = state.layers.has("zones");
+      if (!map.hasLayer(overlays.zones)) overlays.zones.addTo(map);
+      else if (zoningBefore !== state.layers.has("zones")) overlays.zones.redraw();
       for (const name of LAYERS) {
+        if (name === "zones") continue;
         const on = state.layers.has(name);
         const box = document.querySelector(`input[name=layer][value=${name}]`);
         if (box) box.checked = on;
@@ -229,7 +236,10 @@
   if (window.matchMedia("(min-width: 900px)").matches) toggleLayers(true, false);
   for (const box of document.querySelectorAll("input[name=layer]")) {
     box.addEventListener("change", () => {
-      if (box.checked) { state.layers.add(box.value); overlays[box.value].addTo(map); } else { state.layers.delete(box.value); map.removeLayer(overlays[box.value]); }
+      if (box.checked) state.layers.add(box.value); else state.layers.delete(box.value);
+      if (box.value === "zones") overlays.zones.redraw();
+      else if (box.checked) overlays[box.value].addTo(map);
+      else map.removeLayer(overlays[box.value]);
       save(true);
     });
   }
@@ -293,7 +303,7 @@
   const panel = $("#panel");
   const body = $("#panel-body");
   async function apiGet(url) {
-    const r = await fetch(url, { headers: { Accept: "application/json" } });
+    const r = await fetch(url, { headers: { Accept: "application/json" }, priority: "high" });
     const doc = await r.json().catch(() => ({}));
     if (!r.ok) { const e = new Error(doc.detail || r.statusText); e.doc = doc; throw e; }
     return doc;
@@ -345,7 +355,7 @@
   body.addEventListener("click", (e) => {
     if (e.target.closest("#panel-close")) { closePanel(); mapEl.focus(); }
     const view = e.target.closest("[data-view]");
-    if (view) { e.preventDefault(); openDoc(view.dataset.view, view.dataset.title, view.dataset.file); }
+    if (view) { e.preventDefault(); openDoc(view.dataset.view, view.dataset.title, view.dataset.pages); }
     if (e.target.closest("#share")) share();
   });
 
@@ -393,7 +403,7 @@
         h += `<h4>${esc(t("documents"))}</h4><ul class="docs">` + gov.documents.map((d) =>
           `<li><span>${esc(vi ? d.type_vi : d.type_en)}${d.number ? " " + esc(d.number) : ""}${d.issued_on ? ", " + date(d.issued_on) : ""}` +
           `<br><small>${esc(d.title)}</small></span><span class="doc-actions">` +
-          `<a href="${esc(d.file_url)}" class="btn" data-view="${esc(d.file_url)}" data-title="${esc(d.title)}" data-file="${esc(d.file_url)}">${esc(t("view"))}</a>` +
+          `<a href="${esc(d.file_url)}" class="btn" data-view="${d.id}" data-title="${esc(d.title)}" data-pages="${d.pages || 1}">${esc(t("view"))}</a>` +
           `<a href="${esc(d.file_url)}" class="btn" download>${esc(t("download"))}</a></span></li>`).join("") + `</ul>`;
       }
       h += `</section>`;
@@ -433,14 +443,19 @@
 
   // ---- documents in the page ----------------------------------------------------------------
   const viewer = $("#viewer");
-  function openDoc(url, title, file) {
+  // Pages are shown as images rendered by the library: phones do not draw a PDF inside a page.
+  function openDoc(id, title, pages) {
+    const file = `/documents/${id}/file`;
     $("#viewer-title").textContent = title;
-    $("#viewer-frame").src = url;
     $("#viewer-download").href = file;
+    $("#viewer-open").href = file;
+    const n = Math.max(1, Math.min(Number(pages) || 1, 60));
+    $("#viewer-pages").innerHTML = Array.from({ length: n }, (_, i) =>
+      `<img src="/documents/${id}/pages/${i + 1}.png" alt="${esc(t("page"))} ${i + 1}" loading="${i ? "lazy" : "eager"}">`).join("");
     viewer.showModal();
   }
   $("#viewer-close").addEventListener("click", () => viewer.close());
-  viewer.addEventListener("close", () => { $("#viewer-frame").src = "about:blank"; });
+  viewer.addEventListener("close", () => { $("#viewer-pages").innerHTML = ""; });
 
   // ---- tap, keyboard ------------------------------------------------------------------------
   map.on("click", (e) => select(e.latlng));
@@ -456,7 +471,9 @@
   // ---- search -------------------------------------------------------------------------------
   const results = $("#results");
   function hideResults() { results.hidden = true; results.innerHTML = ""; }
+  // A result's box: [west, south, east, north] (the search API) or a GeoJSON polygon.
   function bboxBounds(b) {
+    if (Array.isArray(b) && b.length === 4 && b.every(Number.isFinite)) return L.latLngBounds([b[1], b[0]], [b[3], b[2]]);
     const ring = b && b.coordinates && b.coordinates[0];
     if (!ring) return null;
     return L.latLngBounds(ring.map(([x, y]) => [y, x]));
@@ -498,13 +515,15 @@
         `<span class="hit-title">${r.title_html}</span>${r.subtitle ? `<br><small>${esc(r.subtitle)}</small>` : ""}</button></li>`).join("") + `</ul>`;
     }
     results.hidden = false;
-    if (jump && doc.results.length) goTo(doc.results[0], false);
+    // Enter jumps to the best result that is a place on the map; documents open only when chosen.
+    const place = doc.results.find((r) => bboxBounds(r.bbox));
+    if (jump && place) goTo(place, false);
   }
   function goTo(r, close = true) {
     const b = bboxBounds(r.bbox);
     if (b) map.fitBounds(b, { maxZoom: 17, animate: false, padding: [20, 20] });
     if (r.kind === "zone" && b) select(b.getCenter());
-    else if (r.kind === "document" || r.kind === "decision") openDoc(`/documents/${r.id}/file`, r.title, `/documents/${r.id}/file`);
+    else if (r.kind === "document" || r.kind === "decision") openDoc(r.id, r.title, r.pages || 1);
     mapEl.dataset.jumped = String(r.kind) + ":" + r.id;
     save(true);
     if (close) hideResults();
