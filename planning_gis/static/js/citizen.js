@@ -27,7 +27,7 @@
       governing: "Đồ án áp dụng", others: "Các đồ án khác tại vị trí này", superseded: "Hết hiệu lực",
       decision: "Quyết định", issuedBy: "Cơ quan phê duyệt", date: "ngày", number: "số",
       accuracy: "Độ chính xác bản vẽ", noAccuracy: "chưa có số đo (chưa có bản quét nắn chỉnh)",
-      documents: "Hồ sơ, tài liệu", view: "Xem", page: "Trang", openPdf: "Mở PDF", coords: "Tọa độ", units: "Đơn vị hành chính",
+      documents: "Hồ sơ, tài liệu", view: "Xem", page: "Trang", openPdf: "Mở PDF", noPages: "Chưa có ảnh trang; hãy mở hoặc tải tệp PDF.", coords: "Tọa độ", units: "Đơn vị hành chính",
       oldName: "tên cũ", sheetPdf: "Phiếu thông tin (PDF)", share: "Chia sẻ", copied: "Đã chép đường dẫn",
       shareLink: "Đường dẫn chia sẻ", noPlan: "Không có đồ án quy hoạch nào tại vị trí này.",
       results: "Kết quả tìm kiếm", noResults: "Không tìm thấy kết quả.", reading: "Đọc là",
@@ -55,7 +55,7 @@
       governing: "Governing plan", others: "Other plans at this point", superseded: "Superseded",
       decision: "Decision", issuedBy: "Approved by", date: "of", number: "no.",
       accuracy: "Drawing accuracy", noAccuracy: "not measured (no georeferenced scan yet)",
-      documents: "Documents", view: "View", page: "Page", openPdf: "Open PDF", coords: "Coordinates", units: "Administrative units",
+      documents: "Documents", view: "View", page: "Page", openPdf: "Open PDF", noPages: "No page images yet: open or download the PDF.", coords: "Coordinates", units: "Administrative units",
       oldName: "former name", sheetPdf: "Information sheet (PDF)", share: "Share", copied: "Link copied",
       shareLink: "Link to share", noPlan: "No plan covers this point.",
       results: "Search results", noResults: "Nothing found.", reading: "Read as",
@@ -403,7 +403,7 @@
         h += `<h4>${esc(t("documents"))}</h4><ul class="docs">` + gov.documents.map((d) =>
           `<li><span>${esc(vi ? d.type_vi : d.type_en)}${d.number ? " " + esc(d.number) : ""}${d.issued_on ? ", " + date(d.issued_on) : ""}` +
           `<br><small>${esc(d.title)}</small></span><span class="doc-actions">` +
-          `<a href="${esc(d.file_url)}" class="btn" data-view="${d.id}" data-title="${esc(d.title)}" data-pages="${d.pages || 1}">${esc(t("view"))}</a>` +
+          `<a href="${esc(d.file_url)}" class="btn" data-view="${d.id}" data-title="${esc(d.title)}" data-pages="${d.pages || 0}">${esc(t("view"))}</a>` +
           `<a href="${esc(d.file_url)}" class="btn" download>${esc(t("download"))}</a></span></li>`).join("") + `</ul>`;
       }
       h += `</section>`;
@@ -449,9 +449,11 @@
     $("#viewer-title").textContent = title;
     $("#viewer-download").href = file;
     $("#viewer-open").href = file;
-    const n = Math.max(1, Math.min(Number(pages) || 1, 60));
-    $("#viewer-pages").innerHTML = Array.from({ length: n }, (_, i) =>
-      `<img src="/documents/${id}/pages/${i + 1}.png" alt="${esc(t("page"))} ${i + 1}" loading="${i ? "lazy" : "eager"}">`).join("");
+    // Without a known page count (text not read yet) only the PDF links are offered.
+    const n = Math.min(Number(pages) || 0, 60);
+    $("#viewer-pages").innerHTML = n ? Array.from({ length: n }, (_, i) =>
+      `<img src="/documents/${id}/pages/${i + 1}.png" alt="${esc(t("page"))} ${i + 1}" loading="${i ? "lazy" : "eager"}">`).join("")
+      : `<p>${esc(t("noPages"))}</p>`;
     viewer.showModal();
   }
   $("#viewer-close").addEventListener("click", () => viewer.close());
@@ -523,7 +525,7 @@
     const b = bboxBounds(r.bbox);
     if (b) map.fitBounds(b, { maxZoom: 17, animate: false, padding: [20, 20] });
     if (r.kind === "zone" && b) select(b.getCenter());
-    else if (r.kind === "document" || r.kind === "decision") openDoc(r.id, r.title, r.pages || 1);
+    else if (r.kind === "document" || r.kind === "decision") openDoc(r.id, r.title, r.page_count || 0);
     mapEl.dataset.jumped = String(r.kind) + ":" + r.id;
     save(true);
     if (close) hideResults();
