@@ -1,19 +1,11 @@
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+from PIL import Image
+from shapely.geometry import Polygon, box
 
-ROOT = Path(__file__).resolve().parents[1]
-if sys.path[0] != str(ROOT):
-    sys.path.insert(0, str(ROOT))
-
-from PIL import Image  # noqa: E402
-from shapely.geometry import Polygon, box  # noqa: E402
-
-from planning_gis.scan_simulator import demo_zones, simulate_scan  # noqa: E402
+from planning_gis.scan_simulator import demo_zones, simulate_scan
 
 BOUNDS = (586000.0, 2325600.0, 586500.0, 2326000.0)
 

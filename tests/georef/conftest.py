@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import sys
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-# Import this worktree's package, not whichever checkout the shared virtualenv points at.
-if sys.path[0] != str(ROOT):
-    sys.path.insert(0, str(ROOT))
-for _name in [m for m in sys.modules if m == "planning_gis" or m.startswith("planning_gis.")]:
-    del sys.modules[_name]
+from planning_gis.georef.control_points import ControlPoint
+from planning_gis.scan_simulator import demo_zones, simulate_scan
 
-from planning_gis.georef.control_points import ControlPoint  # noqa: E402
-from planning_gis.scan_simulator import demo_zones, simulate_scan  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 BOUNDS = (586000.0, 2325500.0, 586600.0, 2326000.0)
 
@@ -57,27 +50,13 @@ def grid_points(
 
 
 def run_cli(argv: list[str]) -> tuple[int, str, str]:
-    """Call ``import_maps.main`` in-process; modules of other branches not yet merged are
-    skipped so that these tests do not depend on them."""
+    """Call ``import_maps.main`` in-process, capturing what it prints."""
     import import_maps
 
-    available = tuple(m for m in import_maps.COMMAND_MODULES if _importable(m))
-    saved = import_maps.COMMAND_MODULES
-    import_maps.COMMAND_MODULES = available
     out, err = io.StringIO(), io.StringIO()
-    try:
-        with redirect_stdout(out), redirect_stderr(err):
-            code = import_maps.main(argv)
-    finally:
-        import_maps.COMMAND_MODULES = saved
+    with redirect_stdout(out), redirect_stderr(err):
+        code = import_maps.main(argv)
     return code, out.getvalue(), err.getvalue()
-
-
-def _importable(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 @pytest.fixture

@@ -154,21 +154,16 @@ def test_warp_from_a_one_page_pdf(cli, sim, gcps, tmp_path):
 
 def test_subprocess_exit_code_and_message(sim, gcps, tmp_path):
     """The real interpreter, the real dispatcher: success prints JSON, failure one line, 2."""
-    from conftest import ROOT
+    from planning_gis.settings import PROJECT_ROOT
 
-    runner = (
-        "import sys, importlib.util as u; sys.path.insert(0, sys.argv.pop(1)); "
-        "import import_maps as m; "
-        "m.COMMAND_MODULES = tuple(x for x in m.COMMAND_MODULES if u.find_spec(x)); "
-        "sys.exit(m.main(sys.argv[1:]))"
-    )
+    runner = str(PROJECT_ROOT / "import_maps.py")
     out = tmp_path / "o.tif"
-    ok = subprocess.run([sys.executable, "-c", runner, str(ROOT), "warp", str(sim.path),
+    ok = subprocess.run([sys.executable, runner, "warp", str(sim.path),
                          "--gcps", str(gcps), "--method", "helmert", "--out", str(out)],
                         capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["method"] == "helmert"
-    bad = subprocess.run([sys.executable, "-c", runner, str(ROOT), "warp", str(tmp_path / "x.png"),
+    bad = subprocess.run([sys.executable, runner, "warp", str(tmp_path / "x.png"),
                           "--gcps", str(gcps), "--out", str(tmp_path / "p.tif")],
                          capture_output=True, text=True)
     assert bad.returncode == 2
