@@ -8,9 +8,28 @@ from __future__ import annotations
 
 from flask import Flask
 
+from layers import lookup_api, ogc, vector_tiles
 from planning_gis import __version__, db
+from planning_gis.accounts import web as accounts_web
+from planning_gis.documents import views as documents_views
 from planning_gis.http import register_error_handlers
 from planning_gis.settings import Settings, get_settings
+from planning_gis.web import api, caching, citizen, openapi, pages
+from planning_gis.workspace import views as workspace_views
+from tiles import views as raster_views
+
+#: One blueprint per concern, registered in this order.
+BLUEPRINTS = (
+    api.bp,
+    pages.bp,
+    citizen.bp,
+    documents_views.bp,
+    raster_views.bp,
+    vector_tiles.bp,
+    ogc.bp,
+    lookup_api.bp,
+    openapi.bp,
+)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -30,37 +49,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.ensure_ascii = False
     db.init_app(app)
     register_error_handlers(app)
-
-    from planning_gis.web import caching
-
     caching.init_app(app)
-
-    from planning_gis.web import api, pages
-
-    app.register_blueprint(api.bp)
-    app.register_blueprint(pages.bp)
-
-    from tiles import views as raster_views
-
-    app.register_blueprint(raster_views.bp)
-
-    from layers import vector_tiles
-
-    app.register_blueprint(vector_tiles.bp)
-
-    from layers import ogc
-
-    app.register_blueprint(ogc.bp)
-
-    from layers import lookup_api
-
-    app.register_blueprint(lookup_api.bp)
-
-    from planning_gis.web import openapi
-
-    app.register_blueprint(openapi.bp)
-
-    from planning_gis.documents import views as documents_views
-
-    app.register_blueprint(documents_views.bp)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    accounts_web.init_app(app)
+    workspace_views.init_app(app)
     return app

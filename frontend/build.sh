@@ -3,6 +3,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:?usage: build.sh OUTDIR}
-mkdir -p "$out/leaflet"
+mkdir -p "$out/leaflet" "$out/leaflet.vectorgrid"
 cp -r "$here/node_modules/leaflet/dist/leaflet.js" "$here/node_modules/leaflet/dist/leaflet.css" \
   "$here/node_modules/leaflet/dist/images" "$out/leaflet/"
+# The bundled build carries its protobuf decoder (pbf, vector-tile): one file, no other deps.
+cp "$here/node_modules/leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js" \
+  "$out/leaflet.vectorgrid/"

@@ -94,3 +94,25 @@ class Unauthorized(PlanningError):
 
 class Conflict(PlanningError):
     code = "conflict"
+
+
+class GeoreferenceError(InvalidInput):
+    """Control points or a transformation that cannot give a trustworthy fit."""
+
+    code = "georeference"
+
+
+class NotEnoughControlPoints(GeoreferenceError):
+    code = "not_enough_control_points"
+
+
+class CorruptImage(InvalidInput):
+    """A scan that cannot be decoded (truncated, corrupt, or a PDF page without an image)."""
+
+    code = "corrupt_image"
+
+
+class ImageTooLarge(TooLarge):
+    """A scan with more pixels than ``max_scan_pixels`` (decompression-bomb guard)."""
+
+    code = "image_too_large"

@@ -30,7 +30,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from planning_gis.crs import STORAGE_SRID
@@ -65,6 +65,7 @@ DOCUMENT_TYPES = {
     "dieu_chinh": ("Văn bản điều chỉnh", "Amendment"),
 }
 SHEET_STATES = ("uploaded", "control_points", "georeferenced", "published")
+USER_ROLES = ("admin", "planner")
 UNIT_LEVELS = ("thanh_pho", "quan", "huyen", "thi_xa", "phuong", "xa", "thi_tran")
 
 
@@ -98,7 +99,8 @@ SEARCH_TSV = {
     ),
     "admin_units": "to_tsvector('simple'::regconfig, public.f_search_norm(name))",
 }
-#: A document's title, number and issuer only: small, so ranking can read it for every match.
+#: A document's title, number and issuer only: small, so ranking can read it for every match
+#: (migration 0004).
 DOCUMENT_TITLE_TSV = (
     "setweight(to_tsvector('simple'::regconfig, public.f_search_norm("
     "coalesce(title, '') || ' ' || coalesce(number, ''))), 'A') || "
@@ -180,6 +182,9 @@ class Plan(Base):
     decision_date: Mapped[dt.date | None] = mapped_column(Date)
     approving_body: Mapped[str | None] = mapped_column(Text)
     organisation: Mapped[str | None] = mapped_column(Text)
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), index=True
+    )
     valid_from: Mapped[dt.date | None] = mapped_column(Date)
     valid_to: Mapped[dt.date | None] = mapped_column(Date)
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id", ondelete="SET NULL"))
@@ -296,6 +301,9 @@ class MapSheet(Base):
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
+    scan_format: Mapped[str | None] = mapped_column(String(8))
+    current_version: Mapped[int | None] = mapped_column(Integer)
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     plan: Mapped[Plan] = relationship(back_populates="sheets")
     control_points: Mapped[list[ControlPoint]] = relationship(
@@ -418,7 +426,7 @@ Index("ix_documents_issued_on", PlanDocument.__table__.c.issued_on.desc().nulls_
 
 
 def _prefix(name: str, column: Column) -> Index:
-    """A btree index for prefix searches over a normalised decision number (migration 0002)."""
+    """A btree index for prefix searches over a normalised decision number (migration 0004)."""
     label = f"{column.name}_norm"
     return Index(name, func.f_search_norm(column).label(label),
                  postgresql_ops={label: "text_pattern_ops"})
@@ -426,3 +434,96 @@ def _prefix(name: str, column: Column) -> Index:
 
 _prefix("ix_documents_number_prefix", PlanDocument.__table__.c.number)
 _prefix("ix_plans_decision_number_prefix", Plan.__table__.c.decision_number)
+
+
+class Organisation(Base):
+    """A department or a district/commune unit; planners edit only their organisation's plans."""
+
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+    __table_args__ = (CheckConstraint("name <> ''", name="name_not_empty"),)
+
+
+class User(Base):
+    """A signed-in person of the city: an admin, or a planner of one organisation."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    full_name: Mapped[str | None] = mapped_column(Text)
+    password_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="RESTRICT")
+    )
+    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+    organisation: Mapped[Organisation | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint(f"role IN ({_in(USER_ROLES)})", name="role_known"),
+        CheckConstraint("email = lower(email) AND email LIKE '%_@_%'", name="email_shape"),
+        CheckConstraint("role = 'admin' OR organisation_id IS NOT NULL",
+                        name="planner_has_organisation"),
+        CheckConstraint("failed_logins >= 0", name="failed_non_negative"),
+    )
+
+
+class AuditEntry(Base):
+    """Who changed what, when: written in the same transaction as the change itself."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now(), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    user_email: Mapped[str | None] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text, nullable=False)
+    object_type: Mapped[str | None] = mapped_column(Text)
+    object_id: Mapped[str | None] = mapped_column(Text)
+    detail = mapped_column(JSONB)
+    ip: Mapped[str | None] = mapped_column(Text)
+
+
+class SheetVersion(Base):
+    """One publication of a sheet: its COG, fit and points; earlier ones can be restored."""
+
+    __tablename__ = "sheet_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sheet_id: Mapped[int] = mapped_column(
+        ForeignKey("map_sheets.id", ondelete="CASCADE"), nullable=False
+    )
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    cog_path: Mapped[str] = mapped_column(Text, nullable=False)
+    method: Mapped[str] = mapped_column(String(16), nullable=False)
+    rmse_m: Mapped[float | None] = mapped_column(Float)
+    loo_rmse_m: Mapped[float | None] = mapped_column(Float)
+    points = mapped_column(JSONB, nullable=False)
+    neatline_wkt: Mapped[str | None] = mapped_column(Text)
+    report = mapped_column(JSONB)
+    footprint = mapped_column(Geometry("POLYGON", srid=STORAGE_SRID, spatial_index=True))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+    __table_args__ = (
+        CheckConstraint("version > 0", name="version_positive"),
+        UniqueConstraint("sheet_id", "version", name="uq_sheet_versions_sheet_version"),
+    )

@@ -48,6 +48,8 @@ class Settings:
     secret_key: str = "dev-only-change-me"
     gdal_cachemax_mb: int = 256
     warp_memory_mb: int = 256
+    # Threads for warping scans (OpenCV remap) and for GDAL's compression of the COG.
+    warp_threads: int = 2
     demo_size: str = "full"  # "full" or "tiny"
     db_pool_size: int = 8
     # Serving (tiles, OGC API, look-up).
@@ -63,6 +65,12 @@ class Settings:
     document_url_template: str = "/documents/{id}"
     lookup_max_plot_m2: int = 25_000_000
     open_dataset_cache: int = 32
+    # Planner's workspace (accounts, uploads, publishing).
+    session_cookie_secure: str = "auto"  # "auto" (when served over HTTPS), "always" or "never"
+    session_hours: int = 8
+    login_max_failures: int = 5
+    login_lockout_minutes: int = 15
+    preview_warp_max_px: int = 2048  # longest side of the scan used for the warp preview
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -83,6 +91,9 @@ class Settings:
                 values[f.name] = raw
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
+        if settings.session_cookie_secure not in ("auto", "always", "never"):
+            raise ConfigurationError(
+                "PLANNING_SESSION_COOKIE_SECURE must be 'auto', 'always' or 'never'")
         if settings.demo_size not in ("full", "tiny"):
             raise ConfigurationError("PLANNING_DEMO_SIZE must be 'full' or 'tiny'")
         return settings
@@ -98,6 +109,11 @@ class Settings:
     @property
     def cogs_dir(self) -> Path:
         return self.data_path / "cogs"
+
+    @property
+    def previews_dir(self) -> Path:
+        """Unwarped-scan previews (COG in pixel space, thumbnails) and warp previews."""
+        return self.data_path / "previews"
 
     @property
     def documents_dir(self) -> Path:

@@ -1,4 +1,4 @@
-"""Load land-use zones of one plan from a GIS file (GeoPackage, Shapefile, GeoJSON) via pyogrio.
+"""Load land-use zones of one plan from a GIS file (GeoPackage, Shapefile, GeoJSON, DXF) via pyogrio.
 
 All or nothing: every feature is checked (geometry valid, function code known, indicators in
 range) before anything is written, and the insert runs in one transaction, so a bad row leaves
@@ -8,7 +8,7 @@ the database exactly as it was. The planner's workspace builds its richer import
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyogrio
@@ -30,6 +30,7 @@ from planning_gis.errors import (
     NotFound,
 )
 from planning_gis.models import LandUseLegend, LandUseZone, Plan
+from planning_gis.text_encodings import gdal_encoding, shapefile_encoding, to_unicode
 
 #: Indicator columns we read, with the names planners' files commonly use for them.
 COLUMN_ALIASES = {
@@ -48,9 +49,58 @@ class ZoneImportResult:
     plan_id: int
     inserted: int
     source_crs: str
+    report: ZoneReport | None = None
 
 
-def _column(columns: list[str], field: str) -> str | None:
+@dataclass
+class Problem:
+    """One finding of the validation report, by feature id."""
+
+    fid: object
+    kind: str  # invalid_geometry, repaired, not_polygon, unknown_code, empty_label, bad_value, overlap
+    message: str
+    message_vi: str
+    rejected: bool
+
+    def as_dict(self) -> dict[str, object]:
+        return {"fid": self.fid, "kind": self.kind, "message": self.message,
+                "message_vi": self.message_vi, "rejected": self.rejected}
+
+
+@dataclass
+class ZoneReport:
+    """What the file holds and what is wrong with it; ``ok`` when nothing is rejected."""
+
+    file: str
+    features: int = 0
+    accepted: int = 0
+    columns: list[str] = field(default_factory=list)
+    mapping: dict[str, str | None] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    source_crs: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.features > 0 and not any(p.rejected for p in self.problems)
+
+    @property
+    def rejected(self) -> list[Problem]:
+        return [p for p in self.problems if p.rejected]
+
+    def as_dict(self) -> dict[str, object]:
+        return {"file": self.file, "features": self.features, "accepted": self.accepted,
+                "columns": self.columns, "mapping": self.mapping, "ok": self.ok,
+                "source_crs": self.source_crs, "problems": [p.as_dict() for p in self.problems]}
+
+
+def _column(columns: list[str], field: str, mapping: dict[str, str] | None = None) -> str | None:
+    if mapping and mapping.get(field):
+        wanted = mapping[field]
+        if wanted not in columns:
+            raise InvalidInput(f"column {wanted!r} (mapped to {field}) is not in the file; it has "
+                               f"{', '.join(columns) or 'none'}",
+                               message_vi=f"Tệp không có cột {wanted!r} (gán cho {field}).")
+        return wanted
     lower = {c.lower(): c for c in columns}
     for alias in COLUMN_ALIASES[field]:
         if alias in lower:
@@ -67,18 +117,57 @@ def _number(value, name: str, fid: object, integer: bool = False):
         raise InvalidInput(f"feature {fid}: {name} is not a number: {value!r}") from exc
 
 
-def import_zones(session: Session, path: Path, plan_id: int, crs: str | None = None) -> ZoneImportResult:
-    """Read, check and insert every zone of ``path`` into plan ``plan_id``."""
+def _read(path: Path, encoding: str | None, layer: str | None):
+    kwargs: dict[str, object] = {"return_fids": True}
+    gdal_enc = gdal_encoding(encoding)
+    if gdal_enc:
+        kwargs["encoding"] = gdal_enc
+    if layer:
+        kwargs["layer"] = layer
+    try:
+        info = pyogrio.read_info(path, layer=layer) if layer else pyogrio.read_info(path)
+        meta, fids, geoms, fields = pyogrio.raw.read(path, **kwargs)
+    except (DataSourceError, ValueError) as exc:
+        raise InvalidInput(f"cannot read {path.name} as a GIS file: {exc}",
+                           message_vi=f"Không đọc được {path.name} như một tệp GIS.") from exc
+    return info, meta, fids, geoms, fields
+
+
+def _polygonal(geom):
+    """The polygonal part of a geometry (make_valid can return collections), or None."""
+    if isinstance(geom, Polygon | MultiPolygon):
+        return geom
+    if geom.geom_type == "GeometryCollection":
+        polys = [g for g in geom.geoms if isinstance(g, Polygon | MultiPolygon)]
+        if polys:
+            return shapely.union_all(polys)
+    if geom.geom_type in ("LineString", "LinearRing", "MultiLineString"):
+        # DXF often carries zone outlines as closed polylines: polygonize them.
+        polys = list(shapely.polygonize([geom]).geoms)
+        if polys:
+            return shapely.union_all(polys)
+    return None
+
+
+def check_zones(session: Session, path: Path, plan_id: int, crs: str | None = None, *,
+                mapping: dict[str, str] | None = None, encoding: str | None = None,
+                repair: bool = True, layer: str | None = None,
+                stop_at_first: bool = False) -> tuple[list[LandUseZone], ZoneReport]:
+    """Read and check every feature; returns the rows that would be inserted and the report.
+
+    ``mapping`` maps our indicator names (label, function_code, coverage_pct, floors_min,
+    floors_max, far, population) to the file's columns; the common Vietnamese column names are
+    recognised without one. Shapefiles honour their ``.cpg``; ``encoding`` overrides it (cp1258,
+    tcvn3). With ``repair``, an invalid polygon is repaired (and reported); without, rejected.
+    """
     path = Path(path)
     if not path.exists():
         raise MissingFile(f"file not found: {path}", message_vi=f"Không tìm thấy tệp: {path}")
     if session.get(Plan, plan_id) is None:
-        raise NotFound(f"plan {plan_id} does not exist")
-    try:
-        info = pyogrio.read_info(path)
-        meta, _fids, geoms, fields = pyogrio.raw.read(path, return_fids=True)
-    except DataSourceError as exc:
-        raise InvalidInput(f"cannot read {path.name} as a GIS file: {exc}") from exc
+        raise NotFound(f"plan {plan_id} does not exist",
+                       message_vi=f"Không có đồ án quy hoạch số {plan_id}.")
+    encoding = encoding or shapefile_encoding(path)
+    info, meta, _fids, geoms, fields = _read(path, encoding, layer)
     columns = list(meta["fields"])
     file_crs = meta.get("crs") or info.get("crs")
     if crs:
@@ -86,52 +175,152 @@ def import_zones(session: Session, path: Path, plan_id: int, crs: str | None = N
     elif file_crs:
         src = CRS.from_user_input(file_crs)
     else:
-        raise InvalidInput(f"{path.name} has no CRS: give one with --crs (e.g. EPSG:5897)")
-    label_col = _column(columns, "label")
-    code_col = _column(columns, "function_code")
-    if label_col is None or code_col is None:
+        raise InvalidInput(f"{path.name} has no CRS: give one with --crs (e.g. EPSG:5897)",
+                           message_vi=f"{path.name} không có hệ tọa độ: hãy chọn (ví dụ EPSG:5897).")
+    cols = {f: _column(columns, f, mapping) for f in COLUMN_ALIASES}
+    report = ZoneReport(path.name, len(geoms), 0, columns, cols, [], src.to_string())
+    if cols["label"] is None or cols["function_code"] is None:
         raise InvalidInput(
             f"{path.name} needs a zone label column and a function code column "
-            f"(e.g. 'label' and 'function_code'); it has {', '.join(columns) or 'none'}"
+            f"(e.g. 'label' and 'function_code'); it has {', '.join(columns) or 'none'}",
+            message_vi="Tệp cần một cột ký hiệu ô đất và một cột mã chức năng sử dụng đất "
+                       "(hãy gán cột).",
         )
     known = set(session.scalars(select(LandUseLegend.code)))
     to_storage = transformer(src.to_string(), STORAGE_SRID)
     rows: list[LandUseZone] = []
+    placed: list[tuple[object, object]] = []
     index = {c: i for i, c in enumerate(columns)}
+
+    def problem(fid, kind, msg, msg_vi, rejected=True):
+        report.problems.append(Problem(fid, kind, msg, msg_vi, rejected))
+        if rejected and stop_at_first:
+            cls = ConstraintViolation if kind in ("unknown_code", "empty_label") else (
+                InvalidInput if kind == "bad_value" else InvalidGeometry)
+            raise cls(msg, message_vi=msg_vi)
+
     for n, wkb in enumerate(geoms):
         fid = _fids[n]
 
         def get(col: str | None, n: int = n) -> object:
-            return None if col is None else fields[index[col]][n]
+            value = None if col is None else fields[index[col]][n]
+            return to_unicode(value, encoding) if isinstance(value, str) else value
 
         if wkb is None:
-            raise InvalidGeometry(f"feature {fid}: no geometry")
+            problem(fid, "invalid_geometry", f"feature {fid}: no geometry",
+                    f"Đối tượng {fid}: không có hình học")
+            continue
         geom = shapely.from_wkb(wkb)
-        if not isinstance(geom, Polygon | MultiPolygon):
-            raise InvalidGeometry(f"feature {fid}: a {geom.geom_type}, zones must be polygons")
+        poly = _polygonal(geom)
+        if poly is None:
+            problem(fid, "not_polygon", f"feature {fid}: a {geom.geom_type}, zones must be polygons",
+                    f"Đối tượng {fid}: là {geom.geom_type}, ô quy hoạch phải là vùng")
+            continue
+        geom = poly
         if not geom.is_valid:
             reason = shapely.is_valid_reason(geom)
-            raise InvalidGeometry(f"feature {fid}: invalid geometry ({reason})",
-                                  message_vi=f"Đối tượng {fid}: hình học không hợp lệ ({reason})")
+            fixed = _polygonal(shapely.make_valid(geom)) if repair else None
+            if fixed is None or fixed.is_empty:
+                problem(fid, "invalid_geometry", f"feature {fid}: invalid geometry ({reason})",
+                        f"Đối tượng {fid}: hình học không hợp lệ ({reason})")
+                continue
+            problem(fid, "repaired", f"feature {fid}: invalid geometry ({reason}) repaired",
+                    f"Đối tượng {fid}: hình học không hợp lệ ({reason}) đã được sửa", False)
+            geom = fixed
         geom = shapely.transform(geom, lambda xy: _xy(to_storage, xy))
         if isinstance(geom, Polygon):
             geom = MultiPolygon([geom])
-        code = str(get(code_col) or "").strip().upper()
+        code = str(get(cols["function_code"]) or "").strip().upper()
         if code not in known:
-            raise ConstraintViolation(
-                f"feature {fid}: unknown land-use function code {code!r} "
-                f"(known: {', '.join(sorted(known))})")
-        label = unicodedata.normalize("NFC", str(get(label_col) or "").strip())
+            problem(fid, "unknown_code",
+                    f"feature {fid}: unknown land-use function code {code!r} "
+                    f"(known: {', '.join(sorted(known))})",
+                    f"Đối tượng {fid}: mã chức năng sử dụng đất không có trong chú giải {code!r}")
+            continue
+        label = unicodedata.normalize("NFC", str(get(cols["label"]) or "").strip())
         if not label:
-            raise ConstraintViolation(f"feature {fid}: empty zone label")
-        values = {f: _number(get(_column(columns, f)), f, fid, integer=f in (
-            "floors_min", "floors_max", "population")) for f in
-            ("coverage_pct", "floors_min", "floors_max", "far", "population")}
+            problem(fid, "empty_label", f"feature {fid}: empty zone label",
+                    f"Đối tượng {fid}: thiếu ký hiệu ô đất")
+            continue
+        try:
+            values = {f: _number(get(cols[f]), f, fid, integer=f in (
+                "floors_min", "floors_max", "population")) for f in
+                ("coverage_pct", "floors_min", "floors_max", "far", "population")}
+        except InvalidInput as exc:
+            problem(fid, "bad_value", str(exc), f"Đối tượng {fid}: chỉ tiêu không phải là số")
+            continue
+        placed.append((fid, geom))
         rows.append(LandUseZone(plan_id=plan_id, label=label, function_code=code,
                                 area_m2=round(geom.area, 1), geom=from_shape(geom, STORAGE_SRID),
                                 **values))
+    _overlaps(session, plan_id, placed, problem)
+    report.accepted = len(rows)
+    return rows, report
+
+
+#: Overlap area (m²) below which two zones are taken to touch (digitising noise), not overlap.
+OVERLAP_TOLERANCE_M2 = 1.0
+
+
+def _overlaps(session: Session, plan_id: int, placed, problem) -> None:
+    """Report zones that overlap each other or a zone already in the plan."""
+    if not placed:
+        return
+    geoms = [g for _f, g in placed]
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="intersects")
+    for i, j in zip(left, right, strict=True):
+        if i >= j:
+            continue
+        area = geoms[i].intersection(geoms[j]).area
+        if area > OVERLAP_TOLERANCE_M2:
+            problem(placed[j][0], "overlap",
+                    f"feature {placed[j][0]} overlaps feature {placed[i][0]} by {area:.1f} m²",
+                    f"Đối tượng {placed[j][0]} chồng lấn đối tượng {placed[i][0]} "
+                    f"({area:.1f} m²)")
+    from geoalchemy2.shape import to_shape as _to_shape
+
+    existing = session.execute(select(LandUseZone.label, LandUseZone.geom).where(
+        LandUseZone.plan_id == plan_id,
+        LandUseZone.geom.ST_Intersects(from_shape(shapely.union_all(geoms).envelope,
+                                                  STORAGE_SRID)))).all()
+    for label, g in existing:
+        other = _to_shape(g)
+        for fid, geom in placed:
+            if geom.intersects(other):
+                area = geom.intersection(other).area
+                if area > OVERLAP_TOLERANCE_M2:
+                    problem(fid, "overlap",
+                            f"feature {fid} overlaps zone {label} of the plan by {area:.1f} m²",
+                            f"Đối tượng {fid} chồng lấn ô {label} đã có của đồ án ({area:.1f} m²)")
+
+
+def import_zones(session: Session, path: Path, plan_id: int, crs: str | None = None, *,
+                 mapping: dict[str, str] | None = None, encoding: str | None = None,
+                 repair: bool = False, layer: str | None = None,
+                 report_only: bool = False) -> ZoneImportResult:
+    """Read, check and insert every zone of ``path`` into plan ``plan_id``, all or nothing.
+
+    Without ``repair`` the first bad feature stops the import with its message (the command
+    line's behaviour); with it, invalid polygons are repaired. A report with any rejected
+    feature inserts nothing: the first rejection is raised, the whole report is on the result
+    of :func:`check_zones`. ``report_only`` checks without writing.
+    """
+    rows, report = check_zones(session, path, plan_id, crs, mapping=mapping, encoding=encoding,
+                               repair=repair, layer=layer, stop_at_first=not repair)
+    if report.rejected:
+        first = report.rejected[0]
+        more = len(report.rejected) - 1
+        tail = f" (and {more} more problem(s))" if more else ""
+        cls = ConstraintViolation if first.kind in ("unknown_code", "empty_label") else (
+            InvalidInput if first.kind == "bad_value" else InvalidGeometry)
+        raise cls(first.message + tail + ": nothing was imported",
+                  message_vi=first.message_vi + ": không nhập đối tượng nào.")
     if not rows:
-        raise InvalidInput(f"{path.name} has no features")
+        raise InvalidInput(f"{Path(path).name} has no features",
+                           message_vi=f"{Path(path).name} không có đối tượng nào.")
+    if report_only:
+        return ZoneImportResult(plan_id, 0, report.source_crs, report)
     try:
         with session.begin_nested():
             session.add_all(rows)
@@ -139,9 +328,10 @@ def import_zones(session: Session, path: Path, plan_id: int, crs: str | None = N
     except IntegrityError as exc:
         constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
         raise ConstraintViolation(
-            f"a zone breaks the database rule {constraint or exc.orig}: nothing was imported"
+            f"a zone breaks the database rule {constraint or exc.orig}: nothing was imported",
+            message_vi="Một ô quy hoạch vi phạm ràng buộc của cơ sở dữ liệu: không nhập gì.",
         ) from exc
-    return ZoneImportResult(plan_id, len(rows), src.to_string())
+    return ZoneImportResult(plan_id, len(rows), report.source_crs, report)
 
 
 def _xy(t, xy):

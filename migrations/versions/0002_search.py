@@ -47,27 +47,14 @@ TSV = {
     "admin_units": "to_tsvector('simple'::regconfig, public.f_search_norm(name))",
 }
 
-#: The small, never-TOASTed vector of a document's title, number and issuer: ranking reads it
-#: for every candidate, which the full-text ``search_tsv`` (body included) would make slow.
-DOCUMENT_TITLE_TSV = (
-    "setweight(to_tsvector('simple'::regconfig, public.f_search_norm("
-    "coalesce(title, '') || ' ' || coalesce(number, ''))), 'A') || "
-    "setweight(to_tsvector('simple'::regconfig, public.f_search_norm(coalesce(issuer, ''))),"
-    " 'B')"
-)
-
-#: (index name, table, column) of the trigram indexes over normalised names.
+#: (index name, table, column) of the trigram indexes over normalised names and numbers.
 TRGM = [
     ("ix_plans_name_trgm", "plans", "name"),
+    ("ix_plans_decision_number_trgm", "plans", "decision_number"),
+    ("ix_documents_number_trgm", "documents", "number"),
+    ("ix_documents_title_trgm", "documents", "title"),
     ("ix_admin_units_name_trgm", "admin_units", "name"),
     ("ix_land_use_zones_label_trgm", "land_use_zones", "label"),
-]
-
-
-#: (index name, table, column) of the prefix (btree) indexes over normalised decision numbers.
-NUMBER_PREFIX = [
-    ("ix_documents_number_prefix", "documents", "number"),
-    ("ix_plans_decision_number_prefix", "plans", "decision_number"),
 ]
 
 
@@ -96,25 +83,13 @@ def upgrade() -> None:
             f"GENERATED ALWAYS AS ({expr}) STORED"
         )
         op.execute(f"CREATE INDEX ix_{table}_search_tsv ON {table} USING gin (search_tsv)")
-    op.execute(
-        "ALTER TABLE documents ADD COLUMN title_tsv tsvector "
-        f"GENERATED ALWAYS AS ({DOCUMENT_TITLE_TSV}) STORED"
-    )
-    op.execute("CREATE INDEX ix_documents_title_tsv ON documents USING gin (title_tsv)")
     for name, table, column in TRGM:
         op.execute(
             f"CREATE INDEX {name} ON {table} "
             f"USING gin (public.f_search_norm({column}) gin_trgm_ops)"
         )
-    # Decision numbers by their number ("1234" finds "1234/QĐ-UBND" whatever the code): a
-    # prefix search on the normalised text. A trigram index does not help here: "qd ubnd" is
-    # in half the numbers, so every "1234 qd ubnd" would fetch and recheck thousands of rows.
-    for name, table, column in NUMBER_PREFIX:
-        op.execute(f"CREATE INDEX {name} ON {table} "
-                   f"(public.f_search_norm({column}) text_pattern_ops)")
-    # Library order (newest first) and the body-match candidates of the search.
-    op.execute("CREATE INDEX ix_documents_issued_on ON documents "
-               "(issued_on DESC NULLS LAST, id DESC)")
+    # Library filters and the plan page's ordered list.
+    op.create_index("ix_documents_issued_on", "documents", ["issued_on"])
     op.create_index("ix_documents_doc_type", "documents", ["doc_type"])
     op.create_index("ix_plan_documents_document_id", "plan_documents", ["document_id"])
 
@@ -123,10 +98,8 @@ def downgrade() -> None:
     op.drop_index("ix_plan_documents_document_id", table_name="plan_documents")
     op.drop_index("ix_documents_doc_type", table_name="documents")
     op.drop_index("ix_documents_issued_on", table_name="documents")
-    for name, _table, _column in TRGM + NUMBER_PREFIX:
+    for name, _table, _column in TRGM:
         op.execute(f"DROP INDEX IF EXISTS {name}")
-    op.execute("DROP INDEX IF EXISTS ix_documents_title_tsv")
-    op.execute("ALTER TABLE documents DROP COLUMN IF EXISTS title_tsv")
     for table in TSV:
         op.execute(f"DROP INDEX IF EXISTS ix_{table}_search_tsv")
         op.execute(f"ALTER TABLE {table} DROP COLUMN IF EXISTS search_tsv")

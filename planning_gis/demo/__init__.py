@@ -164,6 +164,7 @@ def load_demo(settings: Settings | None = None, *, force: bool = False,
             plans = _load_plans(session, city)
             n_docs = _load_documents(session, city, plans, settings, written)
             n_sheets = _load_sheets(session, city, plans, settings, written)
+            _load_accounts(session)
             zones = sum(len(p.zones) for p in city.plans)
     except BaseException:
         for path in written:
@@ -181,3 +182,10 @@ def _load_sheets(session: Session, city: DemoCity, plans: dict[str, Plan],
     except ImportError:  # the engine is not installed in this checkout yet
         return 0
     return sheets.load_sheets(session, city, plans, settings, written)
+
+
+def _load_accounts(session: Session) -> None:
+    """Demo admin and planners (fixed demo-only passwords, see the README)."""
+    from planning_gis.demo.accounts import load_accounts
+
+    load_accounts(session)

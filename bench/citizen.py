@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Citizen's map figures on a slow phone: time to the first map tile, to the panel after a tap,
+and the JS/CSS bytes the page ships. Printed, never asserted (the bars are in the issue:
+first map < 3 s, panel < 1 s, JS+CSS < 500 kB gzip).
+
+Debian's Chromium through Playwright, throttled through the DevTools protocol: CPU 4× slower
+(Emulation.setCPUThrottlingRate) and DevTools' "Fast 3G" network (Network.emulateNetworkConditions:
+562.5 ms latency, 1.44 Mbit/s down, 675 kbit/s up). Each run is a cold browser context, so nothing
+is cached. The server is gunicorn on 127.0.0.1 over the database at PLANNING_DATABASE_URL with the
+demo loaded (``python import_maps.py demo load``).
+
+    python bench/citizen.py [--runs 3] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import text  # noqa: E402
+
+from planning_gis.db import get_engine  # noqa: E402
+from planning_gis.settings import Settings  # noqa: E402
+
+FAST_3G = {"offline": False, "latency": 562.5, "downloadThroughput": 1.6 * 1024 * 1024 / 8 * 0.9,
+           "uploadThroughput": 750 * 1024 / 8 * 0.9}
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(port: int, workers: int) -> subprocess.Popen:
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([str(gunicorn), "--workers", str(workers), "--threads", "4", "--bind",
+                             f"127.0.0.1:{port}", "--log-level", "warning", "server:create_app()"],
+                            cwd=ROOT, env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("gunicorn did not start")
+
+
+def demo_point(settings: Settings) -> tuple[float, float]:
+    """A point in a zone of a detailed plan (what a citizen would tap)."""
+    with get_engine(settings).connect() as c:
+        row = c.execute(text(
+            "SELECT ST_Y(pt), ST_X(pt) FROM land_use_zones z JOIN plans p ON p.id = z.plan_id,"
+            " LATERAL ST_Transform(ST_PointOnSurface(z.geom), 4326) pt"
+            " WHERE p.kind = 'chi_tiet' ORDER BY z.area_m2 DESC LIMIT 1")).one()
+    return float(row[0]), float(row[1])
+
+
+def asset_bytes(base: str) -> tuple[list[tuple[str, int, int]], int, int]:
+    """(url, raw bytes, gzip -6 bytes) for every script and stylesheet the page links."""
+    html = urllib.request.urlopen(base + "/", timeout=10).read().decode()
+    urls = re.findall(r'<(?:script[^>]+src|link[^>]+rel="stylesheet"[^>]+href)="([^"]+)"', html)
+    out = []
+    for u in urls:
+        body = urllib.request.urlopen(base + u, timeout=10).read()
+        out.append((u, len(body), len(gzip.compress(body, 6))))
+    return out, sum(r for _, r, _ in out), sum(g for _, _, g in out)
+
+
+def one_run(browser, base: str, lat: float, lon: float, viewport: dict) -> dict[str, float]:
+    context = browser.new_context(viewport=viewport, locale="vi-VN", is_mobile=True, has_touch=True)
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+    cdp.send("Network.emulateNetworkConditions", FAST_3G)
+    cdp.send("Emulation.setCPUThrottlingRate", {"rate": 4})
+    page.goto(f"{base}/#z=17&c={lat:.6f},{lon:.6f}", wait_until="commit")
+    page.wait_for_selector("#map[data-first-tile]", timeout=60000)
+    first_tile = page.evaluate("window.citizenMetrics.firstTile")
+    box = page.locator("#map").bounding_box()
+    t0 = time.perf_counter()
+    page.touchscreen.tap(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_selector("#panel[data-ready]", timeout=60000)
+    wall = (time.perf_counter() - t0) * 1000
+    in_page = page.evaluate("window.citizenMetrics.panelShown")
+    # A second tap once the map has finished loading (the usual case: one looks, then taps).
+    page.wait_for_load_state("networkidle", timeout=60000)
+    page.evaluate("document.getElementById('panel').removeAttribute('data-ready')")
+    page.touchscreen.tap(box["x"] + box["width"] / 2 + 12, box["y"] + box["height"] / 4)
+    page.wait_for_selector("#panel[data-ready]", timeout=60000)
+    idle = page.evaluate("window.citizenMetrics.panelShown")
+    context.close()
+    return {"first_tile_ms": first_tile, "panel_ms": in_page, "panel_wall_ms": wall,
+            "panel_idle_ms": idle}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    from tests.conftest import chromium_path
+
+    settings = Settings.from_env()
+    lat, lon = demo_point(settings)
+    port = free_port()
+    proc = start_server(port, args.workers)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assets, raw, gz = asset_bytes(base)
+        print("== JS/CSS shipped by the citizen's map (bytes)")
+        for url, r, g in assets:
+            print(f"  {url:<70} raw {r:>8,}  gzip {g:>7,}")
+        print(f"  total{'':<65} raw {raw:>8,}  gzip {gz:>7,}   (bar: gzip < 500 kB)")
+        print("   note: gunicorn serves static files uncompressed; the gzip column is what a "
+              "compressing proxy sends")
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+            one_run(browser, base, lat, lon, {"width": 390, "height": 844})  # warm the server
+            runs = [one_run(browser, base, lat, lon, {"width": 390, "height": 844})
+                    for _ in range(args.runs)]
+            browser.close()
+        print(f"== 390×844 phone, CPU 4× slower, Fast 3G, cold cache; {args.runs} runs at "
+              f"{lat:.5f}, {lon:.5f}")
+        for key, label, bar in (("first_tile_ms", "first map tile after navigation", 3000),
+                                ("panel_ms", "panel after the tap (in page)", 1000),
+                                ("panel_wall_ms", "panel after the tap (Playwright wall)", 1000),
+                ("panel_idle_ms", "panel, tap after the map loaded", 1000)):
+            vals = [r[key] for r in runs]
+            print(f"  {label:<42} median {statistics.median(vals):7.0f} ms   runs "
+                  + ", ".join(f"{v:.0f}" for v in vals) + f"   (bar < {bar} ms)")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()

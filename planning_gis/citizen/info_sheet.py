@@ -1,0 +1,226 @@
+"""The planning information sheet (phiếu thông tin quy hoạch): one printable PDF for one point.
+
+What a citizen takes to a notary or a bank, so it says plainly what it is — information, not a
+certificate — and everything it says comes from :func:`planning_gis.citizen.point.point_info`
+(the same data as the page's panel). reportlab with DejaVu, so Vietnamese prints correctly;
+the map is drawn by :mod:`planning_gis.citizen.snapshot`, never fetched from a tile service.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from typing import Any
+from xml.sax.saxutils import escape
+
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from planning_gis.errors import ConfigurationError
+from planning_gis.settings import Settings
+
+NOTICE_VI = (
+    "Phiếu này chỉ nhằm cung cấp thông tin tham khảo, được tạo tự động từ cơ sở dữ liệu quy hoạch "
+    "số hóa. Phiếu không phải là văn bản cung cấp thông tin quy hoạch, chứng chỉ quy hoạch hay "
+    "giấy phép do cơ quan nhà nước có thẩm quyền cấp và không có giá trị pháp lý. Ranh giới trên "
+    "bản đồ có sai số; khi cần căn cứ pháp lý, hãy đối chiếu hồ sơ quy hoạch gốc hoặc liên hệ "
+    "Sở Quy hoạch – Kiến trúc Hà Nội."
+)
+NOTICE_EN = (
+    "For information only: generated automatically from the digitised planning database. Not an "
+    "official planning certificate or permit and without legal value; boundaries carry errors. "
+    "Check the original plan documents for any legal purpose."
+)
+
+
+def _fonts(settings: Settings) -> tuple[str, str]:
+    """Register DejaVu once; without it Vietnamese would print as boxes, so refuse."""
+    if not settings.font_path:
+        raise ConfigurationError("no TrueType font with Vietnamese glyphs: set PLANNING_FONT_PATH")
+    if "DejaVu" not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont("DejaVu", settings.font_path))
+        pdfmetrics.registerFont(TTFont("DejaVu-Bold", settings.bold_font))
+    return "DejaVu", "DejaVu-Bold"
+
+
+def _date_vi(value: str | None) -> str:
+    if not value:
+        return "—"
+    return dt.date.fromisoformat(value[:10]).strftime("%d/%m/%Y")
+
+
+def _fmt(value: Any, unit: str = "", digits: int = 1) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        text = f"{value:,.{digits}f}".replace(",", " ").replace(".", ",")
+    else:
+        text = f"{value:,}".replace(",", " ")
+    return f"{text} {unit}".strip()
+
+
+def floors_text(zone: dict[str, Any]) -> str:
+    lo, hi = zone.get("floors_min"), zone.get("floors_max")
+    if lo is None and hi is None:
+        return "—"
+    if lo is None or lo == hi:
+        return f"{hi}"
+    if hi is None:
+        return f"từ {lo}"
+    return f"{lo}–{hi}"
+
+
+def build_info_sheet(info: dict[str, Any], snapshot_png: bytes, settings: Settings, *,
+                     share_url: str, generated_at: dt.datetime | None = None) -> bytes:
+    """The PDF bytes for the point described by ``info``."""
+    regular, bold = _fonts(settings)
+    generated_at = generated_at or dt.datetime.now().astimezone()
+    base = ParagraphStyle("base", fontName=regular, fontSize=9.5, leading=12.5)
+    small = ParagraphStyle("small", parent=base, fontSize=8, leading=10, textColor="#333333")
+    h1 = ParagraphStyle("h1", parent=base, fontName=bold, fontSize=15, leading=19,
+                        alignment=1, spaceAfter=1)
+    h2 = ParagraphStyle("h2", parent=base, fontName=bold, fontSize=11, leading=14,
+                        spaceBefore=6, spaceAfter=3, textColor="#7a1f1f")
+    sub = ParagraphStyle("sub", parent=base, alignment=1, textColor="#444444")
+
+    def p(text: str, style: ParagraphStyle = base) -> Paragraph:
+        return Paragraph(text, style)
+
+    story: list[Any] = [
+        p("PHIẾU THÔNG TIN QUY HOẠCH (THAM KHẢO)", h1),
+        p("Planning information sheet — for information only", sub),
+        Spacer(1, 3 * mm),
+    ]
+    notice = Table([[p("<b>LƯU Ý:</b> " + escape(NOTICE_VI), small)],
+                    [p(escape(NOTICE_EN), small)]], colWidths=[180 * mm])
+    notice.setStyle(TableStyle([
+        ("BOX", (0, 0), (-1, -1), 1.2, colors.HexColor("#b00020")),
+        ("BACKGROUND", (0, 0), (-1, -1), colors.HexColor("#fff4f4")),
+        ("TOPPADDING", (0, 0), (-1, -1), 3), ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+    ]))
+    story.append(notice)
+    if info.get("fictional"):
+        story.append(p("<b>Dữ liệu minh họa (giả định), không phải quy hoạch thật</b> — "
+                       "fictional demo data.", small))
+
+    pt = info["point"]
+    units = info.get("units", [])
+    unit_text = "; ".join(
+        escape(u["name"]) + ("" if u["current"] else f" (tên cũ, đến {_date_vi(u['valid_to'])})")
+        for u in units) or "—"
+    loc = [
+        ["Vị trí (WGS 84)", f"kinh độ {pt['lon']:.6f}, vĩ độ {pt['lat']:.6f}"],
+        ["VN-2000 (TM-3 105°)", f"X (Bắc) = {pt['x_north']:.2f} m; Y (Đông) = {pt['y_east']:.2f} m"],
+        ["Đơn vị hành chính", p(unit_text)],
+    ]
+    story += [p("1. Vị trí / Location", h2), _kv_table(loc, regular)]
+
+    story.append(Spacer(1, 2 * mm))
+    story.append(Image(io.BytesIO(snapshot_png), width=180 * mm, height=180 * mm * 760 / 1000))
+    story.append(p("Bản đồ vẽ từ cơ sở dữ liệu quy hoạch quanh vị trí tra cứu (chấm xanh); màu "
+                   "theo chú giải chức năng sử dụng đất; đường đỏ: chỉ giới đường đỏ; đường đen: "
+                   "ranh giới đồ án.", small))
+
+    zone = info.get("zone")
+    governing = next((pl for pl in info["plans"] if pl["governing"]), None)
+    story.append(p("2. Ô quy hoạch / Zone", h2))
+    if zone:
+        rows = [
+            ["Ký hiệu ô đất", zone["label"]],
+            ["Chức năng sử dụng đất", p(f"{escape(zone['name_vi'])} ({escape(zone['function_code'])})"
+                                      f" — <i>{escape(zone['name_en'])}</i>")],
+            ["Diện tích", _fmt(zone["area_m2"], "m²")],
+            ["Mật độ xây dựng", _fmt(zone["coverage_pct"], "%")],
+            ["Tầng cao", floors_text(zone) + " tầng"],
+            ["Hệ số sử dụng đất", _fmt(zone["far"], "lần", 2)],
+            ["Dân số", _fmt(zone["population"], "người")],
+        ]
+        story.append(_kv_table(rows, regular))
+    else:
+        story.append(p("Vị trí này không thuộc ô quy hoạch nào của đồ án đang có hiệu lực trong "
+                       "cơ sở dữ liệu."))
+
+    story.append(p("3. Đồ án quy hoạch / Plans", h2))
+    if governing:
+        d = governing["decision"]
+        rows = [
+            ["Đồ án áp dụng", p(f"<b>{escape(governing['name'])}</b>")],
+            ["Loại, tỷ lệ", f"{governing['kind_vi']}" + (f", {governing['scale']}"
+                                                      if governing["scale"] else "")],
+            ["Trạng thái", governing["status_vi"]],
+            ["Quyết định phê duyệt", p(escape(f"Số {d['number'] or '—'} ngày {_date_vi(d['date'])}"
+                                       f" — {d['issuer'] or '—'}"))],
+            ["Độ chính xác bản vẽ", _accuracy_text(governing)],
+        ]
+        story.append(_kv_table(rows, regular))
+    else:
+        story.append(p("Không có đồ án quy hoạch đang có hiệu lực tại vị trí này."))
+    others = [pl for pl in info["plans"] if not pl["governing"]]
+    if others:
+        story.append(Spacer(1, 2 * mm))
+        story.append(p("Các đồ án khác cũng bao trùm vị trí này:", base))
+        for pl in others:
+            z = pl["zones"][0] if pl["zones"] else None
+            mark = " <b>[HẾT HIỆU LỰC / superseded]</b>" if pl["superseded"] else ""
+            zone_txt = f" — ô {escape(z['label'])} ({escape(z['name_vi'])})" if z else ""
+            dec = pl["decision"]
+            story.append(p(f"• {escape(pl['name'])}{mark}{zone_txt}; QĐ số "
+                           f"{escape(dec['number'] or '—')} ngày {_date_vi(dec['date'])}", small))
+
+    docs = [doc for pl in info["plans"] if pl["governing"] for doc in pl["documents"]]
+    if docs:
+        story.append(p("4. Hồ sơ, quyết định / Documents", h2))
+        for doc in docs:
+            num = f" số {escape(doc['number'])}" if doc["number"] else ""
+            story.append(p(f"• {escape(doc['type_vi'])}{num}, ngày {_date_vi(doc['issued_on'])}, "
+                           f"{escape(doc['issuer'] or '')}: {escape(doc['title'])}", small))
+
+    story.append(p("5. Nguồn dữ liệu / Data", h2))
+    story.append(_kv_table([
+        ["Dữ liệu cập nhật đến", _date_vi(info.get("data_date"))],
+        ["Ngày lập phiếu", generated_at.strftime("%d/%m/%Y %H:%M")],
+        ["Đường dẫn chia sẻ", p(escape(share_url), small)],
+    ], regular))
+
+    out = io.BytesIO()
+    doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm,
+                            topMargin=12 * mm, bottomMargin=14 * mm,
+                            title="Phiếu thông tin quy hoạch (tham khảo)",
+                            author="Bản đồ quy hoạch Hà Nội", subject=f"{pt['lon']}, {pt['lat']}")
+
+    def footer(canvas, document) -> None:  # noqa: ANN001 - reportlab's callback signature
+        canvas.saveState()
+        canvas.setFont(regular, 7.5)
+        canvas.drawString(15 * mm, 8 * mm, "Thông tin tham khảo, không có giá trị pháp lý — "
+                          "For information only, no legal value.")
+        canvas.drawRightString(195 * mm, 8 * mm, f"Trang {document.page}")
+        canvas.restoreState()
+
+    doc.build(story, onFirstPage=footer, onLaterPages=footer)
+    return out.getvalue()
+
+
+def _accuracy_text(plan: dict[str, Any]) -> str:
+    sheet = plan.get("sheet")
+    if not sheet or sheet.get("accuracy_m") is None:
+        return "chưa có số đo (chưa có bản quét nắn chỉnh được công bố)"
+    what = {"check": "sai số kiểm tra", "loo_rmse": "sai số kiểm tra chéo",
+            "rmse": "sai số trung phương"}.get(sheet["accuracy_measure"], "sai số")
+    return f"± {_fmt(sheet['accuracy_m'], 'm', 1)} ({what}, tờ {sheet['title']})"
+
+
+def _kv_table(rows: list[list[Any]], font: str) -> Table:
+    table = Table(rows, colWidths=[48 * mm, 132 * mm])
+    table.setStyle(TableStyle([
+        ("FONTNAME", (0, 0), (-1, -1), font), ("FONTSIZE", (0, 0), (-1, -1), 9.5),
+        ("TEXTCOLOR", (0, 0), (0, -1), colors.HexColor("#444444")),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LINEBELOW", (0, 0), (-1, -1), 0.3, colors.HexColor("#cccccc")),
+        ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+    ]))
+    return table

@@ -1,0 +1,147 @@
+"""A map picture around a point, drawn from PostGIS with PIL: no tile server, no external base.
+
+The information sheet must print the same on an offline machine and must never depend on a
+third-party base map, so we draw it ourselves: the zones of the governing plan (and the others
+underneath) coloured by the legend, plan outlines, red boundary lines, the point and a scale bar.
+Geometries are read in VN-2000 / TM-3 metres, so the picture is a plain linear scaling.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from PIL import Image, ImageDraw, ImageFont
+from shapely import wkb
+from shapely.geometry import MultiLineString, MultiPolygon, Polygon
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import Connection, text
+
+from planning_gis.crs import STORAGE_SRID
+from planning_gis.models import PLAN_KINDS
+from planning_gis.settings import Settings
+
+BOX = f"ST_MakeEnvelope(:x0, :y0, :x1, :y1, {STORAGE_SRID})"
+# Less detailed kinds first, so that the detailed zoning is painted over the master plan's.
+_KIND_RANK = "CASE p.kind " + " ".join(
+    f"WHEN '{k}' THEN {rank}" for k, (_vi, _en, rank) in PLAN_KINDS.items()) + " ELSE 0 END"
+
+ZONES_SQL = text(
+    f"""
+    SELECT z.label, l.color, p.status, p.kind,
+           ST_AsBinary(ST_Intersection(z.geom, {BOX})) AS g
+      FROM land_use_zones z
+      JOIN land_use_legend l ON l.code = z.function_code
+      JOIN plans p ON p.id = z.plan_id
+     WHERE z.geom && {BOX} AND p.status NOT IN ('superseded', 'draft')
+     ORDER BY {_KIND_RANK}, array_position(:plan_ids, p.id) DESC NULLS FIRST, ST_Area(z.geom) DESC
+    """
+)
+PLANS_SQL = text(
+    f"""SELECT ST_AsBinary(ST_Intersection(ST_Boundary(p.geom), {BOX})) AS g FROM plans p
+        WHERE p.geom && {BOX} AND p.status <> 'superseded'"""
+)
+RED_SQL = text(
+    f"""SELECT ST_AsBinary(ST_Intersection(r.geom, {BOX})) AS g FROM red_lines r
+        WHERE r.geom && {BOX}"""
+)
+
+
+@dataclass(frozen=True)
+class View:
+    """Metres to pixels: the point in the middle, north up."""
+
+    e: float
+    n: float
+    half_m: float
+    width: int
+    height: int
+
+    @property
+    def scale(self) -> float:  # pixels per metre
+        return self.width / (2 * self.half_m)
+
+    def px(self, x: float, y: float) -> tuple[float, float]:
+        return ((x - self.e) * self.scale + self.width / 2,
+                self.height / 2 - (y - self.n) * self.scale)
+
+    def bounds(self) -> dict[str, float]:
+        half_h = self.half_m * self.height / self.width
+        return {"x0": self.e - self.half_m, "y0": self.n - half_h,
+                "x1": self.e + self.half_m, "y1": self.n + half_h}
+
+
+def _polygons(geom: BaseGeometry) -> list[Polygon]:
+    if isinstance(geom, Polygon):
+        return [geom]
+    if isinstance(geom, MultiPolygon):
+        return list(geom.geoms)
+    return [g for part in getattr(geom, "geoms", []) for g in _polygons(part)]
+
+
+def _lines(geom: BaseGeometry) -> list:
+    if geom.geom_type == "LineString":
+        return [geom]
+    if isinstance(geom, MultiLineString) or hasattr(geom, "geoms"):
+        return [g for part in geom.geoms for g in _lines(part)]
+    return []
+
+
+def _rgb(color: str) -> tuple[int, int, int]:
+    c = color.lstrip("#")
+    return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
+
+
+def render_snapshot(conn: Connection, e: float, n: float, plan_ids: list[int],
+                    settings: Settings, *, half_m: float = 220.0, width: int = 1000,
+                    height: int = 760) -> bytes:
+    """A PNG of the area around (easting, northing); plans drawn most detailed on top.
+
+    ``plan_ids`` is the governing order from :func:`planning_gis.citizen.point.point_info`:
+    zones of the first plan are drawn last so that the governing zoning is what one sees.
+    """
+    view = View(e, n, half_m, width, height)
+    box = view.bounds()
+    img = Image.new("RGB", (width, height), (248, 247, 242))
+    draw = ImageDraw.Draw(img, "RGBA")
+    font = ImageFont.truetype(settings.font_path, 18) if settings.font_path else None
+    small = ImageFont.truetype(settings.font_path, 15) if settings.font_path else None
+    labels: list[tuple[tuple[float, float], str]] = []
+    for row in conn.execute(ZONES_SQL, {**box, "plan_ids": plan_ids or [0]}):
+        geom = wkb.loads(bytes(row.g))
+        fill = _rgb(row.color) + (200,)
+        for poly in _polygons(geom):
+            if poly.is_empty:
+                continue
+            draw.polygon([view.px(x, y) for x, y in poly.exterior.coords], fill=fill,
+                         outline=(70, 70, 70, 255))
+            for hole in poly.interiors:
+                draw.polygon([view.px(x, y) for x, y in hole.coords], fill=(248, 247, 242, 255),
+                             outline=(70, 70, 70, 255))
+        if not geom.is_empty and geom.area * view.scale**2 > 2500:
+            c = geom.representative_point()
+            labels.append((view.px(c.x, c.y), row.label))
+    for sql, color, width_px in ((PLANS_SQL, (20, 20, 20, 255), 3), (RED_SQL, (220, 0, 0, 255), 3)):
+        for row in conn.execute(sql, box):
+            for line in _lines(wkb.loads(bytes(row.g))):
+                draw.line([view.px(x, y) for x, y in line.coords], fill=color, width=width_px)
+    for (x, y), label in labels:
+        draw.text((x, y), label, fill=(20, 20, 20), font=small, anchor="mm",
+                  stroke_width=2, stroke_fill=(255, 255, 255))
+    # The point: a ringed dot that reads on every fill colour.
+    cx, cy = width / 2, height / 2
+    draw.ellipse((cx - 13, cy - 13, cx + 13, cy + 13), outline=(255, 255, 255), width=5)
+    draw.ellipse((cx - 11, cy - 11, cx + 11, cy + 11), outline=(0, 60, 200), width=4)
+    draw.ellipse((cx - 3, cy - 3, cx + 3, cy + 3), fill=(0, 60, 200))
+    # Scale bar of 100 m and a north arrow.
+    bar = 100 * view.scale
+    y0 = height - 30
+    draw.rectangle((20, y0 - 8, 20 + bar, y0), fill=(20, 20, 20))
+    draw.text((20 + bar + 8, y0 - 4), "100 m", fill=(20, 20, 20), font=font, anchor="lm",
+              stroke_width=2, stroke_fill=(255, 255, 255))
+    draw.polygon([(width - 40, 20), (width - 52, 52), (width - 28, 52)], fill=(20, 20, 20))
+    draw.text((width - 40, 66), "B", fill=(20, 20, 20), font=font, anchor="mm")  # Bắc (north)
+    draw.rectangle((0, 0, width - 1, height - 1), outline=(60, 60, 60), width=2)
+    out = io.BytesIO()
+    img.save(out, format="PNG", optimize=True)
+    return out.getvalue()

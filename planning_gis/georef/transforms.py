@@ -1,0 +1,382 @@
+"""The six transformations from scan pixels to map coordinates, with honest error figures.
+
+Every fit works on normalised coordinates (centred, one isotropic scale per side) so that
+polynomial design matrices stay well conditioned with VN-2000 numbers in the millions and scans
+tens of thousands of pixels wide. Pixel rows are negated before fitting, because rows grow
+downwards and northings upwards: a similarity is then a true rotation + scale, not a reflection.
+
+Each :class:`Fit` carries residuals at the control points (how well the surface passes through
+them: zero for a thin-plate spline, which says nothing) and the leave-one-out error of every
+point (the point is left out, the rest refit, and the point predicted: an out-of-sample figure
+that lets methods with different numbers of parameters be compared fairly).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.interpolate import RBFInterpolator
+from scipy.optimize import least_squares
+
+from planning_gis.errors import GeoreferenceError, NotEnoughControlPoints
+from planning_gis.georef.control_points import ControlPoint
+
+METHODS = ("helmert", "affine", "poly2", "poly3", "projective", "tps")
+#: Points a method needs to be determined at all (leave-one-out needs one more).
+MIN_POINTS = {"helmert": 2, "affine": 3, "poly2": 6, "poly3": 10, "projective": 4, "tps": 3}
+#: Parameters per axis, used to say how many redundant points a fit has.
+PARAMETERS = {"helmert": 2, "affine": 3, "poly2": 6, "poly3": 10, "projective": 4, "tps": 3}
+DESCRIPTIONS = {
+    "helmert": "similarity (Helmert): shift, rotation, one scale",
+    "affine": "affine: shift, rotation, two scales, shear",
+    "poly2": "polynomial of order 2",
+    "poly3": "polynomial of order 3",
+    "projective": "projective (homography)",
+    "tps": "thin-plate spline (passes through every point)",
+}
+
+
+@dataclass(frozen=True)
+class Normaliser:
+    """Centre and isotropic scale mapping coordinates to roughly [-1, 1]."""
+
+    cx: float
+    cy: float
+    scale: float
+
+    @classmethod
+    def of(cls, xy: np.ndarray) -> Normaliser:
+        c = xy.mean(axis=0)
+        s = float(np.sqrt(((xy - c) ** 2).sum(axis=1).mean())) or 1.0
+        return cls(float(c[0]), float(c[1]), s)
+
+    def apply(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return (x - self.cx) / self.scale, (y - self.cy) / self.scale
+
+    def undo(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return u * self.scale + self.cx, v * self.scale + self.cy
+
+
+def _poly_terms(u: np.ndarray, v: np.ndarray, order: int) -> np.ndarray:
+    cols = []
+    for total in range(order + 1):
+        for j in range(total + 1):
+            cols.append(u ** (total - j) * v**j)
+    return np.stack(cols, axis=-1)
+
+
+class _Model2D:
+    """A mapping between two normalised planes, fitted by least squares or interpolation."""
+
+    def __call__(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+
+class _Linear(_Model2D):
+    def __init__(self, method: str, u: np.ndarray, v: np.ndarray, x: np.ndarray, y: np.ndarray):
+        self.method = method
+        if method == "helmert":
+            # x = a u - b v + tx ; y = b u + a v + ty
+            one, zero = np.ones_like(u), np.zeros_like(u)
+            a_rows = np.concatenate(
+                [np.stack([u, -v, one, zero], 1), np.stack([v, u, zero, one], 1)]
+            )
+            sol, *_ = np.linalg.lstsq(a_rows, np.concatenate([x, y]), rcond=None)
+            a, b, tx, ty = sol
+            self.cx = np.array([tx, a, -b])
+            self.cy = np.array([ty, b, a])
+            self.order = 1
+        else:
+            self.order = {"affine": 1, "poly2": 2, "poly3": 3}[method]
+            design = _poly_terms(u, v, self.order)
+            _check_condition(design, method)
+            coef, *_ = np.linalg.lstsq(design, np.column_stack([x, y]), rcond=None)
+            self.cx, self.cy = coef[:, 0], coef[:, 1]
+
+    def __call__(self, u, v):
+        t = _poly_terms(np.asarray(u, float), np.asarray(v, float), self.order)
+        return t @ self.cx, t @ self.cy
+
+
+class _Projective(_Model2D):
+    def __init__(self, u, v, x, y, h: np.ndarray | None = None):
+        if h is None:
+            one, zero = np.ones_like(u), np.zeros_like(u)
+            a = np.concatenate(
+                [
+                    np.stack([u, v, one, zero, zero, zero, -x * u, -x * v], 1),
+                    np.stack([zero, zero, zero, u, v, one, -y * u, -y * v], 1),
+                ]
+            )
+            _check_condition(a, "projective")
+            sol, *_ = np.linalg.lstsq(a, np.concatenate([x, y]), rcond=None)
+
+            def resid(p):
+                hx, hy = _apply_h(np.append(p, 1.0).reshape(3, 3), u, v)
+                return np.concatenate([hx - x, hy - y])
+
+            if len(u) > 4:
+                sol = least_squares(resid, sol, method="lm").x
+            h = np.append(sol, 1.0).reshape(3, 3)
+        self.h = h
+
+    def inverse(self) -> _Projective:
+        return _Projective(None, None, None, None, h=np.linalg.inv(self.h))
+
+    def __call__(self, u, v):
+        return _apply_h(self.h, np.asarray(u, float), np.asarray(v, float))
+
+
+def _apply_h(h, u, v):
+    w = h[2, 0] * u + h[2, 1] * v + h[2, 2]
+    return (h[0, 0] * u + h[0, 1] * v + h[0, 2]) / w, (h[1, 0] * u + h[1, 1] * v + h[1, 2]) / w
+
+
+class _ThinPlate(_Model2D):
+    def __init__(self, u, v, x, y):
+        src = np.column_stack([u, v])
+        # r^2 log r kernel with an affine part: the same interpolant as GDAL's r^2 log r^2 TPS.
+        try:
+            self.rbf = RBFInterpolator(
+                src, np.column_stack([x, y]), kernel="thin_plate_spline", degree=1, smoothing=0.0
+            )
+        except (np.linalg.LinAlgError, ValueError) as exc:
+            raise GeoreferenceError(
+                f"thin-plate spline cannot be fitted: {exc} (duplicate or collinear points?)"
+            ) from exc
+
+    def __call__(self, u, v):
+        u = np.asarray(u, float)
+        v = np.asarray(v, float)
+        shape = u.shape
+        out = np.empty((u.size, 2))
+        flat = np.column_stack([u.ravel(), v.ravel()])
+        step = 200_000  # bounded memory: the kernel matrix is (chunk x points)
+        for i in range(0, len(flat), step):
+            out[i : i + step] = self.rbf(flat[i : i + step])
+        return out[:, 0].reshape(shape), out[:, 1].reshape(shape)
+
+
+def _check_condition(design: np.ndarray, method: str) -> None:
+    s = np.linalg.svd(design, compute_uv=False)
+    if s[-1] <= 1e-9 * s[0]:
+        raise GeoreferenceError(
+            f"{method}: the control points do not determine this transformation "
+            "(duplicate or collinear points, or too clustered for this order)"
+        )
+
+
+def _build(method: str, u, v, x, y) -> _Model2D:
+    if method in ("helmert", "affine", "poly2", "poly3"):
+        return _Linear(method, u, v, x, y)
+    if method == "projective":
+        return _Projective(u, v, x, y)
+    if method == "tps":
+        return _ThinPlate(u, v, x, y)
+    raise GeoreferenceError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+
+
+@dataclass
+class Transform:
+    """Forward (pixel -> map) and inverse (map -> pixel) mapping of one fitted method."""
+
+    method: str
+    pix_norm: Normaliser
+    map_norm: Normaliser
+    fwd: _Model2D
+    inv: _Model2D
+
+    def forward(self, px, py) -> tuple[np.ndarray, np.ndarray]:
+        """Map coordinates (easting, northing) of scan pixels (column, row)."""
+        u, v = self.pix_norm.apply(np.asarray(px, float), -np.asarray(py, float))
+        x, y = self.fwd(u, v)
+        return self.map_norm.undo(x, y)
+
+    def inverse(self, e, n, refine: int = 2) -> tuple[np.ndarray, np.ndarray]:
+        """Scan pixels of map coordinates.
+
+        The inverse model is fitted separately (as GDAL does), then refined by Newton steps on
+        the forward model so that warping is consistent with the residuals we report.
+        """
+        x, y = self.map_norm.apply(np.asarray(e, float), np.asarray(n, float))
+        u, v = self.inv(x, y)
+        u = np.asarray(u, float)
+        v = np.asarray(v, float)
+        if self.method not in ("helmert", "affine", "projective"):
+            h = 1e-4
+            for _ in range(refine):
+                fx, fy = self.fwd(u, v)
+                ax, ay = self.fwd(u + h, v)
+                bx, by = self.fwd(u, v + h)
+                j11, j21 = (ax - fx) / h, (ay - fy) / h
+                j12, j22 = (bx - fx) / h, (by - fy) / h
+                rx, ry = x - fx, y - fy
+                det = j11 * j22 - j12 * j21
+                det = np.where(np.abs(det) < 1e-12, 1e-12, det)
+                u = u + (j22 * rx - j12 * ry) / det
+                v = v + (-j21 * rx + j11 * ry) / det
+        px, py = self.pix_norm.undo(u, v)
+        return px, -py
+
+    def pixel_size(self, px: float, py: float) -> float:
+        """Ground size of one scan pixel (metres) near (px, py): sqrt of the Jacobian area."""
+        e0, n0 = self.forward(np.array([px]), np.array([py]))
+        e1, n1 = self.forward(np.array([px + 1.0]), np.array([py]))
+        e2, n2 = self.forward(np.array([px]), np.array([py + 1.0]))
+        det = (e1 - e0) * (n2 - n0) - (e2 - e0) * (n1 - n0)
+        return float(np.sqrt(abs(det[0])))
+
+
+def build_transform(method: str, pixels: np.ndarray, coords: np.ndarray) -> Transform:
+    """Fit one method to arrays of pixels (n, 2: column, row) and map coordinates (n, 2)."""
+    if method not in METHODS:
+        raise GeoreferenceError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+    n = len(pixels)
+    need = MIN_POINTS[method]
+    if n < need:
+        raise NotEnoughControlPoints(
+            f"{method} needs at least {need} control points, {n} given",
+            message_vi=f"Phép biến đổi {method} cần ít nhất {need} điểm khống chế, có {n}.",
+        )
+    flipped = np.column_stack([pixels[:, 0], -pixels[:, 1]])
+    pn = Normaliser.of(flipped)
+    mn = Normaliser.of(coords)
+    u, v = pn.apply(flipped[:, 0], flipped[:, 1])
+    x, y = mn.apply(coords[:, 0], coords[:, 1])
+    try:
+        fwd = _build(method, u, v, x, y)
+        if method == "projective":
+            inv: _Model2D = fwd.inverse()  # type: ignore[attr-defined]
+        elif method in ("helmert", "affine"):
+            inv = _invert_linear(fwd)  # type: ignore[arg-type]
+        else:
+            inv = _build(method, x, y, u, v)
+    except np.linalg.LinAlgError as exc:
+        raise GeoreferenceError(
+            f"{method}: the control points do not determine this transformation "
+            "(duplicate or collinear points?)"
+        ) from exc
+    return Transform(method, pn, mn, fwd, inv)
+
+
+class _AffineInverse(_Model2D):
+    def __init__(self, m: np.ndarray, t: np.ndarray):
+        self.m, self.t = m, t
+
+    def __call__(self, x, y):
+        x = np.asarray(x, float) - self.t[0]
+        y = np.asarray(y, float) - self.t[1]
+        return self.m[0, 0] * x + self.m[0, 1] * y, self.m[1, 0] * x + self.m[1, 1] * y
+
+
+def _invert_linear(model: _Linear) -> _Model2D:
+    a = np.array([[model.cx[1], model.cx[2]], [model.cy[1], model.cy[2]]])
+    return _AffineInverse(np.linalg.inv(a), np.array([model.cx[0], model.cy[0]]))
+
+
+@dataclass
+class Fit:
+    """One fitted method with residuals and leave-one-out errors (all in map units: metres)."""
+
+    method: str
+    points: list[ControlPoint]
+    transform: Transform
+    residuals_m: np.ndarray  # (n, 2): fitted minus given map coordinates
+    residuals_px: np.ndarray  # (n, 2): inverse(given map) minus given pixel
+    loo_m: np.ndarray  # (n, 2): leave-one-out prediction minus given (NaN when impossible)
+    pixel_size_m: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rmse_m(self) -> float:
+        return float(np.sqrt((self.residuals_m**2).sum(axis=1).mean()))
+
+    @property
+    def rmse_px(self) -> float:
+        return float(np.sqrt((self.residuals_px**2).sum(axis=1).mean()))
+
+    @property
+    def loo_errors_m(self) -> np.ndarray:
+        return np.hypot(self.loo_m[:, 0], self.loo_m[:, 1])
+
+    @property
+    def loo_rmse_m(self) -> float | None:
+        if np.isnan(self.loo_m).any():
+            return None
+        return float(np.sqrt((self.loo_m**2).sum(axis=1).mean()))
+
+    def forward(self, px, py):
+        return self.transform.forward(px, py)
+
+    def inverse(self, e, n):
+        return self.transform.inverse(e, n)
+
+
+def as_arrays(points: Sequence[ControlPoint]) -> tuple[np.ndarray, np.ndarray]:
+    pixels = np.array([[p.pixel_x, p.pixel_y] for p in points], dtype=float).reshape(-1, 2)
+    coords = np.array([[p.easting, p.northing] for p in points], dtype=float).reshape(-1, 2)
+    return pixels, coords
+
+
+def check_geometry(points: Sequence[ControlPoint], tolerance_px: float = 0.5) -> None:
+    """Refuse duplicate and collinear points, which make every fit meaningless."""
+    pixels, coords = as_arrays(points)
+    n = len(points)
+    for i in range(n):
+        for j in range(i + 1, n):
+            if np.hypot(*(pixels[i] - pixels[j])) < tolerance_px:
+                raise GeoreferenceError(
+                    f"control points {points[i].label or i + 1} and {points[j].label or j + 1} "
+                    "are at the same pixel (duplicate point)"
+                )
+            if np.hypot(*(coords[i] - coords[j])) < 1e-6:
+                raise GeoreferenceError(
+                    f"control points {points[i].label or i + 1} and {points[j].label or j + 1} "
+                    "have the same map coordinates (duplicate point)"
+                )
+    if n >= 3:
+        # Pixels only: one mistyped map coordinate (a swapped X/Y is 1 700 km off) would make
+        # the map cloud look like a line; that is a blunder for the report to name, not this.
+        c = pixels - pixels.mean(axis=0)
+        s = np.linalg.svd(c, compute_uv=False)
+        if s[1] < 1e-2 * s[0]:
+            raise GeoreferenceError(
+                "the control points are collinear on the scan: pick points spread over the "
+                "sheet, not along one line"
+            )
+
+
+def fit(points: Sequence[ControlPoint], method: str) -> Fit:
+    """Fit ``method`` to the enabled points and compute residuals and leave-one-out errors."""
+    pts = [p for p in points if p.enabled]
+    check_geometry(pts)
+    pixels, coords = as_arrays(pts)
+    t = build_transform(method, pixels, coords)
+    fe, fn = t.forward(pixels[:, 0], pixels[:, 1])
+    res_m = np.column_stack([fe - coords[:, 0], fn - coords[:, 1]])
+    ix, iy = t.inverse(coords[:, 0], coords[:, 1])
+    res_px = np.column_stack([ix - pixels[:, 0], iy - pixels[:, 1]])
+    loo = leave_one_out(method, pixels, coords)
+    centre = pixels.mean(axis=0)
+    return Fit(method, pts, t, res_m, res_px, loo, t.pixel_size(*centre))
+
+
+def leave_one_out(method: str, pixels: np.ndarray, coords: np.ndarray) -> np.ndarray:
+    """Prediction error of each point from a fit to all the others (NaN if too few points)."""
+    n = len(pixels)
+    out = np.full((n, 2), np.nan)
+    if n - 1 < MIN_POINTS[method]:
+        return out
+    keep = np.ones(n, bool)
+    for i in range(n):
+        keep[i] = False
+        try:
+            t = build_transform(method, pixels[keep], coords[keep])
+            e, nn = t.forward(pixels[i : i + 1, 0], pixels[i : i + 1, 1])
+            out[i] = [e[0] - coords[i, 0], nn[0] - coords[i, 1]]
+        except GeoreferenceError:
+            pass  # the others alone do not determine the method: stays NaN
+        keep[i] = True
+    return out

@@ -1,0 +1,568 @@
+// The citizen's map: "what is planned here?" in two taps. Vietnamese first, English switch.
+// Leaflet + VectorGrid draw our own vector tiles on canvas (no WebGL, no external base map unless
+// the server is configured with one); the state lives in the URL hash so that links and the
+// back button work.
+(function () {
+  "use strict";
+
+  // ---- strings ---------------------------------------------------------------------------
+  const T = {
+    vi: {
+      title: "Bản đồ quy hoạch Hà Nội", skip: "Chuyển tới ô tìm kiếm",
+      searchLabel: "Tìm địa danh, đồ án, ô đất, số quyết định hoặc tọa độ",
+      searchPlaceholder: "Tìm: Cầu Giấy, C.3-2, 1259/QĐ-TTg, X Y…", search: "Tìm kiếm",
+      searchHint: "Tọa độ VN-2000 nhập theo thứ tự X (Bắc) rồi Y (Đông); hoặc kinh độ, vĩ độ.",
+      locate: "Vị trí của tôi", layersBtn: "Lớp & chú giải", langAria: "English", close: "Đóng",
+      mapAria: "Bản đồ quy hoạch. Chạm hoặc nhấn Enter để tra cứu tại tâm bản đồ.",
+      swipeLabel: "So sánh: kéo để chia bản đồ quét và ô quy hoạch",
+      layers: "Lớp bản đồ", lyrZones: "Quy hoạch sử dụng đất", lyrRedlines: "Chỉ giới đường đỏ",
+      lyrPlans: "Ranh giới đồ án", lyrUnits: "Ranh giới hành chính", scan: "Bản đồ gốc (bản quét)",
+      scanNone: "— không hiển thị —", opacity: "Độ mờ bản quét",
+      swipe: "So sánh (vuốt) với ô quy hoạch", legend: "Chú giải", download: "Tải về",
+      fictional: "Dữ liệu minh họa, không có giá trị pháp lý",
+      noSheets: "Chưa có tờ bản đồ quét nào được công bố.",
+      loading: "Đang tra cứu…", zone: "Ô đất", noZone: "Vị trí này không thuộc ô quy hoạch nào của đồ án đang có hiệu lực.",
+      area: "Diện tích", coverage: "Mật độ xây dựng", floors: "Tầng cao", far: "Hệ số sử dụng đất",
+      population: "Dân số", people: "người", times: "lần", floorsUnit: "tầng",
+      governing: "Đồ án áp dụng", others: "Các đồ án khác tại vị trí này", superseded: "Hết hiệu lực",
+      decision: "Quyết định", issuedBy: "Cơ quan phê duyệt", date: "ngày", number: "số",
+      accuracy: "Độ chính xác bản vẽ", noAccuracy: "chưa có số đo (chưa có bản quét nắn chỉnh)",
+      documents: "Hồ sơ, tài liệu", view: "Xem", page: "Trang", openPdf: "Mở PDF", noPages: "Chưa có ảnh trang; hãy mở hoặc tải tệp PDF.", coords: "Tọa độ", units: "Đơn vị hành chính",
+      oldName: "tên cũ", sheetPdf: "Phiếu thông tin (PDF)", share: "Chia sẻ", copied: "Đã chép đường dẫn",
+      shareLink: "Đường dẫn chia sẻ", noPlan: "Không có đồ án quy hoạch nào tại vị trí này.",
+      results: "Kết quả tìm kiếm", noResults: "Không tìm thấy kết quả.", reading: "Đọc là",
+      swap: "Thử đảo thứ tự hai số", geoUnsupported: "Trình duyệt không hỗ trợ định vị.",
+      geoDenied: "Không lấy được vị trí của bạn", error: "Có lỗi", dataDate: "Dữ liệu đến ngày",
+      kinds: { plan: "Đồ án", zone: "Ô đất", document: "Tài liệu", place: "Địa danh", decision: "Quyết định" },
+    },
+    en: {
+      title: "Hanoi planning map", skip: "Skip to search",
+      searchLabel: "Search places, plans, zones, decision numbers or coordinates",
+      searchPlaceholder: "Search: Cau Giay, C.3-2, 1259/QĐ-TTg, X Y…", search: "Search",
+      searchHint: "VN-2000 coordinates: X (northing) first, then Y (easting); or lon, lat.",
+      locate: "My location", layersBtn: "Layers & legend", langAria: "Tiếng Việt", close: "Close",
+      mapAria: "Planning map. Tap, or press Enter to look up the centre of the map.",
+      swipeLabel: "Compare: drag to split the scan and the zones",
+      layers: "Map layers", lyrZones: "Land-use zoning", lyrRedlines: "Red boundary lines",
+      lyrPlans: "Plan outlines", lyrUnits: "Administrative boundaries", scan: "Original map (scan)",
+      scanNone: "— hidden —", opacity: "Scan opacity",
+      swipe: "Compare (swipe) with the zones", legend: "Legend", download: "Download",
+      fictional: "Fictional demo data, no legal value",
+      noSheets: "No scanned sheet has been published yet.",
+      loading: "Looking up…", zone: "Zone", noZone: "No zone of a plan in force covers this point.",
+      area: "Area", coverage: "Building coverage", floors: "Floors", far: "Floor-area ratio",
+      population: "Population", people: "people", times: "×", floorsUnit: "floors",
+      governing: "Governing plan", others: "Other plans at this point", superseded: "Superseded",
+      decision: "Decision", issuedBy: "Approved by", date: "of", number: "no.",
+      accuracy: "Drawing accuracy", noAccuracy: "not measured (no georeferenced scan yet)",
+      documents: "Documents", view: "View", page: "Page", openPdf: "Open PDF", noPages: "No page images yet: open or download the PDF.", coords: "Coordinates", units: "Administrative units",
+      oldName: "former name", sheetPdf: "Information sheet (PDF)", share: "Share", copied: "Link copied",
+      shareLink: "Link to share", noPlan: "No plan covers this point.",
+      results: "Search results", noResults: "Nothing found.", reading: "Read as",
+      swap: "Try the two numbers swapped", geoUnsupported: "This browser cannot give a location.",
+      geoDenied: "Could not get your location", error: "Error", dataDate: "Data as of",
+      kinds: { plan: "Plan", zone: "Zone", document: "Document", place: "Place", decision: "Decision" },
+    },
+  };
+  const LAYERS = ["zones", "redlines", "plans", "units"];
+  const DEFAULT = { z: 14, lat: 21.03, lon: 105.79, layers: ["zones", "redlines", "plans"] };
+
+  const $ = (sel) => document.querySelector(sel);
+  const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  const state = { lang: "vi", point: null, info: null, sheet: "", opacity: 80, swipe: false, layers: new Set(DEFAULT.layers) };
+  const t = (key) => T[state.lang][key] ?? T.vi[key] ?? key;
+  window.citizenMetrics = { firstTile: null, panelShown: null };
+
+  // ---- numbers and dates, written the Vietnamese way in Vietnamese -------------------------
+  function num(v, digits = 1) {
+    if (v === null || v === undefined) return "—";
+    const loc = state.lang === "vi" ? "vi-VN" : "en-GB";
+    return Number(v).toLocaleString(loc, { maximumFractionDigits: digits });
+  }
+  function date(iso) {
+    if (!iso) return "—";
+    const [y, m, d] = iso.slice(0, 10).split("-");
+    return state.lang === "vi" ? `${d}/${m}/${y}` : `${y}-${m}-${d}`;
+  }
+
+  // ---- the map ------------------------------------------------------------------------------
+  const mapEl = $("#map");
+  const map = L.map(mapEl, { preferCanvas: true, zoomControl: true, minZoom: 9, maxZoom: 20, keyboard: true,
+    maxBounds: [[20.4, 105.1], [21.6, 106.2]] });
+  map.attributionControl.setPrefix(false);
+  const tileUrl = (layer) => `/tiles/${layer}/{z}/{x}/{y}.mvt`;
+  const vg = (layer, styles, opts = {}) => L.vectorGrid.protobuf(tileUrl(layer), Object.assign({
+    rendererFactory: L.canvas.tile, interactive: false, maxNativeZoom: 18, maxZoom: 20,
+    // Tiles yield to the look-up: on a slow phone the panel's request must not queue behind them.
+    fetchOptions: { priority: "low" },
+    vectorTileLayerStyles: { [layer]: styles },
+  }, opts));
+  const HIDE = [];
+
+  // Base: our own data (units, roads and water from the zones layer) unless production has one.
+  let base;
+  if (mapEl.dataset.baseUrl) {
+    base = L.tileLayer(mapEl.dataset.baseUrl, { attribution: mapEl.dataset.baseAttribution, maxZoom: 20 });
+  } else {
+    // Roads and water come from the zones layer itself (see zoneStyle), so no tile is fetched twice.
+    base = vg("units", { fill: true, fillColor: "#f1efe6", fillOpacity: 1, color: "#b9b2a0", weight: 1 }, { zIndex: 0 });
+    map.attributionControl.addAttribution("Dữ liệu: Sở QH-KT Hà Nội (minh họa)");
+  }
+  base.addTo(map);
+
+  // The master plan's big zones stay light so that the detailed zoning drawn over them reads.
+  const OPACITY = { chung: 0.28, phan_khu: 0.6 };
+  const drawnZones = new Set();
+  // With the zoning switched off the zones layer still draws the base: roads white, water blue.
+  const baseStyle = (p) => p.function_code === "GT" ? { fill: true, fillColor: "#ffffff", fillOpacity: 1, color: "#cfcac0", weight: 1 }
+    : p.function_code === "MN" ? { fill: true, fillColor: "#a9d3f0", fillOpacity: 1, color: "#7fb6de", weight: 1 } : HIDE; // zones seen in the tiles (the test reads the count)
+  const overlays = {
+    zones: vg("zones", (p) => (drawnZones.add(`${p.plan_id}:${p.label}`), p.plan_status === "superseded") ? HIDE
+      : !state.layers.has("zones") ? baseStyle(p)
+      : { fill: true, fillColor: p.color || "#cccccc", fillOpacity: OPACITY[p.plan_kind] ?? 0.8,
+        color: p.plan_kind === "chung" ? "#8a8a8a" : "#555555", weight: p.plan_kind === "chung" ? 0.4 : 0.6 }, { zIndex: 2 }),
+    redlines: vg("redlines", (p) => p.plan_status === "superseded" ? HIDE : { color: "#e00000", weight: 2.2 }, { zIndex: 6 }),
+    plans: vg("plans", (p) => p.status === "superseded" ? { color: "#777777", weight: 1.2, dashArray: "6 4", fill: false }
+      : { color: "#1d1d1d", weight: 2, fill: false }, { zIndex: 4 }),
+    units: vg("units", { color: "#6a4c93", weight: 1.6, dashArray: "5 3", fill: false }, { zIndex: 4 }),
+  };
+  overlays.zones.on("tileload", () => { mapEl.dataset.zones = String(drawnZones.size); });
+  function firstTile() {
+    if (window.citizenMetrics.firstTile === null) {
+      window.citizenMetrics.firstTile = performance.now();
+      mapEl.dataset.firstTile = "1";
+    }
+  }
+  overlays.zones.on("tileload", firstTile);
+  base.on("tileload", firstTile);
+  let marker = null;
+
+  // ---- URL state ----------------------------------------------------------------------------
+  function parseHash() {
+    const h = new URLSearchParams(location.hash.slice(1));
+    const out = {};
+    const pair = (v) => { const p = (v || "").split(",").map(Number); return p.length === 2 && p.every(Number.isFinite) ? p : null; };
+    const z = Number(h.get("z")); if (Number.isFinite(z) && z >= 9 && z <= 20 && h.get("z")) out.z = z;
+    const c = pair(h.get("c")); if (c) out.center = c;
+    const p = pair(h.get("p")); out.point = p;
+    if (h.has("l")) out.layers = h.get("l").split(",").filter((x) => LAYERS.includes(x));
+    out.sheet = h.get("s") || "";
+    const o = Number(h.get("o")); out.opacity = h.has("o") && o >= 0 && o <= 100 ? o : 80;
+    out.swipe = h.get("w") === "1";
+    out.lang = h.get("lang") === "en" ? "en" : "vi";
+    return out;
+  }
+  function hashNow() {
+    const c = map.getCenter();
+    const h = new URLSearchParams();
+    h.set("z", String(map.getZoom()));
+    h.set("c", `${c.lat.toFixed(5)},${c.lng.toFixed(5)}`);
+    h.set("l", [...state.layers].join(","));
+    if (state.point) h.set("p", `${state.point[0].toFixed(6)},${state.point[1].toFixed(6)}`);
+    if (state.sheet) { h.set("s", state.sheet); h.set("o", String(state.opacity)); if (state.swipe) h.set("w", "1"); }
+    if (state.lang === "en") h.set("lang", "en");
+    return "#" + h.toString().replace(/%2C/g, ",");
+  }
+  let applying = false;
+  function save(push) {
+    if (applying) return;
+    const h = hashNow();
+    if (h === location.hash) return;
+    history[push ? "pushState" : "replaceState"](null, "", h);
+  }
+
+  function applyState(s, first) {
+    applying = true;
+    try {
+      setLang(s.lang);
+      const zoningBefore = state.layers.has("zones");
+      if (s.layers) state.layers = new Set(s.layers);
+      $("input[name=layer][value=zones]").checked = state.layers.has("zones");
+      if (!map.hasLayer(overlays.zones)) overlays.zones.addTo(map);
+      else if (zoningBefore !== state.layers.has("zones")) overlays.zones.redraw();
+      for (const name of LAYERS) {
+        if (name === "zones") continue;
+        const on = state.layers.has(name);
+        const box = document.querySelector(`input[name=layer][value=${name}]`);
+        if (box) box.checked = on;
+        if (on && !map.hasLayer(overlays[name])) overlays[name].addTo(map);
+        if (!on && map.hasLayer(overlays[name])) map.removeLayer(overlays[name]);
+      }
+      const center = s.center || (s.point ? s.point : (first ? [DEFAULT.lat, DEFAULT.lon] : null));
+      if (center) map.setView(center, s.z || (s.point ? 17 : DEFAULT.z), { animate: false });
+      state.opacity = s.opacity; $("#opacity").value = String(s.opacity);
+      setSheet(s.sheet || "", s.swipe);
+      const same = s.point && state.point && s.point[0] === state.point[0] && s.point[1] === state.point[1];
+      if (s.point && !same) select(L.latLng(s.point[0], s.point[1]), { push: false, pan: false });
+      if (!s.point && state.point) closePanel(false);
+    } finally {
+      applying = false;
+    }
+  }
+
+  // ---- language -----------------------------------------------------------------------------
+  function setLang(lang) {
+    state.lang = lang === "en" ? "en" : "vi";
+    document.documentElement.lang = state.lang;
+    for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+    for (const el of document.querySelectorAll("[data-i18n-aria]")) el.setAttribute("aria-label", t(el.dataset.i18nAria));
+    for (const el of document.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
+    const btn = $("#lang");
+    btn.textContent = state.lang === "vi" ? "EN" : "VI";
+    btn.lang = state.lang === "vi" ? "en" : "vi";
+    document.title = t("title");
+    renderLegend();
+    if (state.info) renderPanel(state.info);
+  }
+  $("#lang").addEventListener("click", () => { setLang(state.lang === "vi" ? "en" : "vi"); save(false); });
+
+  // ---- legend and layers --------------------------------------------------------------------
+  let legendRows = [];
+  function renderLegend() {
+    const ul = $("#legend");
+    ul.innerHTML = legendRows.map((r) => `<li><span class="swatch" style="background:${esc(r.color)}" aria-hidden="true"></span>` +
+      `<b>${esc(r.code)}</b> <span>${esc(state.lang === "vi" ? r.name_vi : r.name_en)}</span></li>`).join("");
+  }
+  fetch("/api/legend").then((r) => r.json()).then((rows) => { legendRows = rows; renderLegend(); });
+
+  const layersCard = $("#layers");
+  function toggleLayers(open, focus = true) {
+    layersCard.hidden = !open;
+    $("#layers-btn").setAttribute("aria-expanded", String(open));
+    if (open && focus) layersCard.querySelector("input, select").focus({ preventScroll: true });
+  }
+  $("#layers-btn").addEventListener("click", () => toggleLayers(layersCard.hidden));
+  layersCard.querySelector("[data-close=layers]").addEventListener("click", () => { toggleLayers(false); $("#layers-btn").focus(); });
+  if (window.matchMedia("(min-width: 900px)").matches) toggleLayers(true, false);
+  for (const box of document.querySelectorAll("input[name=layer]")) {
+    box.addEventListener("change", () => {
+      if (box.checked) state.layers.add(box.value); else state.layers.delete(box.value);
+      if (box.value === "zones") overlays.zones.redraw();
+      else if (box.checked) overlays[box.value].addTo(map);
+      else map.removeLayer(overlays[box.value]);
+      save(true);
+    });
+  }
+
+  // ---- scanned sheets: raster tiles, opacity, swipe -----------------------------------------
+  let sheets = [];
+  let sheetLayer = null;
+  const swipeEl = $("#swipe");
+  fetch("/api/citizen/sheets").then((r) => r.json()).then((rows) => {
+    sheets = rows;
+    const sel = $("#sheet");
+    for (const s of rows) {
+      const o = document.createElement("option");
+      o.value = String(s.id);
+      o.textContent = `${s.title} — ${s.plan_name}`;
+      sel.appendChild(o);
+    }
+    $("#scan-note").textContent = rows.length ? "" : t("noSheets");
+    sel.disabled = !rows.length;
+    if (state.sheet) setSheet(state.sheet, state.swipe);
+  });
+  function setSheet(id, swipe) {
+    state.sheet = id; state.swipe = !!swipe && !!id;
+    $("#sheet").value = id; $("#swipe-on").checked = state.swipe;
+    if (sheetLayer) { map.removeLayer(sheetLayer); sheetLayer = null; }
+    const s = sheets.find((x) => String(x.id) === String(id));
+    if (s) {
+      sheetLayer = L.tileLayer(s.tiles, { opacity: state.opacity / 100, maxZoom: 20, maxNativeZoom: 20, zIndex: 3 }).addTo(map);
+      sheetLayer.getContainer && sheetLayer.on("add", clip);
+    }
+    swipeEl.hidden = !state.swipe;
+    clip();
+  }
+  function clip() {
+    const zones = overlays.zones.getContainer && overlays.zones.getContainer();
+    const scan = sheetLayer && sheetLayer.getContainer();
+    if (!state.swipe || !scan) {
+      if (zones) zones.style.clip = "";
+      if (scan) scan.style.clip = "";
+      return;
+    }
+    const ratio = Number($("#swipe-range").value) / 100;
+    const nw = map.containerPointToLayerPoint([0, 0]);
+    const se = map.containerPointToLayerPoint(map.getSize());
+    const x = nw.x + (se.x - nw.x) * ratio;
+    scan.style.clip = `rect(${nw.y}px, ${x}px, ${se.y}px, ${nw.x}px)`;
+    if (zones) zones.style.clip = `rect(${nw.y}px, ${se.x}px, ${se.y}px, ${x}px)`;
+    swipeEl.querySelector(".swipe-line").style.left = `${ratio * 100}%`;
+  }
+  map.on("move", clip);
+  $("#swipe-range").addEventListener("input", clip);
+  $("#sheet").addEventListener("change", (e) => { setSheet(e.target.value, state.swipe); save(true); });
+  $("#swipe-on").addEventListener("change", (e) => { setSheet(state.sheet, e.target.checked); save(true); });
+  $("#opacity").addEventListener("input", (e) => {
+    state.opacity = Number(e.target.value);
+    if (sheetLayer) sheetLayer.setOpacity(state.opacity / 100);
+    save(false);
+  });
+
+  // ---- the panel ----------------------------------------------------------------------------
+  const panel = $("#panel");
+  const body = $("#panel-body");
+  async function apiGet(url) {
+    const r = await fetch(url, { headers: { Accept: "application/json" }, priority: "high" });
+    const doc = await r.json().catch(() => ({}));
+    if (!r.ok) { const e = new Error(doc.detail || r.statusText); e.doc = doc; throw e; }
+    return doc;
+  }
+  function errorText(e) {
+    const d = e.doc || {};
+    return state.lang === "vi" ? (d.detail_vi || d.detail || e.message) : (d.detail || e.message);
+  }
+
+  async function select(latlng, { push = true, pan = true } = {}) {
+    const tapped = performance.now();
+    state.point = [latlng.lat, latlng.lng];
+    if (!marker) marker = L.circleMarker(latlng, { radius: 9, color: "#fff", weight: 3, fillColor: "#1450c8", fillOpacity: 1 }).addTo(map);
+    else marker.setLatLng(latlng).addTo(map);
+    panel.hidden = false;
+    document.body.classList.add("has-panel");
+    body.innerHTML = `<p class="loading">${esc(t("loading"))}</p>`;
+    save(push);
+    try {
+      const info = await apiGet(`/api/citizen/point?lon=${latlng.lng.toFixed(7)}&lat=${latlng.lat.toFixed(7)}`);
+      if (!state.point || state.point[0] !== latlng.lat || state.point[1] !== latlng.lng) return; // a newer tap won
+      state.info = info;
+      renderPanel(info);
+      window.citizenMetrics.panelShown = performance.now() - tapped;
+      panel.dataset.ready = "1";
+      if (pan && window.matchMedia("(max-width: 899px)").matches) {
+        // Keep the point visible above the bottom sheet.
+        const y = map.latLngToContainerPoint(latlng).y;
+        const top = map.getSize().y - panel.offsetHeight;
+        if (y > top - 30) map.panBy([0, y - top / 2], { animate: false });
+      }
+    } catch (e) {
+      state.info = null;
+      body.innerHTML = panelHead(t("error")) + `<p class="error" role="alert">${esc(errorText(e))}</p>`;
+      panel.dataset.ready = "1";
+    }
+  }
+  function panelHead(title) {
+    return `<div class="card-head"><h2 id="panel-title">${esc(title)}</h2>` +
+      `<button type="button" class="close" id="panel-close" aria-label="${esc(t("close"))}">×</button></div>`;
+  }
+  function closePanel(push = true) {
+    state.point = null; state.info = null;
+    panel.hidden = true; delete panel.dataset.ready;
+    document.body.classList.remove("has-panel");
+    if (marker) map.removeLayer(marker);
+    save(push);
+  }
+  body.addEventListener("click", (e) => {
+    if (e.target.closest("#panel-close")) { closePanel(); mapEl.focus(); }
+    const view = e.target.closest("[data-view]");
+    if (view) { e.preventDefault(); openDoc(view.dataset.view, view.dataset.title, view.dataset.pages); }
+    if (e.target.closest("#share")) share();
+  });
+
+  function floors(z) {
+    if (z.floors_min == null && z.floors_max == null) return "—";
+    if (z.floors_min == null || z.floors_min === z.floors_max) return `${z.floors_max} ${t("floorsUnit")}`;
+    return `${z.floors_min}–${z.floors_max} ${t("floorsUnit")}`;
+  }
+  function decisionText(d) {
+    if (!d || !d.number) return "—";
+    return `${t("number")} ${esc(d.number)} ${t("date")} ${date(d.date)}${d.issuer ? " — " + esc(d.issuer) : ""}`;
+  }
+  function accuracyText(pl) {
+    const s = pl.sheet;
+    if (!s || s.accuracy_m == null) return esc(t("noAccuracy"));
+    return `± ${num(s.accuracy_m, 1)} m <small>(${esc(s.title)})</small>`;
+  }
+  function renderPanel(info) {
+    const vi = state.lang === "vi";
+    const z = info.zone;
+    const gov = info.plans.find((p) => p.governing);
+    const title = z ? `${t("zone")} ${z.label}` : (gov ? gov.name : t("noPlan"));
+    let h = panelHead(title);
+    if (z) {
+      h += `<p class="function"><span class="swatch" style="background:${esc(z.color)}" aria-hidden="true"></span>` +
+        `<span data-field="function"><b>${esc(vi ? z.name_vi : z.name_en)}</b> (${esc(z.function_code)})</span>` +
+        `<br><small lang="${vi ? "en" : "vi"}">${esc(vi ? z.name_en : z.name_vi)}</small></p>`;
+      h += `<dl class="indicators">
+        <div><dt>${t("area")}</dt><dd data-field="area">${num(z.area_m2, 0)} m²</dd></div>
+        <div><dt>${t("coverage")}</dt><dd data-field="coverage">${num(z.coverage_pct, 1)} %</dd></div>
+        <div><dt>${t("floors")}</dt><dd data-field="floors">${floors(z)}</dd></div>
+        <div><dt>${t("far")}</dt><dd data-field="far">${z.far == null ? "—" : num(z.far, 2) + " " + t("times")}</dd></div>
+        <div><dt>${t("population")}</dt><dd data-field="population">${z.population == null ? "—" : num(z.population, 0) + " " + t("people")}</dd></div>
+      </dl>`;
+    } else {
+      h += `<p>${esc(t("noZone"))}</p>`;
+    }
+    if (gov) {
+      h += `<section class="gov" aria-label="${esc(t("governing"))}"><h3>${esc(t("governing"))}</h3>
+        <p class="plan-name" data-field="plan">${esc(gov.name)}</p>
+        <p class="muted">${esc(vi ? gov.kind_vi : gov.kind_en)}${gov.scale ? ", " + esc(gov.scale) : ""} · ${esc(vi ? gov.status_vi : gov.status_en)}</p>
+        <dl class="facts"><div><dt>${t("decision")}</dt><dd data-field="decision">${decisionText(gov.decision)}</dd></div>
+        <div><dt>${t("accuracy")}</dt><dd data-field="accuracy">${accuracyText(gov)}</dd></div></dl>`;
+      if (gov.documents.length) {
+        h += `<h4>${esc(t("documents"))}</h4><ul class="docs">` + gov.documents.map((d) =>
+          `<li><span>${esc(vi ? d.type_vi : d.type_en)}${d.number ? " " + esc(d.number) : ""}${d.issued_on ? ", " + date(d.issued_on) : ""}` +
+          `<br><small>${esc(d.title)}</small></span><span class="doc-actions">` +
+          `<a href="${esc(d.file_url)}" class="btn" data-view="${d.id}" data-title="${esc(d.title)}" data-pages="${d.pages || 0}">${esc(t("view"))}</a>` +
+          `<a href="${esc(d.file_url)}" class="btn" download>${esc(t("download"))}</a></span></li>`).join("") + `</ul>`;
+      }
+      h += `</section>`;
+    }
+    const others = info.plans.filter((p) => !p.governing);
+    if (others.length) {
+      h += `<section><h3>${esc(t("others"))}</h3><ul class="others">` + others.map((p) => {
+        const oz = p.zones[0];
+        return `<li${p.superseded ? ' class="superseded"' : ""}>${p.superseded ? `<span class="badge">${esc(t("superseded"))}</span> ` : ""}` +
+          `<span>${esc(p.name)}</span>${oz ? ` — ${esc(oz.label)} (${esc(vi ? oz.name_vi : oz.name_en)})` : ""}` +
+          `<br><small>${esc(t("decision"))} ${decisionText(p.decision)}</small></li>`;
+      }).join("") + `</ul></section>`;
+    }
+    const pt = info.point;
+    h += `<section><h3>${esc(t("coords"))}</h3><p class="muted" data-field="coords">WGS 84: ${pt.lat.toFixed(6)}, ${pt.lon.toFixed(6)}<br>` +
+      `VN-2000: X ${num(pt.x_north, 2)} · Y ${num(pt.y_east, 2)}</p>`;
+    if (info.units.length) {
+      h += `<p class="muted">${esc(t("units"))}: ` + info.units.map((u) => esc(u.name) + (u.current ? "" : ` (${esc(t("oldName"))})`)).join("; ") + `</p>`;
+    }
+    h += `<p class="muted">${esc(t("dataDate"))}: ${date(info.data_date)}</p></section>`;
+    const q = `lon=${pt.lon}&lat=${pt.lat}`;
+    h += `<div class="actions"><a class="btn primary" id="info-sheet" href="/api/info-sheet.pdf?${q}" target="_blank" rel="noopener">${esc(t("sheetPdf"))}</a>` +
+      `<button type="button" class="btn" id="share">${esc(t("share"))}</button></div>` +
+      `<label class="share-row" for="share-url">${esc(t("shareLink"))}</label><input id="share-url" readonly value="${esc(location.href)}">`;
+    body.innerHTML = h;
+  }
+
+  async function share() {
+    const url = location.href;
+    const input = $("#share-url");
+    input.value = url; input.select();
+    try {
+      if (navigator.share && window.matchMedia("(max-width: 899px)").matches) await navigator.share({ title: t("title"), url });
+      else { await navigator.clipboard.writeText(url); $("#share").textContent = t("copied"); }
+    } catch (_e) { /* the link stays selected in the box: the citizen can copy it */ }
+  }
+
+  // ---- documents in the page ----------------------------------------------------------------
+  const viewer = $("#viewer");
+  // Pages are shown as images rendered by the library: phones do not draw a PDF inside a page.
+  function openDoc(id, title, pages) {
+    const file = `/documents/${id}/file`;
+    $("#viewer-title").textContent = title;
+    $("#viewer-download").href = file;
+    $("#viewer-open").href = file;
+    // Without a known page count (text not read yet) only the PDF links are offered.
+    const n = Math.min(Number(pages) || 0, 60);
+    $("#viewer-pages").innerHTML = n ? Array.from({ length: n }, (_, i) =>
+      `<img src="/documents/${id}/pages/${i + 1}.png" alt="${esc(t("page"))} ${i + 1}" loading="${i ? "lazy" : "eager"}">`).join("")
+      : `<p>${esc(t("noPages"))}</p>`;
+    viewer.showModal();
+  }
+  $("#viewer-close").addEventListener("click", () => viewer.close());
+  viewer.addEventListener("close", () => { $("#viewer-pages").innerHTML = ""; });
+
+  // ---- tap, keyboard ------------------------------------------------------------------------
+  map.on("click", (e) => select(e.latlng));
+  mapEl.addEventListener("keydown", (e) => {
+    if ((e.key === "Enter" || e.key === " ") && e.target === mapEl) { e.preventDefault(); select(map.getCenter()); }
+  });
+  document.addEventListener("keydown", (e) => {
+    if (e.key !== "Escape") return;
+    if (!$("#results").hidden) { hideResults(); $("#q").focus(); } else if (!panel.hidden) closePanel();
+  });
+  map.on("moveend", () => save(false));
+
+  // ---- search -------------------------------------------------------------------------------
+  const results = $("#results");
+  function hideResults() { results.hidden = true; results.innerHTML = ""; }
+  // A result's box: [west, south, east, north] (the search API) or a GeoJSON polygon.
+  function bboxBounds(b) {
+    if (Array.isArray(b) && b.length === 4 && b.every(Number.isFinite)) return L.latLngBounds([b[1], b[0]], [b[3], b[2]]);
+    const ring = b && b.coordinates && b.coordinates[0];
+    if (!ring) return null;
+    return L.latLngBounds(ring.map(([x, y]) => [y, x]));
+  }
+  let lastResults = [];
+  async function runSearch(q, jump) {
+    if (!q.trim()) { hideResults(); return; }
+    let doc;
+    try {
+      doc = await apiGet(`/api/citizen/find?q=${encodeURIComponent(q)}`);
+    } catch (e) {
+      if (!jump && !(e.doc && e.doc.code === "outside_hanoi")) return;
+      const nums = q.match(/[-+]?\d+(?:[.,]\d+)?/g);
+      const swap = e.doc && e.doc.code === "outside_hanoi" && nums && nums.length === 2 && /đảo|swap/i.test(e.doc.detail_vi + e.doc.detail);
+      results.innerHTML = `<p class="error" role="alert">${esc(errorText(e))}</p>` +
+        (swap ? `<button type="button" class="btn" id="swap" data-q="${esc(nums[1] + " " + nums[0])}">${esc(t("swap"))}: ${esc(nums[1])} ${esc(nums[0])}</button>` : "");
+      results.hidden = false;
+      return;
+    }
+    if ($("#q").value.trim() !== q.trim()) return; // the citizen typed on
+    if (doc.coordinates) {
+      const c = doc.coordinates;
+      results.innerHTML = `<p class="reading" data-field="reading">${esc(t("reading"))}: ${esc(state.lang === "vi" ? c.reading_vi : c.reading_en)}` +
+        ` → ${c.lat.toFixed(6)}, ${c.lon.toFixed(6)}</p>`;
+      results.hidden = false;
+      if (jump) {
+        const ll = L.latLng(c.lat, c.lon);
+        map.setView(ll, Math.max(map.getZoom(), 17), { animate: false });
+        select(ll);
+      }
+      return;
+    }
+    lastResults = doc.results;
+    if (!doc.results.length) {
+      results.innerHTML = `<p>${esc(t("noResults"))}</p>`;
+    } else {
+      results.innerHTML = `<ul role="list">` + doc.results.map((r, i) =>
+        `<li><button type="button" class="hit" data-i="${i}"><span class="kind">${esc(T[state.lang].kinds[r.kind] || r.kind)}</span> ` +
+        `<span class="hit-title">${r.title_html}</span>${r.subtitle ? `<br><small>${esc(r.subtitle)}</small>` : ""}</button></li>`).join("") + `</ul>`;
+    }
+    results.hidden = false;
+    // Enter jumps to the best result that is a place on the map; documents open only when chosen.
+    const place = doc.results.find((r) => bboxBounds(r.bbox));
+    if (jump && place) goTo(place, false);
+  }
+  function goTo(r, close = true) {
+    const b = bboxBounds(r.bbox);
+    if (b) map.fitBounds(b, { maxZoom: 17, animate: false, padding: [20, 20] });
+    if (r.kind === "zone" && b) select(b.getCenter());
+    else if (r.kind === "document" || r.kind === "decision") openDoc(r.id, r.title, r.page_count || 0);
+    mapEl.dataset.jumped = String(r.kind) + ":" + r.id;
+    save(true);
+    if (close) hideResults();
+  }
+  results.addEventListener("click", (e) => {
+    const hit = e.target.closest(".hit");
+    if (hit) goTo(lastResults[Number(hit.dataset.i)]);
+    const swap = e.target.closest("#swap");
+    if (swap) { $("#q").value = swap.dataset.q; runSearch(swap.dataset.q, true); }
+  });
+  $("#search").addEventListener("submit", (e) => { e.preventDefault(); runSearch($("#q").value, true); });
+  let typing = null;
+  $("#q").addEventListener("input", () => {
+    clearTimeout(typing);
+    const q = $("#q").value;
+    if (q.trim().length < 3) { hideResults(); return; }
+    typing = setTimeout(() => runSearch(q, false), 350);
+  });
+
+  // ---- my location --------------------------------------------------------------------------
+  $("#locate").addEventListener("click", () => {
+    if (!navigator.geolocation) { results.innerHTML = `<p class="error" role="alert">${esc(t("geoUnsupported"))}</p>`; results.hidden = false; return; }
+    navigator.geolocation.getCurrentPosition((pos) => {
+      const ll = L.latLng(pos.coords.latitude, pos.coords.longitude);
+      map.setView(ll, 17, { animate: false });
+      select(ll);
+    }, (err) => {
+      results.innerHTML = `<p class="error" role="alert">${esc(t("geoDenied"))}: ${esc(err.message)}</p>`;
+      results.hidden = false;
+    }, { enableHighAccuracy: true, timeout: 15000 });
+  });
+
+  // The skip link focuses the box without touching the hash (the hash is the map's state).
+  $(".skip").addEventListener("click", (e) => { e.preventDefault(); $("#q").focus(); });
+
+  // ---- start --------------------------------------------------------------------------------
+  window.addEventListener("popstate", () => applyState(parseHash(), false));
+  applyState(parseHash(), true);
+  mapEl.dataset.ready = "1";
+})();

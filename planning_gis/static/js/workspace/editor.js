@@ -1,0 +1,240 @@
+/* Control-point editor: the scan (pixel space, Leaflet CRS.Simple) beside a reference map.
+   Click the scan, then click the map or type X (north) / Y (east) in VN-2000. Every change goes
+   to the server, which answers with the points and the residual report of every method. */
+(function () {
+  "use strict";
+  var root = document.getElementById("editor");
+  var csrf = document.querySelector('meta[name="csrf-token"]').content;
+  var api = root.dataset.api;
+  var W = +root.dataset.width, H = +root.dataset.height, MZ = +root.dataset.maxzoom;
+  var statusEl = document.getElementById("status");
+  var mode = "points", pending = null, pendingMarker = null, maskPts = [], maskLine = null;
+  var scanMarkers = L.layerGroup(), refMarkers = L.layerGroup(), maskLayer = null, preview = null;
+  var state = null;
+
+  function say(msg, isError) {
+    statusEl.textContent = msg || "";
+    statusEl.className = "ws-status" + (isError ? " error" : "");
+  }
+  function call(method, url, body, isForm) {
+    var headers = { "X-CSRF-Token": csrf, "Accept": "application/json" };
+    var opts = { method: method, headers: headers, credentials: "same-origin" };
+    if (body !== undefined) {
+      if (isForm) { opts.body = body; } else { headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
+    }
+    return fetch(url, opts).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (data) {
+        if (!r.ok) { var e = new Error(data.detail_vi || data.detail || ("Lỗi " + r.status)); e.data = data; throw e; }
+        return data;
+      });
+    });
+  }
+  function fail(e) { say(e.message, true); }
+  function fmt(v, n) { return v === null || v === undefined ? "–" : Number(v).toFixed(n === undefined ? 3 : n); }
+
+  /* --- the two maps --- */
+  var scanMap = L.map("scan-map", { crs: L.CRS.Simple, minZoom: 0, maxZoom: MZ + 2, attributionControl: false });
+  function ll(px, py) { return scanMap.unproject([px, py], MZ); }
+  function px(latlng) { var p = scanMap.project(latlng, MZ); return [p.x, p.y]; }
+  var imgBounds = L.latLngBounds(ll(0, H), ll(W, 0));
+  /* container point of a scan pixel: lets tests click a known pixel */
+  window.__scanMapPoint = function (x, y) { var p = scanMap.latLngToContainerPoint(ll(x, y)); return [p.x, p.y]; };
+  function tileUrl() { return root.dataset.tiles + "?v=" + encodeURIComponent(state ? state.width + "x" + state.height + (state.rev || "") : ""); }
+  var scanTiles = L.tileLayer(root.dataset.tiles, { minZoom: 0, maxZoom: MZ + 2, maxNativeZoom: MZ, noWrap: true, bounds: imgBounds, tileSize: 256 }).addTo(scanMap);
+  scanMap.fitBounds(imgBounds);
+  scanMarkers.addTo(scanMap);
+
+  var refMap = L.map("ref-map", { attributionControl: false });
+  var pb = JSON.parse(root.dataset.planBounds || "null") || [105.78, 21.0, 105.86, 21.06];
+  refMap.fitBounds([[pb[1], pb[0]], [pb[3], pb[2]]]);
+  refMarkers.addTo(refMap);
+  fetch(root.dataset.zones + "?bbox=" + pb.join(",")).then(function (r) { return r.json(); }).then(function (fc) {
+    L.geoJSON(fc, { style: function (f) { return { color: "#555", weight: 1, fillColor: f.properties.color, fillOpacity: 0.5 }; },
+      onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.label + " " + f.properties.function_code); } }).addTo(refMap);
+  }).catch(function () {});
+
+  function label(text, cls) { return L.divIcon({ className: "", html: '<span class="ws-label ' + (cls || "") + '">' + text + "</span>", iconSize: null, iconAnchor: [-4, 8] }); }
+
+  /* --- drawing the state --- */
+  function render(data) {
+    state = data;
+    document.getElementById("sheet-state").textContent = data.state_vi;
+    var rep = data.report || {};
+    var blunders = {};
+    (rep.residuals || []).forEach(function (r) { if (r.blunder) { blunders[r.id] = true; } });
+    scanMarkers.clearLayers(); refMarkers.clearLayers();
+    var tbody = document.querySelector("#points-table tbody");
+    tbody.innerHTML = "";
+    data.points.forEach(function (p) {
+      var cls = blunders[p.id] ? "blunder" : "";
+      var m = L.marker(ll(p.pixel_x, p.pixel_y), { draggable: true, icon: label(p.label, cls), title: p.label });
+      m.on("dragend", function () { var q = px(m.getLatLng()); call("PATCH", api + "/diem/" + p.id, { pixel_x: q[0], pixel_y: q[1] }).then(render).catch(fail); });
+      scanMarkers.addLayer(m);
+      L.circleMarker(ll(p.pixel_x, p.pixel_y), { radius: 3, color: blunders[p.id] ? "#d00" : "#06c" }).addTo(scanMarkers);
+      var r = L.marker([p.lat, p.lon], { draggable: true, icon: label(p.label, cls), title: p.label });
+      r.on("dragend", function () { var q = r.getLatLng(); call("PATCH", api + "/diem/" + p.id, { lon: q.lng, lat: q.lat }).then(render).catch(fail); });
+      refMarkers.addLayer(r);
+      L.circleMarker([p.lat, p.lon], { radius: 3, color: blunders[p.id] ? "#d00" : "#06c" }).addTo(refMarkers);
+      var tr = document.createElement("tr");
+      tr.dataset.pointId = p.id;
+      tr.className = (blunders[p.id] ? "blunder " : "") + (p.enabled ? "" : "disabled");
+      tr.innerHTML = "<td>" + p.label + "</td><td>" + fmt(p.pixel_x, 1) + "</td><td>" + fmt(p.pixel_y, 1) + "</td><td>" + fmt(p.x_north, 2) +
+        "</td><td>" + fmt(p.y_east, 2) + '</td><td class="residual">' + fmt(p.residual_m) + '</td><td class="loo">' + fmt(p.loo_error_m) +
+        '</td><td><input type="checkbox" class="enable"' + (p.enabled ? " checked" : "") + '></td><td><button type="button" class="delete">Xóa</button></td>';
+      tr.querySelector(".enable").addEventListener("change", function (ev) { call("PATCH", api + "/diem/" + p.id, { enabled: ev.target.checked }).then(render).catch(fail); });
+      tr.querySelector(".delete").addEventListener("click", function () { call("DELETE", api + "/diem/" + p.id).then(render).catch(fail); });
+      tbody.appendChild(tr);
+    });
+    var mt = document.querySelector("#methods-table tbody");
+    mt.innerHTML = "";
+    var summary = document.getElementById("fit-summary");
+    if (rep.ok) {
+      summary.innerHTML = "Tự động chọn: <strong id=\"chosen-method\">" + rep.method + "</strong> · RMSE " + fmt(rep.rmse_m) +
+        " m · LOO RMSE " + fmt(rep.loo_rmse_m) + " m<br><small>" + rep.reason + "</small>";
+      Object.keys(rep.methods).forEach(function (m) {
+        var s = rep.methods[m], tr = document.createElement("tr");
+        tr.dataset.method = m;
+        if (m === rep.method) { tr.className = "chosen"; }
+        tr.innerHTML = "<td>" + m + " – " + s.description + "</td><td>" + fmt(s.rmse_m) + "</td><td>" + fmt(s.loo_rmse_m) + "</td><td>" + (s.why_not || "") + "</td>";
+        mt.appendChild(tr);
+      });
+    } else {
+      summary.textContent = data.points.length ? ("Chưa nắn được: " + (rep.error_vi || rep.error || "")) : "Chưa có điểm khống chế.";
+    }
+    var bl = document.getElementById("blunders");
+    bl.innerHTML = "";
+    (rep.blunders || []).forEach(function (b) {
+      var p = document.createElement("p");
+      p.className = "ws-error blunder-note";
+      p.textContent = "Điểm " + b.label + " có vẻ sai (" + fmt(b.error_m, 1) + " m): " + b.likely_cause + " – " + b.detail;
+      bl.appendChild(p);
+    });
+    drawMask(data.neatline);
+    loadVersions();
+  }
+
+  function drawMask(coords) {
+    if (maskLayer) { scanMap.removeLayer(maskLayer); maskLayer = null; }
+    if (!coords) { return; }
+    var outer = [ll(-W, -H), ll(2 * W, -H), ll(2 * W, 2 * H), ll(-W, 2 * H)];
+    var inner = coords.map(function (c) { return ll(c[0], c[1]); });
+    maskLayer = L.polygon([outer, inner], { color: "#ff0", weight: 2, fillColor: "#000", fillOpacity: 0.6, interactive: false }).addTo(scanMap);
+  }
+
+  function loadVersions() {
+    call("GET", api + "/phien-ban").then(function (vs) {
+      var ul = document.getElementById("versions");
+      ul.innerHTML = "";
+      vs.forEach(function (v) {
+        var li = document.createElement("li");
+        li.textContent = "Phiên bản " + v.version + " · " + v.method + " · RMSE " + fmt(v.rmse_m) + " m · " + new Date(v.created_at).toLocaleString("vi-VN") + (v.current ? " (đang công bố) " : " ");
+        if (!v.current) {
+          var b = document.createElement("button");
+          b.type = "button"; b.textContent = "Khôi phục"; b.className = "restore";
+          b.addEventListener("click", function () { say("Đang khôi phục…"); call("POST", api + "/khoi-phuc/" + v.version).then(function () { say("Đã khôi phục phiên bản " + v.version + "."); return call("GET", api); }).then(render).catch(fail); });
+          li.appendChild(b);
+        }
+        ul.appendChild(li);
+      });
+    }).catch(function () {});
+  }
+
+  /* --- interactions --- */
+  function setMode(m) {
+    mode = m;
+    document.getElementById("mode-points").classList.toggle("active", m === "points");
+    document.getElementById("mode-mask").classList.toggle("active", m === "mask");
+    document.getElementById("mask-save").hidden = m !== "mask";
+    maskPts = [];
+    if (maskLine) { scanMap.removeLayer(maskLine); maskLine = null; }
+    say(m === "mask" ? "Bấm lần lượt các góc của khung bản đồ trên ảnh quét, rồi bấm “Lưu khung”." : "");
+  }
+  document.getElementById("mode-points").addEventListener("click", function () { setMode("points"); });
+  document.getElementById("mode-mask").addEventListener("click", function () { setMode("mask"); });
+  document.getElementById("mask-save").addEventListener("click", function () {
+    if (maskPts.length < 3) { say("Khung bản đồ cần ít nhất 3 đỉnh.", true); return; }
+    call("PUT", api + "/khung", { coordinates: maskPts }).then(function (d) { setMode("points"); render(d); say("Đã lưu khung bản đồ."); }).catch(fail);
+  });
+  document.getElementById("mask-clear").addEventListener("click", function () {
+    call("PUT", api + "/khung", { coordinates: null }).then(function (d) { render(d); say("Đã xóa khung."); }).catch(fail);
+  });
+
+  scanMap.on("click", function (ev) {
+    var q = px(ev.latlng);
+    if (q[0] < 0 || q[1] < 0 || q[0] > W || q[1] > H) { return; }
+    if (mode === "mask") {
+      maskPts.push(q);
+      if (maskLine) { scanMap.removeLayer(maskLine); }
+      maskLine = L.polygon(maskPts.map(function (c) { return ll(c[0], c[1]); }), { color: "#ff0", weight: 2, fill: false }).addTo(scanMap);
+      return;
+    }
+    pending = q;
+    if (pendingMarker) { scanMap.removeLayer(pendingMarker); }
+    pendingMarker = L.marker(ev.latlng, { icon: label("?", "pending") }).addTo(scanMap);
+    document.getElementById("pending").textContent = "Điểm ảnh (" + q[0].toFixed(1) + ", " + q[1].toFixed(1) + "): bấm vào bản đồ hoặc nhập X, Y.";
+  });
+  function addPoint(extra) {
+    if (!pending) { say("Hãy bấm vào ảnh quét trước để chọn điểm.", true); return; }
+    var body = { pixel_x: pending[0], pixel_y: pending[1] };
+    Object.keys(extra).forEach(function (k) { body[k] = extra[k]; });
+    call("POST", api + "/diem", body).then(function (d) {
+      pending = null;
+      if (pendingMarker) { scanMap.removeLayer(pendingMarker); pendingMarker = null; }
+      document.getElementById("point-form").reset();
+      render(d); say("Đã thêm điểm.");
+    }).catch(fail);
+  }
+  refMap.on("click", function (ev) { if (mode === "points" && pending) { addPoint({ lon: ev.latlng.lng, lat: ev.latlng.lat }); } });
+  document.getElementById("point-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var f = ev.target;
+    addPoint({ x_north: f.x_north.value, y_east: f.y_east.value, label: f.label.value });
+  });
+  document.getElementById("import-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var fd = new FormData(ev.target);
+    if (!ev.target.file.files.length) { say("Hãy chọn tệp .points hoặc CSV.", true); return; }
+    if (!ev.target.replace.checked) { fd.delete("replace"); }
+    say("Đang nhập điểm…");
+    call("POST", api + "/nhap-diem", fd, true).then(function (d) { render(d); say("Đã nhập " + d.points.length + " điểm."); }).catch(fail);
+  });
+  function rotate(turns, flip) {
+    say("Đang xoay ảnh…");
+    call("POST", api + "/xoay", { quarter_turns: turns, flip: flip }).then(function (d) {
+      W = d.width; H = d.height;
+      imgBounds = L.latLngBounds(ll(0, H), ll(W, 0));
+      scanTiles.options.bounds = imgBounds;
+      scanTiles.setUrl(root.dataset.tiles + "?r=" + Date.now());
+      scanMap.fitBounds(imgBounds);
+      render(d); say("Đã xoay ảnh.");
+    }).catch(fail);
+  }
+  document.getElementById("rotate-cw").addEventListener("click", function () { rotate(1, false); });
+  document.getElementById("rotate-ccw").addEventListener("click", function () { rotate(3, false); });
+  document.getElementById("flip").addEventListener("click", function () { rotate(0, true); });
+
+  var opacity = document.getElementById("opacity");
+  opacity.addEventListener("input", function () { if (preview) { preview.setOpacity(+opacity.value); } });
+  document.getElementById("preview").addEventListener("click", function () {
+    say("Đang nắn thử ảnh…");
+    call("POST", api + "/xem-truoc").then(function (d) {
+      if (preview) { refMap.removeLayer(preview); }
+      preview = L.imageOverlay(d.url + "?t=" + Date.now(), d.bounds, { opacity: +opacity.value, className: "warp-preview" }).addTo(refMap);
+      refMap.fitBounds(d.bounds);
+      say("Ảnh xem trước: " + d.method + ", RMSE " + fmt(d.rmse_m) + " m.");
+      return call("GET", api);
+    }).then(render).catch(fail);
+  });
+  document.getElementById("publish").addEventListener("click", function () {
+    say("Đang tạo ảnh nắn (COG) và công bố…");
+    call("POST", api + "/cong-bo").then(function (d) {
+      say("Đã công bố phiên bản " + d.version + " (" + d.method + ", RMSE " + fmt(d.rmse_m) + " m).");
+      return call("GET", api);
+    }).then(render).catch(fail);
+  });
+  document.getElementById("unpublish").addEventListener("click", function () {
+    call("POST", api + "/an").then(function () { say("Đã ngừng công bố."); return call("GET", api); }).then(render).catch(fail);
+  });
+
+  call("GET", api).then(render).catch(fail);
+})();

@@ -1,0 +1,544 @@
+"""The workspace blueprint under ``/quan-tri``: pages for planners, a JSON API for the editor,
+and the public list of published sheets with their accuracy under ``/api/sheets``.
+
+Every state-changing request needs the session's CSRF token; every change is written to the
+audit log in the same transaction. Long operations (preview, publish) run in the request: the
+planner waits for them with a progress message in the page.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from geoalchemy2.shape import to_shape
+from rio_tiler.errors import TileOutsideBounds as RioOutside
+from rio_tiler.io import ImageReader
+from rio_tiler.io.rasterio import LocalTileMatrixSet
+from sqlalchemy import select, text
+
+from planning_gis import db
+from planning_gis.accounts import audit
+from planning_gis.accounts.users import can_edit_plan
+from planning_gis.accounts.web import (
+    check_csrf,
+    current_user,
+    get_session,
+    login_required,
+    role_required,
+)
+from planning_gis.crs import STORAGE_SRID, vn2000_to_lonlat
+from planning_gis.errors import InvalidInput, NotFound
+from planning_gis.models import PLAN_KINDS, PLAN_STATUSES, MapSheet, Plan
+from planning_gis.settings import Settings
+from planning_gis.workspace import sheets, uploads
+
+bp = Blueprint("workspace", __name__, url_prefix="/quan-tri")
+public = Blueprint("sheets_public", __name__)
+
+
+def _settings() -> Settings:
+    return current_app.config["SETTINGS"]
+
+
+@bp.before_request
+def _csrf() -> None:
+    check_csrf()
+
+
+@bp.after_request
+def _no_store(resp: Response) -> Response:
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def _json_body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise InvalidInput("the request body must be a JSON object",
+                           message_vi="Dữ liệu gửi lên phải là một đối tượng JSON.")
+    return data
+
+
+def _int(value: str, what: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise NotFound(f"no {what} {value!r}", message_vi=f"Không có {what} {value!r}.") from exc
+
+
+# --- pages --------------------------------------------------------------------------------
+
+@bp.get("/")
+@login_required
+def home():
+    """The plans this user may work on, with their sheets."""
+    s = get_session()
+    user = current_user()
+    q = select(Plan).order_by(Plan.name)
+    if user.role != "admin":
+        q = q.where(Plan.organisation_id == user.organisation_id)
+    plans = list(s.scalars(q))
+    return render_template("workspace/home.html", plans=plans, kinds=PLAN_KINDS,
+                           statuses=PLAN_STATUSES, state_labels=sheets.STATE_LABELS)
+
+
+@bp.get("/do-an/<plan_id>")
+@login_required
+def plan_page(plan_id: str):
+    s = get_session()
+    plan = sheets.get_plan(s, _int(plan_id, "plan"), current_user())
+    from planning_gis.workspace import plans as plan_forms
+
+    return render_template("workspace/plan.html", plan=plan, kinds=PLAN_KINDS,
+                           statuses=PLAN_STATUSES, state_labels=sheets.STATE_LABELS,
+                           documents=plan_forms.documents_of(s, plan),
+                           doc_types=plan_forms.DOCUMENT_TYPES,
+                           other_documents=plan_forms.linkable_documents(s, plan))
+
+
+@bp.post("/do-an/<plan_id>/to-ban-do")
+@login_required
+def upload(plan_id: str):
+    """A scan from the upload form (multipart), streamed to storage."""
+    s = get_session()
+    user = current_user()
+    plan = sheets.get_plan(s, _int(plan_id, "plan"), user)
+    f = request.files.get("scan")
+    if f is None or not f.filename:
+        raise InvalidInput("choose a scan file to upload", message_vi="Hãy chọn tệp ảnh quét.")
+    name = unicodedata.normalize("NFC", Path(f.filename).name)
+    sheet = sheets.create_sheet(s, user, plan, f.stream, name, request.form.get("title", ""),
+                                _settings(), declared_size=f.content_length or None)
+    s.commit()
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify(id=sheet.id, url=url_for("workspace.editor", sheet_id=sheet.id)), 201
+    return redirect(url_for("workspace.editor", sheet_id=sheet.id), 303)
+
+
+@bp.get("/to-ban-do/<sheet_id>")
+@login_required
+def editor(sheet_id: str):
+    s = get_session()
+    sheet = sheets.get_sheet(s, _int(sheet_id, "sheet"), current_user())
+    plan_bounds = None
+    if sheet.plan.geom is not None:
+        from planning_gis.crs import transformer
+
+        minx, miny, maxx, maxy = to_shape(sheet.plan.geom).bounds
+        t = transformer(STORAGE_SRID, 4326)
+        w, so = t.transform(minx, miny)
+        e, n = t.transform(maxx, maxy)
+        plan_bounds = [w, so, e, n]
+    return render_template("workspace/editor.html", sheet=sheet, plan=sheet.plan,
+                           state_labels=sheets.STATE_LABELS, plan_bounds=plan_bounds,
+                           maxzoom=LocalTileMatrixSet(sheet.width, sheet.height).maxzoom)
+
+
+@bp.get("/to-ban-do/<sheet_id>/anh/<z>/<x>/<y>.png")
+@login_required
+def scan_tile(sheet_id: str, z: str, x: str, y: str):
+    """A tile of the unwarped scan in pixel space (Leaflet CRS.Simple), from its preview COG."""
+    s = get_session()
+    sheet = sheets.get_sheet(s, _int(sheet_id, "sheet"), current_user())
+    path = uploads.preview_path(_settings(), sheet.scan_sha256)
+    try:
+        zi, xi, yi = int(z), int(x), int(y)
+    except ValueError:
+        abort(404)
+    try:
+        with ImageReader(str(path)) as reader:
+            if zi < 0 or zi > reader.maxzoom:
+                return Response(status=204)
+            img = reader.tile(xi, yi, zi)
+    except RioOutside:
+        return Response(status=204)
+    resp = Response(img.render(img_format="PNG"), mimetype="image/png")
+    return resp
+
+
+@bp.get("/to-ban-do/<sheet_id>/thumb.png")
+@login_required
+def thumbnail(sheet_id: str):
+    s = get_session()
+    sheet = sheets.get_sheet(s, _int(sheet_id, "sheet"), current_user(), edit=False)
+    if not can_edit_plan(current_user(), sheet.plan):
+        sheets.require_plan_editor(current_user(), sheet.plan)
+    return send_file(uploads.thumb_path(_settings(), sheet.scan_sha256), mimetype="image/png")
+
+
+@bp.get("/to-ban-do/<sheet_id>/xem-truoc.png")
+@login_required
+def preview_png(sheet_id: str):
+    s = get_session()
+    sheet = sheets.get_sheet(s, _int(sheet_id, "sheet"), current_user())
+    path = sheets.preview_file(_settings(), sheet)
+    if not path.exists():
+        raise NotFound("no warp preview yet", message_vi="Chưa có ảnh xem trước.")
+    return send_file(path, mimetype="image/png", max_age=0)
+
+
+@bp.get("/nhat-ky")
+@role_required("admin")
+def audit_page():
+    s = get_session()
+    entries = audit.recent(s, limit=500)
+    return render_template("workspace/audit.html", entries=entries)
+
+
+# --- JSON API of the editor ---------------------------------------------------------------
+
+def _sheet_json(sheet: MapSheet, report: dict[str, Any] | None = None) -> dict[str, Any]:
+    pts = []
+    for cp in sheet.control_points:
+        lon, lat = vn2000_to_lonlat(cp.easting, cp.northing)
+        pts.append({"id": cp.id, "label": cp.label, "pixel_x": cp.pixel_x, "pixel_y": cp.pixel_y,
+                    "easting": round(cp.easting, 3), "northing": round(cp.northing, 3),
+                    "x_north": round(cp.northing, 3), "y_east": round(cp.easting, 3),
+                    "lon": lon, "lat": lat, "enabled": cp.enabled,
+                    "residual_m": cp.residual_m, "loo_error_m": cp.loo_error_m})
+    return {"id": sheet.id, "state": sheet.state, "state_vi": sheets.STATE_LABELS[sheet.state],
+            "width": sheet.width, "height": sheet.height, "points": pts,
+            "neatline": sheets.neatline_coords(sheet), "method": sheet.method,
+            "rmse_m": sheet.rmse_m, "loo_rmse_m": sheet.loo_rmse_m,
+            "current_version": sheet.current_version, "report": report}
+
+
+def _answer(sheet: MapSheet, status: int = 200) -> Response:
+    s = get_session()
+    report = sheets.residual_report(s, sheet)
+    s.commit()
+    resp = jsonify(_sheet_json(sheet, report))
+    resp.status_code = status
+    return resp
+
+
+def _api_sheet(sheet_id: str) -> MapSheet:
+    return sheets.get_sheet(get_session(), _int(sheet_id, "sheet"), current_user())
+
+
+@bp.get("/api/to-ban-do/<sheet_id>")
+@login_required
+def api_sheet(sheet_id: str):
+    return _answer(_api_sheet(sheet_id))
+
+
+@bp.post("/api/to-ban-do/<sheet_id>/diem")
+@login_required
+def api_add_point(sheet_id: str):
+    sheet = _api_sheet(sheet_id)
+    sheets.add_point(get_session(), current_user(), sheet, _json_body())
+    return _answer(sheet, 201)
+
+
+@bp.route("/api/to-ban-do/<sheet_id>/diem/<point_id>", methods=["PATCH", "DELETE"])
+@login_required
+def api_point(sheet_id: str, point_id: str):
+    sheet = _api_sheet(sheet_id)
+    if request.method == "DELETE":
+        sheets.delete_point(get_session(), current_user(), sheet, _int(point_id, "point"))
+    else:
+        sheets.update_point(get_session(), current_user(), sheet, _int(point_id, "point"),
+                            _json_body())
+    return _answer(sheet)
+
+
+@bp.post("/api/to-ban-do/<sheet_id>/nhap-diem")
+@login_required
+def api_import_points(sheet_id: str):
+    sheet = _api_sheet(sheet_id)
+    f = request.files.get("file")
+    if f is None or not f.filename:
+        raise InvalidInput("choose a .points or CSV file", message_vi="Hãy chọn tệp .points hoặc CSV.")
+    suffix = Path(f.filename).suffix.lower()
+    if suffix not in (".points", ".csv", ".txt"):
+        raise InvalidInput("control points come as .points or .csv files",
+                           message_vi="Điểm khống chế phải là tệp .points hoặc .csv.")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"points{suffix}"
+        f.save(path)
+        sheets.import_points(get_session(), current_user(), sheet, path,
+                             replace_all=request.form.get("replace") == "1",
+                             crs=request.form.get("crs") or None)
+    return _answer(sheet)
+
+
+@bp.get("/api/to-ban-do/<sheet_id>/diem.<fmt>")
+@login_required
+def api_export_points(sheet_id: str, fmt: str):
+    sheet = _api_sheet(sheet_id)
+    if fmt not in ("points", "csv"):
+        abort(404)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = sheets.export_points(sheet, fmt, Path(tmp))
+        body = path.read_bytes()
+    resp = Response(body, mimetype="text/csv" if fmt == "csv" else "text/plain")
+    resp.headers["Content-Disposition"] = f'attachment; filename="sheet-{sheet.id}.{fmt}"'
+    return resp
+
+
+@bp.post("/api/to-ban-do/<sheet_id>/xoay")
+@login_required
+def api_rotate(sheet_id: str):
+    sheet = _api_sheet(sheet_id)
+    data = _json_body()
+    try:
+        turns = int(data.get("quarter_turns", 0))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput("quarter_turns must be a whole number") from exc
+    sheets.rotate_sheet(get_session(), current_user(), sheet, turns, bool(data.get("flip")),
+                        _settings())
+    return _answer(sheet)
+
+
+@bp.put("/api/to-ban-do/<sheet_id>/khung")
+@login_required
+def api_neatline(sheet_id: str):
+    sheet = _api_sheet(sheet_id)
+    sheets.set_neatline(get_session(), current_user(), sheet, _json_body().get("coordinates"))
+    return _answer(sheet)
+
+
+@bp.post("/api/to-ban-do/<sheet_id>/xem-truoc")
+@login_required
+def api_preview(sheet_id: str):
+    s = get_session()
+    sheet = _api_sheet(sheet_id)
+    info = sheets.preview_warp(s, current_user(), sheet, _settings())
+    s.commit()
+    info["url"] = url_for("workspace.preview_png", sheet_id=sheet.id)
+    return jsonify(info)
+
+
+@bp.post("/api/to-ban-do/<sheet_id>/cong-bo")
+@login_required
+def api_publish(sheet_id: str):
+    s = get_session()
+    sheet = _api_sheet(sheet_id)
+    v = sheets.publish(s, current_user(), sheet, _settings())
+    s.commit()
+    return jsonify(version=v.version, method=v.method, rmse_m=v.rmse_m, loo_rmse_m=v.loo_rmse_m,
+                   tiles=f"/tiles/sheets/{sheet.id}/{{z}}/{{x}}/{{y}}.png", state=sheet.state)
+
+
+@bp.post("/api/to-ban-do/<sheet_id>/an")
+@login_required
+def api_unpublish(sheet_id: str):
+    s = get_session()
+    sheet = _api_sheet(sheet_id)
+    sheets.unpublish(s, current_user(), sheet)
+    s.commit()
+    return jsonify(state=sheet.state)
+
+
+@bp.post("/api/to-ban-do/<sheet_id>/khoi-phuc/<version>")
+@login_required
+def api_restore(sheet_id: str, version: str):
+    s = get_session()
+    sheet = _api_sheet(sheet_id)
+    v = sheets.restore(s, current_user(), sheet, _int(version, "version"), _settings())
+    s.commit()
+    return jsonify(version=v.version, state=sheet.state)
+
+
+@bp.get("/api/to-ban-do/<sheet_id>/phien-ban")
+@login_required
+def api_versions(sheet_id: str):
+    s = get_session()
+    sheet = _api_sheet(sheet_id)
+    return jsonify([{"version": v.version, "method": v.method, "rmse_m": v.rmse_m,
+                     "loo_rmse_m": v.loo_rmse_m, "created_at": v.created_at.isoformat(),
+                     "current": v.version == sheet.current_version and sheet.state == "published"}
+                    for v in sheets.versions(s, sheet)])
+
+
+# --- public: published sheets and their accuracy ------------------------------------------
+
+PUBLISHED_SQL = text(
+    """
+    SELECT s.id, s.title, s.plan_id, p.name AS plan_name, s.method, s.rmse_m, s.loo_rmse_m,
+           s.current_version, s.published_at,
+           ST_XMin(b) AS w, ST_YMin(b) AS s, ST_XMax(b) AS e, ST_YMax(b) AS n
+    FROM map_sheets s JOIN plans p ON p.id = s.plan_id,
+         LATERAL (SELECT ST_Transform(s.footprint, 4326)::box2d::geometry AS b) f
+    WHERE s.state = 'published' AND s.cog_path IS NOT NULL
+    ORDER BY s.published_at DESC
+    """
+)
+
+
+def published_sheets() -> list[dict[str, Any]]:
+    rows = db.get_conn().execute(PUBLISHED_SQL).all()
+    out = []
+    for r in rows:
+        out.append({
+            "id": r.id, "title": r.title, "plan_id": r.plan_id, "plan": r.plan_name,
+            "version": r.current_version, "method": r.method,
+            "accuracy": {"rmse_m": r.rmse_m, "loo_rmse_m": r.loo_rmse_m,
+                         "note_vi": "Sai số trung phương tại điểm khống chế (RMSE) và sai số "
+                                    "kiểm tra chéo bỏ-một-điểm (LOO), đơn vị mét.",
+                         "note_en": "Root-mean-square error at the control points and "
+                                    "leave-one-out cross-validation error, metres."},
+            "published_at": r.published_at.isoformat() if r.published_at else None,
+            "bounds": [r.w, r.s, r.e, r.n] if r.w is not None else None,
+            "tiles": f"/tiles/sheets/{r.id}/{{z}}/{{x}}/{{y}}.png",
+        })
+    return out
+
+
+@public.get("/api/sheets")
+def api_published():
+    """Every published sheet with its accuracy, for the public map."""
+    resp = jsonify(published_sheets())
+    resp.headers["Cache-Control"] = "public, max-age=10"
+    return resp
+
+
+@public.get("/to-ban-do")
+def published_page():
+    """Citizens' list of published sheets on a map, each with its accuracy."""
+    return render_template("workspace/published.html", sheets=published_sheets())
+
+
+def footprint_lonlat(sheet: MapSheet) -> list[list[float]] | None:
+    if sheet.footprint is None:
+        return None
+    from planning_gis.crs import transformer
+
+    t = transformer(STORAGE_SRID, 4326)
+    return [[t.transform(x, y)[1], t.transform(x, y)[0]]
+            for x, y in to_shape(sheet.footprint).exterior.coords]
+
+
+def init_app(app) -> None:  # noqa: ANN001
+    app.register_blueprint(bp)
+    app.register_blueprint(public)
+
+
+# --- plans and documents ------------------------------------------------------------------
+
+@bp.route("/do-an/moi", methods=["GET", "POST"])
+@login_required
+def plan_new():
+    from planning_gis.workspace import plans as plan_forms
+
+    if request.method == "POST":
+        s = get_session()
+        plan = plan_forms.save_plan(s, current_user(), request.form.to_dict())
+        s.commit()
+        return redirect(url_for("workspace.plan_page", plan_id=plan.id), 303)
+    return render_template("workspace/plan_form.html", plan=None, kinds=PLAN_KINDS,
+                           statuses=PLAN_STATUSES)
+
+
+@bp.post("/do-an/<plan_id>/sua")
+@login_required
+def plan_edit(plan_id: str):
+    from planning_gis.workspace import plans as plan_forms
+
+    s = get_session()
+    plan = sheets.get_plan(s, _int(plan_id, "plan"), current_user())
+    plan_forms.save_plan(s, current_user(), request.form.to_dict(), plan)
+    s.commit()
+    return redirect(url_for("workspace.plan_page", plan_id=plan.id), 303)
+
+
+@bp.post("/do-an/<plan_id>/van-ban")
+@login_required
+def plan_attach(plan_id: str):
+    from planning_gis.workspace import plans as plan_forms
+
+    s = get_session()
+    plan = sheets.get_plan(s, _int(plan_id, "plan"), current_user())
+    f = request.files.get("pdf")
+    if f is None or not f.filename:
+        raise InvalidInput("choose a PDF file", message_vi="Hãy chọn tệp PDF.")
+    form = request.form.to_dict()
+    form.setdefault("file_name", Path(f.filename).name)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "upload.pdf"
+        f.save(path)
+        plan_forms.attach_pdf(s, current_user(), plan, path, form, _settings())
+        s.commit()
+    return redirect(url_for("workspace.plan_page", plan_id=plan.id), 303)
+
+
+@bp.post("/do-an/<plan_id>/lien-ket")
+@login_required
+def plan_link(plan_id: str):
+    from planning_gis.workspace import plans as plan_forms
+
+    s = get_session()
+    plan = sheets.get_plan(s, _int(plan_id, "plan"), current_user())
+    plan_forms.link_document(s, current_user(), plan,
+                             _int(request.form.get("document_id", ""), "document"))
+    s.commit()
+    return redirect(url_for("workspace.plan_page", plan_id=plan.id), 303)
+
+
+ZONE_FIELDS = [("label", "Ký hiệu ô đất"), ("function_code", "Mã chức năng"),
+               ("coverage_pct", "Mật độ xây dựng (%)"), ("floors_min", "Tầng cao tối thiểu"),
+               ("floors_max", "Tầng cao tối đa"), ("far", "Hệ số sử dụng đất"),
+               ("population", "Dân số")]
+
+
+@bp.route("/do-an/<plan_id>/o-quy-hoach", methods=["GET", "POST"])
+@login_required
+def zones_form(plan_id: str):
+    """Zones from a GIS file: check (report) or import (all or nothing)."""
+    from planning_gis.errors import PlanningError
+    from planning_gis.zones_import import check_zones, import_zones
+
+    s = get_session()
+    user = current_user()
+    plan = sheets.get_plan(s, _int(plan_id, "plan"), user)
+    report = error = imported = None
+    status = 200
+    if request.method == "POST":
+        f = request.files.get("file")
+        if f is None or not f.filename:
+            raise InvalidInput("choose a GIS file", message_vi="Hãy chọn tệp GIS.")
+        suffix = Path(f.filename).suffix.lower()
+        if suffix not in (".gpkg", ".geojson", ".json", ".dxf", ".zip", ".shp"):
+            raise InvalidInput(f"{f.filename}: not a GeoPackage, GeoJSON, DXF or zipped Shapefile",
+                               message_vi="Tệp phải là GeoPackage, GeoJSON, DXF hoặc Shapefile nén .zip.")
+        mapping = {k: request.form[f"map_{k}"].strip() for k, _ in ZONE_FIELDS
+                   if request.form.get(f"map_{k}", "").strip()}
+        opts = dict(mapping=mapping, encoding=request.form.get("encoding") or None,
+                    repair=request.form.get("repair") == "1")
+        crs = request.form.get("crs") or None
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"upload{suffix}"
+            f.save(path)
+            try:
+                _rows, report = check_zones(s, path, plan.id, crs, **opts)
+                s.rollback()
+                if request.form.get("action") == "import" and report.ok:
+                    result = import_zones(s, path, plan.id, crs, **opts)
+                    report = result.report
+                    imported = result.inserted
+                    audit.record(s, user, "zones.import", "plan", plan.id,
+                                 {"file": f.filename, "inserted": imported,
+                                  "problems": len(report.problems)})
+                    s.commit()
+            except PlanningError as exc:
+                s.rollback()
+                error, status = exc.message_vi, 400
+        if report is not None and not report.ok:
+            status = 422
+    return render_template("workspace/zones.html", plan=plan, fields=ZONE_FIELDS, report=report,
+                           error=error, imported=imported, form=request.form), status

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from planning_gis.errors import GeoreferenceError, NotEnoughControlPoints
+from planning_gis.georef.report import COMPLEXITY, analyse, find_blunders, report
+from planning_gis.georef.transforms import METHODS
+
+
+def _shrunk(e, n):
+    a, b = (e - 586000.0) / 0.5, (2326000.0 - n) / 0.5
+    return 40 + a + 2.5e-5 * a * a - 1e-5 * a * b, 30 + b + 2e-5 * b * b
+
+
+@pytest.fixture
+def shrunk(make_grid):
+    return make_grid(_shrunk, n_e=6, n_n=5, noise_px=0.2, seed=5)
+
+
+def test_report_covers_every_method_and_is_json(shrunk):
+    data = report(shrunk, METHODS, image_size=(1200, 900), crs_epsg=5897)
+    json.dumps(data)
+    assert set(data["methods"]) == set(METHODS)
+    assert data["crs"] == "EPSG:5897"
+    row = data["residuals"][0]
+    for key in ("dx_m", "dy_m", "total_m", "dx_px", "dy_px", "total_px", "loo_m", "loo_px"):
+        assert key in row
+    assert all("residuals" in m for m in data["methods"].values())
+
+
+def test_auto_picks_the_lowest_leave_one_out_and_says_why(shrunk):
+    data = report(shrunk, METHODS, image_size=(1200, 900))
+    supported = {m: s["loo_rmse_m"] for m, s in data["methods"].items() if s["supported"]}
+    best = min(supported.values())
+    assert supported[data["method"]] <= best * 1.05
+    simpler = [m for m in COMPLEXITY[: COMPLEXITY.index(data["method"])] if m in supported]
+    assert all(supported[m] > best * 1.05 for m in simpler)
+    assert data["method"] in ("poly2", "poly3", "tps")
+    assert "lowest leave-one-out" in data["reason"]
+    assert data["loo_rmse_m"] >= data["rmse_m"]
+
+
+def test_auto_leaves_out_methods_the_points_cannot_support(make_grid):
+    pts = make_grid(n_e=3, n_n=2)  # 6 points
+    data = report(pts, METHODS)
+    assert data["methods"]["poly3"]["supported"] is False
+    assert data["methods"]["tps"]["supported"] is False
+    assert "not considered" in data["reason"]
+
+
+
+
+def test_blunders_are_named_with_their_likely_cause(shrunk):
+    pts = list(shrunk)
+    pts[3] = replace(pts[3], northing=pts[3].northing + 90.0)
+    pts[8] = replace(pts[8], easting=pts[8].northing, northing=pts[8].easting)
+    # typed the coordinates of the cross one step (100 m) west of where the pixel was clicked
+    pts[29] = replace(pts[29], easting=pts[29].easting + 100.0)
+    blunders, _ = find_blunders(pts)
+    causes = {b.label: b.cause for b in blunders}
+    assert causes == {
+        "P4": "typo in northing",
+        "P9": "swapped X/Y",
+        "P30": "wrong grid cross",
+    }
+    typo = next(b for b in blunders if b.label == "P4")
+    assert typo.error_m == pytest.approx(90.0, abs=2.0)
+
+
+def test_blunders_stay_in_the_fit_unless_asked(shrunk):
+    pts = list(shrunk)
+    pts[3] = replace(pts[3], northing=pts[3].northing + 40.0)
+    kept = report(pts, ["affine", "poly2"], image_size=(1200, 900))
+    assert [b["label"] for b in kept["blunders"]] == ["P4"]
+    assert kept["points_used"] == len(pts)
+    assert kept["blunders"][0]["dropped"] is False
+    dropped = report(pts, ["affine", "poly2"], image_size=(1200, 900), drop_blunders=True)
+    assert dropped["points_used"] == len(pts) - 1
+    assert dropped["blunders"][0]["dropped"] is True
+    assert dropped["loo_rmse_m"] < kept["loo_rmse_m"] / 5
+
+
+def test_clean_points_have_no_blunders(shrunk):
+    assert find_blunders(shrunk)[0] == []
+
+
+def test_points_outside_the_image(shrunk):
+    with pytest.raises(GeoreferenceError, match="outside the 300 x 200 px image"):
+        analyse(shrunk, "affine", image_size=(300, 200))
+
+
+def test_asked_method_with_too_few_points(make_grid):
+    with pytest.raises(NotEnoughControlPoints, match="poly3 needs at least 10"):
+        analyse(make_grid(n_e=3, n_n=2), "poly3")
+
+
+def test_pixel_residuals_are_consistent_with_metres(shrunk):
+    data = report(shrunk, ["affine"], method="affine")
+    row = data["residuals"][0]
+    assert row["total_m"] == pytest.approx(row["total_px"] * data["pixel_size_m"], rel=0.05,
+                                           abs=0.01)
+    assert np.isfinite(data["rmse_px"])

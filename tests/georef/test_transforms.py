@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pytest
+
+from planning_gis.errors import GeoreferenceError, NotEnoughControlPoints
+from planning_gis.georef.control_points import ControlPoint
+from planning_gis.georef.transforms import METHODS, MIN_POINTS, build_transform, fit
+
+
+def _warped(e, n):
+    """A rotated, scaled, quadratically shrunk and gently waved pixel <-> map relation."""
+    a, b = (e - 586000.0) / 0.5, (2326000.0 - n) / 0.5
+    x = 40 + a * np.cos(0.03) - b * np.sin(0.03) + 2e-5 * a * a + 3 * np.sin(b / 150)
+    y = 30 + a * np.sin(0.03) + b * np.cos(0.03) + 1.5e-5 * a * b
+    return x, y
+
+
+@pytest.fixture
+def wavy(make_grid):
+    return make_grid(_warped, n_e=6, n_n=5, noise_px=0.3, seed=2)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_forward_and_inverse_agree(method, wavy):
+    f = fit(wavy, method)
+    px = np.array([50.0, 400.0, 900.0])
+    py = np.array([60.0, 500.0, 700.0])
+    e, n = f.forward(px, py)
+    bx, by = f.inverse(e, n)
+    assert np.abs(bx - px).max() < 1e-3 and np.abs(by - py).max() < 1e-3
+
+
+@pytest.mark.parametrize("method", ["helmert", "affine", "poly2", "poly3", "projective"])
+def test_exact_data_of_the_method_class_is_recovered(method, make_grid):
+    def similar(e, n):
+        a, b = (e - 586000.0) / 0.5, (2326000.0 - n) / 0.5
+        return 40 + a * np.cos(0.1) - b * np.sin(0.1), 30 + a * np.sin(0.1) + b * np.cos(0.1)
+
+    f = fit(make_grid(similar), method)
+    assert f.rmse_m < 1e-6
+    assert f.loo_rmse_m is not None and f.loo_rmse_m < 1e-5
+    assert f.pixel_size_m == pytest.approx(0.5, rel=1e-6)
+
+
+def test_thin_plate_spline_residuals_are_zero_but_leave_one_out_is_not(wavy):
+    f = fit(wavy, "tps")
+    assert f.rmse_m < 1e-6
+    assert f.loo_rmse_m > 0.05
+
+
+def test_leave_one_out_matches_a_manual_refit(wavy):
+    f = fit(wavy, "poly2")
+    others = wavy[1:]
+    g = fit(others, "poly2")
+    e, n = g.forward(np.array([wavy[0].pixel_x]), np.array([wavy[0].pixel_y]))
+    assert f.loo_m[0] == pytest.approx([e[0] - wavy[0].easting, n[0] - wavy[0].northing])
+
+
+def test_flexible_methods_beat_stiff_ones_out_of_sample(wavy):
+    loo = {m: fit(wavy, m).loo_rmse_m for m in METHODS}
+    assert loo["tps"] < loo["affine"]
+    assert loo["poly2"] < loo["helmert"]
+
+
+def _gdaltransform(points, args, queries):
+    cmd = ["gdaltransform", *args]
+    for p in points:
+        cmd += ["-gcp", repr(p.pixel_x), repr(p.pixel_y), repr(p.easting), repr(p.northing)]
+    out = subprocess.run(cmd, input="\n".join(f"{x:.6f} {y:.6f}" for x, y in queries),
+                         capture_output=True, text=True, check=True).stdout
+    return np.array([[float(v) for v in line.split()[:2]] for line in out.strip().splitlines()])
+
+
+@pytest.mark.parametrize(
+    ("method", "args"),
+    [("affine", ["-order", "1"]), ("poly2", ["-order", "2"]), ("poly3", ["-order", "3"]),
+     ("tps", ["-tps"])],
+)
+def test_forward_mapping_agrees_with_gdal(method, args, wavy):
+    f = fit(wavy, method)
+    queries = np.array([[10.0, 15.0], [333.3, 444.4], [700.0, 120.0], [1200.0, 800.0]])
+    gdal = _gdaltransform(wavy, args, queries)
+    e, n = f.forward(queries[:, 0], queries[:, 1])
+    # well under a pixel (0.5 m): in practice the same least-squares / spline solution
+    assert np.abs(gdal[:, 0] - e).max() < 0.005
+    assert np.abs(gdal[:, 1] - n).max() < 0.005
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_too_few_points(method, make_grid):
+    pts = make_grid(n_e=3, n_n=3)[: MIN_POINTS[method] - 1]
+    with pytest.raises((NotEnoughControlPoints, GeoreferenceError)):
+        fit(pts, method)
+
+
+def test_duplicate_points_are_refused(make_grid):
+    pts = make_grid()
+    pts.append(ControlPoint(pts[0].pixel_x, pts[0].pixel_y, 586050.0, 2325950.0, True, "dup"))
+    with pytest.raises(GeoreferenceError, match="duplicate"):
+        fit(pts, "affine")
+
+
+def test_collinear_points_are_refused():
+    pts = [ControlPoint(10.0 * i, 5.0 * i, 586000.0 + 5 * i, 2326000.0 - 2.5 * i, True, str(i))
+           for i in range(6)]
+    with pytest.raises(GeoreferenceError, match="collinear"):
+        fit(pts, "affine")
+
+
+def test_poly3_on_a_clustered_layout_is_refused_not_wild():
+    # 10 points on two lines: enough in number, not in shape, for a cubic
+    pts = [ControlPoint(100.0 * i, 100.0 * (i % 2), 586000 + 50.0 * i, 2326000 - 50.0 * (i % 2),
+                        True, str(i)) for i in range(10)]
+    with pytest.raises(GeoreferenceError):
+        fit(pts, "poly3")
+
+
+def test_unknown_method(make_grid):
+    pts = make_grid()
+    with pytest.raises(GeoreferenceError, match="unknown method"):
+        build_transform("spline9", np.zeros((4, 2)), np.zeros((4, 2)))
+    assert fit(pts, "affine").method == "affine"

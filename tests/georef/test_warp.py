@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rasterio
+from rio_cogeo.cogeo import cog_validate
+from shapely.geometry import Point, Polygon
+
+from planning_gis.errors import CorruptImage, GeoreferenceError, InvalidGeometry, UnknownCRS
+from planning_gis.georef.warp import parse_mask, warp_scan
+
+
+@pytest.fixture(scope="module")
+def warped(sim, tmp_path_factory):
+    out = tmp_path_factory.mktemp("warp") / "sheet.tif"
+    result = warp_scan(sim.path, sim.control_points, "EPSG:5897", "auto", out,
+                       mask=sim.neatline_wkt)
+    return result
+
+
+def test_cog_is_valid_in_the_requested_crs_with_alpha(warped):
+    valid, errors, _ = cog_validate(str(warped.path), quiet=True)
+    assert valid, errors
+    with rasterio.open(warped.path) as ds:
+        assert ds.crs.to_epsg() == 5897
+        assert ds.count == 4
+        assert ds.colorinterp[3] == rasterio.enums.ColorInterp.alpha
+        assert ds.overviews(1)  # internal overviews
+        assert ds.res[0] == pytest.approx(warped.resolution)
+    # resolution from the scan's own pixel size (1:2000 at 75 dpi = 0.677 m)
+    assert warped.resolution == pytest.approx(2000 * 0.0254 / 75, rel=0.02)
+    assert not list(warped.path.parent.glob(".*.tif"))  # no temporary files left
+
+
+def test_alpha_is_zero_outside_the_neatline_and_full_inside(warped, sim):
+    neat = Polygon(sim.neatline_pixels)
+    xs, ys = sim.pixel_to_map(*np.array(neat.exterior.coords).T)
+    neat_map = Polygon(np.column_stack([xs, ys]))
+    with rasterio.open(warped.path) as ds:
+        alpha = ds.read(4)
+        rows, cols = np.mgrid[0 : ds.height : 7, 0 : ds.width : 7]
+        x, y = rasterio.transform.xy(ds.transform, rows.ravel(), cols.ravel())
+    inside = np.array([neat_map.contains(Point(a, b)) for a, b in zip(x, y, strict=True)])
+    a = alpha[rows.ravel(), cols.ravel()]
+    shrunk = neat_map.buffer(-3.0)
+    deep = np.array([shrunk.contains(Point(a_, b_)) for a_, b_ in zip(x, y, strict=True)])
+    grown = neat_map.buffer(3.0)
+    far = ~np.array([grown.contains(Point(a_, b_)) for a_, b_ in zip(x, y, strict=True)])
+    assert (a[deep] == 255).all()
+    assert (a[far] == 0).all()
+    assert inside.any() and (~inside).any()
+
+
+def test_hidden_check_markers_land_where_they_belong(warped, sim):
+    """Find each red marker in the COG and compare with its true coordinates."""
+    errors = []
+    with rasterio.open(warped.path) as ds:
+        rgba = ds.read()
+        for c in sim.check_points:
+            row, col = ds.index(c.easting, c.northing)
+            r0, c0 = max(0, row - 15), max(0, col - 15)
+            win = rgba[:, r0 : row + 16, c0 : col + 16].astype(int)
+            red = (win[0] > 120) & (win[1] < 110) & (win[2] < 110) & (win[3] == 255)
+            if red.sum() < 4:
+                continue
+            rr, cc = np.nonzero(red)
+            x, y = rasterio.transform.xy(ds.transform, rr.mean() + r0, cc.mean() + c0)
+            errors.append(np.hypot(x - c.easting, y - c.northing))
+    assert len(errors) >= 0.7 * len(sim.check_points)
+    # the ring's centroid, 0.68 m pixels: well within two pixels
+    assert np.median(errors) < 1.4
+    assert warped.report["loo_rmse_m"] < 2.0
+
+
+def test_any_epsg_and_a_given_resolution(sim, tmp_path):
+    out = tmp_path / "utm.tif"
+    res = warp_scan(sim.path, sim.control_points, "EPSG:3405", "affine", out, resolution=2.0,
+                    resampling="nearest")
+    with rasterio.open(out) as ds:
+        assert ds.crs.to_epsg() == 3405
+        assert ds.res == pytest.approx((2.0, 2.0))
+    assert res.method == "affine"
+    assert cog_validate(str(out), quiet=True)[0]
+
+
+def test_mask_in_map_coordinates(sim, tmp_path):
+    c = sim.control_points
+    e = [p.easting for p in c]
+    n = [p.northing for p in c]
+    wkt = Polygon([(min(e), min(n)), (max(e), min(n)), (max(e), max(n)), (min(e), max(n))]).wkt
+    res = warp_scan(sim.path, c, 5897, "affine", tmp_path / "m.tif", mask=wkt)
+    assert res.bounds[0] <= min(e) + 1 and res.bounds[2] >= max(e) - 1
+    assert res.bounds[2] - res.bounds[0] < (max(e) - min(e)) + 5
+
+
+def test_mask_parsing(tmp_path):
+    f = tmp_path / "neat.geojson"
+    f.write_text('{"type": "Polygon", "coordinates": [[[0,0],[10,0],[10,10],[0,0]]]}')
+    assert parse_mask(str(f)).area == 50
+    with pytest.raises(InvalidGeometry):
+        parse_mask("POINT (1 2)")
+    with pytest.raises(InvalidGeometry):
+        parse_mask("not a polygon at all")
+
+
+def test_failure_leaves_nothing_behind(sim, tmp_path):
+    bad = tmp_path / "cut.png"
+    data = sim.path.read_bytes()
+    bad.write_bytes(data[: len(data) // 2])
+    out = tmp_path / "out.tif"
+    with pytest.raises(CorruptImage):
+        warp_scan(bad, sim.control_points, 5897, "auto", out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.png"]
+
+
+def test_bad_points_fail_before_decoding(sim, tmp_path):
+    with pytest.raises(GeoreferenceError):
+        warp_scan(sim.path, sim.control_points[:2], 5897, "affine", tmp_path / "o.tif")
+    with pytest.raises(UnknownCRS):
+        warp_scan(sim.path, sim.control_points, "EPSG:999999", "affine", tmp_path / "o.tif")
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,81 @@
+"""Sheets: content addressing, rotation, versions (publish, unpublish, restore), the tiles."""
+
+import io
+
+import pytest
+from sqlalchemy import func, select
+
+from planning_gis.models import AuditEntry, MapSheet, SheetVersion
+from tests.workspace.conftest import CAU_GIAY, plan_of
+
+pytestmark = pytest.mark.db
+
+
+def _upload(c, plan_id, data, name="to.png"):
+    resp = c.post(f"/quan-tri/do-an/{plan_id}/to-ban-do",
+                  data={"csrf_token": c.csrf, "scan": (io.BytesIO(data), name)},
+                  content_type="multipart/form-data", headers={"Accept": "application/json"})
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    return resp.get_json()["id"]
+
+
+def test_same_file_twice_is_stored_once(planner_client, demo, simulated):
+    plan_id = plan_of(demo, CAU_GIAY)
+    data = simulated.path.read_bytes()
+    a = _upload(planner_client, plan_id, data)
+    b = _upload(planner_client, plan_id, data)
+    assert a != b
+    scans = [p for p in demo.scans_dir.rglob("*") if p.is_file()]
+    names = [p.name for p in scans]
+    assert len(names) == len(set(names))
+    assert not [n for n in names if n.startswith(".")]
+
+
+def test_versions_unpublish_and_restore(planner_client, demo, simulated, engine):
+    c = planner_client
+    sheet = _upload(c, plan_of(demo, CAU_GIAY), simulated.path.read_bytes())
+    api = f"/quan-tri/api/to-ban-do/{sheet}"
+    h = {"X-CSRF-Token": c.csrf}
+    with open(simulated.points_path, "rb") as fh:
+        assert c.post(api + "/nhap-diem", data={"file": (fh, "a.points"), "replace": "1"},
+                      headers=h, content_type="multipart/form-data").status_code == 200
+    assert c.post(api + "/cong-bo", headers=h).get_json()["version"] == 1
+    first = c.get(api).get_json()["points"][0]
+    moved = c.patch(api + f"/diem/{first['id']}", json={"enabled": False}, headers=h)
+    assert moved.status_code == 200
+    assert c.post(api + "/cong-bo", headers=h).get_json()["version"] == 2
+    assert c.get(f"/tiles/sheets/{sheet}/tilejson.json").status_code == 200
+    assert c.post(api + "/an", headers=h).get_json()["state"] == "georeferenced"
+    assert c.get(f"/tiles/sheets/{sheet}/tilejson.json").status_code == 404
+    restored = c.post(api + "/khoi-phuc/1", headers=h).get_json()
+    assert restored == {"version": 1, "state": "published"}
+    body = c.get(api).get_json()
+    assert body["current_version"] == 1 and all(p["enabled"] for p in body["points"])
+    versions = c.get(api + "/phien-ban").get_json()
+    assert [v["version"] for v in versions] == [2, 1] and versions[1]["current"]
+    with engine.connect() as conn:
+        actions = set(conn.scalars(select(AuditEntry.action).where(
+            AuditEntry.object_id == str(sheet))))
+        assert {"sheet.upload", "point.import", "sheet.publish", "sheet.unpublish",
+                "sheet.restore"} <= actions
+        assert conn.scalar(select(func.count()).select_from(SheetVersion)
+                           .where(SheetVersion.sheet_id == sheet)) == 2
+
+
+def test_rotation_before_points_and_bad_points(planner_client, demo, simulated, engine):
+    c = planner_client
+    sheet = _upload(c, plan_of(demo, CAU_GIAY), simulated.path.read_bytes())
+    api = f"/quan-tri/api/to-ban-do/{sheet}"
+    h = {"X-CSRF-Token": c.csrf}
+    body = c.post(api + "/xoay", json={"quarter_turns": 1}, headers=h).get_json()
+    assert (body["width"], body["height"]) == (simulated.height, simulated.width)
+    assert c.get(f"/quan-tri/to-ban-do/{sheet}/anh/0/0/0.png").status_code == 200
+    bad = c.post(api + "/diem", json={"pixel_x": 10, "pixel_y": 10, "x_north": 586000,
+                                      "y_east": 2326000}, headers=h)
+    assert bad.status_code == 400 and bad.get_json()["code"] == "outside_hanoi"
+    ok = c.post(api + "/diem", json={"pixel_x": 10, "pixel_y": 10, "x_north": 2326000,
+                                     "y_east": 586000}, headers=h)
+    assert ok.status_code == 201
+    assert c.post(api + "/xoay", json={"quarter_turns": 1}, headers=h).status_code == 409
+    with engine.connect() as conn:
+        assert conn.scalar(select(MapSheet.state).where(MapSheet.id == sheet)) == "control_points"
