@@ -112,6 +112,23 @@ def demo(settings: Settings) -> Settings:
     return settings
 
 
+@pytest.fixture(scope="session")
+def city(demo: Settings):
+    """The serving tests' synthetic city, loaded after the demo (tests/serving_data.py)."""
+    from tests.serving_data import load_sample_city
+
+    return load_sample_city(demo)
+
+
+@pytest.fixture
+def city_client(demo: Settings, city):
+    from server import create_app
+
+    application = create_app(demo)
+    application.config["TESTING"] = True
+    return application.test_client()
+
+
 @pytest.fixture
 def app(demo: Settings):
     from server import create_app
@@ -197,10 +214,10 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def page(browser, live_server):
-    """A fresh page that records console errors and every request that leaves 127.0.0.1."""
-    context = browser.new_context(locale="vi-VN", viewport={"width": 1280, "height": 800})
+def open_watched_page(browser, **context_options):
+    """A page in a new context that records console errors and blocks, and records, every request
+    that would leave 127.0.0.1 (pages must work offline)."""
+    context = browser.new_context(locale="vi-VN", **context_options)
     pg = context.new_page()
     pg.console_errors = []
     pg.foreign_requests = []
@@ -215,5 +232,12 @@ def page(browser, live_server):
         return route.abort()
 
     pg.route("**/*", _route)
+    return pg
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A desktop page (1280 × 800), watched by :func:`open_watched_page`."""
+    pg = open_watched_page(browser, viewport={"width": 1280, "height": 800})
     yield pg
-    context.close()
+    pg.context.close()

@@ -24,12 +24,13 @@ from sqlalchemy import select
 
 from planning_gis.crs import lonlat_to_vn2000
 from planning_gis.db import session_scope
+from planning_gis.demo.documents import DemoDocument, render_pdf
+from planning_gis.documents.store import DocumentMetadata, DocumentStore
 from planning_gis.models import (
     AdminUnit,
     LandUseZone,
     MapSheet,
     Plan,
-    PlanDocument,
     RedLine,
 )
 from planning_gis.settings import Settings
@@ -127,12 +128,15 @@ def load_sample_city(settings: Settings) -> City:
         s.add(detailed)
         s.flush()
         plans["detailed"] = detailed
-        doc = PlanDocument(doc_type="quyet_dinh", number="4321/QĐ-UBND",
-                           issued_on=dt.date(2020, 3, 1), issuer="UBND Thành phố Hà Nội",
-                           title="Quyết định phê duyệt " + detailed.name,
-                           file_sha256=hashlib.sha256(MARK.encode()).hexdigest(), file_size=1234,
-                           file_name="qd-4321.pdf", is_fictional=True)
-        detailed.documents.append(doc)
+        # A real PDF through the document store, like every document: a row never lacks its file.
+        title = "Quyết định phê duyệt " + detailed.name
+        pdf = render_pdf(DemoDocument("quyet_dinh", "4321/QĐ-UBND", dt.date(2020, 3, 1),
+                                      "UBND Thành phố Hà Nội", title, [title], []), settings)
+        DocumentStore.from_settings(settings).add_document_data(
+            s, pdf, DocumentMetadata(doc_type="quyet_dinh", title=title, number="4321/QĐ-UBND",
+                                     issued_on=dt.date(2020, 3, 1), issuer="UBND Thành phố Hà Nội",
+                                     file_name="qd-4321.pdf", is_fictional=True),
+            [detailed.id])
         cog = write_cog(settings.cogs_dir / "serving-test-sheet.tif",
                         (det[0] - 50, det[1] - 50, det[2] + 50, det[3] + 50))
         sheet = MapSheet(plan_id=detailed.id, title=MARK + " – tờ 1",

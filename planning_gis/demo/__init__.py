@@ -163,8 +163,8 @@ def load_demo(settings: Settings | None = None, *, force: bool = False,
             units = _load_units(session, city)
             plans = _load_plans(session, city)
             n_docs = _load_documents(session, city, plans, settings, written)
-            n_sheets = _load_sheets(session, city, plans, settings, written)
             _load_accounts(session)
+            n_sheets = _load_sheets(session, city, plans, settings, written)
             zones = sum(len(p.zones) for p in city.plans)
     except BaseException:
         for path in written:
@@ -176,11 +176,9 @@ def load_demo(settings: Settings | None = None, *, force: bool = False,
 
 def _load_sheets(session: Session, city: DemoCity, plans: dict[str, Plan],
                  settings: Settings, written: list[Path]) -> int:
-    """Scanned sheets come from the georeferencing engine (see planning_gis.demo.sheets)."""
-    try:
-        from planning_gis.demo import sheets
-    except ImportError:  # the engine is not installed in this checkout yet
-        return 0
+    """Scanned sheets, made through the planner's own path (see planning_gis.demo.sheets)."""
+    from planning_gis.demo import sheets
+
     return sheets.load_sheets(session, city, plans, settings, written)
 
 

@@ -133,17 +133,9 @@ def test_vn2000_xy_lands_on_the_right_spot(page, live_server, zone):
     assert page.foreign_requests == []
 
 
-def _document_file_served(base: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{base}/documents/1/file", timeout=10) as r:
-            return r.status == 200
-    except OSError:
-        return False
 
 
 def test_open_a_document_in_the_page(page, live_server, zone):
-    if not _document_file_served(live_server):
-        pytest.xfail("/documents/{id}/file comes with the docs branch, not merged yet")
     _open_at(page, live_server, zone.lat, zone.lon)
     page.locator("#map").click()
     page.wait_for_selector("#panel[data-ready]", timeout=10000)
