@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from pypdf import PdfReader
@@ -182,3 +183,68 @@ def test_old_public_sheet_page_opens_the_citizen_map_with_the_sheet(client, demo
     assert f"&s={rows[-1]['id']}&" in r.headers["Location"]
     missing = client.get("/to-ban-do?to=999999")
     assert missing.status_code == 404 and missing.get_json()["detail_vi"]
+
+
+# A 60 m × 40 m plot in the middle of the detailed plan, given as VN-2000 corners (EPSG:5897),
+# with the zones of that plan covering it entirely (checked, so that the shares must sum to 100 %).
+PLOT_SQL = text(
+    """
+    SELECT p.id AS plan_id, ST_X(c) AS e, ST_Y(c) AS n,
+           ST_Covers((SELECT ST_Union(z.geom) FROM land_use_zones z WHERE z.plan_id = p.id),
+                     ST_Expand(c, 30)) AS covered
+      FROM plans p, LATERAL ST_PointOnSurface(p.geom) AS c
+     WHERE p.kind = 'chi_tiet' ORDER BY p.id LIMIT 1
+    """
+)
+
+
+@pytest.fixture
+def plot(engine, demo):
+    with engine.connect() as c:
+        row = c.execute(PLOT_SQL).one()
+    assert row.covered, "the detailed plan's zones cover the test plot"
+    e, n = row.e, row.n
+    ring = [[e - 30, n - 20], [e + 30, n - 20], [e + 30, n + 20], [e - 30, n + 20], [e - 30, n - 20]]
+    return row.plan_id, {"type": "Polygon", "coordinates": [ring]}
+
+
+def _percent(text_: str) -> float:
+    return float(text_.replace(" ", "").replace(",", "."))
+
+
+def test_plot_information_sheet_lists_each_zones_share(client, plot):
+    plan_id, geometry = plot
+    look = client.post("/api/lookup?crs=5897", json=geometry).get_json()
+    governing = next(p for p in look["plans"] if p["governing"])
+    assert governing["id"] == plan_id and len(governing["zones"]) >= 2, "the plot crosses zones"
+    r = client.post("/api/info-sheet.pdf?crs=5897", json=geometry)
+    assert r.status_code == 200 and r.mimetype == "application/pdf"
+    reader = PdfReader(io.BytesIO(r.data))
+    body = "\n".join(page.extract_text() for page in reader.pages)
+    assert "Các ô quy hoạch trong thửa đất" in body and "2 400,0 m²" in body
+    section = body.split("Đồ án áp dụng:")[1].split("Cộng")
+    rows, total = section[0], section[1][:40]
+    shares = [_percent(m) for m in re.findall(r"(\d+,\d) %", rows)]
+    assert len(shares) == len(governing["zones"])
+    assert sum(shares) == pytest.approx(100, abs=0.3)
+    assert _percent(re.findall(r"(\d+,\d) %", total)[0]) == pytest.approx(100, abs=0.1)
+    for z in governing["zones"]:
+        assert z["label"] in rows and f"{z['share_pct']:.1f}".replace(".", ",") + " %" in rows
+    assert reader.pages[0].images, "the map snapshot with the plot is embedded"
+
+
+@pytest.mark.parametrize(("body", "query", "code"), [
+    ({"type": "Point", "coordinates": [105.8, 21.0]}, "", "invalid_geometry"),
+    ({"type": "Polygon", "coordinates": [[[2.3, 48.8], [2.31, 48.8], [2.31, 48.81], [2.3, 48.8]]]},
+     "", "outside_hanoi"),
+    ({"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}, "",
+     "invalid_geometry"),
+    ({"type": "Polygon", "coordinates": [[[105.8, 21.0], [105.81, 21.0], [105.81, 21.01],
+                                          [105.8, 21.0]]]}, "?crs=3857", "invalid_input"),
+    ("not json", "", "invalid_geometry"),
+])
+def test_bad_plots_are_json_400_in_both_languages(client, body, query, code):
+    r = client.post(f"/api/info-sheet.pdf{query}", json=body)
+    assert r.status_code == 400, r.get_data(as_text=True)[:200]
+    doc = r.get_json()
+    assert doc["code"] == code and doc["detail"] and doc["detail_vi"]

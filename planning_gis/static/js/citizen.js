@@ -42,7 +42,8 @@
       shareLink: "Đường dẫn chia sẻ", noPlan: "Không có đồ án quy hoạch nào tại vị trí này.",
       results: "Kết quả tìm kiếm", noResults: "Không tìm thấy kết quả.", reading: "Đọc là",
       swap: "Thử đảo thứ tự hai số", geoUnsupported: "Trình duyệt không hỗ trợ định vị.",
-      geoDenied: "Không lấy được vị trí của bạn", error: "Có lỗi", dataDate: "Dữ liệu đến ngày",
+      geoDenied: "Không lấy được vị trí của bạn", error: "Có lỗi",
+      geoOutside: "Vị trí của bạn ({where}) nằm ngoài Hà Nội. Bản đồ này chỉ có quy hoạch của Hà Nội: hãy tìm theo địa danh hoặc tọa độ.", dataDate: "Dữ liệu đến ngày",
       kinds: { plan: "Đồ án", zone: "Ô đất", document: "Tài liệu", place: "Địa danh", decision: "Quyết định" },
     },
     en: {
@@ -80,11 +81,14 @@
       shareLink: "Link to share", noPlan: "No plan covers this point.",
       results: "Search results", noResults: "Nothing found.", reading: "Read as",
       swap: "Try the two numbers swapped", geoUnsupported: "This browser cannot give a location.",
-      geoDenied: "Could not get your location", error: "Error", dataDate: "Data as of",
+      geoDenied: "Could not get your location", error: "Error",
+      geoOutside: "Your location ({where}) is outside Hanoi. This map holds Hanoi's plans only: search for a place or coordinates.", dataDate: "Data as of",
       kinds: { plan: "Plan", zone: "Zone", document: "Document", place: "Place", decision: "Decision" },
     },
   };
   const LAYERS = ["zones", "redlines", "plans", "units"];
+  // Hanoi's extent: planning_gis.crs.HANOI_BOUNDS_LONLAT, the box the server checks every point against.
+  const HANOI = L.latLngBounds([20.53, 105.25], [21.42, 106.05]);
   const DEFAULT = { z: 14, lat: 21.03, lon: 105.79, layers: ["zones", "redlines", "plans"] };
 
   const $ = (sel) => document.querySelector(sel);
@@ -507,7 +511,7 @@
   viewer.addEventListener("close", () => { $("#viewer-pages").innerHTML = ""; });
 
   // ---- tap, keyboard ------------------------------------------------------------------------
-  map.on("click", (e) => select(e.latlng));
+  map.on("click", (e) => (drawing ? addCorner(e.latlng) : select(e.latlng)));
   mapEl.addEventListener("keydown", (e) => {
     if ((e.key === "Enter" || e.key === " ") && e.target === mapEl) { e.preventDefault(); select(map.getCenter()); }
   });
@@ -592,11 +596,135 @@
     typing = setTimeout(() => runSearch(q, false), 350);
   });
 
+  // ---- a plot: drawn, pasted as GeoJSON or typed as corners; shares and the PDF ------------
+  const plotDlg = $("#plot");
+  let drawing = null; // { corners: [LatLng], shape: L.Polygon } while the citizen taps corners
+  let plotPdfUrl = null;
+  let drawnShape = null; // the last drawn plot stays on the map
+  $("#plot-btn").addEventListener("click", () => { toggleLayers(false, false); plotDlg.showModal(); });
+  $("#plot-close").addEventListener("click", () => plotDlg.close());
+  function drawText() {
+    $("#draw-text").textContent = `${t("plotDrawing")} (${drawing.corners.length} ${t("corners")})`;
+  }
+  $("#plot-draw").addEventListener("click", () => {
+    plotDlg.close();
+    if (drawnShape) drawnShape.remove();
+    drawing = { corners: [], shape: L.polygon([], { color: "#1450c8", weight: 3, fillOpacity: 0.15, interactive: false }).addTo(map) };
+    document.body.classList.add("drawing");
+    $("#draw-bar").hidden = false;
+    drawText();
+  });
+  function addCorner(ll) {
+    drawing.corners.push(ll);
+    drawing.shape.setLatLngs(drawing.corners);
+    drawText();
+  }
+  function stopDrawing() {
+    document.body.classList.remove("drawing");
+    $("#draw-bar").hidden = true;
+    const corners = drawing ? drawing.corners : [];
+    drawnShape = drawing ? drawing.shape : null;
+    drawing = null;
+    return corners;
+  }
+  $("#draw-cancel").addEventListener("click", () => { stopDrawing(); if (drawnShape) drawnShape.remove(); });
+  $("#draw-done").addEventListener("click", () => {
+    if (drawing.corners.length < 3) { $("#draw-text").textContent = t("plotNeed3"); return; }
+    const ring = stopDrawing().map((ll) => [Number(ll.lng.toFixed(7)), Number(ll.lat.toFixed(7))]);
+    $("#plot-text").value = JSON.stringify({ type: "Polygon", coordinates: [[...ring, ring[0]]] });
+    plotDlg.showModal();
+    submitPlot();
+  });
+  // GeoJSON (WGS 84), or one corner a line: "X Y" in VN-2000 (northing first, as on land papers)
+  // or "lon lat"; a leading corner number is skipped. Returns { geometry, crs } or throws a message.
+  function readPlot(text) {
+    const raw = text.trim();
+    if (!raw) throw new Error(t("plotNeed3"));
+    if (raw.startsWith("{")) {
+      let doc;
+      try { doc = JSON.parse(raw); } catch (_e) { throw new Error(t("plotBadText")); }
+      if (doc.type === "FeatureCollection") doc = (doc.features || [])[0] || {};
+      return { geometry: doc.type === "Feature" ? doc.geometry : doc, crs: "4326" };
+    }
+    const pairs = raw.split(/\n|;/).map((line) => {
+      let tok = line.replace(/[xy]\s*[=:]/gi, " ").trim().split(/[\s\t]+/).filter(Boolean);
+      if (tok.length === 1) tok = tok[0].split(",");
+      tok = tok.map((x) => x.replace(/,$/, "").replace(",", ".")).filter(Boolean);
+      if (tok.length === 3) tok = tok.slice(1);
+      const nums = tok.map(Number);
+      if (!line.trim()) return null;
+      if (nums.length !== 2 || !nums.every(Number.isFinite)) throw new Error(t("plotBadText"));
+      return nums;
+    }).filter(Boolean);
+    if (pairs.length < 3) throw new Error(t("plotNeed3"));
+    const big = pairs.map(([a, b]) => Math.abs(a) > 1000 && Math.abs(b) > 1000);
+    if (big.some((x) => x !== big[0])) throw new Error(t("plotMixed"));
+    const ring = big[0] ? pairs.map(([x, y]) => [y, x]) : pairs; // GeoJSON is easting, northing
+    const first = ring[0], last = ring[ring.length - 1];
+    if (first[0] !== last[0] || first[1] !== last[1]) ring.push(first);
+    return { geometry: { type: "Polygon", coordinates: [ring] }, crs: big[0] ? "5897" : "4326" };
+  }
+  async function postJson(url, body) {
+    const r = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    if (!r.ok) { const doc = await r.json().catch(() => ({})); const e = new Error(doc.detail || r.statusText); e.doc = doc; throw e; }
+    return r;
+  }
+  function sharesHtml(look) {
+    const plans = look.plans.filter((p) => p.zones.length);
+    let h = `<p data-field="plot-area"><b>${esc(t("plotArea"))}:</b> ${num(look.query.plot_area_m2, 1)} m²</p>`;
+    if (!plans.length) return h + `<p>${esc(t("plotNoZone"))}</p>`;
+    const vi = state.lang === "vi";
+    for (const p of plans) {
+      const role = p.governing ? t("governing") : (p.superseded ? t("superseded") : t("others"));
+      h += `<h3 class="plot-plan">${esc(role)}: ${esc(p.name)}</h3><table class="shares"${p.governing ? ' data-governing="1"' : ""}>` +
+        `<thead><tr><th>${esc(t("zone"))}</th><th>${esc(t("lyrZones"))}</th><th class="n">${esc(t("inPlot"))}</th><th class="n">${esc(t("share"))}</th></tr></thead><tbody>` +
+        [...p.zones].sort((a, b) => b.share_m2 - a.share_m2).map((z) => `<tr><td>${esc(z.label)}</td>` +
+          `<td><span class="swatch" style="background:${esc(z.legend.color)}" aria-hidden="true"></span>${esc(vi ? z.legend.name_vi : z.legend.name_en)}</td>` +
+          `<td class="n">${num(z.share_m2, 1)} m²</td><td class="n" data-share>${num(z.share_pct, 1)} %</td></tr>`).join("") +
+        `</tbody><tfoot><tr><td colspan="2">${esc(t("total"))}</td><td class="n">${num(p.plot_covered_m2, 1)} m²</td>` +
+        `<td class="n" data-total>${num(p.plot_covered_pct, 1)} %</td></tr></tfoot></table>`;
+    }
+    return h;
+  }
+  let plotShape = null;
+  async function submitPlot() {
+    const out = $("#plot-result");
+    let plot;
+    try { plot = readPlot($("#plot-text").value); } catch (e) {
+      out.innerHTML = `<p class="error" role="alert">${esc(e.message)}</p>`; return;
+    }
+    out.innerHTML = `<p class="loading">${esc(t("loading"))}</p>`;
+    try {
+      const look = await (await postJson(`/api/lookup?crs=${plot.crs}`, plot.geometry)).json();
+      out.innerHTML = sharesHtml(look) + `<p class="loading" id="plot-pdf-wait">…</p>`;
+      if (plotShape) plotShape.remove();
+      const pdf = await (await postJson(`/api/info-sheet.pdf?crs=${plot.crs}`, plot.geometry)).blob();
+      if (plotPdfUrl) URL.revokeObjectURL(plotPdfUrl);
+      plotPdfUrl = URL.createObjectURL(pdf);
+      $("#plot-pdf-wait").outerHTML = `<div class="actions"><a class="btn primary" id="plot-pdf" href="${plotPdfUrl}" ` +
+        `download="phieu-thong-tin-thua-dat.pdf">${esc(t("plotPdf"))}</a></div>`;
+      const c = look.query.centroid;
+      plotShape = L.circleMarker([c.lat, c.lon], { radius: 6, color: "#1450c8", weight: 2, fillOpacity: 0.6, interactive: false }).addTo(map);
+      out.dataset.ready = "1";
+    } catch (e) {
+      out.innerHTML = `<p class="error" role="alert">${esc(errorText(e))}</p>`;
+      out.dataset.ready = "1";
+    }
+  }
+  $("#plot-submit").addEventListener("click", () => { delete $("#plot-result").dataset.ready; submitPlot(); });
+
   // ---- my location --------------------------------------------------------------------------
   $("#locate").addEventListener("click", () => {
     if (!navigator.geolocation) { results.innerHTML = `<p class="error" role="alert">${esc(t("geoUnsupported"))}</p>`; results.hidden = false; return; }
     navigator.geolocation.getCurrentPosition((pos) => {
       const ll = L.latLng(pos.coords.latitude, pos.coords.longitude);
+      if (!HANOI.contains(ll)) {
+        const where = `${num(ll.lat, 4)}; ${num(ll.lng, 4)}`;
+        results.innerHTML = `<p class="error" role="alert" data-field="geo">${esc(t("geoOutside").replace("{where}", where))}</p>`;
+        results.hidden = false;
+        return;
+      }
+      hideResults();
       map.setView(ll, 17, { animate: false });
       select(ll);
     }, (err) => {
