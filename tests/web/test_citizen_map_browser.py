@@ -141,6 +141,7 @@ def test_plot_typed_as_vn2000_corners_and_drawn_on_the_map(page, live_server, en
     page.click("#plot-submit")
     assert "Không đọc được" in page.inner_text("#plot-result .error")
     # Drawn: three taps on the map, then "Xong".
+    assert page.locator("#draw-bar").is_hidden()
     page.click("#plot-draw")
     assert page.locator("#draw-bar").is_visible()
     box = page.locator("#map").bounding_box()
@@ -150,6 +151,7 @@ def test_plot_typed_as_vn2000_corners_and_drawn_on_the_map(page, live_server, en
     assert "3" in page.inner_text("#draw-text")
     assert page.locator("#panel").is_hidden(), "taps while drawing do not look up points"
     page.click("#draw-done")
+    assert page.locator("#draw-bar").is_hidden()
     page.wait_for_selector("#plot-result[data-ready]", timeout=20000)
     assert page.locator("#plot[open]").count() == 1
     # Chromium logs the deliberate 400 of the swapped corners as a failed load; nothing else.
@@ -203,3 +205,48 @@ def test_my_location_centres_the_map_and_opens_the_panel(located, live_server, t
     assert page.evaluate("location.hash") == before
     assert page.locator("#panel").is_hidden()
     _clean(page)
+
+
+@pytest.fixture
+def phone(browser, live_server):
+    """A 390 × 844 touch phone that records errors and foreign requests."""
+    context = browser.new_context(locale="vi-VN", viewport={"width": 390, "height": 844},
+                                  device_scale_factor=2, is_mobile=True, has_touch=True)
+    pg = context.new_page()
+    pg.console_errors = []
+    pg.foreign_requests = []
+    pg.on("console", lambda m: pg.console_errors.append(m.text) if m.type == "error" else None)
+    pg.on("pageerror", lambda e: pg.console_errors.append(str(e)))
+
+    def _route(route):
+        if route.request.url.startswith(("http://127.0.0.1", "data:", "blob:")):
+            return route.continue_()
+        pg.foreign_requests.append(route.request.url)
+        return route.abort()
+
+    pg.route("**/*", _route)
+    yield pg
+    context.close()
+
+
+def test_screenshots_with_the_sheet_overlay(page, phone, live_server, traced, artifacts):
+    for pg, name in ((page, "desktop"), (phone, "phone")):
+        pg.goto(f"{live_server}/#z=17&c={traced.lat:.6f},{traced.lon:.6f}&s={traced.sheet_id}&o=80")
+        pg.wait_for_selector(f".sheet-{traced.sheet_id} img.leaflet-tile-loaded", timeout=20000)
+        pg.wait_for_load_state("networkidle")
+        pg.screenshot(path=str(artifacts / f"citizen-{name}-sheet.png"))
+        box = pg.locator("#map").bounding_box()
+        if name == "phone":
+            pg.touchscreen.tap(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        else:
+            pg.locator("#map").click()
+        pg.wait_for_selector("#panel[data-ready]", timeout=10000)
+        pg.wait_for_load_state("networkidle")
+        pg.screenshot(path=str(artifacts / f"citizen-{name}-sheet-panel.png"))
+        assert pg.evaluate("document.documentElement.scrollWidth") <= pg.viewport_size["width"]
+        _clean(pg)
+    phone.click("#layers-btn")
+    phone.screenshot(path=str(artifacts / "citizen-phone-sheet-layers.png"))
+    phone.click("[data-close=layers]")
+    phone.click("#plot-btn")
+    phone.screenshot(path=str(artifacts / "citizen-phone-plot.png"))
