@@ -1,9 +1,9 @@
-"""The citizen's map: "what is planned here?" answered for one point, found from one search box.
+"""The citizen's map: "what is planned here?" answered for one point or plot, from one search box.
 
-``point`` gathers everything the side panel and the information sheet say about a point (zones
-of every plan covering it, the governing plan, decisions, documents, accuracy); ``find`` reads
-the search box (coordinates in either system, or words handed to the document library's search);
-``snapshot`` draws the map around a point from PostGIS with PIL; ``info_sheet`` lays out the PDF.
-The panel and the PDF are built from the same :func:`point.point_info`, so what the citizen saw
-on screen is what they print.
+"What is planned here" is the serving layer's look-up (:mod:`layers.lookup`, ``/api/lookup``);
+``place`` adds what the page shows beside it (administrative units, the data's date) and puts
+both together for the information sheet; ``find`` reads the search box (coordinates in either
+system, or words handed to the document library's search); ``snapshot`` draws the map around a
+point or plot from PostGIS with PIL; ``info_sheet`` lays out the PDF. The panel and the PDF read
+the same answer, so what the citizen saw on screen is what they print.
 """

@@ -1,8 +1,10 @@
-"""The planning information sheet (phiếu thông tin quy hoạch): one printable PDF for one point.
+"""The planning information sheet (phiếu thông tin quy hoạch): one printable PDF for a point or plot.
 
 What a citizen takes to a notary or a bank, so it says plainly what it is — information, not a
-certificate — and everything it says comes from :func:`planning_gis.citizen.point.point_info`
-(the same data as the page's panel). reportlab with DejaVu, so Vietnamese prints correctly;
+certificate — and everything it says comes from the look-up's answer (:mod:`layers.lookup`, the
+same answer as ``/api/lookup`` that the page's panel shows) plus the units and data date of
+:mod:`planning_gis.citizen.place`. For a plot it lists each zone's share of it in m² and %.
+reportlab with DejaVu, so Vietnamese prints correctly;
 the map is drawn by :mod:`planning_gis.citizen.snapshot`, never fetched from a tile service.
 """
 
@@ -108,54 +110,66 @@ def build_info_sheet(info: dict[str, Any], snapshot_png: bytes, settings: Settin
         story.append(p("<b>Dữ liệu minh họa (giả định), không phải quy hoạch thật</b> — "
                        "fictional demo data.", small))
 
-    pt = info["point"]
+    pt = info["query"]
+    plot_area = pt.get("plot_area_m2")
     units = info.get("units", [])
     unit_text = "; ".join(
         escape(u["name"]) + ("" if u["current"] else f" (tên cũ, đến {_date_vi(u['valid_to'])})")
         for u in units) or "—"
+    where = "Tâm thửa đất" if plot_area is not None else "Vị trí"
     loc = [
-        ["Vị trí (WGS 84)", f"kinh độ {pt['lon']:.6f}, vĩ độ {pt['lat']:.6f}"],
+        [f"{where} (WGS 84)", f"kinh độ {pt['lon']:.6f}, vĩ độ {pt['lat']:.6f}"],
         ["VN-2000 (TM-3 105°)", f"X (Bắc) = {pt['x_north']:.2f} m; Y (Đông) = {pt['y_east']:.2f} m"],
         ["Đơn vị hành chính", p(unit_text)],
     ]
+    if plot_area is not None:
+        loc.insert(0, ["Diện tích thửa đất", _fmt(float(plot_area), "m²", 1)])
     story += [p("1. Vị trí / Location", h2), _kv_table(loc, regular)]
 
     story.append(Spacer(1, 2 * mm))
     story.append(Image(io.BytesIO(snapshot_png), width=180 * mm, height=180 * mm * 760 / 1000))
-    story.append(p("Bản đồ vẽ từ cơ sở dữ liệu quy hoạch quanh vị trí tra cứu (chấm xanh); màu "
-                   "theo chú giải chức năng sử dụng đất; đường đỏ: chỉ giới đường đỏ; đường đen: "
-                   "ranh giới đồ án.", small))
+    story.append(p("Bản đồ vẽ từ cơ sở dữ liệu quy hoạch quanh "
+                   + ("thửa đất tra cứu (viền xanh)" if plot_area is not None
+                      else "vị trí tra cứu (chấm xanh)")
+                   + "; màu theo chú giải chức năng sử dụng đất; đường đỏ: chỉ giới đường đỏ; "
+                   "đường đen: ranh giới đồ án.", small))
 
-    zone = info.get("zone")
     governing = next((pl for pl in info["plans"] if pl["governing"]), None)
-    story.append(p("2. Ô quy hoạch / Zone", h2))
-    if zone:
-        rows = [
-            ["Ký hiệu ô đất", zone["label"]],
-            ["Chức năng sử dụng đất", p(f"{escape(zone['name_vi'])} ({escape(zone['function_code'])})"
-                                      f" — <i>{escape(zone['name_en'])}</i>")],
-            ["Diện tích", _fmt(zone["area_m2"], "m²")],
-            ["Mật độ xây dựng", _fmt(zone["coverage_pct"], "%")],
-            ["Tầng cao", floors_text(zone) + " tầng"],
-            ["Hệ số sử dụng đất", _fmt(zone["far"], "lần", 2)],
-            ["Dân số", _fmt(zone["population"], "người")],
-        ]
-        story.append(_kv_table(rows, regular))
+    if plot_area is not None:
+        story.append(p("2. Các ô quy hoạch trong thửa đất / Zones in the plot", h2))
+        story += _shares(governing, info["plans"], float(plot_area), p, base, small, regular)
     else:
-        story.append(p("Vị trí này không thuộc ô quy hoạch nào của đồ án đang có hiệu lực trong "
-                       "cơ sở dữ liệu."))
+        zone = governing["zones"][0] if governing and governing["zones"] else None
+        story.append(p("2. Ô quy hoạch / Zone", h2))
+        if zone:
+            ind, leg = zone["indicators"], zone["legend"]
+            rows = [
+                ["Ký hiệu ô đất", zone["label"]],
+                ["Chức năng sử dụng đất", p(f"{escape(leg['name_vi'])} "
+                                          f"({escape(zone['function_code'])})"
+                                          f" — <i>{escape(leg['name_en'])}</i>")],
+                ["Diện tích", _fmt(_float(ind["area_m2"]), "m²")],
+                ["Mật độ xây dựng", _fmt(_float(ind["coverage_pct"]), "%")],
+                ["Tầng cao", floors_text(ind) + " tầng"],
+                ["Hệ số sử dụng đất", _fmt(_float(ind["far"]), "lần", 2)],
+                ["Dân số", _fmt(ind["population"], "người")],
+                ["Độ chính xác bản vẽ", accuracy_text(zone)],
+            ]
+            story.append(_kv_table(rows, regular))
+        else:
+            story.append(p("Vị trí này không thuộc ô quy hoạch nào của đồ án đang có hiệu lực "
+                           "trong cơ sở dữ liệu."))
 
     story.append(p("3. Đồ án quy hoạch / Plans", h2))
     if governing:
         d = governing["decision"]
         rows = [
             ["Đồ án áp dụng", p(f"<b>{escape(governing['name'])}</b>")],
-            ["Loại, tỷ lệ", f"{governing['kind_vi']}" + (f", {governing['scale']}"
-                                                      if governing["scale"] else "")],
-            ["Trạng thái", governing["status_vi"]],
+            ["Loại, tỷ lệ", governing["kind"]["name_vi"] + (f", {governing['scale']}"
+                                                            if governing["scale"] else "")],
+            ["Trạng thái", governing["status"]["name_vi"]],
             ["Quyết định phê duyệt", p(escape(f"Số {d['number'] or '—'} ngày {_date_vi(d['date'])}"
-                                       f" — {d['issuer'] or '—'}"))],
-            ["Độ chính xác bản vẽ", _accuracy_text(governing)],
+                                       f" — {d['approving_body'] or '—'}"))],
         ]
         story.append(_kv_table(rows, regular))
     else:
@@ -167,7 +181,8 @@ def build_info_sheet(info: dict[str, Any], snapshot_png: bytes, settings: Settin
         for pl in others:
             z = pl["zones"][0] if pl["zones"] else None
             mark = " <b>[HẾT HIỆU LỰC / superseded]</b>" if pl["superseded"] else ""
-            zone_txt = f" — ô {escape(z['label'])} ({escape(z['name_vi'])})" if z else ""
+            zone_txt = (f" — ô {escape(z['label'])} ({escape(z['legend']['name_vi'])})"
+                        if z and plot_area is None else "")
             dec = pl["decision"]
             story.append(p(f"• {escape(pl['name'])}{mark}{zone_txt}; QĐ số "
                            f"{escape(dec['number'] or '—')} ngày {_date_vi(dec['date'])}", small))
@@ -205,13 +220,52 @@ def build_info_sheet(info: dict[str, Any], snapshot_png: bytes, settings: Settin
     return out.getvalue()
 
 
-def _accuracy_text(plan: dict[str, Any]) -> str:
-    sheet = plan.get("sheet")
-    if not sheet or sheet.get("accuracy_m") is None:
-        return "chưa có số đo (chưa có bản quét nắn chỉnh được công bố)"
-    what = {"check": "sai số kiểm tra", "loo_rmse": "sai số kiểm tra chéo",
-            "rmse": "sai số trung phương"}.get(sheet["accuracy_measure"], "sai số")
-    return f"± {_fmt(sheet['accuracy_m'], 'm', 1)} ({what}, tờ {sheet['title']})"
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def accuracy_text(zone: dict[str, Any]) -> str:
+    """The sheet's accuracy for a traced zone: the check-point error, else leave-one-out."""
+    acc = zone.get("accuracy") or {}
+    what = {"check_points": "sai số tại điểm kiểm tra độc lập",
+            "leave_one_out": "sai số kiểm tra chéo bỏ-một-điểm"}.get(acc.get("basis"))
+    if acc.get("sheet_id") is None or what is None or acc.get("error_m") is None:
+        return "chưa có số đo độc lập (ô không vẽ từ tờ bản đồ quét đã nắn chỉnh)"
+    return f"± {_fmt(float(acc['error_m']), 'm', 1)} ({what}, tờ {acc.get('sheet_title') or ''})"
+
+
+def _shares(governing: dict[str, Any] | None, plans: list[dict[str, Any]], plot_area: float,
+            p, base, small, font: str) -> list[Any]:  # noqa: ANN001 - local paragraph helpers
+    """One table per plan the plot touches, governing first: each zone's share in m² and %."""
+    out: list[Any] = []
+    if governing is None:
+        out.append(p("Thửa đất không thuộc đồ án quy hoạch nào đang có hiệu lực.", base))
+    for pl in plans:
+        if not pl["zones"]:
+            continue
+        role = "Đồ án áp dụng" if pl["governing"] else (
+            "Hết hiệu lực" if pl["superseded"] else "Đồ án khác")
+        out.append(p(f"<b>{escape(role)}:</b> {escape(pl['name'])}", base))
+        rows: list[list[Any]] = [["Ô đất", "Chức năng", "Diện tích trong thửa", "Tỷ lệ"]]
+        for z in sorted(pl["zones"], key=lambda z: -z["share_m2"]):
+            rows.append([z["label"], p(f"{escape(z['legend']['name_vi'])} "
+                                       f"({escape(z['function_code'])})", small),
+                         _fmt(float(z["share_m2"]), "m²", 1), _fmt(float(z["share_pct"]), "%", 1)])
+        rows.append(["Cộng", "", _fmt(float(pl["plot_covered_m2"]), "m²", 1),
+                     _fmt(float(pl["plot_covered_pct"]), "%", 1)])
+        table = Table(rows, colWidths=[28 * mm, 82 * mm, 40 * mm, 30 * mm], repeatRows=1)
+        table.setStyle(TableStyle([
+            ("FONTNAME", (0, 0), (-1, -1), font), ("FONTSIZE", (0, 0), (-1, -1), 9),
+            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee")),
+            ("ALIGN", (2, 0), (-1, -1), "RIGHT"), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("LINEBELOW", (0, 0), (-1, -1), 0.3, colors.HexColor("#cccccc")),
+            ("LINEABOVE", (0, -1), (-1, -1), 0.8, colors.HexColor("#444444")),
+        ]))
+        out += [table, Spacer(1, 2 * mm)]
+    out.append(p(f"Diện tích thửa đất tính trên mặt phẳng VN-2000 / TM-3 105°: "
+                 f"{_fmt(plot_area, 'm²', 1)}. Tỷ lệ = diện tích phần ô đất trong thửa / diện tích "
+                 "thửa.", small))
+    return out
 
 
 def _kv_table(rows: list[list[Any]], font: str) -> Table:

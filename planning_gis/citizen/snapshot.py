@@ -94,12 +94,16 @@ def _rgb(color: str) -> tuple[int, int, int]:
 
 def render_snapshot(conn: Connection, e: float, n: float, plan_ids: list[int],
                     settings: Settings, *, half_m: float = 220.0, width: int = 1000,
-                    height: int = 760) -> bytes:
+                    height: int = 760, plot: BaseGeometry | None = None) -> bytes:
     """A PNG of the area around (easting, northing); plans drawn most detailed on top.
 
-    ``plan_ids`` is the governing order from :func:`planning_gis.citizen.point.point_info`:
-    zones of the first plan are drawn last so that the governing zoning is what one sees.
+    ``plan_ids`` is the governing order of the look-up's answer: zones of the first plan are
+    drawn last so that the governing zoning is what one sees. With ``plot`` (EPSG:5897) the
+    plot is outlined instead of the point marked, and the view widened to hold it.
     """
+    if plot is not None:
+        x0, y0, x1, y1 = plot.bounds
+        half_m = max(half_m, 0.65 * max(x1 - x0, (y1 - y0) * width / height))
     view = View(e, n, half_m, width, height)
     box = view.bounds()
     img = Image.new("RGB", (width, height), (248, 247, 242))
@@ -128,11 +132,16 @@ def render_snapshot(conn: Connection, e: float, n: float, plan_ids: list[int],
     for (x, y), label in labels:
         draw.text((x, y), label, fill=(20, 20, 20), font=small, anchor="mm",
                   stroke_width=2, stroke_fill=(255, 255, 255))
-    # The point: a ringed dot that reads on every fill colour.
-    cx, cy = width / 2, height / 2
-    draw.ellipse((cx - 13, cy - 13, cx + 13, cy + 13), outline=(255, 255, 255), width=5)
-    draw.ellipse((cx - 11, cy - 11, cx + 11, cy + 11), outline=(0, 60, 200), width=4)
-    draw.ellipse((cx - 3, cy - 3, cx + 3, cy + 3), fill=(0, 60, 200))
+    if plot is not None:  # the plot: a blue outline over a white halo
+        for poly in _polygons(plot):
+            ring = [view.px(x, y) for x, y in poly.exterior.coords]
+            draw.line(ring, fill=(255, 255, 255, 255), width=9, joint="curve")
+            draw.line(ring, fill=(0, 60, 200, 255), width=5, joint="curve")
+    else:  # the point: a ringed dot that reads on every fill colour
+        cx, cy = width / 2, height / 2
+        draw.ellipse((cx - 13, cy - 13, cx + 13, cy + 13), outline=(255, 255, 255), width=5)
+        draw.ellipse((cx - 11, cy - 11, cx + 11, cy + 11), outline=(0, 60, 200), width=4)
+        draw.ellipse((cx - 3, cy - 3, cx + 3, cy + 3), fill=(0, 60, 200))
     # Scale bar of 100 m and a north arrow.
     bar = 100 * view.scale
     y0 = height - 30

@@ -1,8 +1,9 @@
-"""The citizen's map's own endpoints: point information, the search box, sheets, the PDF sheet.
+"""The citizen's map's own endpoints: the search box, the place's context, the PDF sheet.
 
-Tiles, the OGC API and the general look-up belong to the serving blueprints and the document
-search to the library; this blueprint adds what only the citizen's page needs, and every bad
-input is answered with the project's JSON error (code, detail, detail_vi).
+"What is planned here" is ``/api/lookup`` (the serving layer), the published sheets are the
+workspace's ``/api/sheets``, tiles, the OGC API and the document search have their own
+blueprints; this blueprint adds only what the citizen's page needs besides, and every bad input
+is answered with the project's JSON error (code, detail, detail_vi).
 """
 
 from __future__ import annotations
@@ -12,15 +13,23 @@ import math
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from sqlalchemy import text
+from shapely import transform as shapely_transform
 
 from planning_gis import db
 from planning_gis.citizen.find import find
 from planning_gis.citizen.info_sheet import build_info_sheet
-from planning_gis.citizen.point import point_info
+from planning_gis.citizen.place import place_context, plot_sheet, point_sheet
 from planning_gis.citizen.snapshot import render_snapshot
-from planning_gis.crs import ResolvedPoint, resolve_lonlat, resolve_projected
-from planning_gis.errors import InvalidInput
+from planning_gis.crs import (
+    STORAGE_SRID,
+    WGS84,
+    ResolvedPoint,
+    resolve_lonlat,
+    resolve_projected,
+    transformer,
+    vn2000_to_lonlat,
+)
+from planning_gis.errors import InvalidGeometry, InvalidInput, TooLarge
 
 bp = Blueprint("citizen", __name__)
 
@@ -62,13 +71,13 @@ def share_url(point: ResolvedPoint) -> str:
     return request.host_url.rstrip("/") + "/#" + query
 
 
-@bp.get("/api/citizen/point")
-def point():
-    """Everything about one point for the side panel (same data as the PDF)."""
+@bp.get("/api/citizen/place")
+def place():
+    """What the panel shows besides the look-up: administrative units and the data's date."""
     pt = requested_point()
-    info = point_info(db.get_conn(), pt, _settings())
-    info["share_url"] = share_url(pt)
-    resp = jsonify(info)
+    doc = {"point": pt.as_dict(), **place_context(db.get_conn(), pt.easting, pt.northing),
+           "share_url": share_url(pt)}
+    resp = jsonify(doc)
     resp.headers["Cache-Control"] = _settings().api_cache_control
     return resp
 
@@ -87,26 +96,17 @@ def search_box():
     return resp
 
 
-SHEETS_SQL = text(
-    """
-    SELECT s.id, s.title, s.plan_id, p.name AS plan_name, s.method,
-           coalesce(s.check_error_m, s.loo_rmse_m, s.rmse_m) AS accuracy_m,
-           ST_AsGeoJSON(ST_Transform(ST_Envelope(s.footprint), 4326), 6)::json AS bbox
-      FROM map_sheets s JOIN plans p ON p.id = s.plan_id
-     WHERE s.state = 'published' AND s.cog_path IS NOT NULL
-     ORDER BY p.name, s.title
-    """
-)
+def _lookup_context() -> dict[str, str]:
+    return {"url_template": _settings().document_url_template,
+            "base_url": request.host_url.rstrip("/")}
 
 
-@bp.get("/api/citizen/sheets")
-def sheets():
-    """The published scanned sheets the page can lay over the map (raster tiles per sheet)."""
-    rows = db.get_conn().execute(SHEETS_SQL)
-    out = [{**dict(r._mapping), "tiles": f"/tiles/sheets/{r.id}/{{z}}/{{x}}/{{y}}.png",
-            "tilejson": f"/tiles/sheets/{r.id}/tilejson.json"} for r in rows]
-    resp = jsonify(out)
-    resp.headers["Cache-Control"] = _settings().api_cache_control
+def _pdf(body: bytes) -> Response:
+    resp = Response(body, mimetype="application/pdf")
+    stamp = dt.date.today().strftime("%Y%m%d")
+    resp.headers["Content-Disposition"] = (
+        f'inline; filename="phieu-thong-tin-quy-hoach-{stamp}.pdf"')
+    resp.headers["Cache-Control"] = "no-store"
     return resp
 
 
@@ -116,13 +116,45 @@ def info_sheet():
     settings = _settings()
     pt = requested_point()
     conn = db.get_conn()
-    info = point_info(conn, pt, settings)
+    info = point_sheet(conn, pt, **_lookup_context())
     plan_ids = [p["id"] for p in info["plans"]]
     png = render_snapshot(conn, pt.easting, pt.northing, plan_ids, settings)
-    body = build_info_sheet(info, png, settings, share_url=share_url(pt))
-    resp = Response(body, mimetype="application/pdf")
-    stamp = dt.date.today().strftime("%Y%m%d")
-    resp.headers["Content-Disposition"] = (
-        f'inline; filename="phieu-thong-tin-quy-hoach-{stamp}.pdf"')
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
+    return _pdf(build_info_sheet(info, png, settings, share_url=share_url(pt)))
+
+
+@bp.post("/api/info-sheet.pdf")
+def plot_info_sheet():
+    """The information sheet for a plot: a GeoJSON polygon (WGS 84, or ``crs=5897``) in the body.
+
+    The polygon is read and checked exactly as ``POST /api/lookup`` reads it; the PDF lists each
+    zone's share of the plot in m² and %.
+    """
+    from layers.lookup_api import _plot_geometry  # the look-up's own reading of a plot
+
+    settings = _settings()
+    geom = _plot_geometry(request.get_json(silent=True))
+    raw_crs = request.args.get("crs", str(WGS84)).upper().removeprefix("EPSG:")
+    if raw_crs not in (str(WGS84), str(STORAGE_SRID)):
+        raise InvalidInput(f"crs must be 4326 or {STORAGE_SRID}, got {raw_crs!r}",
+                           message_vi=f"crs phải là 4326 hoặc {STORAGE_SRID}")
+    c = geom.centroid
+    if raw_crs == str(WGS84):
+        resolve_lonlat(c.x, c.y)  # the plot must lie in Hanoi: the same message as for a point
+        geom = shapely_transform(geom, transformer(WGS84, STORAGE_SRID).transform,
+                                 interleaved=False)
+    else:
+        resolve_projected(c.y, c.x)
+    area = geom.area
+    if area <= 0:
+        raise InvalidGeometry("the plot has no area", message_vi="Thửa đất có diện tích bằng 0")
+    if area > settings.lookup_max_plot_m2:
+        raise TooLarge(f"the plot is {area / 1e6:.1f} km²; the limit is "
+                       f"{settings.lookup_max_plot_m2 / 1e6:.1f} km²",
+                       message_vi="Thửa đất quá lớn để lập phiếu thông tin")
+    c = geom.centroid
+    centre = resolve_lonlat(*vn2000_to_lonlat(c.x, c.y))
+    conn = db.get_conn()
+    info = plot_sheet(conn, geom.wkt, area, centre, **_lookup_context())
+    plan_ids = [p["id"] for p in info["plans"]]
+    png = render_snapshot(conn, c.x, c.y, plan_ids, settings, plot=geom)
+    return _pdf(build_info_sheet(info, png, settings, share_url=share_url(centre)))

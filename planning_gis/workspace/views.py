@@ -8,6 +8,7 @@ planner waits for them with a progress message in the page.
 
 from __future__ import annotations
 
+import math
 import tempfile
 import unicodedata
 from pathlib import Path
@@ -371,7 +372,7 @@ def api_versions(sheet_id: str):
 PUBLISHED_SQL = text(
     """
     SELECT s.id, s.title, s.plan_id, p.name AS plan_name, s.method, s.rmse_m, s.loo_rmse_m,
-           s.current_version, s.published_at,
+           s.check_error_m, s.current_version, s.published_at,
            ST_XMin(b) AS w, ST_YMin(b) AS s, ST_XMax(b) AS e, ST_YMax(b) AS n
     FROM map_sheets s JOIN plans p ON p.id = s.plan_id,
          LATERAL (SELECT ST_Transform(s.footprint, 4326)::box2d::geometry AS b) f
@@ -388,11 +389,14 @@ def published_sheets() -> list[dict[str, Any]]:
         out.append({
             "id": r.id, "title": r.title, "plan_id": r.plan_id, "plan": r.plan_name,
             "version": r.current_version, "method": r.method,
-            "accuracy": {"rmse_m": r.rmse_m, "loo_rmse_m": r.loo_rmse_m,
-                         "note_vi": "Sai số trung phương tại điểm khống chế (RMSE) và sai số "
-                                    "kiểm tra chéo bỏ-một-điểm (LOO), đơn vị mét.",
-                         "note_en": "Root-mean-square error at the control points and "
-                                    "leave-one-out cross-validation error, metres."},
+            "accuracy": {"check_error_m": r.check_error_m, "rmse_m": r.rmse_m,
+                         "loo_rmse_m": r.loo_rmse_m,
+                         "note_vi": "Sai số tại các điểm kiểm tra độc lập, sai số trung phương "
+                                    "tại điểm khống chế (RMSE) và sai số kiểm tra chéo "
+                                    "bỏ-một-điểm (LOO), đơn vị mét.",
+                         "note_en": "Error at independent check points, root-mean-square error "
+                                    "at the control points and leave-one-out cross-validation "
+                                    "error, metres."},
             "published_at": r.published_at.isoformat() if r.published_at else None,
             "bounds": [r.w, r.s, r.e, r.n] if r.w is not None else None,
             "tiles": f"/tiles/sheets/{r.id}/{{z}}/{{x}}/{{y}}.png",
@@ -410,8 +414,26 @@ def api_published():
 
 @public.get("/to-ban-do")
 def published_page():
-    """Citizens' list of published sheets on a map, each with its accuracy."""
-    return render_template("workspace/published.html", sheets=published_sheets())
+    """The old public sheet page: the citizen's map with a published sheet laid over it.
+
+    ``?to=<id>`` chooses the sheet (else the newest); the map opens on the sheet's extent.
+    """
+    listed = published_sheets()
+    raw = request.args.get("to")
+    if raw is None:
+        chosen = listed[0] if listed else None
+    else:
+        wanted = _int(raw, "to")
+        chosen = next((s for s in listed if s["id"] == wanted), None)
+        if chosen is None:
+            raise NotFound(f"no published sheet {wanted}",
+                           message_vi=f"Không có tờ bản đồ đã công bố số {wanted}")
+    if chosen is None or chosen["bounds"] is None:
+        return redirect("/", code=302)
+    w, s_, e, n = chosen["bounds"]
+    zoom = max(12, min(18, int(math.log2(360 / max(e - w, 1e-6))) + 1))
+    return redirect(f"/#z={zoom}&c={(s_ + n) / 2:.5f},{(w + e) / 2:.5f}&s={chosen['id']}&o=80",
+                    code=302)
 
 
 def footprint_lonlat(sheet: MapSheet) -> list[list[float]] | None:

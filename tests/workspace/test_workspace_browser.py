@@ -56,10 +56,11 @@ def test_planner_takes_a_scan_to_the_public_map(page, live_server, demo, simulat
     page.screenshot(path=str(artifacts / "workspace-editor.png"), full_page=True)
     sheet_id = int(page.get_attribute("#editor", "data-sheet-id"))
 
-    page.goto(f"{live_server}/to-ban-do")
-    row = page.locator(f"#published tr[data-sheet-id='{sheet_id}']")
-    assert row.count() == 1
-    assert "m" in row.locator(".accuracy").inner_text()
+    # The old public page opens the citizen's map with the sheet laid over it.
+    page.goto(f"{live_server}/to-ban-do?to={sheet_id}")
+    page.wait_for_function(f"document.getElementById('sheet').value === '{sheet_id}'")
+    assert f"s={sheet_id}" in page.evaluate("location.hash")
+    assert " m (" in page.inner_text("#scan-note")
     page.wait_for_selector(f".sheet-{sheet_id} img.leaflet-tile-loaded")
     srcs = page.eval_on_selector_all(f".sheet-{sheet_id} img.leaflet-tile-loaded",
                                      "els => els.map(e => e.src)")

@@ -26,13 +26,24 @@
       population: "Dân số", people: "người", times: "lần", floorsUnit: "tầng",
       governing: "Đồ án áp dụng", others: "Các đồ án khác tại vị trí này", superseded: "Hết hiệu lực",
       decision: "Quyết định", issuedBy: "Cơ quan phê duyệt", date: "ngày", number: "số",
-      accuracy: "Độ chính xác bản vẽ", noAccuracy: "chưa có số đo (chưa có bản quét nắn chỉnh)",
+      accuracy: "Độ chính xác bản vẽ", noAccuracy: "chưa có số đo độc lập (ô không vẽ từ tờ bản đồ quét đã nắn chỉnh)",
+      accCheck: "sai số tại điểm kiểm tra độc lập", accLoo: "sai số kiểm tra chéo bỏ-một-điểm", sheetWord: "tờ",
+      sheetAccuracy: "Độ chính xác của tờ", showScan: "Xem bản quét",
+      plotBtn: "Thửa đất", plotTitle: "Phiếu thông tin cho thửa đất",
+      plotHelp: "Vẽ thửa đất trên bản đồ, hoặc dán GeoJSON, hoặc nhập tọa độ các góc thửa, mỗi góc một dòng: X (Bắc) Y (Đông) theo VN-2000 như trên sổ đỏ, hoặc kinh độ vĩ độ.",
+      plotDraw: "Vẽ trên bản đồ", plotText: "GeoJSON hoặc tọa độ các góc", plotSubmit: "Tra cứu và lập phiếu",
+      plotDone: "Xong", plotCancel: "Hủy", plotDrawing: "Chạm vào các góc thửa đất theo thứ tự", corners: "góc",
+      plotNeed3: "Cần ít nhất 3 góc để tạo thửa đất.", plotBadText: "Không đọc được: hãy dán GeoJSON hoặc mỗi dòng hai số (X Y hoặc kinh độ vĩ độ).",
+      plotMixed: "Các góc phải cùng một hệ tọa độ (tất cả VN-2000 hoặc tất cả kinh độ/vĩ độ).",
+      plotArea: "Diện tích thửa", share: "Tỷ lệ", inPlot: "Diện tích trong thửa", total: "Cộng", plotPdf: "Tải phiếu thông tin (PDF)",
+      plotNoZone: "Thửa đất không cắt ô quy hoạch nào.",
       documents: "Hồ sơ, tài liệu", view: "Xem", page: "Trang", openPdf: "Mở PDF", noPages: "Chưa có ảnh trang; hãy mở hoặc tải tệp PDF.", coords: "Tọa độ", units: "Đơn vị hành chính",
       oldName: "tên cũ", sheetPdf: "Phiếu thông tin (PDF)", share: "Chia sẻ", copied: "Đã chép đường dẫn",
       shareLink: "Đường dẫn chia sẻ", noPlan: "Không có đồ án quy hoạch nào tại vị trí này.",
       results: "Kết quả tìm kiếm", noResults: "Không tìm thấy kết quả.", reading: "Đọc là",
       swap: "Thử đảo thứ tự hai số", geoUnsupported: "Trình duyệt không hỗ trợ định vị.",
-      geoDenied: "Không lấy được vị trí của bạn", error: "Có lỗi", dataDate: "Dữ liệu đến ngày",
+      geoDenied: "Không lấy được vị trí của bạn", error: "Có lỗi",
+      geoOutside: "Vị trí của bạn ({where}) nằm ngoài Hà Nội. Bản đồ này chỉ có quy hoạch của Hà Nội: hãy tìm theo địa danh hoặc tọa độ.", dataDate: "Dữ liệu đến ngày",
       kinds: { plan: "Đồ án", zone: "Ô đất", document: "Tài liệu", place: "Địa danh", decision: "Quyết định" },
     },
     en: {
@@ -54,17 +65,30 @@
       population: "Population", people: "people", times: "×", floorsUnit: "floors",
       governing: "Governing plan", others: "Other plans at this point", superseded: "Superseded",
       decision: "Decision", issuedBy: "Approved by", date: "of", number: "no.",
-      accuracy: "Drawing accuracy", noAccuracy: "not measured (no georeferenced scan yet)",
+      accuracy: "Drawing accuracy", noAccuracy: "no independent measure (zone not traced from a georeferenced scan)",
+      accCheck: "error at independent check points", accLoo: "leave-one-out error", sheetWord: "sheet",
+      sheetAccuracy: "Sheet accuracy", showScan: "Show the scan",
+      plotBtn: "Plot", plotTitle: "Information sheet for a plot",
+      plotHelp: "Draw the plot on the map, or paste GeoJSON, or type its corners one per line: X (northing) Y (easting) in VN-2000 as on the land certificate, or lon lat.",
+      plotDraw: "Draw on the map", plotText: "GeoJSON or corner coordinates", plotSubmit: "Look up and make the sheet",
+      plotDone: "Done", plotCancel: "Cancel", plotDrawing: "Tap the plot's corners in order", corners: "corners",
+      plotNeed3: "A plot needs at least 3 corners.", plotBadText: "Cannot read this: paste GeoJSON or two numbers per line (X Y or lon lat).",
+      plotMixed: "All corners must be in one system (all VN-2000 or all lon/lat).",
+      plotArea: "Plot area", share: "Share", inPlot: "Area in the plot", total: "Total", plotPdf: "Download the information sheet (PDF)",
+      plotNoZone: "The plot crosses no planning zone.",
       documents: "Documents", view: "View", page: "Page", openPdf: "Open PDF", noPages: "No page images yet: open or download the PDF.", coords: "Coordinates", units: "Administrative units",
       oldName: "former name", sheetPdf: "Information sheet (PDF)", share: "Share", copied: "Link copied",
       shareLink: "Link to share", noPlan: "No plan covers this point.",
       results: "Search results", noResults: "Nothing found.", reading: "Read as",
       swap: "Try the two numbers swapped", geoUnsupported: "This browser cannot give a location.",
-      geoDenied: "Could not get your location", error: "Error", dataDate: "Data as of",
+      geoDenied: "Could not get your location", error: "Error",
+      geoOutside: "Your location ({where}) is outside Hanoi. This map holds Hanoi's plans only: search for a place or coordinates.", dataDate: "Data as of",
       kinds: { plan: "Plan", zone: "Zone", document: "Document", place: "Place", decision: "Decision" },
     },
   };
   const LAYERS = ["zones", "redlines", "plans", "units"];
+  // Hanoi's extent: planning_gis.crs.HANOI_BOUNDS_LONLAT, the box the server checks every point against.
+  const HANOI = L.latLngBounds([20.53, 105.25], [21.42, 106.05]);
   const DEFAULT = { z: 14, lat: 21.03, lon: 105.79, layers: ["zones", "redlines", "plans"] };
 
   const $ = (sel) => document.querySelector(sel);
@@ -212,6 +236,7 @@
     btn.lang = state.lang === "vi" ? "en" : "vi";
     document.title = t("title");
     renderLegend();
+    sheetNote();
     if (state.info) renderPanel(state.info);
   }
   $("#lang").addEventListener("click", () => { setLang(state.lang === "vi" ? "en" : "vi"); save(false); });
@@ -248,17 +273,17 @@
   let sheets = [];
   let sheetLayer = null;
   const swipeEl = $("#swipe");
-  fetch("/api/citizen/sheets").then((r) => r.json()).then((rows) => {
+  fetch("/api/sheets").then((r) => r.json()).then((rows) => {
     sheets = rows;
     const sel = $("#sheet");
     for (const s of rows) {
       const o = document.createElement("option");
       o.value = String(s.id);
-      o.textContent = `${s.title} — ${s.plan_name}`;
+      o.textContent = `${s.title} — ${s.plan}`;
       sel.appendChild(o);
     }
-    $("#scan-note").textContent = rows.length ? "" : t("noSheets");
     sel.disabled = !rows.length;
+    sheetNote();
     if (state.sheet) setSheet(state.sheet, state.swipe);
   });
   function setSheet(id, swipe) {
@@ -267,11 +292,28 @@
     if (sheetLayer) { map.removeLayer(sheetLayer); sheetLayer = null; }
     const s = sheets.find((x) => String(x.id) === String(id));
     if (s) {
-      sheetLayer = L.tileLayer(s.tiles, { opacity: state.opacity / 100, maxZoom: 20, maxNativeZoom: 20, zIndex: 3 }).addTo(map);
-      sheetLayer.getContainer && sheetLayer.on("add", clip);
+      sheetLayer = L.tileLayer(s.tiles, { opacity: state.opacity / 100, maxZoom: 20, maxNativeZoom: 20, zIndex: 3,
+        className: `sheet-${s.id}`, bounds: s.bounds ? L.latLngBounds([s.bounds[1], s.bounds[0]], [s.bounds[3], s.bounds[2]]) : undefined });
+      sheetLayer.on("tileload", clip);
+      sheetLayer.addTo(map);
     }
     swipeEl.hidden = !state.swipe;
+    sheetNote();
     clip();
+  }
+  // The chosen sheet's accuracy: the independent check-point error, else leave-one-out.
+  function sheetAcc(a) {
+    if (!a) return null;
+    if (a.check_error_m != null) return { m: a.check_error_m, what: t("accCheck") };
+    if (a.loo_rmse_m != null) return { m: a.loo_rmse_m, what: t("accLoo") };
+    return null;
+  }
+  function sheetNote() {
+    const note = $("#scan-note");
+    if (!sheets.length) { note.textContent = t("noSheets"); return; }
+    const s = sheets.find((x) => String(x.id) === String(state.sheet));
+    const a = s && sheetAcc(s.accuracy);
+    note.textContent = a ? `${t("sheetAccuracy")}: ± ${num(a.m, 1)} m (${a.what})` : "";
   }
   function clip() {
     const zones = overlays.zones.getContainer && overlays.zones.getContainer();
@@ -323,7 +365,10 @@
     body.innerHTML = `<p class="loading">${esc(t("loading"))}</p>`;
     save(push);
     try {
-      const info = await apiGet(`/api/citizen/point?lon=${latlng.lng.toFixed(7)}&lat=${latlng.lat.toFixed(7)}`);
+      const q = `lon=${latlng.lng.toFixed(7)}&lat=${latlng.lat.toFixed(7)}`;
+      // "What is planned here" is the serving layer's look-up; units and the data's date come beside it.
+      const [look, place] = await Promise.all([apiGet(`/api/lookup?${q}`), apiGet(`/api/citizen/place?${q}`)]);
+      const info = Object.assign({}, look, { point: look.query, units: place.units, data_date: place.data_date });
       if (!state.point || state.point[0] !== latlng.lat || state.point[1] !== latlng.lng) return; // a newer tap won
       state.info = info;
       renderPanel(info);
@@ -357,6 +402,8 @@
     const view = e.target.closest("[data-view]");
     if (view) { e.preventDefault(); openDoc(view.dataset.view, view.dataset.title, view.dataset.pages); }
     if (e.target.closest("#share")) share();
+    const show = e.target.closest("[data-sheet]");
+    if (show) { setSheet(show.dataset.sheet, state.swipe); save(true); renderPanel(state.info); }
   });
 
   function floors(z) {
@@ -366,29 +413,33 @@
   }
   function decisionText(d) {
     if (!d || !d.number) return "—";
-    return `${t("number")} ${esc(d.number)} ${t("date")} ${date(d.date)}${d.issuer ? " — " + esc(d.issuer) : ""}`;
+    return `${t("number")} ${esc(d.number)} ${t("date")} ${date(d.date)}${d.approving_body ? " — " + esc(d.approving_body) : ""}`;
   }
-  function accuracyText(pl) {
-    const s = pl.sheet;
-    if (!s || s.accuracy_m == null) return esc(t("noAccuracy"));
-    return `± ${num(s.accuracy_m, 1)} m <small>(${esc(s.title)})</small>`;
+  function accuracyText(z) {
+    const a = z && z.accuracy;
+    const what = a && { check_points: t("accCheck"), leave_one_out: t("accLoo") }[a.basis];
+    if (!a || a.sheet_id == null || !what || a.error_m == null) return esc(t("noAccuracy"));
+    return `± ${num(a.error_m, 1)} m <small>(${esc(what)}; ${esc(t("sheetWord"))}: ${esc(a.sheet_title)})</small>` +
+      (sheets.some((s) => String(s.id) === String(a.sheet_id)) && String(state.sheet) !== String(a.sheet_id)
+        ? ` <button type="button" class="btn" data-sheet="${a.sheet_id}">${esc(t("showScan"))}</button>` : "");
   }
   function renderPanel(info) {
     const vi = state.lang === "vi";
-    const z = info.zone;
     const gov = info.plans.find((p) => p.governing);
+    const z = gov && gov.zones.length ? gov.zones[0] : null;
+    const ind = z ? z.indicators : null;
     const title = z ? `${t("zone")} ${z.label}` : (gov ? gov.name : t("noPlan"));
     let h = panelHead(title);
     if (z) {
-      h += `<p class="function"><span class="swatch" style="background:${esc(z.color)}" aria-hidden="true"></span>` +
-        `<span data-field="function"><b>${esc(vi ? z.name_vi : z.name_en)}</b> (${esc(z.function_code)})</span>` +
-        `<br><small lang="${vi ? "en" : "vi"}">${esc(vi ? z.name_en : z.name_vi)}</small></p>`;
+      h += `<p class="function"><span class="swatch" style="background:${esc(z.legend.color)}" aria-hidden="true"></span>` +
+        `<span data-field="function"><b>${esc(vi ? z.legend.name_vi : z.legend.name_en)}</b> (${esc(z.function_code)})</span>` +
+        `<br><small lang="${vi ? "en" : "vi"}">${esc(vi ? z.legend.name_en : z.legend.name_vi)}</small></p>`;
       h += `<dl class="indicators">
-        <div><dt>${t("area")}</dt><dd data-field="area">${num(z.area_m2, 0)} m²</dd></div>
-        <div><dt>${t("coverage")}</dt><dd data-field="coverage">${num(z.coverage_pct, 1)} %</dd></div>
-        <div><dt>${t("floors")}</dt><dd data-field="floors">${floors(z)}</dd></div>
-        <div><dt>${t("far")}</dt><dd data-field="far">${z.far == null ? "—" : num(z.far, 2) + " " + t("times")}</dd></div>
-        <div><dt>${t("population")}</dt><dd data-field="population">${z.population == null ? "—" : num(z.population, 0) + " " + t("people")}</dd></div>
+        <div><dt>${t("area")}</dt><dd data-field="area">${num(ind.area_m2, 0)} m²</dd></div>
+        <div><dt>${t("coverage")}</dt><dd data-field="coverage">${num(ind.coverage_pct, 1)} %</dd></div>
+        <div><dt>${t("floors")}</dt><dd data-field="floors">${floors(ind)}</dd></div>
+        <div><dt>${t("far")}</dt><dd data-field="far">${ind.far == null ? "—" : num(ind.far, 2) + " " + t("times")}</dd></div>
+        <div><dt>${t("population")}</dt><dd data-field="population">${ind.population == null ? "—" : num(ind.population, 0) + " " + t("people")}</dd></div>
       </dl>`;
     } else {
       h += `<p>${esc(t("noZone"))}</p>`;
@@ -396,15 +447,15 @@
     if (gov) {
       h += `<section class="gov" aria-label="${esc(t("governing"))}"><h3>${esc(t("governing"))}</h3>
         <p class="plan-name" data-field="plan">${esc(gov.name)}</p>
-        <p class="muted">${esc(vi ? gov.kind_vi : gov.kind_en)}${gov.scale ? ", " + esc(gov.scale) : ""} · ${esc(vi ? gov.status_vi : gov.status_en)}</p>
+        <p class="muted">${esc(vi ? gov.kind.name_vi : gov.kind.name_en)}${gov.scale ? ", " + esc(gov.scale) : ""} · ${esc(vi ? gov.status.name_vi : gov.status.name_en)}</p>
         <dl class="facts"><div><dt>${t("decision")}</dt><dd data-field="decision">${decisionText(gov.decision)}</dd></div>
-        <div><dt>${t("accuracy")}</dt><dd data-field="accuracy">${accuracyText(gov)}</dd></div></dl>`;
+        <div><dt>${t("accuracy")}</dt><dd data-field="accuracy">${accuracyText(z)}</dd></div></dl>`;
       if (gov.documents.length) {
         h += `<h4>${esc(t("documents"))}</h4><ul class="docs">` + gov.documents.map((d) =>
           `<li><span>${esc(vi ? d.type_vi : d.type_en)}${d.number ? " " + esc(d.number) : ""}${d.issued_on ? ", " + date(d.issued_on) : ""}` +
           `<br><small>${esc(d.title)}</small></span><span class="doc-actions">` +
-          `<a href="${esc(d.file_url)}" class="btn" data-view="${d.id}" data-title="${esc(d.title)}" data-pages="${d.pages || 0}">${esc(t("view"))}</a>` +
-          `<a href="${esc(d.file_url)}" class="btn" download>${esc(t("download"))}</a></span></li>`).join("") + `</ul>`;
+          `<a href="/documents/${Number(d.id)}/file" class="btn" data-view="${d.id}" data-title="${esc(d.title)}" data-pages="${d.pages || 0}">${esc(t("view"))}</a>` +
+          `<a href="/documents/${Number(d.id)}/file" class="btn" download>${esc(t("download"))}</a></span></li>`).join("") + `</ul>`;
       }
       h += `</section>`;
     }
@@ -413,7 +464,7 @@
       h += `<section><h3>${esc(t("others"))}</h3><ul class="others">` + others.map((p) => {
         const oz = p.zones[0];
         return `<li${p.superseded ? ' class="superseded"' : ""}>${p.superseded ? `<span class="badge">${esc(t("superseded"))}</span> ` : ""}` +
-          `<span>${esc(p.name)}</span>${oz ? ` — ${esc(oz.label)} (${esc(vi ? oz.name_vi : oz.name_en)})` : ""}` +
+          `<span>${esc(p.name)}</span>${oz ? ` — ${esc(oz.label)} (${esc(vi ? oz.legend.name_vi : oz.legend.name_en)})` : ""}` +
           `<br><small>${esc(t("decision"))} ${decisionText(p.decision)}</small></li>`;
       }).join("") + `</ul></section>`;
     }
@@ -460,7 +511,7 @@
   viewer.addEventListener("close", () => { $("#viewer-pages").innerHTML = ""; });
 
   // ---- tap, keyboard ------------------------------------------------------------------------
-  map.on("click", (e) => select(e.latlng));
+  map.on("click", (e) => (drawing ? addCorner(e.latlng) : select(e.latlng)));
   mapEl.addEventListener("keydown", (e) => {
     if ((e.key === "Enter" || e.key === " ") && e.target === mapEl) { e.preventDefault(); select(map.getCenter()); }
   });
@@ -545,11 +596,135 @@
     typing = setTimeout(() => runSearch(q, false), 350);
   });
 
+  // ---- a plot: drawn, pasted as GeoJSON or typed as corners; shares and the PDF ------------
+  const plotDlg = $("#plot");
+  let drawing = null; // { corners: [LatLng], shape: L.Polygon } while the citizen taps corners
+  let plotPdfUrl = null;
+  let drawnShape = null; // the last drawn plot stays on the map
+  $("#plot-btn").addEventListener("click", () => { toggleLayers(false, false); plotDlg.showModal(); });
+  $("#plot-close").addEventListener("click", () => plotDlg.close());
+  function drawText() {
+    $("#draw-text").textContent = `${t("plotDrawing")} (${drawing.corners.length} ${t("corners")})`;
+  }
+  $("#plot-draw").addEventListener("click", () => {
+    plotDlg.close();
+    if (drawnShape) drawnShape.remove();
+    drawing = { corners: [], shape: L.polygon([], { color: "#1450c8", weight: 3, fillOpacity: 0.15, interactive: false }).addTo(map) };
+    document.body.classList.add("drawing");
+    $("#draw-bar").hidden = false;
+    drawText();
+  });
+  function addCorner(ll) {
+    drawing.corners.push(ll);
+    drawing.shape.setLatLngs(drawing.corners);
+    drawText();
+  }
+  function stopDrawing() {
+    document.body.classList.remove("drawing");
+    $("#draw-bar").hidden = true;
+    const corners = drawing ? drawing.corners : [];
+    drawnShape = drawing ? drawing.shape : null;
+    drawing = null;
+    return corners;
+  }
+  $("#draw-cancel").addEventListener("click", () => { stopDrawing(); if (drawnShape) drawnShape.remove(); });
+  $("#draw-done").addEventListener("click", () => {
+    if (drawing.corners.length < 3) { $("#draw-text").textContent = t("plotNeed3"); return; }
+    const ring = stopDrawing().map((ll) => [Number(ll.lng.toFixed(7)), Number(ll.lat.toFixed(7))]);
+    $("#plot-text").value = JSON.stringify({ type: "Polygon", coordinates: [[...ring, ring[0]]] });
+    plotDlg.showModal();
+    submitPlot();
+  });
+  // GeoJSON (WGS 84), or one corner a line: "X Y" in VN-2000 (northing first, as on land papers)
+  // or "lon lat"; a leading corner number is skipped. Returns { geometry, crs } or throws a message.
+  function readPlot(text) {
+    const raw = text.trim();
+    if (!raw) throw new Error(t("plotNeed3"));
+    if (raw.startsWith("{")) {
+      let doc;
+      try { doc = JSON.parse(raw); } catch (_e) { throw new Error(t("plotBadText")); }
+      if (doc.type === "FeatureCollection") doc = (doc.features || [])[0] || {};
+      return { geometry: doc.type === "Feature" ? doc.geometry : doc, crs: "4326" };
+    }
+    const pairs = raw.split(/\n|;/).map((line) => {
+      let tok = line.replace(/[xy]\s*[=:]/gi, " ").trim().split(/[\s\t]+/).filter(Boolean);
+      if (tok.length === 1) tok = tok[0].split(",");
+      tok = tok.map((x) => x.replace(/,$/, "").replace(",", ".")).filter(Boolean);
+      if (tok.length === 3) tok = tok.slice(1);
+      const nums = tok.map(Number);
+      if (!line.trim()) return null;
+      if (nums.length !== 2 || !nums.every(Number.isFinite)) throw new Error(t("plotBadText"));
+      return nums;
+    }).filter(Boolean);
+    if (pairs.length < 3) throw new Error(t("plotNeed3"));
+    const big = pairs.map(([a, b]) => Math.abs(a) > 1000 && Math.abs(b) > 1000);
+    if (big.some((x) => x !== big[0])) throw new Error(t("plotMixed"));
+    const ring = big[0] ? pairs.map(([x, y]) => [y, x]) : pairs; // GeoJSON is easting, northing
+    const first = ring[0], last = ring[ring.length - 1];
+    if (first[0] !== last[0] || first[1] !== last[1]) ring.push(first);
+    return { geometry: { type: "Polygon", coordinates: [ring] }, crs: big[0] ? "5897" : "4326" };
+  }
+  async function postJson(url, body) {
+    const r = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    if (!r.ok) { const doc = await r.json().catch(() => ({})); const e = new Error(doc.detail || r.statusText); e.doc = doc; throw e; }
+    return r;
+  }
+  function sharesHtml(look) {
+    const plans = look.plans.filter((p) => p.zones.length);
+    let h = `<p data-field="plot-area"><b>${esc(t("plotArea"))}:</b> ${num(look.query.plot_area_m2, 1)} m²</p>`;
+    if (!plans.length) return h + `<p>${esc(t("plotNoZone"))}</p>`;
+    const vi = state.lang === "vi";
+    for (const p of plans) {
+      const role = p.governing ? t("governing") : (p.superseded ? t("superseded") : t("others"));
+      h += `<h3 class="plot-plan">${esc(role)}: ${esc(p.name)}</h3><table class="shares"${p.governing ? ' data-governing="1"' : ""}>` +
+        `<thead><tr><th>${esc(t("zone"))}</th><th>${esc(t("lyrZones"))}</th><th class="n">${esc(t("inPlot"))}</th><th class="n">${esc(t("share"))}</th></tr></thead><tbody>` +
+        [...p.zones].sort((a, b) => b.share_m2 - a.share_m2).map((z) => `<tr><td>${esc(z.label)}</td>` +
+          `<td><span class="swatch" style="background:${esc(z.legend.color)}" aria-hidden="true"></span>${esc(vi ? z.legend.name_vi : z.legend.name_en)}</td>` +
+          `<td class="n">${num(z.share_m2, 1)} m²</td><td class="n" data-share>${num(z.share_pct, 1)} %</td></tr>`).join("") +
+        `</tbody><tfoot><tr><td colspan="2">${esc(t("total"))}</td><td class="n">${num(p.plot_covered_m2, 1)} m²</td>` +
+        `<td class="n" data-total>${num(p.plot_covered_pct, 1)} %</td></tr></tfoot></table>`;
+    }
+    return h;
+  }
+  let plotShape = null;
+  async function submitPlot() {
+    const out = $("#plot-result");
+    let plot;
+    try { plot = readPlot($("#plot-text").value); } catch (e) {
+      out.innerHTML = `<p class="error" role="alert">${esc(e.message)}</p>`; return;
+    }
+    out.innerHTML = `<p class="loading">${esc(t("loading"))}</p>`;
+    try {
+      const look = await (await postJson(`/api/lookup?crs=${plot.crs}`, plot.geometry)).json();
+      out.innerHTML = sharesHtml(look) + `<p class="loading" id="plot-pdf-wait">…</p>`;
+      if (plotShape) plotShape.remove();
+      const pdf = await (await postJson(`/api/info-sheet.pdf?crs=${plot.crs}`, plot.geometry)).blob();
+      if (plotPdfUrl) URL.revokeObjectURL(plotPdfUrl);
+      plotPdfUrl = URL.createObjectURL(pdf);
+      $("#plot-pdf-wait").outerHTML = `<div class="actions"><a class="btn primary" id="plot-pdf" href="${plotPdfUrl}" ` +
+        `download="phieu-thong-tin-thua-dat.pdf">${esc(t("plotPdf"))}</a></div>`;
+      const c = look.query.centroid;
+      plotShape = L.circleMarker([c.lat, c.lon], { radius: 6, color: "#1450c8", weight: 2, fillOpacity: 0.6, interactive: false }).addTo(map);
+      out.dataset.ready = "1";
+    } catch (e) {
+      out.innerHTML = `<p class="error" role="alert">${esc(errorText(e))}</p>`;
+      out.dataset.ready = "1";
+    }
+  }
+  $("#plot-submit").addEventListener("click", () => { delete $("#plot-result").dataset.ready; submitPlot(); });
+
   // ---- my location --------------------------------------------------------------------------
   $("#locate").addEventListener("click", () => {
     if (!navigator.geolocation) { results.innerHTML = `<p class="error" role="alert">${esc(t("geoUnsupported"))}</p>`; results.hidden = false; return; }
     navigator.geolocation.getCurrentPosition((pos) => {
       const ll = L.latLng(pos.coords.latitude, pos.coords.longitude);
+      if (!HANOI.contains(ll)) {
+        const where = `${num(ll.lat, 4)}; ${num(ll.lng, 4)}`;
+        results.innerHTML = `<p class="error" role="alert" data-field="geo">${esc(t("geoOutside").replace("{where}", where))}</p>`;
+        results.hidden = false;
+        return;
+      }
+      hideResults();
       map.setView(ll, 17, { animate: false });
       select(ll);
     }, (err) => {
