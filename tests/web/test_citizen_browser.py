@@ -14,6 +14,7 @@ from pypdf import PdfReader
 from sqlalchemy import text
 
 from planning_gis.crs import lonlat_to_vn2000
+from tests.conftest import open_watched_page
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
 
@@ -171,24 +172,11 @@ def test_information_sheet_pdf_from_the_panel(page, live_server, zone):
 
 @pytest.fixture
 def phone(browser, live_server):
-    """A 390 × 844 touch phone, recording errors and foreign requests like the page fixture."""
-    context = browser.new_context(locale="vi-VN", viewport={"width": 390, "height": 844},
-                                  device_scale_factor=2, is_mobile=True, has_touch=True)
-    pg = context.new_page()
-    pg.console_errors = []
-    pg.foreign_requests = []
-    pg.on("console", lambda m: pg.console_errors.append(m.text) if m.type == "error" else None)
-    pg.on("pageerror", lambda e: pg.console_errors.append(str(e)))
-
-    def _route(route):
-        if route.request.url.startswith(("http://127.0.0.1", "data:", "blob:")):
-            return route.continue_()
-        pg.foreign_requests.append(route.request.url)
-        return route.abort()
-
-    pg.route("**/*", _route)
+    """A 390 × 844 touch phone, watched like the page fixture."""
+    pg = open_watched_page(browser, viewport={"width": 390, "height": 844},
+                           device_scale_factor=2, is_mobile=True, has_touch=True)
     yield pg
-    context.close()
+    pg.context.close()
 
 
 def test_phone_tap_opens_a_bottom_sheet(phone, live_server, zone, artifacts):
