@@ -273,12 +273,16 @@ def bench_vector(args, settings: Settings, venv: Path) -> None:
     ours_paths = [f"/tiles/zones/{t.z}/{t.x}/{t.y}.mvt" for t in tiles]
     tipg_paths = [f"/collections/public.land_use_zones/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}"
                   for t in tiles]
+    heavy = zone_tiles(settings, (10, 11, 12))
+    heavy_paths = [f"/tiles/zones/{t.z}/{t.x}/{t.y}.mvt" for t in heavy]
     with ours(free_port(), args.workers, settings, args.threads) as base:
         a = run_wrk(base, ours_paths, args.seconds, args.connections)
         one = run_wrk(base, ours_paths, args.seconds, 1, 1)
+        one_heavy = run_wrk(base, heavy_paths, args.seconds, 1, 1)
     with uvicorn(venv, "tipg.main:app", free_port(), args.workers, tipg_env(settings)) as base:
         b = run_wrk(base, tipg_paths, args.seconds, args.connections)
     sql_s = bare_sql(settings, tiles)
+    sql_heavy = bare_sql(settings, heavy)
     table(f"Vector tiles: zones layer, {len(tiles)} tiles z14-16 over the demo, "
           f"{args.workers} workers, wrk -c{args.connections} {args.seconds}s", [
               ("server", "tiles/s", "p50 ms", "p99 ms", "errors"),
@@ -292,6 +296,13 @@ def bench_vector(args, settings: Settings, venv: Path) -> None:
         ("bare SQL (psycopg, 1 conn)", f"{sql_s * 1000:.2f}"),
         ("overhead ours/SQL", f"{one['mean'] / (sql_s * 1000):.2f}x"),
     ])
+    table(f"Vector tiles, HEAVY tiles: {len(heavy)} tiles z10-12 over the whole demo, one client,"
+          " ours vs the bare ST_AsMVT SQL", [
+              ("what", "mean ms/tile"),
+              ("ours over HTTP (wrk -c1)", f"{one_heavy['mean']:.2f}"),
+              ("bare SQL (psycopg, 1 conn)", f"{sql_heavy * 1000:.2f}"),
+              ("overhead ours/SQL", f"{one_heavy['mean'] / (sql_heavy * 1000):.2f}x"),
+          ])
 
 
 def tipg_env(settings: Settings) -> dict[str, str]:
