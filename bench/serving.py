@@ -9,7 +9,8 @@ every server itself on 127.0.0.1 with the same worker count, drives them with De
 and stops them at the end. titiler and tipg are installed into their own virtual environment
 (``--venv``, default /tmp/serving-bench/venv) with pip on first use.
 
-    python bench/serving.py [--seconds 10] [--workers 2] [--only raster,vector,ogc,lookup]
+    python bench/serving.py [--seconds 10] [--workers 2] [--threads 4]
+                            [--only raster,vector,ogc,lookup]
 """
 
 from __future__ import annotations
@@ -76,11 +77,13 @@ def server(cmd: list[str], port: int, env: dict[str, str]):
             proc.kill()
 
 
-def ours(port: int, workers: int, settings: Settings):
+def ours(port: int, workers: int, settings: Settings, threads: int = 4):
     env = dict(os.environ, PLANNING_DATABASE_URL=settings.database_url,
                PLANNING_DATA_DIR=settings.data_dir, PYTHONPATH=str(ROOT))
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    return server([str(gunicorn), "--workers", str(workers), "--threads", "1",
+    # The deployed command (run.sh): gthread workers, which keep connections alive like
+    # uvicorn does; a sync worker (--threads 1) closes the connection after every response.
+    return server([str(gunicorn), "--workers", str(workers), "--threads", str(threads),
                    "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
                    "server:create_app()"], port, env)
 
@@ -227,7 +230,7 @@ def bench_raster(args, settings: Settings, venv: Path) -> None:
             ours_paths = [f"/tiles/sheets/{sid}/{t.z}/{t.x}/{t.y}.png" for t in tiles]
             ti_paths = [f"/cog/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}.png?url={cog}"
                         for t in tiles]
-            with ours(free_port(), args.workers, settings) as base:
+            with ours(free_port(), args.workers, settings, args.threads) as base:
                 a = run_wrk(base, ours_paths, args.seconds, args.connections)
             env = dict(os.environ, GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR",
                        GDAL_CACHEMAX="256", VSI_CACHE="TRUE")
@@ -270,12 +273,16 @@ def bench_vector(args, settings: Settings, venv: Path) -> None:
     ours_paths = [f"/tiles/zones/{t.z}/{t.x}/{t.y}.mvt" for t in tiles]
     tipg_paths = [f"/collections/public.land_use_zones/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}"
                   for t in tiles]
-    with ours(free_port(), args.workers, settings) as base:
+    heavy = zone_tiles(settings, (10, 11, 12))
+    heavy_paths = [f"/tiles/zones/{t.z}/{t.x}/{t.y}.mvt" for t in heavy]
+    with ours(free_port(), args.workers, settings, args.threads) as base:
         a = run_wrk(base, ours_paths, args.seconds, args.connections)
         one = run_wrk(base, ours_paths, args.seconds, 1, 1)
+        one_heavy = run_wrk(base, heavy_paths, args.seconds, 1, 1)
     with uvicorn(venv, "tipg.main:app", free_port(), args.workers, tipg_env(settings)) as base:
         b = run_wrk(base, tipg_paths, args.seconds, args.connections)
     sql_s = bare_sql(settings, tiles)
+    sql_heavy = bare_sql(settings, heavy)
     table(f"Vector tiles: zones layer, {len(tiles)} tiles z14-16 over the demo, "
           f"{args.workers} workers, wrk -c{args.connections} {args.seconds}s", [
               ("server", "tiles/s", "p50 ms", "p99 ms", "errors"),
@@ -289,6 +296,13 @@ def bench_vector(args, settings: Settings, venv: Path) -> None:
         ("bare SQL (psycopg, 1 conn)", f"{sql_s * 1000:.2f}"),
         ("overhead ours/SQL", f"{one['mean'] / (sql_s * 1000):.2f}x"),
     ])
+    table(f"Vector tiles, HEAVY tiles: {len(heavy)} tiles z10-12 over the whole demo, one client,"
+          " ours vs the bare ST_AsMVT SQL", [
+              ("what", "mean ms/tile"),
+              ("ours over HTTP (wrk -c1)", f"{one_heavy['mean']:.2f}"),
+              ("bare SQL (psycopg, 1 conn)", f"{sql_heavy * 1000:.2f}"),
+              ("overhead ours/SQL", f"{one_heavy['mean'] / (sql_heavy * 1000):.2f}x"),
+          ])
 
 
 def tipg_env(settings: Settings) -> dict[str, str]:
@@ -301,7 +315,7 @@ def bench_ogc(args, settings: Settings, venv: Path) -> None:
     ours_paths = [f"/ogc/collections/zones/items?limit=50&offset={o}" for o in offsets]
     tipg_paths = [f"/collections/public.land_use_zones/items?limit=50&offset={o}"
                   for o in offsets]
-    with ours(free_port(), args.workers, settings) as base:
+    with ours(free_port(), args.workers, settings, args.threads) as base:
         a = run_wrk(base, ours_paths, args.seconds, args.connections)
     with uvicorn(venv, "tipg.main:app", free_port(), args.workers, tipg_env(settings)) as base:
         b = run_wrk(base, tipg_paths, args.seconds, args.connections)
@@ -320,7 +334,7 @@ def bench_lookup(args, settings: Settings) -> None:
             "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform((ST_Dump(ST_GeneratePoints("
             "ST_Union(geom), 500, 1))).geom, 4326) p FROM land_use_zones) x")).all()
     paths = [f"/api/lookup?lon={x:.6f}&lat={y:.6f}" for x, y in pts]
-    with ours(free_port(), args.workers, settings) as base:
+    with ours(free_port(), args.workers, settings, args.threads) as base:
         a = run_wrk(base, paths, 30, 32)
     table(f"Look-up: GET /api/lookup at 500 random points in the demo zones, {args.workers} "
           "workers, wrk -t2 -c32 -d30s", [
@@ -333,6 +347,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=4,
+                    help="gunicorn threads per worker for ours (run.sh's default)")
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--venv", default="/tmp/serving-bench/venv")
     ap.add_argument("--only", default="raster,vector,ogc,lookup")
@@ -340,7 +356,8 @@ def main() -> None:
     settings = Settings.from_env()
     only = set(args.only.split(","))
     print(f"# Serving bench {dt.datetime.now():%Y-%m-%d %H:%M}, {os.cpu_count()} cores, "
-          f"database {settings.sync_database_url.rsplit('@', 1)[-1]}")
+          f"database {settings.sync_database_url.rsplit('@', 1)[-1]}; ours: gunicorn --workers "
+          f"{args.workers} --threads {args.threads}; references: uvicorn --workers {args.workers}")
     venv = ensure_venv(Path(args.venv)) if only & {"raster", "vector", "ogc"} else Path()
     if "raster" in only:
         bench_raster(args, settings, venv)

@@ -10,7 +10,9 @@ accuracy of the map sheet it was traced from.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -79,6 +81,50 @@ FROM plan_documents pd JOIN documents d ON d.id = pd.document_id
 WHERE pd.plan_id = ANY(:plan_ids)
 ORDER BY pd.plan_id, pd.sort_order, d.issued_on NULLS LAST, d.id
 """)
+
+
+#: The whole point look-up in one statement (one round trip): the zones under the point, the
+#: plans covering it or holding those zones, and those plans' documents, as three JSON arrays of
+#: the same rows the three statements above return. Ranking stays in Python (:func:`rank_plans`).
+POINT_LOOKUP_SQL = text(f"""
+WITH zones AS (
+  SELECT {_ZONE_COLUMNS}
+  FROM land_use_zones z {_ZONE_JOINS}
+  WHERE ST_Intersects(z.geom, ST_SetSRID(ST_MakePoint(:e, :n), {STORAGE_SRID}))
+), plans AS (
+  SELECT {_PLAN_COLUMNS}
+  FROM plans p {_SUPERSEDER}
+  WHERE ST_Intersects(p.geom, ST_SetSRID(ST_MakePoint(:e, :n), {STORAGE_SRID}))
+     OR p.id = ANY(ARRAY(SELECT DISTINCT plan_id FROM zones))
+), docs AS (
+  SELECT pd.plan_id, pd.sort_order, d.id, d.doc_type, d.number, d.issued_on, d.issuer, d.title,
+         d.file_name, d.page_count
+  FROM plan_documents pd JOIN documents d ON d.id = pd.document_id
+  WHERE pd.plan_id IN (SELECT id FROM plans)
+)
+SELECT (SELECT coalesce(json_agg(zones), '[]') FROM zones)::text AS zones,
+       (SELECT coalesce(json_agg(plans), '[]') FROM plans)::text AS plans,
+       (SELECT coalesce(json_agg(docs ORDER BY plan_id, sort_order, issued_on NULLS LAST, id),
+                        '[]') FROM docs)::text AS docs
+""")
+
+_DATE_FIELDS = ("decision_date", "valid_from", "valid_to", "superseded_since", "issued_on")
+#: double precision columns: PostgreSQL writes 50.0 as 50 in JSON, Python must see a float.
+_FLOAT_FIELDS = ("area_m2", "coverage_pct", "far", "rmse_m", "loo_rmse_m", "check_error_m")
+
+
+def _rows(raw: str) -> list[SimpleNamespace]:
+    """JSON rows back into attribute rows, dates as dates (the JSON carries them as ISO text)."""
+    rows = []
+    for item in json.loads(raw):
+        for k in _DATE_FIELDS:
+            if item.get(k) is not None:
+                item[k] = dt.date.fromisoformat(item[k])
+        for k in _FLOAT_FIELDS:
+            if item.get(k) is not None:
+                item[k] = float(item[k])
+        rows.append(SimpleNamespace(**item))
+    return rows
 
 
 def _iso(value: dt.date | None) -> str | None:
@@ -209,11 +255,13 @@ def _plan_doc(p: Any, state: PlanState, role: str, docs: list[dict], base_url: s
 
 
 def _documents(conn: Connection, plan_ids: list[int], url_template: str,
-               base_url: str) -> dict[int, list[dict]]:
+               base_url: str, rows: list[Any] | None = None) -> dict[int, list[dict]]:
     out: dict[int, list[dict]] = {pid: [] for pid in plan_ids}
     if not plan_ids:
         return out
-    for d in conn.execute(DOCUMENTS_SQL, {"plan_ids": plan_ids}):
+    if rows is None:
+        rows = conn.execute(DOCUMENTS_SQL, {"plan_ids": plan_ids}).all()
+    for d in rows:
         type_vi, type_en = DOCUMENT_TYPES.get(d.doc_type, (d.doc_type, d.doc_type))
         href = url_template.format(id=d.id)
         out[d.plan_id].append({
@@ -226,9 +274,10 @@ def _documents(conn: Connection, plan_ids: list[int], url_template: str,
 
 
 def _assemble(conn: Connection, zones: list[Any], plan_rows: list[Any], today: dt.date,
-              url_template: str, base_url: str, zone_extra=None) -> list[dict[str, Any]]:
+              url_template: str, base_url: str, zone_extra=None,
+              doc_rows: list[Any] | None = None) -> list[dict[str, Any]]:
     ranked = rank_plans(plan_rows, today)
-    docs = _documents(conn, [p.id for p, _, _ in ranked], url_template, base_url)
+    docs = _documents(conn, [p.id for p, _, _ in ranked], url_template, base_url, doc_rows)
     by_plan: dict[int, list[dict]] = {}
     for z in sorted(zones, key=lambda z: (z.plan_id, z.label)):
         extra = zone_extra(z) if zone_extra else None
@@ -240,12 +289,9 @@ def _assemble(conn: Connection, zones: list[Any], plan_rows: list[Any], today: d
 def lookup_point(conn: Connection, easting: float, northing: float, *, today: dt.date,
                  url_template: str, base_url: str) -> list[dict[str, Any]]:
     """Every plan covering an EPSG:5897 point, governing first, each with its zones there."""
-    params = {"e": easting, "n": northing}
-    zones = conn.execute(POINT_ZONES_SQL, params).all()
-    plans = conn.execute(
-        POINT_PLANS_SQL, {**params, "zone_plan_ids": sorted({z.plan_id for z in zones})}
-    ).all()
-    return _assemble(conn, zones, plans, today, url_template, base_url)
+    row = conn.execute(POINT_LOOKUP_SQL, {"e": easting, "n": northing}).one()
+    return _assemble(conn, _rows(row.zones), _rows(row.plans), today, url_template, base_url,
+                     doc_rows=_rows(row.docs))
 
 
 def lookup_plot(conn: Connection, wkt: str, plot_area_m2: float, *, today: dt.date,

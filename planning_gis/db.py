@@ -24,11 +24,17 @@ def get_engine(settings: Settings | None = None) -> Engine:
     url = settings.database_url
     engine = _engines.get(url)
     if engine is None:
+        # No pre-ping: it costs a round trip on every checkout. A connection the server dropped
+        # fails its statement once and is discarded (SQLAlchemy invalidates the pool on a
+        # disconnect error); pool_recycle retires connections before idle timeouts bite.
+        # Reset on return stays "rollback" (a no-op round trip on an autocommit read connection).
         engine = create_engine(
             url,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_pool_size,
-            pool_pre_ping=True,
+            pool_pre_ping=False,
+            pool_recycle=1800,
+            pool_reset_on_return="rollback",
             future=True,
         )
         _engines[url] = engine
@@ -58,9 +64,16 @@ def session_scope(settings: Settings | None = None) -> Iterator[Session]:
 
 
 def get_conn() -> Connection:
-    """The request's connection, opened on first use and returned to the pool at teardown."""
+    """The request's read connection, opened on first use and returned to the pool at teardown.
+
+    It runs in autocommit: requests only read through it (writes go through
+    :func:`session_scope`), so there is no BEGIN/ROLLBACK round trip around each statement.
+    Under READ COMMITTED every statement had its own snapshot anyway.
+    """
     if "db_conn" not in g:
-        g.db_conn = get_engine(current_app.config["SETTINGS"]).connect()
+        g.db_conn = get_engine(current_app.config["SETTINGS"]).connect().execution_options(
+            isolation_level="AUTOCOMMIT"
+        )
     return g.db_conn
 
 

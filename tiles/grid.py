@@ -28,12 +28,18 @@ def tms_for(settings: Settings) -> TileMatrixSet:
     return get_tms(settings.tile_matrix_set)
 
 
+_SRIDS: dict[str, int] = {}
+
+
 def tms_srid(tms: TileMatrixSet) -> int:
-    """The EPSG code of the grid's CRS, for PostGIS envelopes."""
-    code = tms.crs.to_epsg()
+    """The EPSG code of the grid's CRS, for PostGIS envelopes (pyproj asked once per grid)."""
+    code = _SRIDS.get(tms.id)
     if code is None:
-        raise UnknownCRS(f"tile matrix set {tms.id!r} has no EPSG code")
-    return int(code)
+        found = tms.crs.to_epsg()
+        if found is None:
+            raise UnknownCRS(f"tile matrix set {tms.id!r} has no EPSG code")
+        code = _SRIDS[tms.id] = int(found)
+    return code
 
 
 def parse_tile(tms: TileMatrixSet, z: str, x: str, y: str) -> Tile:

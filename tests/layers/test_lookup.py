@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from layers.lookup import PLOT_ZONES_SQL, POINT_PLANS_SQL, POINT_ZONES_SQL
+from layers.lookup import PLOT_ZONES_SQL, POINT_LOOKUP_SQL, POINT_PLANS_SQL, POINT_ZONES_SQL
 from planning_gis.crs import vn2000_to_lonlat
 from tests.serving_data import E0, N0
 
@@ -144,6 +144,8 @@ def test_plot_not_json(city_client):
 @pytest.mark.parametrize("sql,table,params", [
     (POINT_ZONES_SQL, "land_use_zones", {"e": E0, "n": N0}),
     (POINT_PLANS_SQL, "plans", {"e": E0, "n": N0, "zone_plan_ids": []}),
+    (POINT_LOOKUP_SQL, "land_use_zones", {"e": E0, "n": N0}),
+    (POINT_LOOKUP_SQL, "plans", {"e": E0, "n": N0}),
     (PLOT_ZONES_SQL, "land_use_zones",
      {"wkt": f"POLYGON(({E0} {N0},{E0 + 10} {N0},{E0 + 10} {N0 + 10},{E0} {N0}))"}),
 ])

@@ -77,3 +77,23 @@ def test_gzip_json_and_mvt(city, live_server, i):
 def test_png_is_not_gzipped(city, live_server):
     _, headers, _ = _get(live_server + _paths(city)[0], {"Accept-Encoding": "gzip"})
     assert "Content-Encoding" not in headers
+
+
+@pytest.mark.parametrize("path", ["/static/css/citizen.css", "/static/js/citizen.js",
+                                  "/static/vendor/leaflet/leaflet.js"])
+def test_static_css_and_js_are_gzipped_with_etag_and_304(live_server, path):
+    url = live_server + path
+    status, plain_headers, plain = _get(url)
+    assert status == 200 and plain and "Content-Encoding" not in plain_headers
+    assert "Accept-Encoding" in plain_headers["Vary"]
+    status, headers, body = _get(url, {"Accept-Encoding": "gzip, deflate"})
+    assert status == 200 and headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in headers["Vary"]
+    assert gzip.decompress(body) == plain and len(body) < len(plain)
+    assert headers["ETag"] != plain_headers["ETag"]
+    # either variant's tag revalidates, with or without gzip
+    for tag in (headers["ETag"], plain_headers["ETag"]):
+        for enc in ({"Accept-Encoding": "gzip"}, {}):
+            status, h304, b304 = _get(url, {"If-None-Match": tag, **enc})
+            assert status == 304 and b304 == b"", (tag, enc)
+            assert "Accept-Encoding" in h304["Vary"]
