@@ -60,6 +60,15 @@ def test_cors_on_get_and_preflight(city, live_server):
     assert json.loads(body)["detail_vi"]
 
 
+def _comparable(body: bytes):
+    """The body, minus the OGC items' timeStamp (it moves on by the second between requests)."""
+    if body.startswith(b"{"):
+        doc = json.loads(body)
+        doc.pop("timeStamp", None)
+        return doc
+    return body
+
+
 @pytest.mark.parametrize("i", [1, 2])
 def test_gzip_json_and_mvt(city, live_server, i):
     url = live_server + _paths(city)[i]
@@ -67,7 +76,7 @@ def test_gzip_json_and_mvt(city, live_server, i):
     status, headers, body = _get(url, {"Accept-Encoding": "gzip"})
     assert status == 200 and headers["Content-Encoding"] == "gzip"
     assert "Accept-Encoding" in headers["Vary"]
-    assert gzip.decompress(body) == plain and len(body) < len(plain)
+    assert _comparable(gzip.decompress(body)) == _comparable(plain) and len(body) < len(plain)
     # a client holding the compressed variant's tag also gets a 304
     status, _, _ = _get(url, {"Accept-Encoding": "gzip", "If-None-Match": headers["ETag"]})
     assert status == 304
