@@ -25,6 +25,7 @@ from rio_tiler.mosaic import mosaic_reader
 
 from planning_gis.errors import InvalidInput, MissingFile, TileOutsideBounds
 from planning_gis.settings import Settings
+from tiles.web_cog import serving_path
 
 #: Output formats a client may ask for, by file extension: (GDAL driver, MIME type).
 IMAGE_FORMATS = {"png": ("PNG", "image/png"), "webp": ("WEBP", "image/webp")}
@@ -100,7 +101,7 @@ class SheetReader:
 
     def __init__(self, path: str | Path, tms: TileMatrixSet, settings: Settings) -> None:
         gdal_env(settings)
-        self.path = str(path)
+        self.path = serving_path(path)
         self.tms = tms
         self.settings = settings
         dataset = _datasets.get(self.path, settings.open_dataset_cache)
