@@ -55,6 +55,8 @@ class Settings:
     # Serving (tiles, OGC API, look-up).
     tile_matrix_set: str = "WebMercatorQuad"  # a morecantile grid identifier
     tile_size: int = 256
+    # zlib level of PNG tiles: 3 encodes about 2x faster than GDAL's 6 for ~3 % more bytes.
+    png_zlevel: int = 3
     mvt_extent: int = 4096
     mvt_buffer: int = 64
     ogc_default_limit: int = 10

@@ -163,7 +163,7 @@ def mosaic_tile(
     return image
 
 
-def render(image: ImageData, ext: str) -> tuple[bytes, str]:
+def render(image: ImageData, ext: str, png_zlevel: int = 3) -> tuple[bytes, str]:
     """Encode a tile as PNG or WebP with its mask as alpha; returns (bytes, MIME type)."""
     try:
         driver, mime = IMAGE_FORMATS[ext]
@@ -172,5 +172,8 @@ def render(image: ImageData, ext: str) -> tuple[bytes, str]:
             f"unknown image format {ext!r}: use one of {', '.join(IMAGE_FORMATS)}",
             message_vi=f"Định dạng ảnh không hỗ trợ {ext!r}",
         ) from exc
-    options = {"lossless": False, "quality": 85} if driver == "WEBP" else {}
+    if driver == "WEBP":
+        options: dict[str, object] = {"lossless": False, "quality": 85}
+    else:
+        options = {"ZLEVEL": png_zlevel}
     return image.render(img_format=driver, add_mask=True, **options), mime

@@ -81,7 +81,7 @@ def sheet_tile(sheet_id: str, z: str, x: str, y: str, ext: str) -> Response:
             image = reader.tile(tile)
         except TileOutsideBounds:
             return _empty()
-    body, mime = render(image, ext)
+    body, mime = render(image, ext, settings.png_zlevel)
     return _image_response(body, mime)
 
 
@@ -147,5 +147,5 @@ def plan_mosaic(plan_id: str, z: str, x: str, y: str, ext: str) -> Response:
         image = mosaic_tile([cog_file(r.cog_path) for r in rows], tms, settings, tile)
     except TileOutsideBounds:
         return _empty()
-    body, mime = render(image, ext)
+    body, mime = render(image, ext, settings.png_zlevel)
     return _image_response(body, mime)
