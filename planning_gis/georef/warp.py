@@ -24,7 +24,7 @@ import json
 import math
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -270,11 +270,13 @@ def warp_scan(
     drop_blunders: bool = False,
     points_crs: str | int | None = None,
     settings: Settings | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> WarpResult:
     """Fit the control points, warp the scan to a validated COG at ``out``, return the report.
 
     ``crs`` is the output CRS (any EPSG code). The fit is made in the control points' own CRS,
     which must be projected (metres), and the output grid is brought back to it through pyproj.
+    ``progress`` is called with the fraction done (0..1) after each row of blocks and at the end.
     """
     settings = settings or get_settings()
     out = Path(out)
@@ -348,12 +350,14 @@ def warp_scan(
         with _gdal_env(settings), open_windows(info, out.parent) as scan:
             _write_blocks(scan, mapping, gt, width, height,
                           footprint if mask_px is not None else None, tmp_raw, target_epsg,
-                          resampling, settings)
+                          resampling, settings, progress)
         _to_cog(tmp_raw, tmp_cog, resampling, settings)
         valid, errors, _warnings = cog_validate(str(tmp_cog), quiet=True)
         if not valid:
             raise PlanningError(f"the written COG is not valid: {'; '.join(errors)}")
         os.replace(tmp_cog, out)
+        if progress is not None:
+            progress(1.0)
     finally:
         for p in (tmp_raw, tmp_cog):
             p.unlink(missing_ok=True)
@@ -380,6 +384,7 @@ def _write_blocks(
     epsg: int,
     resampling: str,
     settings: Settings,
+    progress: Callable[[float], None] | None = None,
 ) -> None:
     bands = src.bands
     cv2.setNumThreads(max(1, settings.warp_threads))
@@ -429,6 +434,8 @@ def _write_blocks(
                         block[:bands] = np.moveaxis(data, -1, 0)
                         block[bands] = alpha.astype(np.uint8) * 255
                 dst.write(block, window=Window(x0, y0, w, h))
+        if progress is not None:
+            progress(0.85 * (y0 + h) / height)  # the COG's compression is the last 15 %
 
 
 def _to_cog(src: Path, dst: Path, resampling: str, settings: Settings) -> None:

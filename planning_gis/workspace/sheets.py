@@ -496,13 +496,22 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def publish(session: Session, user: User, sheet: MapSheet, settings: Settings,
-            method: str = "auto") -> SheetVersion:
-    """Warp the full scan to a COG, record version N+1 and make the sheet a public layer."""
+def check_publishable(user: User, sheet: MapSheet) -> None:
+    """What can be checked at once, before a publish job is queued."""
     require_plan_editor(user, sheet.plan)
     if not sheet.control_points:
         raise GeoreferenceError("place control points before publishing",
                                 message_vi="Cần đặt điểm khống chế trước khi công bố.")
+
+
+def publish(session: Session, user: User, sheet: MapSheet, settings: Settings,
+            method: str = "auto", progress=None) -> SheetVersion:  # noqa: ANN001
+    """Warp the full scan to a COG, record version N+1 and make the sheet a public layer.
+
+    This takes minutes for a large sheet: the web app queues it as a job
+    (:mod:`planning_gis.workspace.jobs`) and the worker process calls this.
+    """
+    check_publishable(user, sheet)
     version = (session.scalar(select(func.max(SheetVersion.version))
                               .where(SheetVersion.sheet_id == sheet.id)) or 0) + 1
     name = f"sheet-{sheet.id}-v{version}-{uuid.uuid4().hex[:8]}.tif"
@@ -510,7 +519,8 @@ def publish(session: Session, user: User, sheet: MapSheet, settings: Settings,
     out = settings.cogs_dir / name
     try:
         result = warp_scan(scan_file(sheet, settings), engine_points(sheet), crs=STORAGE_SRID,
-                           method=method, out=out, mask=_mask(sheet), settings=settings)
+                           method=method, out=out, mask=_mask(sheet), settings=settings,
+                           progress=progress)
         footprint = _footprint(sheet, result.method)
         report = {k: v for k, v in result.report.items() if k != "methods"}
         report["methods"] = {m: {k: v for k, v in s.items() if k != "residuals"}
