@@ -288,7 +288,7 @@ def open_windows(info: ScanInfo, workdir: Path, block: int = 512) -> Iterator[Sc
             src = info.path
         else:
             tmp = workdir / f".{info.path.name}.{uuid.uuid4().hex[:8]}.src.tif"
-            _decode_to_tiff(info, tmp, block)
+            decode_to_tiff(info, tmp, block)
             src = tmp
         with rasterio.Env(GDAL_PAM_ENABLED="NO"):
             windows = ScanWindows(src, info.path.name)
@@ -302,7 +302,9 @@ def open_windows(info: ScanInfo, workdir: Path, block: int = 512) -> Iterator[Sc
             Path(str(tmp) + ".aux.xml").unlink(missing_ok=True)
 
 
-def _decode_to_tiff(info: ScanInfo, dst_path: Path, block: int) -> None:
+def decode_to_tiff(info: ScanInfo, dst_path: Path, block: int = 512) -> None:
+    """Decode the scan strip by strip (bounded memory) into an uncompressed tiled 8-bit GeoTIFF
+    (grey or RGB: palette expanded, alpha dropped, 16-bit scaled)."""
     profile = {"driver": "GTiff", "width": info.width, "height": info.height, "dtype": "uint8",
                "tiled": True, "blockxsize": block, "blockysize": block, "BIGTIFF": "IF_SAFER"}
     with rasterio.Env(GDAL_PAM_ENABLED="NO"):

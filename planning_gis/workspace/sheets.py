@@ -43,6 +43,7 @@ from planning_gis.errors import Conflict, GeoreferenceError, InvalidGeometry, In
 from planning_gis.georef import ControlPoint as GcP
 from planning_gis.georef import ControlPointSet, read_control_points, warp_scan, write_csv, write_points
 from planning_gis.georef.report import analyse
+from planning_gis.georef.scan_io import load_scan
 from planning_gis.models import ControlPoint, MapSheet, Plan, SheetVersion, User
 from planning_gis.settings import Settings
 from planning_gis.workspace import uploads
@@ -148,7 +149,7 @@ def rotate_sheet(session: Session, user: User, sheet: MapSheet, quarter_turns: i
         raise InvalidInput("nothing to do: give a rotation or a flip",
                            message_vi="Chưa chọn xoay hoặc lật ảnh.")
     info = uploads.probe_scan(scan_file(sheet, settings), settings)
-    arr = uploads.load_scan(info).array
+    arr = load_scan(info).array
     if flip:
         arr = arr[:, ::-1]
     arr = np.rot90(arr, k=-(quarter_turns % 4))
