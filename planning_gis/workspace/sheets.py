@@ -14,6 +14,7 @@ import math
 import os
 import tempfile
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -506,7 +507,8 @@ def check_publishable(user: User, sheet: MapSheet) -> None:
 
 
 def publish(session: Session, user: User, sheet: MapSheet, settings: Settings,
-            method: str = "auto", progress=None) -> SheetVersion:  # noqa: ANN001
+            method: str = "auto",
+            progress: Callable[[float], None] | None = None) -> SheetVersion:
     """Warp the full scan to a COG, record version N+1 and make the sheet a public layer.
 
     This takes minutes for a large sheet: the web app queues it as a job
