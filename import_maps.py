@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "planning_gis.georef.cli",
     "planning_gis.documents.cli",
     "planning_gis.commands.users",
+    "planning_gis.commands.jobs",
 )
 
 

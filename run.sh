@@ -116,9 +116,25 @@ case "${1:-}" in
   demo)
     setup
     "$PY" import_maps.py demo load
+    # Publishing runs in the job worker, a process of its own beside gunicorn (a request would
+    # be killed after 30 s); it is stopped when gunicorn exits, and gunicorn if it dies.
+    log "starting the job worker (import_maps.py jobs run)"
+    "$PY" import_maps.py jobs run &
+    WORKER_PID=$!
     log "serving the demo on http://127.0.0.1:$PORT/"
-    exec "$ROOT/.venv/bin/gunicorn" --workers "${WORKERS:-4}" --threads "${THREADS:-4}" \
-      --bind "127.0.0.1:$PORT" --access-logfile - "server:create_app()"
+    "$ROOT/.venv/bin/gunicorn" --workers "${WORKERS:-4}" --threads "${THREADS:-4}" \
+      --bind "127.0.0.1:$PORT" --access-logfile - "server:create_app()" &
+    GUNICORN_PID=$!
+    stop_all() {
+      kill -TERM "$GUNICORN_PID" "$WORKER_PID" 2>/dev/null || true
+      wait "$GUNICORN_PID" "$WORKER_PID" 2>/dev/null || true
+    }
+    trap 'stop_all; exit 130' INT
+    trap 'stop_all; exit 143' TERM
+    status=0
+    wait -n "$GUNICORN_PID" "$WORKER_PID" || status=$?
+    stop_all
+    exit "$status"
     ;;
   test)
     setup

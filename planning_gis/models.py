@@ -527,3 +527,40 @@ class SheetVersion(Base):
         CheckConstraint("version > 0", name="version_positive"),
         UniqueConstraint("sheet_id", "version", name="uq_sheet_versions_sheet_version"),
     )
+
+
+JOB_KINDS = ("publish",)
+JOB_STATES = ("queued", "running", "done", "failed")
+
+
+class Job(Base):
+    """A long task (publishing a sheet) done by the worker process (``import_maps.py jobs run``)
+    and polled by the editor page."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    sheet_id: Mapped[int] = mapped_column(
+        ForeignKey("map_sheets.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    params = mapped_column(JSONB, nullable=False, default=dict)
+    state: Mapped[str] = mapped_column(String(16), nullable=False, default="queued", index=True)
+    progress: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    error: Mapped[str | None] = mapped_column(Text)
+    error_vi: Mapped[str | None] = mapped_column(Text)
+    result = mapped_column(JSONB)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    worker: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({_in(JOB_KINDS)})", name="kind_known"),
+        CheckConstraint(f"state IN ({_in(JOB_STATES)})", name="state_known"),
+    )

@@ -151,7 +151,8 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def live_server(demo: Settings) -> Iterator[str]:
-    """The real WSGI server (gunicorn) on a free loopback port, serving the test database."""
+    """The real WSGI server (gunicorn) on a free loopback port, serving the test database, with
+    the job worker (``import_maps.py jobs run``) beside it, as ``run.sh demo`` starts them."""
     port = _free_port()
     env = dict(os.environ)
     env.update(
@@ -163,6 +164,10 @@ def live_server(demo: Settings) -> Iterator[str]:
     proc = subprocess.Popen(
         [str(gunicorn), "--workers", "2", "--threads", "4", "--bind", f"127.0.0.1:{port}",
          "--log-level", "warning", "server:create_app()"],
+        cwd=PROJECT_ROOT, env=env,
+    )
+    worker = subprocess.Popen(
+        [sys.executable, str(PROJECT_ROOT / "import_maps.py"), "jobs", "run", "--poll", "0.5"],
         cwd=PROJECT_ROOT, env=env,
     )
     base = f"http://127.0.0.1:{port}"
@@ -177,10 +182,13 @@ def live_server(demo: Settings) -> Iterator[str]:
             time.sleep(0.2)
     else:
         proc.kill()
+        worker.kill()
         raise RuntimeError("gunicorn did not start")
     yield base
     proc.terminate()
+    worker.terminate()
     proc.wait(timeout=10)
+    worker.wait(timeout=30)
 
 
 @pytest.fixture(scope="session")

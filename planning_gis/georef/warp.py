@@ -8,10 +8,13 @@ How, and why this way:
   grid of nodes every 16 output pixels and interpolated bilinearly in between (as GDAL's
   approximate transformer does; the error is far below a pixel for these smooth surfaces), then
   OpenCV's ``remap`` resamples the scan window under the block.
-* Memory is the decoded scan (bands x rows x columns bytes) plus a few blocks; GDAL's block cache
-  is capped by ``gdal_cachemax_mb``. The blocks go to an uncompressed tiled GeoTIFF next to the
-  output, which rio-cogeo turns into the compressed COG with internal overviews; the result is
-  validated and only then renamed onto ``out``. Any failure removes the temporary files.
+* Memory is bounded, whatever the scan's size: each block reads only the scan window under it
+  (a tiled or striped TIFF where it lies; a PNG, JPEG or PDF page is first decoded once, strip
+  by strip, into a tiled temporary GeoTIFF next to the output), plus a few blocks; GDAL's block
+  cache is capped by ``gdal_cachemax_mb``. The blocks go to an uncompressed tiled GeoTIFF next to the
+  output, which gets internal overviews and is then copied once into the compressed COG; the
+  result is validated (rio-cogeo) and only then renamed onto ``out``. Any failure removes the
+  temporary files.
 * Alpha is 0 outside the scan and outside the neatline mask, so margins, title block and legend
   never show on the map.
 """
@@ -22,20 +25,20 @@ import json
 import math
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 import rasterio
+import rasterio.shutil
 import shapely
-from rasterio.enums import ColorInterp
+from rasterio.enums import ColorInterp, Resampling
 from rasterio.features import geometry_mask
 from rasterio.transform import Affine
 from rasterio.windows import Window
-from rio_cogeo.cogeo import cog_translate, cog_validate
-from rio_cogeo.profiles import cog_profiles
+from rio_cogeo.cogeo import cog_validate
 from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 
@@ -49,7 +52,7 @@ from planning_gis.errors import (
 )
 from planning_gis.georef.control_points import ControlPoint, ControlPointSet
 from planning_gis.georef.report import analyse
-from planning_gis.georef.scan_io import load_scan, probe_scan
+from planning_gis.georef.scan_io import ScanWindows, open_windows, probe_scan
 from planning_gis.georef.transforms import Fit
 from planning_gis.settings import Settings, get_settings
 
@@ -62,6 +65,7 @@ RESAMPLING = {
 NODE_STEP = 16  # output pixels between exact evaluations of the inverse mapping
 BLOCK = 512  # output block edge, matching the temporary GeoTIFF's tiles
 _CV_MAX = 32000  # OpenCV remap refuses sources of 32 767 pixels or more on a side
+_MAX_WINDOW_PX = 32 * 1024 * 1024  # scan pixels read for one block at most (~100 MB RGB)
 
 
 @dataclass
@@ -206,8 +210,9 @@ def _block_maps(
     return mx, my
 
 
-def _remap(src: np.ndarray, mx: np.ndarray, my: np.ndarray, interp: int) -> np.ndarray | None:
-    sh, sw = src.shape[:2]
+def _remap(src: ScanWindows, mx: np.ndarray, my: np.ndarray, interp: int) -> np.ndarray | None:
+    """Resample the block: read only the scan window under it, then ``cv2.remap``."""
+    sh, sw = src.height, src.width
     fx = mx[np.isfinite(mx)]
     fy = my[np.isfinite(my)]
     if fx.size == 0:
@@ -219,8 +224,11 @@ def _remap(src: np.ndarray, mx: np.ndarray, my: np.ndarray, interp: int) -> np.n
     y1 = int(min(sh, math.ceil(fy.max()) + pad + 1))
     if x1 <= x0 or y1 <= y0:
         return None
-    if x1 - x0 >= _CV_MAX or y1 - y0 >= _CV_MAX:
-        h, w = mx.shape
+    h, w = mx.shape
+    too_big = (x1 - x0) * (y1 - y0) > _MAX_WINDOW_PX
+    if (x1 - x0 >= _CV_MAX or y1 - y0 >= _CV_MAX or too_big) and (h > 16 or w > 16):
+        # Too wide for OpenCV, or a window over the memory bound (a much coarser output than
+        # the scan): halve the block so the window read stays small.
         if h >= w:
             half = h // 2
             a = _remap(src, mx[:half], my[:half], interp)
@@ -231,18 +239,19 @@ def _remap(src: np.ndarray, mx: np.ndarray, my: np.ndarray, interp: int) -> np.n
             a = _remap(src, mx[:, :half], my[:, :half], interp)
             b = _remap(src, mx[:, half:], my[:, half:], interp)
             axis = 1
-        blank = np.zeros(mx.shape[:2] + src.shape[2:], src.dtype)
+        blank = np.zeros((h, w, src.bands), np.uint8)
         parts = np.split(blank, [half], axis=axis)
         if a is not None:
             parts[0][...] = a.reshape(parts[0].shape)
         if b is not None:
             parts[1][...] = b.reshape(parts[1].shape)
         return np.concatenate(parts, axis=axis)
-    win = src[y0:y1, x0:x1]
-    out = cv2.remap(
+    win = src.read(x0, y0, x1, y1)
+    if win.shape[2] == 1:
+        win = win[:, :, 0]
+    return cv2.remap(
         win, mx - np.float32(x0), my - np.float32(y0), interp, borderMode=cv2.BORDER_REPLICATE
     )
-    return out
 
 
 def _tmp_name(out: Path, tag: str) -> Path:
@@ -262,11 +271,13 @@ def warp_scan(
     drop_blunders: bool = False,
     points_crs: str | int | None = None,
     settings: Settings | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> WarpResult:
     """Fit the control points, warp the scan to a validated COG at ``out``, return the report.
 
     ``crs`` is the output CRS (any EPSG code). The fit is made in the control points' own CRS,
     which must be projected (metres), and the output grid is brought back to it through pyproj.
+    ``progress`` is called with the fraction done (0..1) after each row of blocks and at the end.
     """
     settings = settings or get_settings()
     out = Path(out)
@@ -337,15 +348,17 @@ def warp_scan(
     tmp_raw = _tmp_name(out, "raw")
     tmp_cog = _tmp_name(out, "cog")
     try:
-        scan = load_scan(info)
-        _write_blocks(scan.array, mapping, gt, width, height, footprint if mask_px is not None
-                      else None, tmp_raw, target_epsg, resampling, settings)
-        del scan
+        with _gdal_env(settings), open_windows(info, out.parent) as scan:
+            _write_blocks(scan, mapping, gt, width, height,
+                          footprint if mask_px is not None else None, tmp_raw, target_epsg,
+                          resampling, settings, progress)
         _to_cog(tmp_raw, tmp_cog, resampling, settings)
         valid, errors, _warnings = cog_validate(str(tmp_cog), quiet=True)
         if not valid:
             raise PlanningError(f"the written COG is not valid: {'; '.join(errors)}")
         os.replace(tmp_cog, out)
+        if progress is not None:
+            progress(1.0)
     finally:
         for p in (tmp_raw, tmp_cog):
             p.unlink(missing_ok=True)
@@ -355,8 +368,14 @@ def warp_scan(
     )
 
 
+def _gdal_env(settings: Settings) -> rasterio.Env:
+    """GDAL's block cache bounded, multi-threaded decoding of the scan's compressed tiles."""
+    return rasterio.Env(GDAL_CACHEMAX=int(settings.gdal_cachemax_mb), GDAL_PAM_ENABLED="NO",
+                        GDAL_NUM_THREADS=str(max(1, settings.warp_threads)))
+
+
 def _write_blocks(
-    src: np.ndarray,
+    src: ScanWindows,
     mapping: _Mapping,
     gt: Affine,
     width: int,
@@ -366,13 +385,12 @@ def _write_blocks(
     epsg: int,
     resampling: str,
     settings: Settings,
+    progress: Callable[[float], None] | None = None,
 ) -> None:
-    bands = src.shape[2]
+    bands = src.bands
     cv2.setNumThreads(max(1, settings.warp_threads))
     interp = RESAMPLING[resampling]
-    sh, sw = src.shape[:2]
-    if bands == 1:
-        src = src[:, :, 0]
+    sh, sw = src.height, src.width
     profile = {
         "driver": "GTiff",
         "width": width,
@@ -390,52 +408,57 @@ def _write_blocks(
     # Wider blocks mean fewer remap calls; keep a block's buffers within warp_memory_mb.
     per_px = 4 * 4 + bands + 2
     bw = BLOCK * max(1, min(8, (settings.warp_memory_mb * 2**20) // (BLOCK * BLOCK * per_px * 4)))
-    with rasterio.Env(GDAL_CACHEMAX=settings.gdal_cachemax_mb, GDAL_PAM_ENABLED="NO"):
-        with rasterio.open(path, "w", **profile) as dst:
-            dst.colorinterp = (
-                [ColorInterp.red, ColorInterp.green, ColorInterp.blue, ColorInterp.alpha]
-                if bands == 3
-                else [ColorInterp.gray, ColorInterp.alpha]
-            )
-            for y0 in range(0, height, BLOCK):
-                h = min(BLOCK, height - y0)
-                for x0 in range(0, width, bw):
-                    w = min(bw, width - x0)
-                    mx, my = _block_maps(mapping, gt, x0, y0, w, h)
-                    alpha = (mx >= -0.5) & (mx <= sw - 0.5) & (my >= -0.5) & (my <= sh - 0.5)
-                    if mask_target is not None and alpha.any():
-                        bt = gt * Affine.translation(x0, y0)
-                        alpha &= geometry_mask(
-                            [mask_target], out_shape=(h, w), transform=bt, invert=True
-                        )
-                    block = np.zeros((bands + 1, h, w), np.uint8)
-                    if alpha.any():
-                        data = _remap(src, mx, my, interp)
-                        if data is not None:
-                            if data.ndim == 2:
-                                data = data[:, :, None]
-                            data[~alpha] = 0
-                            block[:bands] = np.moveaxis(data, -1, 0)
-                            block[bands] = alpha.astype(np.uint8) * 255
-                    dst.write(block, window=Window(x0, y0, w, h))
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.colorinterp = (
+            [ColorInterp.red, ColorInterp.green, ColorInterp.blue, ColorInterp.alpha]
+            if bands == 3
+            else [ColorInterp.gray, ColorInterp.alpha]
+        )
+        for y0 in range(0, height, BLOCK):
+            h = min(BLOCK, height - y0)
+            for x0 in range(0, width, bw):
+                w = min(bw, width - x0)
+                mx, my = _block_maps(mapping, gt, x0, y0, w, h)
+                alpha = (mx >= -0.5) & (mx <= sw - 0.5) & (my >= -0.5) & (my <= sh - 0.5)
+                if mask_target is not None and alpha.any():
+                    bt = gt * Affine.translation(x0, y0)
+                    alpha &= geometry_mask(
+                        [mask_target], out_shape=(h, w), transform=bt, invert=True
+                    )
+                block = np.zeros((bands + 1, h, w), np.uint8)
+                if alpha.any():
+                    data = _remap(src, mx, my, interp)
+                    if data is not None:
+                        if data.ndim == 2:
+                            data = data[:, :, None]
+                        data[~alpha] = 0
+                        block[:bands] = np.moveaxis(data, -1, 0)
+                        block[bands] = alpha.astype(np.uint8) * 255
+                dst.write(block, window=Window(x0, y0, w, h))
+        if progress is not None:
+            progress(0.4 * (y0 + h) / height)  # the COG (compression, overviews) is the rest
 
 
 def _to_cog(src: Path, dst: Path, resampling: str, settings: Settings) -> None:
-    profile = cog_profiles.get("deflate")
-    profile.update({"blockxsize": BLOCK, "blockysize": BLOCK, "PREDICTOR": 2})
-    overview = {"nearest": "nearest", "bilinear": "average", "cubic": "average",
-                "lanczos": "average"}[resampling]
-    cog_translate(
-        str(src),
-        str(dst),
-        profile,
-        overview_resampling=overview,
-        in_memory=False,
-        quiet=True,
-        config={
-            "GDAL_NUM_THREADS": str(max(1, settings.warp_threads)),
-            "GDAL_CACHEMAX": int(settings.gdal_cachemax_mb),
-            "GDAL_TIFF_OVR_BLOCKSIZE": str(BLOCK),
-            "GDAL_PAM_ENABLED": "NO",
-        },
-    )
+    """Internal overviews built on the temporary tiled GeoTIFF itself, then one compressed copy
+    with ``COPY_SRC_OVERVIEWS`` (the COG layout: overviews first, then the full-resolution tiles).
+
+    The overview levels are rio-cogeo's (halving while the smaller side stays over one block).
+    One pass less over the pixels than ``rio_cogeo.cog_translate`` (which copies the raster to a
+    temporary file of its own first), in the same bounded memory.
+    """
+    overview = {"nearest": Resampling.nearest, "bilinear": Resampling.average,
+                "cubic": Resampling.average, "lanczos": Resampling.average}[resampling]
+    threads = str(max(1, settings.warp_threads))
+    with rasterio.Env(GDAL_NUM_THREADS=threads, GDAL_CACHEMAX=int(settings.gdal_cachemax_mb),
+                      GDAL_TIFF_OVR_BLOCKSIZE=str(BLOCK), GDAL_PAM_ENABLED="NO"):
+        with rasterio.open(src, "r+") as ds:
+            levels, factor = [], 1
+            while min(ds.width // factor, ds.height // factor) > BLOCK:
+                factor *= 2
+                levels.append(factor)
+            if levels:
+                ds.build_overviews(levels, overview)
+        rasterio.shutil.copy(src, dst, driver="GTiff", COPY_SRC_OVERVIEWS="YES", TILED="YES",
+                             BLOCKXSIZE=BLOCK, BLOCKYSIZE=BLOCK, COMPRESS="DEFLATE", PREDICTOR=2,
+                             NUM_THREADS=threads, BIGTIFF="IF_SAFER", INTERLEAVE="PIXEL")

@@ -14,6 +14,7 @@ import math
 import os
 import tempfile
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ from planning_gis.errors import Conflict, GeoreferenceError, InvalidGeometry, In
 from planning_gis.georef import ControlPoint as GcP
 from planning_gis.georef import ControlPointSet, read_control_points, warp_scan, write_csv, write_points
 from planning_gis.georef.report import analyse
+from planning_gis.georef.scan_io import load_scan
 from planning_gis.models import ControlPoint, MapSheet, Plan, SheetVersion, User
 from planning_gis.settings import Settings
 from planning_gis.workspace import uploads
@@ -148,7 +150,7 @@ def rotate_sheet(session: Session, user: User, sheet: MapSheet, quarter_turns: i
         raise InvalidInput("nothing to do: give a rotation or a flip",
                            message_vi="Chưa chọn xoay hoặc lật ảnh.")
     info = uploads.probe_scan(scan_file(sheet, settings), settings)
-    arr = uploads.load_scan(info).array
+    arr = load_scan(info).array
     if flip:
         arr = arr[:, ::-1]
     arr = np.rot90(arr, k=-(quarter_turns % 4))
@@ -496,13 +498,23 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def publish(session: Session, user: User, sheet: MapSheet, settings: Settings,
-            method: str = "auto") -> SheetVersion:
-    """Warp the full scan to a COG, record version N+1 and make the sheet a public layer."""
+def check_publishable(user: User, sheet: MapSheet) -> None:
+    """What can be checked at once, before a publish job is queued."""
     require_plan_editor(user, sheet.plan)
     if not sheet.control_points:
         raise GeoreferenceError("place control points before publishing",
                                 message_vi="Cần đặt điểm khống chế trước khi công bố.")
+
+
+def publish(session: Session, user: User, sheet: MapSheet, settings: Settings,
+            method: str = "auto",
+            progress: Callable[[float], None] | None = None) -> SheetVersion:
+    """Warp the full scan to a COG, record version N+1 and make the sheet a public layer.
+
+    This takes minutes for a large sheet: the web app queues it as a job
+    (:mod:`planning_gis.workspace.jobs`) and the worker process calls this.
+    """
+    check_publishable(user, sheet)
     version = (session.scalar(select(func.max(SheetVersion.version))
                               .where(SheetVersion.sheet_id == sheet.id)) or 0) + 1
     name = f"sheet-{sheet.id}-v{version}-{uuid.uuid4().hex[:8]}.tif"
@@ -510,7 +522,8 @@ def publish(session: Session, user: User, sheet: MapSheet, settings: Settings,
     out = settings.cogs_dir / name
     try:
         result = warp_scan(scan_file(sheet, settings), engine_points(sheet), crs=STORAGE_SRID,
-                           method=method, out=out, mask=_mask(sheet), settings=settings)
+                           method=method, out=out, mask=_mask(sheet), settings=settings,
+                           progress=progress)
         footprint = _footprint(sheet, result.method)
         report = {k: v for k, v in result.report.items() if k != "methods"}
         report["methods"] = {m: {k: v for k, v in s.items() if k != "residuals"}

@@ -26,7 +26,7 @@ from rio_cogeo.cogeo import cog_translate
 from rio_cogeo.profiles import cog_profiles
 
 from planning_gis.errors import CorruptImage, InvalidInput, TooLarge
-from planning_gis.georef.scan_io import ScanInfo, load_scan, probe_scan
+from planning_gis.georef.scan_io import ScanInfo, decode_to_tiff, probe_scan
 from planning_gis.settings import Settings
 
 CHUNK = 1 << 20
@@ -186,13 +186,7 @@ def _write_preview_cog(info: ScanInfo, out: Path, settings: Settings) -> None:
             plain = False
         if info.kind == "pdf" or not plain:
             # PDF pages, palettes, 16-bit or alpha: decode to plain 8-bit grey/RGB first.
-            scan = load_scan(info)
-            arr = np.moveaxis(scan.array, -1, 0)
-            with rasterio.open(decoded, "w", driver="GTiff", width=scan.width,
-                               height=scan.height, count=arr.shape[0], dtype="uint8",
-                               tiled=True, compress="deflate") as dst:
-                dst.write(arr)
-            del scan, arr
+            decode_to_tiff(info, decoded)  # strip by strip: bounded memory
             source = decoded
         with rasterio.open(source) as src:
             bands = src.count

@@ -2,8 +2,9 @@
 and the public list of published sheets with their accuracy under ``/api/sheets``.
 
 Every state-changing request needs the session's CSRF token; every change is written to the
-audit log in the same transaction. Long operations (preview, publish) run in the request: the
-planner waits for them with a progress message in the page.
+audit log in the same transaction. Publishing (minutes for a large sheet) is queued as a job for
+the worker process and answered with 202 and the job's URL, which the editor page polls; the
+warp preview (a reduced copy of the scan, about a second) still runs in the request.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from planning_gis.crs import STORAGE_SRID, vn2000_to_lonlat
 from planning_gis.errors import InvalidInput, NotFound
 from planning_gis.models import PLAN_KINDS, PLAN_STATUSES, MapSheet, Plan
 from planning_gis.settings import Settings
-from planning_gis.workspace import sheets, uploads
+from planning_gis.workspace import jobs, sheets, uploads
 
 bp = Blueprint("workspace", __name__, url_prefix="/quan-tri")
 public = Blueprint("sheets_public", __name__)
@@ -328,12 +329,24 @@ def api_preview(sheet_id: str):
 @bp.post("/api/to-ban-do/<sheet_id>/cong-bo")
 @login_required
 def api_publish(sheet_id: str):
+    """Queue the publish (a large sheet takes minutes): 202 and the job's URL to poll."""
     s = get_session()
     sheet = _api_sheet(sheet_id)
-    v = sheets.publish(s, current_user(), sheet, _settings())
+    job = jobs.enqueue_publish(s, current_user(), sheet)
     s.commit()
-    return jsonify(version=v.version, method=v.method, rmse_m=v.rmse_m, loo_rmse_m=v.loo_rmse_m,
-                   tiles=f"/tiles/sheets/{sheet.id}/{{z}}/{{x}}/{{y}}.png", state=sheet.state)
+    url = url_for("workspace.api_job", job_id=job.id)
+    resp = jsonify(job=jobs.job_json(job), url=url)
+    resp.status_code = 202
+    resp.headers["Location"] = url
+    return resp
+
+
+@bp.get("/api/cong-viec/<job_id>")
+@login_required
+def api_job(job_id: str):
+    """A background job: state (queued, running, done, failed), progress, result or error."""
+    job = jobs.get_job(get_session(), _int(job_id, "job"), current_user())
+    return jsonify(jobs.job_json(job))
 
 
 @bp.post("/api/to-ban-do/<sheet_id>/an")

@@ -119,3 +119,72 @@ def test_bad_points_fail_before_decoding(sim, tmp_path):
     with pytest.raises(UnknownCRS):
         warp_scan(sim.path, sim.control_points, "EPSG:999999", "affine", tmp_path / "o.tif")
     assert list(tmp_path.iterdir()) == []
+
+
+def _tiled_copy(src, dst, **opts):
+    with rasterio.open(src) as s:
+        data = s.read()
+        profile = {"driver": "GTiff", "width": s.width, "height": s.height, "count": s.count,
+                   "dtype": "uint8", **opts}
+    with rasterio.open(dst, "w", **profile) as d:
+        d.write(data)
+
+
+def test_tiff_read_by_window_warps_like_the_png(sim, warped, tmp_path):
+    """A tiled TIFF is read window by window where it lies; a PNG goes through a tiled copy;
+    both give the same pixels."""
+    tif = tmp_path / "sheet.tif"
+    _tiled_copy(sim.path, tif, tiled=True, blockxsize=256, blockysize=256, compress="deflate")
+    out = tmp_path / "from_tif.tif"
+    warp_scan(tif, sim.control_points, "EPSG:5897", "auto", out, mask=sim.neatline_wkt)
+    with rasterio.open(out) as a, rasterio.open(warped.path) as b:
+        assert np.array_equal(a.read(), b.read())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["from_tif.tif", "sheet.tif"]
+
+
+def test_which_scans_are_read_in_place(sim, tmp_path):
+    from planning_gis.georef.scan_io import _readable_by_window, probe_scan
+
+    tiled = tmp_path / "tiled.tif"
+    _tiled_copy(sim.path, tiled, tiled=True, blockxsize=256, blockysize=256)
+    striped = tmp_path / "striped.tif"
+    _tiled_copy(sim.path, striped, compress="deflate")  # GDAL's default: a few rows per strip
+    assert _readable_by_window(probe_scan(tiled))
+    assert _readable_by_window(probe_scan(striped))
+    assert not _readable_by_window(probe_scan(sim.path))  # a PNG is decoded to a tiled copy
+
+
+def test_failure_mid_warp_leaves_nothing_behind(sim, tmp_path):
+    """A tile in the middle of the scan is damaged: the warp fails while writing blocks (the
+    temporary output exists by then) and removes every temporary file."""
+    tif = tmp_path / "damaged.tif"
+    _tiled_copy(sim.path, tif, tiled=True, blockxsize=256, blockysize=256, compress="deflate")
+    with rasterio.open(tif) as ds:
+        row, col = ds.height // 512, ds.width // 512
+        offset = int(ds.get_tag_item(f"BLOCK_OFFSET_{col}_{row}", "TIFF", bidx=1))
+        size = int(ds.get_tag_item(f"BLOCK_SIZE_{col}_{row}", "TIFF", bidx=1))
+    with open(tif, "r+b") as fh:
+        fh.seek(offset)
+        fh.write(b"\xff" * size)
+    with pytest.raises(CorruptImage, match="damaged.tif"):
+        warp_scan(tif, sim.control_points, 5897, "auto", tmp_path / "out.tif")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["damaged.tif"]
+
+
+def test_failure_while_decoding_a_png_leaves_nothing_behind(sim, tmp_path):
+    """Damaged compressed data inside the PNG (chunks intact): the tiled copy is being written
+    when decoding fails; it is removed."""
+    data = bytearray(sim.path.read_bytes())
+    pos, idats = 8, []
+    while pos < len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        if data[pos + 4 : pos + 8] == b"IDAT":
+            idats.append((pos + 8, length))
+        pos += 12 + length
+    start, length = idats[len(idats) // 2]
+    data[start : start + length] = b"\x00" * length
+    bad = tmp_path / "damaged.png"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(CorruptImage, match="damaged.png"):
+        warp_scan(bad, sim.control_points, 5897, "auto", tmp_path / "out.tif")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["damaged.png"]

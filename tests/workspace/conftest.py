@@ -79,3 +79,23 @@ def simulated(tmp_path_factory):
 
 def scan_bytes(sim) -> bytes:
     return Path(sim.path).read_bytes()
+
+
+def publish_and_wait(client, api: str, settings, deadline_s: float = 300.0) -> dict:
+    """POST the publish (202 + job URL), do the queued jobs in this process (the real worker code;
+    a worker started with the live server may take the job first), return the finished job."""
+    import time
+
+    from planning_gis.workspace import jobs
+
+    resp = client.post(api + "/cong-bo", headers={"X-CSRF-Token": client.csrf})
+    assert resp.status_code == 202, resp.get_data(as_text=True)
+    url = resp.get_json()["url"]
+    assert resp.headers["Location"] == url
+    end = time.monotonic() + deadline_s
+    while True:
+        jobs.run_pending(settings)
+        job = client.get(url).get_json()
+        if job["state"] in ("done", "failed") or time.monotonic() > end:
+            return job
+        time.sleep(0.2)

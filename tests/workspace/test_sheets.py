@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from planning_gis.models import AuditEntry, MapSheet, SheetVersion
-from tests.workspace.conftest import CAU_GIAY, plan_of
+from tests.workspace.conftest import CAU_GIAY, plan_of, publish_and_wait
 
 pytestmark = pytest.mark.db
 
@@ -39,11 +39,11 @@ def test_versions_unpublish_and_restore(planner_client, demo, simulated, engine)
     with open(simulated.points_path, "rb") as fh:
         assert c.post(api + "/nhap-diem", data={"file": (fh, "a.points"), "replace": "1"},
                       headers=h, content_type="multipart/form-data").status_code == 200
-    assert c.post(api + "/cong-bo", headers=h).get_json()["version"] == 1
+    assert publish_and_wait(c, api, demo)["result"]["version"] == 1
     first = c.get(api).get_json()["points"][0]
     moved = c.patch(api + f"/diem/{first['id']}", json={"enabled": False}, headers=h)
     assert moved.status_code == 200
-    assert c.post(api + "/cong-bo", headers=h).get_json()["version"] == 2
+    assert publish_and_wait(c, api, demo)["result"]["version"] == 2
     assert c.get(f"/tiles/sheets/{sheet}/tilejson.json").status_code == 200
     assert c.post(api + "/an", headers=h).get_json()["state"] == "georeferenced"
     assert c.get(f"/tiles/sheets/{sheet}/tilejson.json").status_code == 404

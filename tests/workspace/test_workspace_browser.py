@@ -1,6 +1,7 @@
 """The whole path in Debian's Chromium against the real gunicorn server: sign in, upload a
-simulated scan, import its points, read the residual table, mask, publish, and find the sheet
-on the public map with tiles that hold real (non-transparent) pixels."""
+simulated scan, import its points, read the residual table, mask, publish (a job done by the
+worker process started with the server; the page polls it), and find the sheet on the public map
+with tiles that hold real (non-transparent) pixels."""
 
 import io
 import urllib.request
@@ -51,8 +52,8 @@ def test_planner_takes_a_scan_to_the_public_map(page, live_server, demo, simulat
     page.click("#preview")
     page.wait_for_selector("img.warp-preview")
     page.fill("#opacity", "0.4")
-    page.click("#publish")
-    page.wait_for_selector("#status:has-text('Đã công bố')")
+    page.click("#publish")  # queued as a job; the page polls it until the worker is done
+    page.wait_for_selector("#status:has-text('Đã công bố')", timeout=300_000)
     page.screenshot(path=str(artifacts / "workspace-editor.png"), full_page=True)
     sheet_id = int(page.get_attribute("#editor", "data-sheet-id"))
 

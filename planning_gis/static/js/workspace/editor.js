@@ -225,12 +225,31 @@
       return call("GET", api);
     }).then(render).catch(fail);
   });
-  document.getElementById("publish").addEventListener("click", function () {
-    say("Đang tạo ảnh nắn (COG) và công bố…");
-    call("POST", api + "/cong-bo").then(function (d) {
-      say("Đã công bố phiên bản " + d.version + " (" + d.method + ", RMSE " + fmt(d.rmse_m) + " m).");
-      return call("GET", api);
-    }).then(render).catch(fail);
+  /* Publishing is a background job (minutes for a large sheet): poll it until done or failed. */
+  var publishBtn = document.getElementById("publish");
+  function watchJob(url) {
+    return call("GET", url).then(function (j) {
+      if (j.state === "done") {
+        var r = j.result;
+        say("Đã công bố phiên bản " + r.version + " (" + r.method + ", RMSE " + fmt(r.rmse_m) + " m).");
+        publishBtn.disabled = false;
+        return call("GET", api).then(render);
+      }
+      if (j.state === "failed") {
+        publishBtn.disabled = false;
+        say("Công bố không thành công: " + (j.error_vi || j.error || "lỗi không rõ") + " Tờ bản đồ không thay đổi.", true);
+        return null;
+      }
+      say(j.state === "queued" ? "Đang chờ xử lý việc công bố…"
+        : "Đang tạo ảnh nắn (COG) và công bố… " + Math.round(100 * j.progress) + " %");
+      return new Promise(function (ok) { setTimeout(ok, 1000); }).then(function () { return watchJob(url); });
+    });
+  }
+  publishBtn.addEventListener("click", function () {
+    publishBtn.disabled = true;
+    say("Đang gửi yêu cầu công bố…");
+    call("POST", api + "/cong-bo").then(function (d) { return watchJob(d.url); })
+      .catch(function (e) { publishBtn.disabled = false; fail(e); });
   });
   document.getElementById("unpublish").addEventListener("click", function () {
     call("POST", api + "/an").then(function () { say("Đã ngừng công bố."); return call("GET", api); }).then(render).catch(fail);
