@@ -1,10 +1,7 @@
 """Background jobs: publishing a sheet runs in a worker process, not in the HTTP request.
 
 Revision ID: 0005
-Revises: 0003
-
-``0004`` is not in this tree; if it is merged, re-chain this revision after it (the revision
-only adds one table, so it can follow any other).
+Revises: 0004
 """
 
 from __future__ import annotations

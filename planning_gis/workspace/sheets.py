@@ -48,6 +48,7 @@ from planning_gis.georef.scan_io import load_scan
 from planning_gis.models import ControlPoint, MapSheet, Plan, SheetVersion, User
 from planning_gis.settings import Settings
 from planning_gis.workspace import uploads
+from tiles.web_cog import make_web_cog, web_cog_path
 
 STATE_LABELS = {
     "uploaded": "Đã tải lên",
@@ -520,10 +521,12 @@ def publish(session: Session, user: User, sheet: MapSheet, settings: Settings,
     name = f"sheet-{sheet.id}-v{version}-{uuid.uuid4().hex[:8]}.tif"
     settings.cogs_dir.mkdir(parents=True, exist_ok=True)
     out = settings.cogs_dir / name
+    web = web_cog_path(out)
     try:
         result = warp_scan(scan_file(sheet, settings), engine_points(sheet), crs=STORAGE_SRID,
                            method=method, out=out, mask=_mask(sheet), settings=settings,
                            progress=progress)
+        make_web_cog(out)  # the tile server's grid-aligned copy (tiles.web_cog)
         footprint = _footprint(sheet, result.method)
         report = {k: v for k, v in result.report.items() if k != "methods"}
         report["methods"] = {m: {k: v for k, v in s.items() if k != "residuals"}
@@ -544,8 +547,9 @@ def publish(session: Session, user: User, sheet: MapSheet, settings: Settings,
                       "loo_rmse_m": row.loo_rmse_m, "cog": name})
     except BaseException:
         out.unlink(missing_ok=True)
+        web.unlink(missing_ok=True)
         raise
-    _remove_on_rollback(session, [out])
+    _remove_on_rollback(session, [out, web])
     return row
 
 
