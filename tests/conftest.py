@@ -249,3 +249,12 @@ def page(browser, live_server):
     pg = open_watched_page(browser, viewport={"width": 1280, "height": 800})
     yield pg
     pg.context.close()
+
+
+@pytest.fixture
+def phone(browser, live_server):
+    """A 390 × 844 touch phone, watched like the page fixture."""
+    pg = open_watched_page(browser, viewport={"width": 390, "height": 844},
+                           device_scale_factor=2, is_mobile=True, has_touch=True)
+    yield pg
+    pg.context.close()

@@ -6,13 +6,9 @@ can run it every time. Files it writes are removed again if the transaction fail
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import tempfile
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 from geoalchemy2.shape import from_shape
 from sqlalchemy import delete, func, select
@@ -37,7 +33,6 @@ class DemoSummary:
     sheets: int = 0
     units: int = 0
     seconds: float = 0.0
-    written_files: list[Path] = field(default_factory=list)
 
     def line(self) -> str:
         if not self.loaded:
@@ -49,24 +44,6 @@ class DemoSummary:
 
 def demo_present(session: Session) -> bool:
     return bool(session.scalar(select(func.count()).select_from(Plan).where(Plan.is_fictional)))
-
-
-def store_file(data: bytes, folder: Path, suffix: str, written: list[Path]) -> tuple[str, Path]:
-    """Write bytes once under their sha256 (temp file + rename); note new files for clean-up."""
-    sha = hashlib.sha256(data).hexdigest()
-    path = folder / sha[:2] / f"{sha}{suffix}"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        written.append(path)
-    return sha, path
 
 
 def _remove_demo(session: Session) -> None:
@@ -124,7 +101,7 @@ def _load_plans(session: Session, city: DemoCity) -> dict[str, Plan]:
 
 
 def _load_documents(session: Session, city: DemoCity, plans: dict[str, Plan],
-                    settings: Settings, written: list[Path]) -> int:
+                    settings: Settings) -> int:
     """Register the generated PDFs through the document store: the one path for documents.
 
     The store validates, reads the text layer (or OCRs the scanned one), stores the file by its
@@ -151,35 +128,30 @@ def load_demo(settings: Settings | None = None, *, force: bool = False,
     settings = settings or get_settings()
     size = size or settings.demo_size
     started = time.perf_counter()
-    written: list[Path] = []
-    try:
-        with db.session_scope(settings) as session:
-            if demo_present(session):
-                if not force:
-                    return DemoSummary(loaded=False)
-                _remove_demo(session)
-                session.flush()
-            city = build_city(size)
-            units = _load_units(session, city)
-            plans = _load_plans(session, city)
-            n_docs = _load_documents(session, city, plans, settings, written)
-            _load_accounts(session)
-            n_sheets = _load_sheets(session, city, plans, settings, written)
-            zones = sum(len(p.zones) for p in city.plans)
-    except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise
+    # The document store and the workspace remove the files they wrote if this rolls back.
+    with db.session_scope(settings) as session:
+        if demo_present(session):
+            if not force:
+                return DemoSummary(loaded=False)
+            _remove_demo(session)
+            session.flush()
+        city = build_city(size)
+        units = _load_units(session, city)
+        plans = _load_plans(session, city)
+        n_docs = _load_documents(session, city, plans, settings)
+        _load_accounts(session)
+        n_sheets = _load_sheets(session, city, plans, settings)
+        zones = sum(len(p.zones) for p in city.plans)
     return DemoSummary(True, len(plans), zones, n_docs, n_sheets, units,
-                       time.perf_counter() - started, written)
+                       time.perf_counter() - started)
 
 
 def _load_sheets(session: Session, city: DemoCity, plans: dict[str, Plan],
-                 settings: Settings, written: list[Path]) -> int:
+                 settings: Settings) -> int:
     """Scanned sheets, made through the planner's own path (see planning_gis.demo.sheets)."""
     from planning_gis.demo import sheets
 
-    return sheets.load_sheets(session, city, plans, settings, written)
+    return sheets.load_sheets(session, city, plans, settings)
 
 
 def _load_accounts(session: Session) -> None:

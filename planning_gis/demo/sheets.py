@@ -68,8 +68,7 @@ def _window(plan: DemoPlan, frac: tuple[float, float, float, float]) -> tuple[fl
             round(minx + frac[2] * w), round(miny + frac[3] * h))
 
 
-def load_sheets(session: Session, city: DemoCity, plans: dict[str, Plan], settings: Settings,
-                written: list[Path]) -> int:
+def load_sheets(session: Session, city: DemoCity, plans: dict[str, Plan], settings: Settings) -> int:
     """Make, georeference and publish the demo's sheets; returns how many were published."""
     admin = session.scalars(select(User).where(User.email == DEMO_ADMIN[0])).one()
     colours = {row["code"]: row["color"] for row in read_legend_csv()}

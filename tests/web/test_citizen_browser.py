@@ -14,7 +14,6 @@ from pypdf import PdfReader
 from sqlalchemy import text
 
 from planning_gis.crs import lonlat_to_vn2000
-from tests.conftest import open_watched_page
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
 
@@ -168,15 +167,6 @@ def test_information_sheet_pdf_from_the_panel(page, live_server, zone):
     assert "PHIẾU THÔNG TIN QUY HOẠCH" in body and zone.label in body
     assert "không có giá trị pháp lý" in body
     _clean(page)
-
-
-@pytest.fixture
-def phone(browser, live_server):
-    """A 390 × 844 touch phone, watched like the page fixture."""
-    pg = open_watched_page(browser, viewport={"width": 390, "height": 844},
-                           device_scale_factor=2, is_mobile=True, has_touch=True)
-    yield pg
-    pg.context.close()
 
 
 def test_phone_tap_opens_a_bottom_sheet(phone, live_server, zone, artifacts):

@@ -13,6 +13,8 @@ import pytest
 from PIL import Image
 from sqlalchemy import text
 
+from tests.conftest import open_watched_page
+
 pytestmark = [pytest.mark.db, pytest.mark.browser]
 
 TRACED_ZONE_SQL = text(
@@ -162,23 +164,10 @@ def test_plot_typed_as_vn2000_corners_and_drawn_on_the_map(page, live_server, en
 @pytest.fixture
 def located(browser, live_server):
     """A desktop page whose browser may tell the page where it is."""
-    context = browser.new_context(locale="vi-VN", viewport={"width": 1280, "height": 800})
-    context.grant_permissions(["geolocation"], origin=live_server)
-    pg = context.new_page()
-    pg.console_errors = []
-    pg.foreign_requests = []
-    pg.on("console", lambda m: pg.console_errors.append(m.text) if m.type == "error" else None)
-    pg.on("pageerror", lambda e: pg.console_errors.append(str(e)))
-
-    def _route(route):
-        if route.request.url.startswith(("http://127.0.0.1", "data:", "blob:")):
-            return route.continue_()
-        pg.foreign_requests.append(route.request.url)
-        return route.abort()
-
-    pg.route("**/*", _route)
-    yield context, pg
-    context.close()
+    pg = open_watched_page(browser, viewport={"width": 1280, "height": 800})
+    pg.context.grant_permissions(["geolocation"], origin=live_server)
+    yield pg.context, pg
+    pg.context.close()
 
 
 def test_my_location_centres_the_map_and_opens_the_panel(located, live_server, traced):
@@ -205,28 +194,6 @@ def test_my_location_centres_the_map_and_opens_the_panel(located, live_server, t
     assert page.evaluate("location.hash") == before
     assert page.locator("#panel").is_hidden()
     _clean(page)
-
-
-@pytest.fixture
-def phone(browser, live_server):
-    """A 390 × 844 touch phone that records errors and foreign requests."""
-    context = browser.new_context(locale="vi-VN", viewport={"width": 390, "height": 844},
-                                  device_scale_factor=2, is_mobile=True, has_touch=True)
-    pg = context.new_page()
-    pg.console_errors = []
-    pg.foreign_requests = []
-    pg.on("console", lambda m: pg.console_errors.append(m.text) if m.type == "error" else None)
-    pg.on("pageerror", lambda e: pg.console_errors.append(str(e)))
-
-    def _route(route):
-        if route.request.url.startswith(("http://127.0.0.1", "data:", "blob:")):
-            return route.continue_()
-        pg.foreign_requests.append(route.request.url)
-        return route.abort()
-
-    pg.route("**/*", _route)
-    yield pg
-    context.close()
 
 
 def test_screenshots_with_the_sheet_overlay(page, phone, live_server, traced, artifacts):
