@@ -122,7 +122,7 @@ case "${1:-}" in
     "$PY" import_maps.py jobs run &
     WORKER_PID=$!
     log "serving the demo on http://127.0.0.1:$PORT/"
-    "$ROOT/.venv/bin/gunicorn" --workers "${WORKERS:-4}" --threads "${THREADS:-4}" \
+    "$ROOT/.venv/bin/gunicorn" -c python:planning_gis.web.gunicorn_config --workers "${WORKERS:-4}" --threads "${THREADS:-4}" \
       --bind "127.0.0.1:$PORT" --access-logfile - "server:create_app()" &
     GUNICORN_PID=$!
     stop_all() {

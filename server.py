@@ -54,4 +54,5 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.register_blueprint(blueprint)
     accounts_web.init_app(app)
     workspace_views.init_app(app)
+    vector_tiles.init_app(app)
     return app

@@ -49,7 +49,8 @@ def free_port() -> int:
 def start_server(port: int, workers: int) -> subprocess.Popen:
     gunicorn = Path(sys.executable).with_name("gunicorn")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([str(gunicorn), "--workers", str(workers), "--threads", "4", "--bind",
+    proc = subprocess.Popen([str(gunicorn), "-c", "python:planning_gis.web.gunicorn_config",
+                             "--workers", str(workers), "--threads", "4", "--bind",
                              f"127.0.0.1:{port}", "--log-level", "warning", "server:create_app()"],
                             cwd=ROOT, env=env)
     deadline = time.monotonic() + 30

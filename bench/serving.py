@@ -78,13 +78,14 @@ def server(cmd: list[str], port: int, env: dict[str, str]):
             proc.kill()
 
 
-def ours(port: int, workers: int, settings: Settings, threads: int = 4):
+def ours(port: int, workers: int, settings: Settings, threads: int = 4, **extra_env: str):
     env = dict(os.environ, PLANNING_DATABASE_URL=settings.database_url,
-               PLANNING_DATA_DIR=settings.data_dir, PYTHONPATH=str(ROOT))
+               PLANNING_DATA_DIR=settings.data_dir, PYTHONPATH=str(ROOT), **extra_env)
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    # The deployed command (run.sh): gthread workers, which keep connections alive like
-    # uvicorn does; a sync worker (--threads 1) closes the connection after every response.
-    return server([str(gunicorn), "--workers", str(workers), "--threads", str(threads),
+    # The deployed command (run.sh): its gunicorn config (preloaded app, warmed gthread workers
+    # that keep connections alive like uvicorn does).
+    return server([str(gunicorn), "-c", "python:planning_gis.web.gunicorn_config",
+                   "--workers", str(workers), "--threads", str(threads),
                    "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
                    "server:create_app()"], port, env)
 
@@ -282,34 +283,37 @@ def bench_vector(args, settings: Settings, venv: Path) -> None:
                   for t in tiles]
     heavy = zone_tiles(settings, (10, 11, 12))
     heavy_paths = [f"/tiles/zones/{t.z}/{t.x}/{t.y}.mvt" for t in heavy]
-    with ours(free_port(), args.workers, settings, args.threads) as base:
-        a = run_wrk(base, ours_paths, args.seconds, args.connections)
-        one = run_wrk(base, ours_paths, args.seconds, 1, 1)
-        one_heavy = run_wrk(base, heavy_paths, args.seconds, 1, 1)
+    runs = {}
+    # "rendered": the tile cache off (PLANNING_MVT_CACHE_MB=0), every request runs ST_AsMVT, as
+    # tipg does; "cached": the deployed default, tiles kept under the layer's edition.
+    for mode, env in (("rendered", {"PLANNING_MVT_CACHE_MB": "0"}), ("cached", {})):
+        with ours(free_port(), args.workers, settings, args.threads, **env) as base:
+            runs[mode] = (run_wrk(base, ours_paths, args.seconds, args.connections),
+                          run_wrk(base, ours_paths, args.seconds, 1, 1),
+                          run_wrk(base, heavy_paths, args.seconds, 1, 1))
     with uvicorn(venv, "tipg.main:app", free_port(), args.workers, tipg_env(settings)) as base:
         b = run_wrk(base, tipg_paths, args.seconds, args.connections)
     sql_s = bare_sql(settings, tiles)
     sql_heavy = bare_sql(settings, heavy)
+    rows = [("server", "tiles/s", "p50 ms", "p99 ms", "errors")]
+    for mode, (a, _, _) in runs.items():
+        rows.append((f"ours, {mode}", f"{a['rps']:.1f}", f"{a['p50']:.2f}", f"{a['p99']:.2f}",
+                     a["errors"]))
+    rows.append(("tipg", f"{b['rps']:.1f}", f"{b['p50']:.2f}", f"{b['p99']:.2f}", b["errors"]))
+    for mode, (a, _, _) in runs.items():
+        rows.append((f"ratio ours {mode} / tipg", f"{a['rps'] / b['rps']:.2f}x", "", "", ""))
     table(f"Vector tiles: zones layer, {len(tiles)} tiles z14-16 over the demo, "
-          f"{args.workers} workers, wrk -c{args.connections} {args.seconds}s", [
-              ("server", "tiles/s", "p50 ms", "p99 ms", "errors"),
-              ("ours", f"{a['rps']:.1f}", f"{a['p50']:.2f}", f"{a['p99']:.2f}", a["errors"]),
-              ("tipg", f"{b['rps']:.1f}", f"{b['p50']:.2f}", f"{b['p99']:.2f}", b["errors"]),
-              ("ratio ours/tipg", f"{a['rps'] / b['rps']:.2f}x", "", "", ""),
-          ])
-    table("Vector tiles: one client, ours vs the bare ST_AsMVT SQL (same tiles, sequential)", [
-        ("what", "mean ms/tile"),
-        ("ours over HTTP (wrk -c1)", f"{one['mean']:.2f}"),
-        ("bare SQL (psycopg, 1 conn)", f"{sql_s * 1000:.2f}"),
-        ("overhead ours/SQL", f"{one['mean'] / (sql_s * 1000):.2f}x"),
-    ])
-    table(f"Vector tiles, HEAVY tiles: {len(heavy)} tiles z10-12 over the whole demo, one client,"
-          " ours vs the bare ST_AsMVT SQL", [
-              ("what", "mean ms/tile"),
-              ("ours over HTTP (wrk -c1)", f"{one_heavy['mean']:.2f}"),
-              ("bare SQL (psycopg, 1 conn)", f"{sql_heavy * 1000:.2f}"),
-              ("overhead ours/SQL", f"{one_heavy['mean'] / (sql_heavy * 1000):.2f}x"),
-          ])
+          f"{args.workers} workers, wrk -c{args.connections} {args.seconds}s", rows)
+    for label, sql, idx in ((f"{len(tiles)} LIGHT tiles z14-16", sql_s, 1),
+                            (f"{len(heavy)} HEAVY tiles z10-12", sql_heavy, 2)):
+        rows = [("what", "mean ms/tile", "ours / SQL")]
+        rows.append(("bare SQL (psycopg, 1 conn)", f"{sql * 1000:.2f}", "1.00x"))
+        for mode, res in runs.items():
+            mean = res[idx]["mean"]
+            rows.append((f"ours {mode}, HTTP (wrk -c1)", f"{mean:.2f}",
+                         f"{mean / (sql * 1000):.2f}x"))
+        table(f"Vector tiles, {label}: one client, ours vs the bare ST_AsMVT SQL "
+              "(same tiles, sequential)", rows)
 
 
 def tipg_env(settings: Settings) -> dict[str, str]:

@@ -564,3 +564,18 @@ class Job(Base):
         CheckConstraint(f"kind IN ({_in(JOB_KINDS)})", name="kind_known"),
         CheckConstraint(f"state IN ({_in(JOB_STATES)})", name="state_known"),
     )
+
+
+class LayerEdition(Base):
+    """How many times a vector-tile layer's data has changed: the key of its tile cache.
+
+    Written only by the statement triggers of migration 0006, never by the application.
+    """
+
+    __tablename__ = "layer_editions"
+
+    layer: Mapped[str] = mapped_column(String(32), primary_key=True)
+    edition: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    changed_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )

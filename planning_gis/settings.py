@@ -59,6 +59,8 @@ class Settings:
     png_zlevel: int = 3
     mvt_extent: int = 4096
     mvt_buffer: int = 64
+    # Rendered vector tiles kept per server process (MB); 0 renders every request afresh.
+    mvt_cache_mb: int = 64
     ogc_default_limit: int = 10
     ogc_max_limit: int = 10000
     cors_allow_origin: str = "*"

@@ -162,7 +162,8 @@ def live_server(demo: Settings) -> Iterator[str]:
     )
     gunicorn = Path(sys.executable).with_name("gunicorn")
     proc = subprocess.Popen(
-        [str(gunicorn), "--workers", "2", "--threads", "4", "--bind", f"127.0.0.1:{port}",
+        [str(gunicorn), "-c", "python:planning_gis.web.gunicorn_config", "--workers", "2",
+         "--threads", "4", "--bind", f"127.0.0.1:{port}",
          "--log-level", "warning", "server:create_app()"],
         cwd=PROJECT_ROOT, env=env,
     )

@@ -129,15 +129,23 @@ def finish_response(resp: Response) -> Response:
     if not request.path.startswith(CONDITIONAL_PREFIXES) and resp.mimetype not in COMPRESSIBLE:
         return resp
     settings = current_app.config["SETTINGS"]
-    body = resp.get_data()
-    tag = _etag(body)
-    accepts_gzip = "gzip" in request.headers.get("Accept-Encoding", "").lower()
-    compress = (
-        accepts_gzip
-        and resp.mimetype in COMPRESSIBLE
-        and len(body) >= settings.gzip_min_bytes
-        and "Content-Encoding" not in resp.headers
-    )
+    preset, _ = resp.get_etag()
+    if preset:
+        # The view already tagged (and, by the same rules, maybe compressed) its body: cached
+        # vector tiles do, so that a hit neither hashes nor compresses anything again.
+        body = b""
+        tag = preset.removesuffix("-gz")
+        compress = False
+    else:
+        body = resp.get_data()
+        tag = _etag(body)
+        accepts_gzip = "gzip" in request.headers.get("Accept-Encoding", "").lower()
+        compress = (
+            accepts_gzip
+            and resp.mimetype in COMPRESSIBLE
+            and len(body) >= settings.gzip_min_bytes
+            and "Content-Encoding" not in resp.headers
+        )
     if resp.mimetype in COMPRESSIBLE:
         resp.vary.add("Accept-Encoding")
     if request.path.startswith(CONDITIONAL_PREFIXES):
@@ -150,9 +158,9 @@ def finish_response(resp: Response) -> Response:
                       "Access-Control-Expose-Headers"):
                 if h in resp.headers:
                     not_modified.headers[h] = resp.headers[h]
-            not_modified.set_etag(sent)
+            not_modified.set_etag(preset or sent)
             return not_modified
-        resp.set_etag(sent)
+        resp.set_etag(preset or sent)
     if compress:
         resp.set_data(gzip.compress(body, compresslevel=settings.gzip_level, mtime=0))
         resp.headers["Content-Encoding"] = "gzip"

@@ -1,0 +1,113 @@
+"""The per-process vector-tile cache: hits, invalidation by the layer editions, HTTP variants."""
+
+from __future__ import annotations
+
+import gzip
+
+import mapbox_vector_tile
+import pytest
+from sqlalchemy import text
+
+from layers.tile_cache import TileCache, encode_tile, layer_edition
+from planning_gis.db import get_engine
+from tests.serving_data import CENTRE_LONLAT
+from tiles.grid import get_tms
+
+TMS = get_tms("WebMercatorQuad")
+
+
+def _ct1_far(body: bytes) -> float:
+    feats = mapbox_vector_tile.decode(body)["zones"]["features"]
+    return next(f["properties"]["far"] for f in feats if f["properties"]["label"] == "CT-1")
+
+
+def _cache(client):
+    return client.application.extensions["mvt_cache"]
+
+
+@pytest.mark.parametrize("table,layers", [
+    ("land_use_zones", {"zones"}),
+    ("red_lines", {"redlines"}),
+    ("admin_units", {"units"}),
+    ("plans", {"zones", "plans", "redlines"}),
+])
+def test_a_write_bumps_the_editions_of_the_layers_it_feeds(city, demo, table, layers):
+    engine = get_engine(demo)
+    with engine.connect() as conn:
+        before = {n: layer_edition(conn, n) for n in ("zones", "redlines", "plans", "units")}
+    with engine.begin() as conn:  # a no-op update still is a write statement
+        conn.execute(text(f"UPDATE {table} SET id = id WHERE id = -1"))
+    with engine.connect() as conn:
+        after = {n: layer_edition(conn, n) for n in before}
+    assert {n for n in before if after[n] == before[n] + 1} == layers
+    assert all(after[n] == before[n] for n in before if n not in layers)
+
+
+def test_a_repeat_is_a_hit_and_an_edit_is_seen_at_once(city, demo, city_client):
+    t = TMS.tile(*CENTRE_LONLAT, 16)
+    path = f"/tiles/zones/{t.z}/{t.x}/{t.y}.mvt"
+    cache = _cache(city_client)
+    first = city_client.get(path)
+    hits = cache.hits
+    again = city_client.get(path)
+    assert cache.hits == hits + 1 and again.data == first.data
+    assert _ct1_far(first.data) == 2.5
+    engine = get_engine(demo)
+    zid = city.ids["zone:CT-1"]
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE land_use_zones SET far = 3.25 WHERE id = :id"), {"id": zid})
+        edited = city_client.get(path)
+        assert edited.status_code == 200 and _ct1_far(edited.data) == 3.25
+        assert edited.headers["ETag"] != first.headers["ETag"]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE land_use_zones SET far = 2.5 WHERE id = :id"), {"id": zid})
+    assert _ct1_far(city_client.get(path).data) == 2.5
+
+
+def test_cached_variants_gzip_plain_and_304(city, city_client):
+    t = TMS.tile(*CENTRE_LONLAT, 15)
+    path = f"/tiles/zones/{t.z}/{t.x}/{t.y}.mvt"
+    for _ in range(2):  # a miss, then a hit: both must answer the same way
+        plain = city_client.get(path)
+        gz = city_client.get(path, headers={"Accept-Encoding": "gzip"})
+        assert "Content-Encoding" not in plain.headers
+        assert gz.headers["Content-Encoding"] == "gzip"
+        assert gzip.decompress(gz.data) == plain.data
+        assert gz.headers["ETag"] == plain.headers["ETag"].rstrip('"') + '-gz"'
+        assert "Accept-Encoding" in gz.headers["Vary"]
+        for tag in (plain.headers["ETag"], gz.headers["ETag"]):
+            nm = city_client.get(path, headers={"If-None-Match": tag, "Accept-Encoding": "gzip"})
+            assert nm.status_code == 304 and not nm.data
+            assert nm.headers["ETag"] == gz.headers["ETag"]
+
+
+def test_empty_tiles_are_cached_as_204(city, city_client):
+    t = TMS.tile(*CENTRE_LONLAT, 16)
+    path = f"/tiles/zones/{t.z}/{t.x + 40}/{t.y}.mvt"  # inside Hanoi, beyond the test city
+    assert city_client.get(path).status_code == 204
+    hits = _cache(city_client).hits
+    assert city_client.get(path).status_code == 204 and _cache(city_client).hits == hits + 1
+
+
+def test_cache_off_renders_every_time(city, demo):
+    from server import create_app
+
+    app = create_app(demo.__class__(**{**demo.__dict__, "mvt_cache_mb": 0}))
+    client = app.test_client()
+    t = TMS.tile(*CENTRE_LONLAT, 16)
+    path = f"/tiles/zones/{t.z}/{t.x}/{t.y}.mvt"
+    a, b = client.get(path), client.get(path)
+    assert a.data == b.data and len(_cache(client)) == 0 and _cache(client).hits == 0
+
+
+def test_lru_is_bounded_by_bytes():
+    cache = TileCache(max_bytes=3000)
+    tiles = [encode_tile(bytes([i]) * 600, 5, 10_000) for i in range(10)]
+    for i, tile in enumerate(tiles):
+        cache.put(("zones", i), tile)
+    assert cache.bytes_used <= 3000 and 0 < len(cache) < 10
+    assert cache.get(("zones", 9)) is tiles[9] and cache.get(("zones", 0)) is None
+    cache.put(("big",), encode_tile(b"x" * 5000, 5, 10_000))  # larger than the whole cache
+    assert cache.get(("big",)) is None
