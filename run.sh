@@ -18,7 +18,8 @@ PORT=${PORT:-8000}
 PY=$ROOT/.venv/bin/python
 
 APT_PACKAGES=(postgresql-15 postgresql-15-postgis-3 postgresql-contrib gdal-bin chromium
-  fonts-dejavu-core tesseract-ocr-vie poppler-utils wrk nodejs npm python3-venv)
+  fonts-dejavu-core tesseract-ocr-vie poppler-utils wrk nodejs npm python3-venv
+  python3-qgis qgis-providers)
 
 log() { printf '\033[1m[run.sh]\033[0m %s\n' "$*"; }
 as_postgres() { if [ "$(id -u)" = 0 ]; then su postgres -c "$*"; else sudo -u postgres sh -c "$*"; fi; }

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
+import tempfile
+import unicodedata
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -151,3 +156,27 @@ def test_gdal_ogrinfo_where_and_spat(city, live_server):
     out = _ogrinfo("-ro", "-q", f"OAPIF:{live_server}/ogc", "zones",
                    "-spat", *SPAT.split(), "-where", "function_code = 'TH'")
     assert "CT-3" in out and "function_code (String) = TH" in out
+
+
+def test_qgis_reads_the_service(city, live_server, conn):
+    """QGIS's own OAPIF provider (Debian's python3-qgis, headless) loads the collections."""
+    probe = Path(__file__).with_name("qgis_oapif_probe.py")
+    box = ",".join(SPAT.split())
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_RUNTIME_DIR=tempfile.gettempdir())
+    out = subprocess.run(["/usr/bin/python3", str(probe), live_server, box, "zones", "plans",
+                          "redlines"], capture_output=True, text=True, timeout=180, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert all(layer["valid"] for layer in got.values()), got
+    zones = got["zones"]
+    assert zones["crs"] == "EPSG:4326"
+    total = conn.execute(text("SELECT count(*) FROM land_use_zones")).scalar_one()
+    assert zones["count"] == zones["all_features"] == total
+    assert {"label", "function_code", "name_vi", "floors_max", "far"} <= set(zones["fields"])
+    by_label = {f["label"]: f for f in zones["in_box"]}
+    assert {"CT-1", "CT-3"} <= set(by_label)
+    assert by_label["CT-3"]["function_code"] == "TH"
+    name = conn.execute(text("SELECT name_vi FROM land_use_legend WHERE code = 'TH'")).scalar_one()
+    assert by_label["CT-3"]["name_vi"] == unicodedata.normalize("NFC", name)
+    assert got["plans"]["count"] == conn.execute(
+        text("SELECT count(*) FROM plans WHERE geom IS NOT NULL")).scalar_one()
