@@ -40,7 +40,12 @@ def test_residuals_reports_every_method(cli, gcps):
     code, stdout, _ = cli(["residuals", "--gcps", str(gcps), "--crs", "EPSG:5897"])
     assert code == 0
     report = json.loads(stdout)
-    assert set(report["methods"]) == {"helmert", "affine", "poly2", "poly3", "projective", "tps"}
+    assert set(report["methods"]) == {
+        "helmert", "affine", "poly2", "poly3", "projective", "tps", "tps-smooth"
+    }
+    smooth = report["methods"]["tps-smooth"]
+    assert smooth["supported"] is True
+    assert 3.0 <= smooth["smoothing"]["effective_parameters"] <= report["points_used"]
 
 
 def test_drop_blunders(cli, sim, tmp_path):
