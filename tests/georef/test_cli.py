@@ -85,6 +85,22 @@ def test_too_few_points(cli, sim, tmp_path):
                  ["g.csv"])
 
 
+def test_residuals_with_the_smoothing_spline(cli, gcps):
+    code, stdout, _ = cli(["residuals", "--gcps", str(gcps), "--crs", "EPSG:5897",
+                           "--method", "tps-smooth"])
+    assert code == 0
+    report = json.loads(stdout)
+    assert report["method"] == "tps-smooth"
+    assert report["smoothing"]["effective_parameters"] >= 3.0
+
+
+def test_too_few_points_for_the_smoothing_spline(cli, sim, tmp_path):
+    path = tmp_path / "g.csv"
+    write_csv(sim.control_points[::9][:4], path)
+    _check_fails(cli, ["residuals", "--gcps", str(path), "--method", "tps-smooth"], tmp_path,
+                 "tps-smooth needs at least 5", ["g.csv"])
+
+
 def test_duplicate_points(cli, sim, tmp_path):
     path = tmp_path / "g.csv"
     write_csv(sim.control_points + [sim.control_points[0]], path)
