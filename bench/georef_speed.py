@@ -7,7 +7,8 @@ control points, and each method is run as a child process: ``import_maps.py warp
 alpha band, DEFLATE COG with 512 px blocks and internal overviews, and 2 threads each. Time and
 peak resident memory is the command's own ``ru_maxrss`` (``os.wait4`` in a small launcher).
 One method per GDAL transform kind and ``tps-smooth`` (``METHODS``). Then the same for a
-20 000 x 14 000 scan (the 10k sheet upsampled by gdal_translate) to show the memory bound. Printed, never asserted.
+20 000 x 14 000 scan (the 10k sheet upsampled by gdal_translate) to show the memory bound.
+Printed, never asserted.
 Run: ``/work/main/.venv/bin/python bench/georef_speed.py`` (under 10 minutes on two cores).
 """
 
