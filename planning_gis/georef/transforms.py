@@ -220,16 +220,53 @@ class SmoothingPath:
         one_minus_h = (self.w**2) @ g
         return -resid / one_minus_h[:, None]
 
+    def grid(self) -> np.ndarray:
+        return SMOOTHING_GRID * self.scale
+
     def choose(self) -> tuple[float, float]:
-        """Smoothing with the lowest leave-one-out RMS error, and that error."""
-        best_lam, best = 0.0, np.inf
-        for k in SMOOTHING_GRID:
-            lam = float(k * self.scale)
-            e = self.loo(lam)
-            score = float(np.sqrt((e**2).sum(axis=1).mean()))
-            if score < best * (1 - 1e-9):  # ties: the smaller value, nearest the exact spline
-                best_lam, best = lam, score
-        return best_lam, best
+        """Smoothing with the lowest leave-one-out RMS error, and that error.
+
+        Ties go to the smaller value, the one nearest the exact spline.
+        """
+        lams = self.grid()
+        scores = [float(np.sqrt((self.loo(lam) ** 2).sum(axis=1).mean())) for lam in lams]
+        k = int(np.argmin(scores))
+        return float(lams[k]), scores[k]
+
+    def nested_loo(self) -> tuple[np.ndarray, np.ndarray]:
+        """Leave-one-out errors (n, 2) with the smoothing chosen anew without each point.
+
+        For this smoother, the errors of a fit without a set S of points are
+        ``(I - H)_SS^-1 r_S`` (``r`` the residuals of the fit to all): with S = {i, j} that is
+        the leave-one-out error at j of the fit without i, so the choice each left-out point
+        would get is found without refitting, from the same decomposition. The grid of values
+        depends on pixel positions only, never on the map coordinates being predicted.
+        Also returns the smoothing chosen without each point.
+        """
+        n = len(self.src)
+        best_score = np.full(n, np.inf)
+        out = np.full((n, 2), np.nan)
+        chosen = np.full(n, np.nan)
+        off = ~np.eye(n, dtype=bool)
+        for lam in self.grid():
+            g = lam / (self.d + lam)
+            a = (self.w * g) @ self.w.T  # I - H
+            r = a @ self.values  # observed minus fitted
+            diag = np.diag(a)
+            det = diag[:, None] * diag[None, :] - a * a
+            ok = off & (det > 1e-12 * diag[:, None] * diag[None, :])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                # e[i, j]: error at j of the fit without i and j (rows i, columns j)
+                e = (diag[:, None, None] * r[None, :, :] - a[:, :, None] * r[:, None, :]) / det[
+                    :, :, None
+                ]
+            score = np.where(ok[:, :, None], e * e, 0.0).sum(axis=(1, 2))
+            score /= np.maximum(ok.sum(axis=1), 1)
+            better = score < best_score * (1 - 1e-9)
+            best_score[better] = score[better]
+            out[better] = -r[better] / diag[better, None]
+            chosen[better] = lam
+        return out, chosen
 
     def coefficients(self, lam: float) -> tuple[np.ndarray, np.ndarray]:
         """Kernel weights (n, 2) and affine coefficients (3, 2) for smoothing ``lam`` >= 0."""
@@ -519,13 +556,16 @@ def leave_one_out(
     """Prediction error of each point from a fit to all the others (NaN if too few points).
 
     Everything is refitted without the point, including the smoothing ``tps-smooth`` chooses
-    by leave-one-out itself: the left-out point never helps choose the surface that predicts
-    it, so the figure stays honest against the methods with nothing to choose.
+    by leave-one-out itself (in closed form, see :func:`_smooth_leave_one_out`): the left-out
+    point never helps choose the surface that predicts it, so the figure stays honest against
+    the methods with nothing to choose.
     """
     n = len(pixels)
     out = np.full((n, 2), np.nan)
     if n - 1 < MIN_POINTS[method]:
         return out
+    if method == "tps-smooth":
+        return _smooth_leave_one_out(pixels, coords, smoothing)
     keep = np.ones(n, bool)
     for i in range(n):
         keep[i] = False
@@ -537,3 +577,28 @@ def leave_one_out(
             pass  # the others alone do not determine the method: stays NaN
         keep[i] = True
     return out
+
+
+def _smooth_leave_one_out(
+    pixels: np.ndarray, coords: np.ndarray, smoothing: float | None
+) -> np.ndarray:
+    """:func:`leave_one_out` of ``tps-smooth`` in closed form (one decomposition, not n refits).
+
+    The normalisation and the grid of smoothing values come from the pixel positions of all
+    points, which say nothing about any point's map coordinates; the value is then chosen
+    without the point whose error is measured (see :meth:`SmoothingPath.nested_loo`).
+    """
+    flipped = np.column_stack([pixels[:, 0], -pixels[:, 1]])
+    pn = Normaliser.of(flipped)
+    mn = Normaliser.of(coords)
+    src = np.column_stack(pn.apply(flipped[:, 0], flipped[:, 1]))
+    values = np.column_stack(mn.apply(coords[:, 0], coords[:, 1]))
+    try:
+        path = SmoothingPath(src, values)
+    except (GeoreferenceError, np.linalg.LinAlgError):
+        return np.full((len(pixels), 2), np.nan)
+    if smoothing is None:
+        loo, _ = path.nested_loo()
+    else:
+        loo = path.loo(float(smoothing) * path.scale)
+    return loo * mn.scale

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -161,12 +162,38 @@ def test_smoothing_spline_beats_the_exact_one_at_held_out_points(seed, make_grid
     assert 3.0 < smooth.transform.smoothing["effective_parameters"] < len(pts)
 
 
-def test_smoothing_is_chosen_without_the_left_out_point(wavy):
-    """The leave-one-out figure re-chooses the smoothing each time, like any refit."""
-    f = fit(wavy, "tps-smooth")
-    g = fit(wavy[1:], "tps-smooth")
-    e, n = g.forward(np.array([wavy[0].pixel_x]), np.array([wavy[0].pixel_y]))
-    assert f.loo_m[0] == pytest.approx([e[0] - wavy[0].easting, n[0] - wavy[0].northing])
+def test_a_points_own_coordinates_do_not_choose_its_smoothing(wavy):
+    """The leave-one-out prediction of a point ignores its map coordinates, smoothing included.
+
+    Moving one point's coordinates changes the smoothing chosen with all points, but not its
+    own leave-one-out prediction: that smoothing is chosen without it.
+    """
+    i = 7
+    moved = list(wavy)
+    moved[i] = replace(wavy[i], easting=wavy[i].easting + 3.0, northing=wavy[i].northing - 2.0)
+    f, g = fit(wavy, "tps-smooth"), fit(moved, "tps-smooth")
+    pred_f = f.loo_m[i] + [wavy[i].easting, wavy[i].northing]
+    pred_g = g.loo_m[i] + [moved[i].easting, moved[i].northing]
+    assert pred_f == pytest.approx(pred_g, abs=1e-6)
+    assert f.transform.smoothing != g.transform.smoothing
+
+
+def test_nested_leave_one_out_equals_refitting_without_each_point(wavy):
+    pixels, coords = as_arrays(wavy)
+    src = (pixels - pixels.mean(axis=0)) / pixels.std()
+    values = (coords - coords.mean(axis=0)) / coords.std()
+    path = SmoothingPath(src, values)
+    fast, chosen = path.nested_loo()
+    for i in (0, 7, len(src) - 1):
+        keep = np.arange(len(src)) != i
+        sub = SmoothingPath(src[keep], values[keep])
+        scores = [float((sub.loo(lam) ** 2).sum(axis=1).mean()) for lam in path.grid()]
+        lam = path.grid()[int(np.argmin(scores))]
+        c, a = sub.coefficients(lam)
+        q = src[i : i + 1]
+        pred = _tps_kernel(np.hypot(*(q - src[keep]).T))[None, :] @ c + a[0] + q @ a[1:]
+        assert chosen[i] == lam
+        assert fast[i] == pytest.approx(pred[0] - values[i], abs=1e-9)
 
 
 def test_no_smoothing_is_the_exact_thin_plate_spline(wavy):
