@@ -103,14 +103,14 @@ def main() -> None:
           f"crosses every 200 m (10 cm of paper, {first['gcps']} per sheet) read with 0.35 px "
           f"noise, {first['checks']} check markers per sheet")
     cols = ["auto", "tps-smooth", *(label for label, _ in GDAL), "floor"]
-    head = (f"{'case':<20} {'seed':>4}  {'auto method':<11} "
+    head = (f"{'case':<20} {'seed':>4}  {'auto method':<18} "
             + " ".join(f"{c:>15}" for c in cols) + f"  {'GDAL/auto':>9}  verdict")
     print(head)
     print("-" * len(head))
     for name, runs in results.items():
         for s, r in enumerate(runs):
             best = min(r[label][0] for label, _ in GDAL)
-            print(f"{name:<20} {s:>4}  {r['method']:<11} "
+            print(f"{name:<20} {s:>4}  {r['method']:<18} "
                   + " ".join(f"{cell(r[c]):>15}" for c in cols) + f"  {best / r['auto'][0]:9.2f}")
         mean = {c: (float(np.mean([r[c][0] for r in runs])), float(np.max([r[c][1] for r in runs])))
                 for c in cols}
@@ -124,7 +124,7 @@ def main() -> None:
         else:
             verdict = f"WORSE than {best_label}"
         methods = "/".join(sorted({r["method"] for r in runs}))
-        print(f"{name:<20} {'mean':>4}  {methods:<11} "
+        print(f"{name:<20} {'mean':>4}  {methods:<18} "
               + " ".join(f"{cell(mean[c]):>15}" for c in cols) + f"  {ratio:9.2f}  {verdict}")
         print()
     print("max is over all seeds; floor = exact TPS on noise-free crosses (interpolation error "
