@@ -1,4 +1,4 @@
-"""Georeferencing engine: control points, honest residuals, six transformations, warp to COG.
+"""Georeferencing engine: control points, honest residuals, seven transformations, warp to COG.
 
 The public API is small on purpose so that the CLI and the planner's web workspace call the same
 code::

@@ -30,16 +30,18 @@ from planning_gis.georef.transforms import (
 
 #: Points ``auto`` wants before it will consider a method: at least two redundant points, and
 #: more for the flexible ones, whose leave-one-out figure is noisy with few points.
-AUTO_MIN_POINTS = {"helmert": 3, "affine": 4, "projective": 6, "poly2": 8, "poly3": 14, "tps": 8}
+AUTO_MIN_POINTS = {"helmert": 3, "affine": 4, "projective": 6, "poly2": 8, "poly3": 14, "tps": 8,
+                   "tps-smooth": 8}
 #: Share of the sheet the points' convex hull must cover before ``auto`` trusts a method that
 #: bends: polynomials and splines extrapolate wildly outside the points.
 #: Measured against the neatline when it is known, else against the whole image (whose margins,
 #: title block and legend hold no control points, hence the lower shares).
-AUTO_MIN_COVER = {"poly2": 0.35, "poly3": 0.5, "tps": 0.35}
+AUTO_MIN_COVER = {"poly2": 0.35, "poly3": 0.5, "tps": 0.35, "tps-smooth": 0.35}
 IMAGE_COVER_FACTOR = 0.6
 #: Methods from stiffest to most flexible, and the leave-one-out margin within which ``auto``
-#: prefers the stiffer one.
-COMPLEXITY = ("helmert", "affine", "projective", "poly2", "poly3", "tps")
+#: prefers the stiffer one. The smoothing spline is never more flexible than the exact one (it
+#: is the exact one when its leave-one-out choice is no smoothing).
+COMPLEXITY = ("helmert", "affine", "projective", "poly2", "poly3", "tps-smooth", "tps")
 AUTO_TIE = 0.05
 
 
@@ -254,8 +256,26 @@ def _residual_rows(f: Fit, blunder_labels: set[str]) -> list[dict[str, object]]:
     return rows
 
 
+def _smoothing_summary(f: Fit) -> dict[str, float] | None:
+    sm = f.transform.smoothing
+    if sm is None:
+        return None
+    return {"relative": float(f"{sm['relative']:.3g}"),
+            "effective_parameters": round(sm["effective_parameters"], 1)}
+
+
+def _smoothing_phrase(f: Fit) -> str:
+    sm = _smoothing_summary(f)
+    if sm is None:
+        return ""
+    return (
+        f" (smoothing {sm['relative']:g} x the mean bending eigenvalue, chosen by leave-one-out: "
+        f"{sm['effective_parameters']:g} effective parameters per axis for {len(f.points)} points)"
+    )
+
+
 def _method_summary(f: Fit) -> dict[str, object]:
-    return {
+    out: dict[str, object] = {
         "description": DESCRIPTIONS[f.method],
         "rmse_m": _r(f.rmse_m),
         "rmse_px": _r(f.rmse_px, 2),
@@ -264,6 +284,10 @@ def _method_summary(f: Fit) -> dict[str, object]:
         "loo_max_m": _r(float(np.nanmax(f.loo_errors_m)) if f.loo_rmse_m else None),
         "pixel_size_m": _r(f.pixel_size_m, 4),
     }
+    sm = _smoothing_summary(f)
+    if sm is not None:
+        out["smoothing"] = sm
+    return out
 
 
 @dataclass
@@ -385,6 +409,7 @@ def analyse(
             else f"{chosen} ({fits[chosen].loo_rmse_m:.3f} m) is within {AUTO_TIE:.0%} of the "
             f"lowest leave-one-out error ({best} {best_loo:.3f} m) and simpler"
         )
+        reason += _smoothing_phrase(fits[chosen])
         reason += " among " + ", ".join(f"{m} {fits[m].loo_rmse_m:.3f} m" for m in ranking)
         skipped = [f"{m} ({s['why_not']})" for m, s in status.items() if not s.get("supported")]
         if skipped:
@@ -393,7 +418,7 @@ def analyse(
         if method not in fits:
             raise NotEnoughControlPoints(f"{method}: {status[method].get('why_not')}")
         chosen = method
-        reason = f"{method} was asked for"
+        reason = f"{method} was asked for" + _smoothing_phrase(fits[method])
     f = fits[chosen]
     data: dict[str, object] = {
         "method": chosen,
@@ -407,6 +432,7 @@ def analyse(
         "loo_rmse_m": _r(f.loo_rmse_m),
         "loo_rmse_px": _r(f.loo_rmse_m / f.pixel_size_m if f.loo_rmse_m else None, 2),
         "pixel_size_m": _r(f.pixel_size_m, 4),
+        "smoothing": _smoothing_summary(f),
         "residuals": _residual_rows(f, blunder_labels),
         "blunders": [b.as_dict(drop_blunders) for b in blunders],
         "methods": status,

@@ -1,4 +1,4 @@
-"""The six transformations from scan pixels to map coordinates, with honest error figures.
+"""The transformations from scan pixels to map coordinates, with honest error figures.
 
 Every fit works on normalised coordinates (centred, one isotropic scale per side) so that
 polynomial design matrices stay well conditioned with VN-2000 numbers in the millions and scans
@@ -23,11 +23,15 @@ from scipy.optimize import least_squares
 from planning_gis.errors import GeoreferenceError, NotEnoughControlPoints
 from planning_gis.georef.control_points import ControlPoint
 
-METHODS = ("helmert", "affine", "poly2", "poly3", "projective", "tps")
-#: Points a method needs to be determined at all (leave-one-out needs one more).
-MIN_POINTS = {"helmert": 2, "affine": 3, "poly2": 6, "poly3": 10, "projective": 4, "tps": 3}
+METHODS = ("helmert", "affine", "poly2", "poly3", "projective", "tps", "tps-smooth")
+#: Points a method needs to be determined at all (leave-one-out needs one more). A smoothing
+#: spline needs two more than the affine part it rests on: one to have anything to smooth, one
+#: for the leave-one-out figure that chooses how much.
+MIN_POINTS = {"helmert": 2, "affine": 3, "poly2": 6, "poly3": 10, "projective": 4, "tps": 3,
+              "tps-smooth": 5}
 #: Parameters per axis, used to say how many redundant points a fit has.
-PARAMETERS = {"helmert": 2, "affine": 3, "poly2": 6, "poly3": 10, "projective": 4, "tps": 3}
+PARAMETERS = {"helmert": 2, "affine": 3, "poly2": 6, "poly3": 10, "projective": 4, "tps": 3,
+              "tps-smooth": 3}
 DESCRIPTIONS = {
     "helmert": "similarity (Helmert): shift, rotation, one scale",
     "affine": "affine: shift, rotation, two scales, shear",
@@ -35,7 +39,13 @@ DESCRIPTIONS = {
     "poly3": "polynomial of order 3",
     "projective": "projective (homography)",
     "tps": "thin-plate spline (passes through every point)",
+    "tps-smooth": "smoothing thin-plate spline (bends with the sheet, not with the reading "
+    "noise of each point; smoothing chosen by leave-one-out)",
 }
+#: Smoothing values tried, as multiples of the mean eigenvalue of the spline's bending matrix
+#: (so the grid does not depend on how many points there are or how they are spread). The low
+#: end is exact interpolation in all but name, the high end the affine fit.
+SMOOTHING_GRID = np.logspace(-8, 4, 49)
 
 
 @dataclass(frozen=True)
@@ -159,6 +169,160 @@ class _ThinPlate(_Model2D):
         return out[:, 0].reshape(shape), out[:, 1].reshape(shape)
 
 
+def _tps_kernel(r: np.ndarray) -> np.ndarray:
+    """r^2 log r, zero at r = 0 (the kernel RBFInterpolator and GDAL use, up to a factor 2)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = r * r * np.log(r)
+    return np.where(r > 0.0, k, 0.0)
+
+
+def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.hypot(a[:, None, 0] - b[None, :, 0], a[:, None, 1] - b[None, :, 1])
+
+
+class SmoothingPath:
+    """Every smoothing thin-plate spline through one set of points, for any smoothing value.
+
+    With the affine part split off (``P = [Q1 Q2] R``), the spline's coefficients are
+    ``c = Q2 (Q2' K Q2 + lam I)^-1 Q2' y`` and the residuals at the points are ``lam c``. One
+    eigendecomposition ``Q2' K Q2 = V D V'`` then gives the residuals, the hat-matrix diagonal
+    and so the exact leave-one-out errors ``e_i / (1 - H_ii)`` for every ``lam`` at the cost of
+    a matrix product: the whole search is cheaper than one refit per left-out point.
+    """
+
+    def __init__(self, src: np.ndarray, values: np.ndarray):
+        n = len(src)
+        self.src = src
+        self.values = values
+        self.kernel = _tps_kernel(_distances(src, src))
+        p = np.column_stack([np.ones(n), src])
+        q, r = np.linalg.qr(p, mode="complete")
+        if abs(np.linalg.det(r[:3])) < 1e-12:
+            raise GeoreferenceError(
+                "smoothing thin-plate spline cannot be fitted: collinear points"
+            )
+        self.q1, self.r = q[:, :3], r[:3]
+        q2 = q[:, 3:]
+        d, v = np.linalg.eigh(q2.T @ self.kernel @ q2)
+        if d.size == 0 or d.min() <= 1e-12 * max(d.max(), 1e-300):
+            raise GeoreferenceError(
+                "smoothing thin-plate spline cannot be fitted (duplicate points?)"
+            )
+        self.d = d
+        self.w = q2 @ v  # orthonormal columns: the directions the affine part cannot explain
+        self.wy = self.w.T @ values  # (n - 3, 2)
+        self.scale = float(d.mean())
+
+    def loo(self, lam: float) -> np.ndarray:
+        """Exact leave-one-out errors (n, 2) of the spline with smoothing ``lam`` > 0."""
+        g = lam / (self.d + lam)
+        resid = self.w @ (g[:, None] * self.wy)  # observed minus fitted
+        one_minus_h = (self.w**2) @ g
+        return -resid / one_minus_h[:, None]
+
+    def grid(self) -> np.ndarray:
+        return SMOOTHING_GRID * self.scale
+
+    def choose(self) -> tuple[float, float]:
+        """Smoothing with the lowest leave-one-out RMS error, and that error.
+
+        Ties go to the smaller value, the one nearest the exact spline.
+        """
+        lams = self.grid()
+        scores = [float(np.sqrt((self.loo(lam) ** 2).sum(axis=1).mean())) for lam in lams]
+        k = int(np.argmin(scores))
+        return float(lams[k]), scores[k]
+
+    def nested_loo(self) -> tuple[np.ndarray, np.ndarray]:
+        """Leave-one-out errors (n, 2) with the smoothing chosen anew without each point.
+
+        For this smoother, the errors of a fit without a set S of points are
+        ``(I - H)_SS^-1 r_S`` (``r`` the residuals of the fit to all): with S = {i, j} that is
+        the leave-one-out error at j of the fit without i, so the choice each left-out point
+        would get is found without refitting, from the same decomposition. The grid of values
+        depends on pixel positions only, never on the map coordinates being predicted.
+        Also returns the smoothing chosen without each point.
+        """
+        n = len(self.src)
+        best_score = np.full(n, np.inf)
+        out = np.full((n, 2), np.nan)
+        chosen = np.full(n, np.nan)
+        off = ~np.eye(n, dtype=bool)
+        for lam in self.grid():
+            g = lam / (self.d + lam)
+            a = (self.w * g) @ self.w.T  # I - H
+            r = a @ self.values  # observed minus fitted
+            diag = np.diag(a)
+            det = diag[:, None] * diag[None, :] - a * a
+            ok = off & (det > 1e-12 * diag[:, None] * diag[None, :])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                # e[i, j]: error at j of the fit without i and j (rows i, columns j)
+                e = (diag[:, None, None] * r[None, :, :] - a[:, :, None] * r[:, None, :]) / det[
+                    :, :, None
+                ]
+            score = np.where(ok[:, :, None], e * e, 0.0).sum(axis=(1, 2))
+            score /= np.maximum(ok.sum(axis=1), 1)
+            better = score < best_score * (1 - 1e-9)
+            best_score[better] = score[better]
+            out[better] = -r[better] / diag[better, None]
+            chosen[better] = lam
+        return out, chosen
+
+    def coefficients(self, lam: float) -> tuple[np.ndarray, np.ndarray]:
+        """Kernel weights (n, 2) and affine coefficients (3, 2) for smoothing ``lam`` >= 0."""
+        c = self.w @ (self.wy / (self.d + lam)[:, None])
+        a = np.linalg.solve(self.r, self.q1.T @ (self.values - self.kernel @ c))
+        return c, a
+
+    def effective_parameters(self, lam: float) -> float:
+        """Trace of the hat matrix: parameters per axis the fit really spends (3 to n)."""
+        return 3.0 + float((self.d / (self.d + lam)).sum())
+
+
+class _SmoothThinPlate(_Model2D):
+    """A thin-plate spline that need not pass through the points.
+
+    The exact spline follows each point's reading noise (a third of a pixel is normal), so
+    between the points it wobbles by about that much. Adding ``lam`` to the kernel diagonal lets
+    the surface miss each point a little; ``lam`` is the one with the lowest leave-one-out
+    error, so it smooths only as much as the points themselves say is noise. At ``lam`` = 0 it
+    is the exact spline, as ``lam`` grows it tends to the affine fit. Evaluation costs what the
+    exact spline costs: one kernel centre per control point.
+    """
+
+    def __init__(self, u, v, x, y, smoothing: float | None = None):
+        src = np.column_stack([u, v])
+        values = np.column_stack([x, y])
+        try:
+            path = SmoothingPath(src, values)
+        except np.linalg.LinAlgError as exc:
+            raise GeoreferenceError(
+                f"smoothing thin-plate spline cannot be fitted: {exc} (duplicate points?)"
+            ) from exc
+        if smoothing is None:
+            lam, _ = path.choose()
+        else:
+            lam = float(smoothing) * path.scale
+        self.relative_smoothing = lam / path.scale
+        self.smoothing = lam
+        self.effective_parameters = path.effective_parameters(lam)
+        self.centres = src
+        self.weights, self.affine = path.coefficients(lam)
+
+    def __call__(self, u, v):
+        u = np.asarray(u, float)
+        v = np.asarray(v, float)
+        shape = u.shape
+        flat = np.column_stack([u.ravel(), v.ravel()])
+        out = np.empty((len(flat), 2))
+        step = 100_000  # bounded memory: the kernel matrix is (chunk x points)
+        for i in range(0, len(flat), step):
+            q = flat[i : i + step]
+            out[i : i + step] = _tps_kernel(_distances(q, self.centres)) @ self.weights
+            out[i : i + step] += self.affine[0] + q @ self.affine[1:]
+        return out[:, 0].reshape(shape), out[:, 1].reshape(shape)
+
+
 def _check_condition(design: np.ndarray, method: str) -> None:
     s = np.linalg.svd(design, compute_uv=False)
     if s[-1] <= 1e-9 * s[0]:
@@ -168,13 +332,15 @@ def _check_condition(design: np.ndarray, method: str) -> None:
         )
 
 
-def _build(method: str, u, v, x, y) -> _Model2D:
+def _build(method: str, u, v, x, y, smoothing: float | None = None) -> _Model2D:
     if method in ("helmert", "affine", "poly2", "poly3"):
         return _Linear(method, u, v, x, y)
     if method == "projective":
         return _Projective(u, v, x, y)
     if method == "tps":
         return _ThinPlate(u, v, x, y)
+    if method == "tps-smooth":
+        return _SmoothThinPlate(u, v, x, y, smoothing)
     raise GeoreferenceError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
 
 
@@ -220,6 +386,21 @@ class Transform:
         px, py = self.pix_norm.undo(u, v)
         return px, -py
 
+    @property
+    def smoothing(self) -> dict[str, float] | None:
+        """How much a smoothing spline smooths (None for the other methods).
+
+        ``relative``: the chosen value over the mean eigenvalue of the bending matrix (about 0
+        is exact interpolation, large is affine); ``effective_parameters``: the parameters per
+        axis the fit spends, between 3 (affine) and the number of points (exact spline).
+        """
+        if not isinstance(self.fwd, _SmoothThinPlate):
+            return None
+        return {
+            "relative": self.fwd.relative_smoothing,
+            "effective_parameters": self.fwd.effective_parameters,
+        }
+
     def pixel_size(self, px: float, py: float) -> float:
         """Ground size of one scan pixel (metres) near (px, py): sqrt of the Jacobian area."""
         e0, n0 = self.forward(np.array([px]), np.array([py]))
@@ -229,8 +410,14 @@ class Transform:
         return float(np.sqrt(abs(det[0])))
 
 
-def build_transform(method: str, pixels: np.ndarray, coords: np.ndarray) -> Transform:
-    """Fit one method to arrays of pixels (n, 2: column, row) and map coordinates (n, 2)."""
+def build_transform(
+    method: str, pixels: np.ndarray, coords: np.ndarray, *, smoothing: float | None = None
+) -> Transform:
+    """Fit one method to arrays of pixels (n, 2: column, row) and map coordinates (n, 2).
+
+    ``smoothing`` fixes the relative smoothing of ``tps-smooth`` (0 is the exact spline); left
+    out, it is chosen by leave-one-out, separately for the forward and the inverse surface.
+    """
     if method not in METHODS:
         raise GeoreferenceError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
     n = len(pixels)
@@ -246,13 +433,13 @@ def build_transform(method: str, pixels: np.ndarray, coords: np.ndarray) -> Tran
     u, v = pn.apply(flipped[:, 0], flipped[:, 1])
     x, y = mn.apply(coords[:, 0], coords[:, 1])
     try:
-        fwd = _build(method, u, v, x, y)
+        fwd = _build(method, u, v, x, y, smoothing)
         if method == "projective":
             inv: _Model2D = fwd.inverse()  # type: ignore[attr-defined]
         elif method in ("helmert", "affine"):
             inv = _invert_linear(fwd)  # type: ignore[arg-type]
         else:
-            inv = _build(method, x, y, u, v)
+            inv = _build(method, x, y, u, v, smoothing)
     except np.linalg.LinAlgError as exc:
         raise GeoreferenceError(
             f"{method}: the control points do not determine this transformation "
@@ -348,35 +535,70 @@ def check_geometry(points: Sequence[ControlPoint], tolerance_px: float = 0.5) ->
             )
 
 
-def fit(points: Sequence[ControlPoint], method: str) -> Fit:
+def fit(points: Sequence[ControlPoint], method: str, *, smoothing: float | None = None) -> Fit:
     """Fit ``method`` to the enabled points and compute residuals and leave-one-out errors."""
     pts = [p for p in points if p.enabled]
     check_geometry(pts)
     pixels, coords = as_arrays(pts)
-    t = build_transform(method, pixels, coords)
+    t = build_transform(method, pixels, coords, smoothing=smoothing)
     fe, fn = t.forward(pixels[:, 0], pixels[:, 1])
     res_m = np.column_stack([fe - coords[:, 0], fn - coords[:, 1]])
     ix, iy = t.inverse(coords[:, 0], coords[:, 1])
     res_px = np.column_stack([ix - pixels[:, 0], iy - pixels[:, 1]])
-    loo = leave_one_out(method, pixels, coords)
+    loo = leave_one_out(method, pixels, coords, smoothing=smoothing)
     centre = pixels.mean(axis=0)
     return Fit(method, pts, t, res_m, res_px, loo, t.pixel_size(*centre))
 
 
-def leave_one_out(method: str, pixels: np.ndarray, coords: np.ndarray) -> np.ndarray:
-    """Prediction error of each point from a fit to all the others (NaN if too few points)."""
+def leave_one_out(
+    method: str, pixels: np.ndarray, coords: np.ndarray, *, smoothing: float | None = None
+) -> np.ndarray:
+    """Prediction error of each point from a fit to all the others (NaN if too few points).
+
+    Everything is refitted without the point, including the smoothing ``tps-smooth`` chooses
+    by leave-one-out itself (in closed form, see :func:`_smooth_leave_one_out`): the left-out
+    point never helps choose the surface that predicts it, so the figure stays honest against
+    the methods with nothing to choose.
+    """
     n = len(pixels)
     out = np.full((n, 2), np.nan)
     if n - 1 < MIN_POINTS[method]:
         return out
+    if method == "tps-smooth":
+        return _smooth_leave_one_out(pixels, coords, smoothing)
     keep = np.ones(n, bool)
     for i in range(n):
         keep[i] = False
         try:
-            t = build_transform(method, pixels[keep], coords[keep])
+            t = build_transform(method, pixels[keep], coords[keep], smoothing=smoothing)
             e, nn = t.forward(pixels[i : i + 1, 0], pixels[i : i + 1, 1])
             out[i] = [e[0] - coords[i, 0], nn[0] - coords[i, 1]]
         except GeoreferenceError:
             pass  # the others alone do not determine the method: stays NaN
         keep[i] = True
     return out
+
+
+def _smooth_leave_one_out(
+    pixels: np.ndarray, coords: np.ndarray, smoothing: float | None
+) -> np.ndarray:
+    """:func:`leave_one_out` of ``tps-smooth`` in closed form (one decomposition, not n refits).
+
+    The normalisation and the grid of smoothing values come from the pixel positions of all
+    points, which say nothing about any point's map coordinates; the value is then chosen
+    without the point whose error is measured (see :meth:`SmoothingPath.nested_loo`).
+    """
+    flipped = np.column_stack([pixels[:, 0], -pixels[:, 1]])
+    pn = Normaliser.of(flipped)
+    mn = Normaliser.of(coords)
+    src = np.column_stack(pn.apply(flipped[:, 0], flipped[:, 1]))
+    values = np.column_stack(mn.apply(coords[:, 0], coords[:, 1]))
+    try:
+        path = SmoothingPath(src, values)
+    except (GeoreferenceError, np.linalg.LinAlgError):
+        return np.full((len(pixels), 2), np.nan)
+    if smoothing is None:
+        loo, _ = path.nested_loo()
+    else:
+        loo = path.loo(float(smoothing) * path.scale)
+    return loo * mn.scale

@@ -40,7 +40,12 @@ def test_residuals_reports_every_method(cli, gcps):
     code, stdout, _ = cli(["residuals", "--gcps", str(gcps), "--crs", "EPSG:5897"])
     assert code == 0
     report = json.loads(stdout)
-    assert set(report["methods"]) == {"helmert", "affine", "poly2", "poly3", "projective", "tps"}
+    assert set(report["methods"]) == {
+        "helmert", "affine", "poly2", "poly3", "projective", "tps", "tps-smooth"
+    }
+    smooth = report["methods"]["tps-smooth"]
+    assert smooth["supported"] is True
+    assert 3.0 <= smooth["smoothing"]["effective_parameters"] <= report["points_used"]
 
 
 def test_drop_blunders(cli, sim, tmp_path):
@@ -78,6 +83,22 @@ def test_too_few_points(cli, sim, tmp_path):
     _check_fails(cli, ["warp", str(sim.path), "--gcps", str(path), "--method", "poly2",
                        "--out", str(tmp_path / "o.tif")], tmp_path, "poly2 needs at least 6",
                  ["g.csv"])
+
+
+def test_residuals_with_the_smoothing_spline(cli, gcps):
+    code, stdout, _ = cli(["residuals", "--gcps", str(gcps), "--crs", "EPSG:5897",
+                           "--method", "tps-smooth"])
+    assert code == 0
+    report = json.loads(stdout)
+    assert report["method"] == "tps-smooth"
+    assert report["smoothing"]["effective_parameters"] >= 3.0
+
+
+def test_too_few_points_for_the_smoothing_spline(cli, sim, tmp_path):
+    path = tmp_path / "g.csv"
+    write_csv(sim.control_points[::9][:4], path)
+    _check_fails(cli, ["residuals", "--gcps", str(path), "--method", "tps-smooth"], tmp_path,
+                 "tps-smooth needs at least 5", ["g.csv"])
 
 
 def test_duplicate_points(cli, sim, tmp_path):

@@ -104,3 +104,44 @@ def test_pixel_residuals_are_consistent_with_metres(shrunk):
     assert row["total_m"] == pytest.approx(row["total_px"] * data["pixel_size_m"], rel=0.05,
                                            abs=0.01)
     assert np.isfinite(data["rmse_px"])
+
+
+def _gentle(e, n):
+    """Nearly rigid with a long wave of a pixel: noise is most of what an exact spline fits."""
+    a, b = (e - 586000.0) / 0.5, (2326000.0 - n) / 0.5
+    x = 40 + a * np.cos(0.02) - b * np.sin(0.02) + 1e-6 * a * a + np.sin(b / 400)
+    y = 30 + a * np.sin(0.02) + b * np.cos(0.02) + 1e-6 * a * b
+    return x, y
+
+
+def test_asked_smoothing_spline_says_how_much_it_smooths(make_grid):
+    pts = make_grid(_gentle, n_e=7, n_n=6, noise_px=0.35, seed=1)
+    data = report(pts, METHODS, method="tps-smooth", image_size=(1400, 1100))
+    assert data["method"] == "tps-smooth"
+    assert "smoothing" in data["reason"] and "effective parameters" in data["reason"]
+    sm = data["smoothing"]
+    assert 3.0 < sm["effective_parameters"] < len(pts)
+    assert data["methods"]["tps-smooth"]["smoothing"] == sm
+    assert data["methods"]["tps"].get("smoothing") is None
+    json.dumps(data)
+
+
+def test_auto_prefers_the_smoothing_spline_to_the_exact_one_on_noise(make_grid):
+    pts = make_grid(_gentle, n_e=7, n_n=6, noise_px=0.35, seed=1)
+    data = report(pts, ["tps", "tps-smooth"], image_size=(1400, 1100))
+    assert data["method"] == "tps-smooth"
+    loo = {m: data["methods"][m]["loo_rmse_m"] for m in ("tps", "tps-smooth")}
+    assert loo["tps-smooth"] < loo["tps"]
+    assert f"tps {loo['tps']:.3f} m" in data["reason"]
+    assert "effective parameters" in data["reason"]
+
+
+def test_blunders_are_found_and_dropped_with_the_smoothing_spline(shrunk):
+    pts = list(shrunk)
+    pts[3] = replace(pts[3], northing=pts[3].northing + 90.0)
+    kept = report(pts, METHODS, method="tps-smooth")
+    assert [b["label"] for b in kept["blunders"]] == [pts[3].label]
+    assert kept["blunders"][0]["likely_cause"] == "typo in northing"
+    dropped = report(pts, METHODS, method="tps-smooth", drop_blunders=True)
+    assert dropped["points_used"] == len(pts) - 1
+    assert dropped["loo_rmse_m"] < kept["loo_rmse_m"] / 10

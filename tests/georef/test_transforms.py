@@ -1,13 +1,22 @@
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from planning_gis.errors import GeoreferenceError, NotEnoughControlPoints
 from planning_gis.georef.control_points import ControlPoint
-from planning_gis.georef.transforms import METHODS, MIN_POINTS, build_transform, fit
+from planning_gis.georef.transforms import (
+    METHODS,
+    MIN_POINTS,
+    SmoothingPath,
+    _tps_kernel,
+    as_arrays,
+    build_transform,
+    fit,
+)
 
 
 def _warped(e, n):
@@ -123,3 +132,116 @@ def test_unknown_method(make_grid):
     with pytest.raises(GeoreferenceError, match="unknown method"):
         build_transform("spline9", np.zeros((4, 2)), np.zeros((4, 2)))
     assert fit(pts, "affine").method == "affine"
+
+
+def _gentle(e, n):
+    """Nearly rigid (a long wave of a pixel): what the exact spline follows is mostly noise."""
+    a, b = (e - 586000.0) / 0.5, (2326000.0 - n) / 0.5
+    x = 40 + a * np.cos(0.02) - b * np.sin(0.02) + 1e-6 * a * a + np.sin(b / 400)
+    y = 30 + a * np.sin(0.02) + b * np.cos(0.02) + 1e-6 * a * b
+    return x, y
+
+
+def _held_out_error(f, seed: int) -> float:
+    rng = np.random.default_rng(1000 + seed)
+    e = rng.uniform(586000.0, 586600.0, 300)
+    n = rng.uniform(2325500.0, 2326000.0, 300)
+    px, py = _gentle(e, n)
+    fe, fn = f.forward(px, py)
+    return float(np.sqrt(np.mean((fe - e) ** 2 + (fn - n) ** 2)))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_smoothing_spline_beats_the_exact_one_at_held_out_points(seed, make_grid):
+    pts = make_grid(_gentle, n_e=7, n_n=6, noise_px=0.35, seed=seed)
+    smooth = fit(pts, "tps-smooth")
+    exact = fit(pts, "tps")
+    assert _held_out_error(smooth, seed) < _held_out_error(exact, seed)
+    # it gives way at the points instead of passing through each reading
+    assert smooth.rmse_m > 0.0
+    assert 3.0 < smooth.transform.smoothing["effective_parameters"] < len(pts)
+
+
+def test_a_points_own_coordinates_do_not_choose_its_smoothing(wavy):
+    """The leave-one-out prediction of a point ignores its map coordinates, smoothing included.
+
+    Moving one point's coordinates changes the smoothing chosen with all points, but not its
+    own leave-one-out prediction: that smoothing is chosen without it.
+    """
+    i = 7
+    moved = list(wavy)
+    moved[i] = replace(wavy[i], easting=wavy[i].easting + 3.0, northing=wavy[i].northing - 2.0)
+    f, g = fit(wavy, "tps-smooth"), fit(moved, "tps-smooth")
+    pred_f = f.loo_m[i] + [wavy[i].easting, wavy[i].northing]
+    pred_g = g.loo_m[i] + [moved[i].easting, moved[i].northing]
+    assert pred_f == pytest.approx(pred_g, abs=1e-6)
+    assert f.transform.smoothing != g.transform.smoothing
+
+
+def test_nested_leave_one_out_equals_refitting_without_each_point(wavy):
+    pixels, coords = as_arrays(wavy)
+    src = (pixels - pixels.mean(axis=0)) / pixels.std()
+    values = (coords - coords.mean(axis=0)) / coords.std()
+    path = SmoothingPath(src, values)
+    fast, chosen = path.nested_loo()
+    for i in (0, 7, len(src) - 1):
+        keep = np.arange(len(src)) != i
+        sub = SmoothingPath(src[keep], values[keep])
+        scores = [float((sub.loo(lam) ** 2).sum(axis=1).mean()) for lam in path.grid()]
+        lam = path.grid()[int(np.argmin(scores))]
+        c, a = sub.coefficients(lam)
+        q = src[i : i + 1]
+        pred = _tps_kernel(np.hypot(*(q - src[keep]).T))[None, :] @ c + a[0] + q @ a[1:]
+        assert chosen[i] == lam
+        assert fast[i] == pytest.approx(pred[0] - values[i], abs=1e-9)
+
+
+def test_no_smoothing_is_the_exact_thin_plate_spline(wavy):
+    pixels, coords = as_arrays(wavy)
+    exact = build_transform("tps", pixels, coords)
+    smooth = build_transform("tps-smooth", pixels, coords, smoothing=0.0)
+    rng = np.random.default_rng(4)
+    px, py = rng.uniform(0, 1300, 200), rng.uniform(0, 900, 200)
+    a, b = np.array(exact.forward(px, py)), np.array(smooth.forward(px, py))
+    assert np.abs(a - b).max() < 1e-6
+    ia, ib = np.array(exact.inverse(*a)), np.array(smooth.inverse(*a))
+    assert np.abs(ia - ib).max() < 1e-6
+
+
+def test_heavy_smoothing_is_the_affine_fit(wavy):
+    pixels, coords = as_arrays(wavy)
+    affine = build_transform("affine", pixels, coords)
+    stiff = build_transform("tps-smooth", pixels, coords, smoothing=1e9)
+    px, py = np.array([0.0, 640.0, 1300.0]), np.array([0.0, 450.0, 900.0])
+    assert np.abs(np.array(affine.forward(px, py)) - np.array(stiff.forward(px, py))).max() < 1e-3
+
+
+def test_leave_one_out_shortcut_equals_refitting(wavy):
+    """e_i / (1 - H_ii) is the error of a refit without point i, for the same smoothing."""
+    pixels, coords = as_arrays(wavy)
+    src = (pixels - pixels.mean(axis=0)) / pixels.std()
+    values = (coords - coords.mean(axis=0)) / coords.std()
+    path = SmoothingPath(src, values)
+    lam = 0.3 * path.scale
+    shortcut = path.loo(lam)
+    for i in (0, 7, len(src) - 1):
+        keep = np.arange(len(src)) != i
+        c, a = SmoothingPath(src[keep], values[keep]).coefficients(lam)
+        q = src[i : i + 1]
+        k = _tps_kernel(np.hypot(*(q - src[keep]).T))[None, :]
+        pred = k @ c + a[0] + q @ a[1:]
+        assert shortcut[i] == pytest.approx(pred[0] - values[i], abs=1e-9)
+
+
+def test_smoothing_spline_inverse_round_trips_across_the_sheet(wavy):
+    f = fit(wavy, "tps-smooth")
+    px, py = (a.ravel() for a in np.meshgrid(np.linspace(0, 1300, 25), np.linspace(0, 900, 20)))
+    e, n = f.forward(px, py)
+    bx, by = f.inverse(e, n)
+    assert np.hypot(bx - px, by - py).max() < 0.01
+
+
+def test_smoothing_spline_with_too_few_points_says_how_many(make_grid):
+    with pytest.raises(NotEnoughControlPoints, match="tps-smooth needs at least 5 control "
+                       "points, 4 given"):
+        fit(make_grid(n_e=2, n_n=2), "tps-smooth")

@@ -51,8 +51,17 @@ def test_alpha_is_zero_outside_the_neatline_and_full_inside(warped, sim):
     assert inside.any() and (~inside).any()
 
 
-def test_hidden_check_markers_land_where_they_belong(warped, sim):
+@pytest.fixture(scope="module")
+def warped_smooth(sim, tmp_path_factory):
+    out = tmp_path_factory.mktemp("warp") / "smooth.tif"
+    return warp_scan(sim.path, sim.control_points, "EPSG:5897", "tps-smooth", out,
+                     mask=sim.neatline_wkt)
+
+
+@pytest.mark.parametrize("which", ["warped", "warped_smooth"])
+def test_hidden_check_markers_land_where_they_belong(which, sim, request):
     """Find each red marker in the COG and compare with its true coordinates."""
+    warped = request.getfixturevalue(which)
     errors = []
     with rasterio.open(warped.path) as ds:
         rgba = ds.read()
