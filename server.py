@@ -55,4 +55,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     accounts_web.init_app(app)
     workspace_views.init_app(app)
     vector_tiles.init_app(app)
+    lookup_api.init_app(app)
     return app

@@ -108,6 +108,29 @@ SELECT (SELECT coalesce(json_agg(zones), '[]') FROM zones)::text AS zones,
                         '[]') FROM docs)::text AS docs
 """)
 
+#: What a point's answer depends on: the look-up edition (migration 0006), the zones under the
+#: point and the plans whose outline covers it. Two points with the same key get the same plans,
+#: zones and documents, so an answer cached under it is exact; both arrays come from the GiST
+#: indexes, which makes the key far cheaper than the answer.
+POINT_KEY_SQL = text(f"""
+SELECT (SELECT edition FROM layer_editions WHERE layer = 'lookup') AS edition,
+  ARRAY(SELECT z.id FROM land_use_zones z
+        WHERE ST_Intersects(z.geom, ST_SetSRID(ST_MakePoint(:e, :n), {STORAGE_SRID}))
+        ORDER BY z.id) AS zone_ids,
+  ARRAY(SELECT p.id FROM plans p
+        WHERE ST_Intersects(p.geom, ST_SetSRID(ST_MakePoint(:e, :n), {STORAGE_SRID}))
+        ORDER BY p.id) AS plan_ids
+""")
+
+
+def point_key(conn: Connection, easting: float, northing: float) -> tuple | None:
+    """The cache key of a point's answer, or None when the editions are not tracked."""
+    row = conn.execute(POINT_KEY_SQL, {"e": easting, "n": northing}).one()
+    if row.edition is None:
+        return None
+    return (row.edition, tuple(row.zone_ids), tuple(row.plan_ids))
+
+
 _DATE_FIELDS = ("decision_date", "valid_from", "valid_to", "superseded_since", "issued_on")
 #: double precision columns: PostgreSQL writes 50.0 as 50 in JSON, Python must see a float.
 _FLOAT_FIELDS = ("area_m2", "coverage_pct", "far", "rmse_m", "loo_rmse_m", "check_error_m")

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app, request
 from shapely import transform as shapely_transform
 from shapely.geometry import mapping, shape
 from shapely.validation import explain_validity
 
-from layers.lookup import lookup_plot, lookup_point
+from layers.editions import EditionCache
+from layers.lookup import lookup_plot, lookup_point, point_key
 from planning_gis import db
 from planning_gis.crs import (
     STORAGE_SRID,
@@ -54,13 +56,31 @@ def _date() -> dt.date:
                            message_vi="Ngày phải có dạng YYYY-MM-DD") from exc
 
 
-def _answer(query: dict[str, Any], plans: list[dict], on: dt.date) -> Response:
-    governing = next((p["id"] for p in plans if p["governing"]), None)
+@dataclass(frozen=True)
+class PlansAnswer:
+    """The plans part of an answer, serialised once: what the look-up cache keeps."""
+
+    plans_json: str
+    governing: int | None
+    empty: bool
+
+    @classmethod
+    def of(cls, plans: list[dict]) -> PlansAnswer:
+        return cls(plans_json=current_app.json.dumps(plans),
+                   governing=next((p["id"] for p in plans if p["governing"]), None),
+                   empty=not plans)
+
+
+#: Stands for the plans in the serialised answer until their own JSON is put in its place.
+_PLANS_SLOT = "\ue000plans\ue000"
+
+
+def _answer(query: dict[str, Any], answer: PlansAnswer, on: dt.date) -> Response:
     doc = {
         "query": query,
         "date": on.isoformat(),
-        "governing_plan_id": governing,
-        "plans": plans,
+        "governing_plan_id": answer.governing,
+        "plans": _PLANS_SLOT,
         "source": {
             "database": "Hanoi planning-map service",
             "crs": f"EPSG:{STORAGE_SRID}",
@@ -68,10 +88,14 @@ def _answer(query: dict[str, Any], plans: list[dict], on: dt.date) -> Response:
             "note_vi": "Ranh giới ô đất số hóa từ bản vẽ quy hoạch; xem độ chính xác của từng ô",
         },
     }
-    if not plans:
+    if answer.empty:
         doc["message"] = "no plan held here covers this place"
         doc["message_vi"] = "Chưa có đồ án quy hoạch nào trong hệ thống phủ vị trí này"
-    resp = current_app.json.response(doc)
+    head, slot, tail = current_app.json.dumps(doc).partition(f'"{_PLANS_SLOT}"')
+    if not slot:  # the JSON provider escaped the slot: serialise the plans the slow way
+        raise RuntimeError("the JSON provider must keep non-ASCII text (ensure_ascii=False)")
+    body = head + answer.plans_json + tail
+    resp = Response(body + "\n", mimetype="application/json")
     resp.headers["Cache-Control"] = current_app.config["SETTINGS"].api_cache_control
     return resp
 
@@ -105,8 +129,19 @@ def lookup_get() -> Response:
         point = resolve_projected(_number("x_north"), _number("y_east"),
                                   request.args.get("crs", STORAGE_SRID))
     on = _date()
-    plans = lookup_point(db.get_conn(), point.easting, point.northing, today=on, **_context())
-    return _answer(point.as_dict(), plans, on)
+    conn = db.get_conn()
+    context = _context()
+    cache: EditionCache = current_app.extensions["lookup_cache"]
+    key = point_key(conn, point.easting, point.northing) if cache.max_bytes else None
+    if key is not None:
+        key = (*key, on, context["url_template"], context["base_url"])
+    answer = cache.get(key) if key is not None else None
+    if answer is None:
+        answer = PlansAnswer.of(lookup_point(conn, point.easting, point.northing, today=on,
+                                             **context))
+        if key is not None:
+            cache.put(key, answer, len(answer.plans_json) + 200)
+    return _answer(point.as_dict(), answer, on)
 
 
 def _plot_geometry(body: Any):
@@ -169,5 +204,11 @@ def lookup_post() -> Response:
     query = {"plot_area_m2": round(area, 2), "centroid": {"lon": round(lon, 7),
              "lat": round(lat, 7)}, "crs": f"EPSG:{code}", "plot": mapping(geom)
              if len(geom.wkt) < 20000 else None}
-    return _answer(query, plans, on)
+    return _answer(query, PlansAnswer.of(plans), on)
 
+
+
+def init_app(app: Flask) -> None:
+    """The app's look-up cache: answers by point key (see layers/lookup.py's POINT_KEY_SQL)."""
+    app.extensions["lookup_cache"] = EditionCache(
+        app.config["SETTINGS"].lookup_cache_mb * 1024 * 1024)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, current_app, request, url_for
 from sqlalchemy import text
 
+from layers.editions import EditionCache, layer_edition
 from layers.mvt import LAYERS, get_layer, layer_bounds, render_tile
-from layers.tile_cache import CachedTile, TileCache, encode_tile, layer_edition
+from layers.tile_cache import CachedTile, encode_tile
 from planning_gis import db
 from tiles.grid import parse_tile, tms_for
 
@@ -31,7 +32,7 @@ def tile(layer: str, z: str, x: str, y: str) -> Response:
     tms = tms_for(settings)
     t = parse_tile(tms, z, x, y)
     conn = db.get_conn()
-    cache: TileCache = current_app.extensions["mvt_cache"]
+    cache: EditionCache = current_app.extensions["mvt_cache"]
     edition = layer_edition(conn, lyr.name) if cache.max_bytes else None
     key = (lyr.name, tms.id, t.z, t.x, t.y, edition)
     cached = cache.get(key) if edition is not None else None
@@ -39,7 +40,7 @@ def tile(layer: str, z: str, x: str, y: str) -> Response:
         body = render_tile(conn, lyr, tms, t, settings)
         cached = encode_tile(body, settings.gzip_level, settings.gzip_min_bytes)
         if edition is not None:
-            cache.put(key, cached)
+            cache.put(key, cached, cached.size)
     return _tile_response(cached, settings.tile_cache_control)
 
 
@@ -61,7 +62,7 @@ def _tile_response(cached: CachedTile, cache_control: str) -> Response:
 
 def init_app(app: Flask) -> None:
     """Give the app its own tile cache (apps over different databases must not share one)."""
-    app.extensions["mvt_cache"] = TileCache(app.config["SETTINGS"].mvt_cache_mb * 1024 * 1024)
+    app.extensions["mvt_cache"] = EditionCache(app.config["SETTINGS"].mvt_cache_mb * 1024 * 1024)
 
 
 def _template(layer: str) -> str:

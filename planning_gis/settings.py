@@ -68,6 +68,8 @@ class Settings:
     gzip_level: int = 5
     document_url_template: str = "/documents/{id}"
     lookup_max_plot_m2: int = 25_000_000
+    # Look-up answers kept per server process (MB) by their zones, plans and edition; 0: off.
+    lookup_cache_mb: int = 32
     open_dataset_cache: int = 32
     # Planner's workspace (accounts, uploads, publishing).
     session_cookie_secure: str = "auto"  # "auto" (when served over HTTPS), "always" or "never"

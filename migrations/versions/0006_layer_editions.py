@@ -1,8 +1,8 @@
-"""Layer editions: a counter per vector-tile layer, bumped by triggers whenever its data changes.
+"""Layer editions: a counter per vector-tile layer (and the look-up), bumped by triggers on writes.
 
-Rendered MVT tiles are cached in each server process under the layer's edition; a write to any
-table a layer draws from (in a request, the job worker, the CLI or psql) bumps the edition in
-the same transaction, so the next request misses the cache and renders the new data.
+Rendered MVT tiles and look-up answers are cached in each server process under the edition; a
+write to any table they draw from (in a request, the job worker, the CLI or psql) bumps the
+edition in the same transaction, so the next request misses the cache and reads the new data.
 
 Revision ID: 0006
 Revises: 0005
@@ -18,15 +18,20 @@ down_revision = "0005"
 branch_labels = None
 depends_on = None
 
-#: Which layers each table feeds (zones carry legend colours and the plan's kind and status).
+#: Which editions each table feeds: the vector-tile layers (zones carry legend colours and the
+#: plan's kind and status), and the point look-up, which reads zones, legend, plans, their
+#: documents and the accuracy of the sheets the zones were traced from.
 FEEDS = {
-    "land_use_zones": ("zones",),
-    "land_use_legend": ("zones",),
-    "plans": ("zones", "plans", "redlines"),
+    "land_use_zones": ("zones", "lookup"),
+    "land_use_legend": ("zones", "lookup"),
+    "plans": ("zones", "plans", "redlines", "lookup"),
     "red_lines": ("redlines",),
     "admin_units": ("units",),
+    "map_sheets": ("lookup",),
+    "plan_documents": ("lookup",),
+    "documents": ("lookup",),
 }
-LAYERS = ("zones", "redlines", "plans", "units")
+LAYERS = ("zones", "redlines", "plans", "units", "lookup")
 
 
 def upgrade() -> None:

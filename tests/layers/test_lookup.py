@@ -5,8 +5,16 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from layers.lookup import PLOT_ZONES_SQL, POINT_LOOKUP_SQL, POINT_PLANS_SQL, POINT_ZONES_SQL
+from layers.editions import layer_edition
+from layers.lookup import (
+    PLOT_ZONES_SQL,
+    POINT_KEY_SQL,
+    POINT_LOOKUP_SQL,
+    POINT_PLANS_SQL,
+    POINT_ZONES_SQL,
+)
 from planning_gis.crs import vn2000_to_lonlat
+from planning_gis.db import get_engine
 from tests.serving_data import E0, N0
 
 
@@ -146,6 +154,8 @@ def test_plot_not_json(city_client):
     (POINT_PLANS_SQL, "plans", {"e": E0, "n": N0, "zone_plan_ids": []}),
     (POINT_LOOKUP_SQL, "land_use_zones", {"e": E0, "n": N0}),
     (POINT_LOOKUP_SQL, "plans", {"e": E0, "n": N0}),
+    (POINT_KEY_SQL, "land_use_zones", {"e": E0, "n": N0}),
+    (POINT_KEY_SQL, "plans", {"e": E0, "n": N0}),
     (PLOT_ZONES_SQL, "land_use_zones",
      {"wkt": f"POLYGON(({E0} {N0},{E0 + 10} {N0},{E0 + 10} {N0 + 10},{E0} {N0}))"}),
 ])
@@ -154,3 +164,61 @@ def test_lookup_sql_uses_gist_index(city, conn, sql, table, params):
     conn.execute(text("SET LOCAL enable_seqscan = off"))
     plan = "\n".join(r[0] for r in conn.execute(text("EXPLAIN " + sql.text), params))
     assert f"idx_{table}_geom" in plan, plan
+
+
+def _uncached_client(demo):
+    from server import create_app
+
+    app = create_app(demo.__class__(**{**demo.__dict__, "lookup_cache_mb": 0}))
+    return app.test_client()
+
+
+def test_cached_answers_equal_fresh_ones(city, demo, city_client):
+    """Hits give byte for byte what a server without the cache answers, for several points."""
+    fresh = _uncached_client(demo)
+    e, n = city.point_detailed
+    queries = [f"x_north={n + dn}&y_east={e + de}" for de, dn in ((0, 0), (3, 2), (-4, 1))]
+    queries += ["lon=105.9&lat=21.2"]  # no plan there
+    cache = city_client.application.extensions["lookup_cache"]
+    for q in queries:
+        first = city_client.get(f"/api/lookup?{q}")
+        hits = cache.hits
+        again = city_client.get(f"/api/lookup?{q}")
+        assert again.status_code == 200
+        assert again.data == first.data == fresh.get(f"/api/lookup?{q}").data
+        assert cache.hits == hits + 1
+    assert len(fresh.application.extensions["lookup_cache"]) == 0
+
+
+def test_an_edit_shows_in_the_next_answer(city, demo, city_client):
+    e, n = city.point_detailed
+    path = f"/api/lookup?x_north={n}&y_east={e}"
+    before = city_client.get(path).get_json()
+    doc_id = before["plans"][0]["documents"][0]["id"]
+    engine = get_engine(demo)
+    with engine.connect() as conn:
+        title = conn.execute(text("SELECT title FROM documents WHERE id = :i"),
+                             {"i": doc_id}).scalar_one()
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE documents SET title = 'Tiêu đề đã sửa' WHERE id = :i"),
+                         {"i": doc_id})
+        after = city_client.get(path).get_json()
+        assert after["plans"][0]["documents"][0]["title"] == "Tiêu đề đã sửa"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE documents SET title = :t WHERE id = :i"),
+                         {"t": title, "i": doc_id})
+    assert city_client.get(path).get_json()["plans"][0]["documents"][0]["title"] == title
+
+
+@pytest.mark.parametrize("table", ["land_use_zones", "land_use_legend", "plans", "map_sheets",
+                                   "plan_documents", "documents"])
+def test_every_table_the_answer_reads_bumps_its_edition(city, demo, table):
+    engine = get_engine(demo)
+    with engine.connect() as conn:
+        before = layer_edition(conn, "lookup")
+    with engine.begin() as conn:
+        conn.execute(text(f"DELETE FROM {table} WHERE false"))
+    with engine.connect() as conn:
+        assert layer_edition(conn, "lookup") == before + 1

@@ -8,7 +8,8 @@ import mapbox_vector_tile
 import pytest
 from sqlalchemy import text
 
-from layers.tile_cache import TileCache, encode_tile, layer_edition
+from layers.editions import EditionCache, layer_edition
+from layers.tile_cache import encode_tile
 from planning_gis.db import get_engine
 from tests.serving_data import CENTRE_LONLAT
 from tiles.grid import get_tms
@@ -103,11 +104,12 @@ def test_cache_off_renders_every_time(city, demo):
 
 
 def test_lru_is_bounded_by_bytes():
-    cache = TileCache(max_bytes=3000)
+    cache = EditionCache(max_bytes=3000)
     tiles = [encode_tile(bytes([i]) * 600, 5, 10_000) for i in range(10)]
     for i, tile in enumerate(tiles):
-        cache.put(("zones", i), tile)
+        cache.put(("zones", i), tile, tile.size)
     assert cache.bytes_used <= 3000 and 0 < len(cache) < 10
     assert cache.get(("zones", 9)) is tiles[9] and cache.get(("zones", 0)) is None
-    cache.put(("big",), encode_tile(b"x" * 5000, 5, 10_000))  # larger than the whole cache
+    big = encode_tile(b"x" * 5000, 5, 10_000)  # larger than the whole cache
+    cache.put(("big",), big, big.size)
     assert cache.get(("big",)) is None

@@ -1,0 +1,75 @@
+"""Editions of the published data, and a cache keyed by them.
+
+Migration 0006 keeps a counter per "layer" (``zones``, ``redlines``, ``plans``, ``units`` for the
+vector tiles, ``lookup`` for the point look-up) that statement triggers bump in the same
+transaction as any write to a table the layer reads. A cached answer keyed by the edition read
+*before* the answer is computed can therefore never be served after the data changed: the
+writer's commit changes the key before any reader can see the new rows. The worst case is the
+harmless one: an answer computed from rows newer than its key.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+EDITION_SQL = text("SELECT edition FROM layer_editions WHERE layer = :layer")
+
+
+def layer_edition(conn: Connection, layer: str) -> int | None:
+    """The layer's current edition, or None for a layer the triggers do not track."""
+    return conn.execute(EDITION_SQL, {"layer": layer}).scalar_one_or_none()
+
+
+class EditionCache:
+    """A thread-safe LRU bounded by bytes (0 turns it off), one per app and purpose.
+
+    Keys must contain the edition they were computed under; values are shared between
+    requests, so they must be immutable (bytes, frozen dataclasses).
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple, tuple[Any, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple) -> Any | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return item[0]
+
+    def put(self, key: tuple, value: Any, size: int) -> None:
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= old[1]
+            self._items[key] = (value, size)
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, (_, dropped) = self._items.popitem(last=False)
+                self._bytes -= dropped
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+    @property
+    def bytes_used(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._items)
