@@ -344,18 +344,86 @@ def _build(method: str, u, v, x, y, smoothing: float | None = None) -> _Model2D:
     raise GeoreferenceError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
 
 
+@dataclass(frozen=True)
+class PixelCorrection:
+    """A carriage scanner's row and column shifts, undone before the main model.
+
+    A flat-bed or sheet-fed scanner moves its carriage along the rows: a wobble of the carriage
+    shifts each whole row sideways by the same amount, whatever the column (``row_shift``, a
+    function of the row), and a bent sensor bar shifts each column along itself (``col_shift``,
+    a function of the column). No smooth surface through grid crosses 10 cm apart can follow a
+    wobble shorter than that; the neatline, traced along its whole length, can. The corrected
+    pixel is ``(px + row_shift(py), py + col_shift(px))``; both shifts are tabulated at knots
+    and interpolated linearly, so applying and undoing them costs one lookup per coordinate.
+    """
+
+    row_knots: np.ndarray  # rows (py) where row_shift is tabulated, increasing
+    row_shift: np.ndarray  # shift added to px, pixels
+    col_knots: np.ndarray  # columns (px) where col_shift is tabulated, increasing
+    col_shift: np.ndarray  # shift added to py, pixels
+
+    def apply(self, px, py) -> tuple[np.ndarray, np.ndarray]:
+        """Corrected pixels of raw scan pixels."""
+        px = np.asarray(px, float)
+        py = np.asarray(py, float)
+        return px + self._du(py), py + self._dv(px)
+
+    def undo(self, cx, cy, tol: float = 1e-6, max_iter: int = 20) -> tuple[np.ndarray, np.ndarray]:
+        """Raw scan pixels of corrected pixels, by fixed-point iteration.
+
+        The shifts change by a small fraction of a pixel per pixel (a wobble of a few pixels
+        over hundreds of rows), so each step shrinks the error by that fraction: a handful of
+        steps reach 1e-6 px.
+        """
+        cx = np.asarray(cx, float)
+        cy = np.asarray(cy, float)
+        px, py = cx - self._du(cy), cy - self._dv(cx)
+        for _ in range(max_iter):
+            nx = cx - self._du(py)
+            ny = cy - self._dv(nx)
+            done = np.nanmax(np.abs(nx - px), initial=0.0) < tol and np.nanmax(
+                np.abs(ny - py), initial=0.0) < tol
+            px, py = nx, ny
+            if done:
+                break
+        return px, py
+
+    def _du(self, py: np.ndarray) -> np.ndarray:
+        if len(self.row_knots) == 0:
+            return np.zeros_like(py)
+        return np.interp(py, self.row_knots, self.row_shift)
+
+    def _dv(self, px: np.ndarray) -> np.ndarray:
+        if len(self.col_knots) == 0:
+            return np.zeros_like(px)
+        return np.interp(px, self.col_knots, self.col_shift)
+
+    def max_shift(self) -> tuple[float, float]:
+        """Largest row and column shift about their means (pixels): what the wobble amounts to."""
+        def amp(a: np.ndarray) -> float:
+            return float(np.abs(a - a.mean()).max()) if len(a) else 0.0
+        return amp(self.row_shift), amp(self.col_shift)
+
+
 @dataclass
 class Transform:
-    """Forward (pixel -> map) and inverse (map -> pixel) mapping of one fitted method."""
+    """Forward (pixel -> map) and inverse (map -> pixel) mapping of one fitted method.
+
+    With a :class:`PixelCorrection` the model was fitted to corrected pixels: raw pixels are
+    corrected before the forward model, and the inverse model's pixels are uncorrected.
+    """
 
     method: str
     pix_norm: Normaliser
     map_norm: Normaliser
     fwd: _Model2D
     inv: _Model2D
+    correction: PixelCorrection | None = None
 
     def forward(self, px, py) -> tuple[np.ndarray, np.ndarray]:
         """Map coordinates (easting, northing) of scan pixels (column, row)."""
+        if self.correction is not None:
+            px, py = self.correction.apply(px, py)
         u, v = self.pix_norm.apply(np.asarray(px, float), -np.asarray(py, float))
         x, y = self.fwd(u, v)
         return self.map_norm.undo(x, y)
@@ -384,6 +452,8 @@ class Transform:
                 u = u + (j22 * rx - j12 * ry) / det
                 v = v + (-j21 * rx + j11 * ry) / det
         px, py = self.pix_norm.undo(u, v)
+        if self.correction is not None:
+            return self.correction.undo(px, -py)
         return px, -py
 
     @property
@@ -535,17 +605,33 @@ def check_geometry(points: Sequence[ControlPoint], tolerance_px: float = 0.5) ->
             )
 
 
-def fit(points: Sequence[ControlPoint], method: str, *, smoothing: float | None = None) -> Fit:
-    """Fit ``method`` to the enabled points and compute residuals and leave-one-out errors."""
+def fit(
+    points: Sequence[ControlPoint],
+    method: str,
+    *,
+    smoothing: float | None = None,
+    correction: PixelCorrection | None = None,
+) -> Fit:
+    """Fit ``method`` to the enabled points and compute residuals and leave-one-out errors.
+
+    With a ``correction`` the model is fitted to the corrected pixels and carries the
+    correction, so residuals, leave-one-out errors and warping all see the same mapping. The
+    correction itself is held fixed while points are left out: it comes from the neatline, not
+    from any one point.
+    """
     pts = [p for p in points if p.enabled]
     check_geometry(pts)
     pixels, coords = as_arrays(pts)
-    t = build_transform(method, pixels, coords, smoothing=smoothing)
+    corrected = pixels
+    if correction is not None:
+        corrected = np.column_stack(correction.apply(pixels[:, 0], pixels[:, 1]))
+    t = build_transform(method, corrected, coords, smoothing=smoothing)
+    t.correction = correction
     fe, fn = t.forward(pixels[:, 0], pixels[:, 1])
     res_m = np.column_stack([fe - coords[:, 0], fn - coords[:, 1]])
     ix, iy = t.inverse(coords[:, 0], coords[:, 1])
     res_px = np.column_stack([ix - pixels[:, 0], iy - pixels[:, 1]])
-    loo = leave_one_out(method, pixels, coords, smoothing=smoothing)
+    loo = leave_one_out(method, corrected, coords, smoothing=smoothing)
     centre = pixels.mean(axis=0)
     return Fit(method, pts, t, res_m, res_px, loo, t.pixel_size(*centre))
 
