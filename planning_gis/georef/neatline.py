@@ -40,7 +40,7 @@ import numpy as np
 
 from planning_gis.errors import GeoreferenceError, InvalidInput
 from planning_gis.georef.control_points import ControlPoint
-from planning_gis.georef.report import Report, analyse
+from planning_gis.georef.report import AUTO_TIE, Report, analyse
 from planning_gis.georef.scan_io import ScanWindows
 from planning_gis.georef.transforms import PixelCorrection, Transform, as_arrays, build_transform
 
@@ -453,7 +453,12 @@ def estimate_correction(
             pos = np.concatenate([p[1] for p in parts])
             groups = np.concatenate([np.full(len(p[0]), k) for k, p in enumerate(parts)])
             s, _off = smooth_along(pos, vals, groups, knots)
-            s = s - s.mean()  # a constant is a shift the model takes anyway
+            # What the reference model can take itself (a shift, a shear, a bend of order 2)
+            # is left to it: the shifts carry only what no model through the points can
+            # follow, and the refit cannot hand the same part back and forth between them.
+            deg = 2 if method == "poly2" else 1
+            z = (knots - knots.mean()) / max(float(np.ptp(knots)), 1.0)
+            s = s - np.polyval(np.polyfit(z, s, min(deg, len(knots) - 1)), z)
             if is_row:
                 rs = rs + s
             else:
@@ -592,7 +597,8 @@ def apply_neatline(
         if corrected is not None:
             section["loo_with_neatline"] = _loo_summary(corrected)
             before, after = base.fit.loo_rmse_m, corrected.fit.loo_rmse_m
-            if after is not None and (before is None or after < before):
+            # Within AUTO_TIE of the points-only figure is noise: the simpler fit is kept.
+            if after is not None and (before is None or after < before * (1 - AUTO_TIE)):
                 chosen = corrected
                 section["used"] = True
                 section["reason"] = (
