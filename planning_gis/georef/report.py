@@ -21,6 +21,7 @@ from planning_gis.georef.transforms import (
     DESCRIPTIONS,
     METHODS,
     MIN_POINTS,
+    EdgeObservations,
     Fit,
     PixelCorrection,
     as_arrays,
@@ -311,12 +312,14 @@ def analyse(
     include_all_residuals: bool = False,
     region_area_px: float | None = None,
     correction: PixelCorrection | None = None,
+    edges: EdgeObservations | None = None,
 ) -> Report:
     """Fit the methods, choose one (``auto`` or the one asked), and build the report.
 
     ``correction`` (row and column shifts traced from the neatline, see
     :mod:`planning_gis.georef.neatline`) is undone before every method; blunders are still
-    judged on the raw points, so that a correction never hides one.
+    judged on the raw points, so that a correction never hides one. ``edges`` (neatline
+    samples as one-coordinate observations) join the least-squares methods' fits.
     """
     enabled = [p for p in points if p.enabled]
     labelled = [p if p.label else replace(p, label=str(i + 1)) for i, p in enumerate(enabled)]
@@ -368,7 +371,7 @@ def analyse(
     for m in wanted:
         entry: dict[str, object] = {"description": DESCRIPTIONS[m]}
         try:
-            f = fit(used, m, correction=correction)
+            f = fit(used, m, correction=correction, edges=edges)
         except GeoreferenceError as exc:
             entry.update(supported=False, why_not=str(exc))
             status[m] = entry

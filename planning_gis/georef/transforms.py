@@ -84,8 +84,56 @@ class _Model2D:
         raise NotImplementedError
 
 
+#: Methods that take one-coordinate observations (see :class:`EdgeObservations`): those fitted
+#: by least squares with the two map coordinates apart.
+EDGE_METHODS = ("affine", "poly2", "poly3")
+
+
+@dataclass(frozen=True)
+class EdgeObservations:
+    """Scan pixels known to share one map coordinate, up to an unknown offset per edge.
+
+    Samples traced along the neatline: every sample of the left edge has the same easting. The
+    offset per edge is left free (the printed line has a width, and which side of it the frame
+    coordinate means is a drafting habit), so an edge observes the shape of the mapping along
+    it, never its position: that stays with the control points. Each sample weighs as much as
+    one coordinate of a control point.
+    """
+
+    pixels: tuple[np.ndarray, ...]  # per edge: (m, 2) scan pixels (column, row), raw
+    axis: tuple[int, ...]  # per edge: 0 easting, 1 northing
+    value: tuple[float, ...]  # per edge: the shared coordinate
+
+    def corrected(self, correction: PixelCorrection | None) -> EdgeObservations:
+        if correction is None:
+            return self
+        return EdgeObservations(
+            tuple(np.column_stack(correction.apply(p[:, 0], p[:, 1])) for p in self.pixels),
+            self.axis, self.value)
+
+
+def _edge_rows(
+    edges: EdgeObservations, axis: int, order: int, pn: Normaliser, mn: Normaliser
+) -> tuple[np.ndarray, np.ndarray]:
+    """Design rows (terms, then one offset column per edge of this axis) and values."""
+    mine = [k for k, a in enumerate(edges.axis) if a == axis]
+    rows, vals = [], []
+    centre = mn.cx if axis == 0 else mn.cy
+    for j, k in enumerate(mine):
+        p = edges.pixels[k]
+        u, v = pn.apply(p[:, 0], -p[:, 1])
+        off = np.zeros((len(u), len(mine)))
+        off[:, j] = -1.0
+        rows.append(np.hstack([_poly_terms(u, v, order), off]))
+        vals.append(np.full(len(u), (edges.value[k] - centre) / mn.scale))
+    if not rows:
+        return np.zeros((0, len(_poly_terms(np.zeros(1), np.zeros(1), order)[0]))), np.zeros(0)
+    return np.vstack(rows), np.concatenate(vals)
+
+
 class _Linear(_Model2D):
-    def __init__(self, method: str, u: np.ndarray, v: np.ndarray, x: np.ndarray, y: np.ndarray):
+    def __init__(self, method: str, u: np.ndarray, v: np.ndarray, x: np.ndarray, y: np.ndarray,
+                 edges: tuple[EdgeObservations, Normaliser, Normaliser] | None = None):
         self.method = method
         if method == "helmert":
             # x = a u - b v + tx ; y = b u + a v + ty
@@ -102,8 +150,20 @@ class _Linear(_Model2D):
             self.order = {"affine": 1, "poly2": 2, "poly3": 3}[method]
             design = _poly_terms(u, v, self.order)
             _check_condition(design, method)
-            coef, *_ = np.linalg.lstsq(design, np.column_stack([x, y]), rcond=None)
-            self.cx, self.cy = coef[:, 0], coef[:, 1]
+            if edges is None:
+                coef, *_ = np.linalg.lstsq(design, np.column_stack([x, y]), rcond=None)
+                self.cx, self.cy = coef[:, 0], coef[:, 1]
+            else:
+                obs, pn, mn = edges
+                k = design.shape[1]
+                out = []
+                for axis, val in ((0, x), (1, y)):
+                    rows, vals = _edge_rows(obs, axis, self.order, pn, mn)
+                    extra = rows.shape[1] - k
+                    a = np.vstack([np.hstack([design, np.zeros((len(val), extra))]), rows])
+                    sol, *_ = np.linalg.lstsq(a, np.concatenate([val, vals]), rcond=None)
+                    out.append(sol[:k])
+                self.cx, self.cy = out
 
     def __call__(self, u, v):
         t = _poly_terms(np.asarray(u, float), np.asarray(v, float), self.order)
@@ -332,9 +392,9 @@ def _check_condition(design: np.ndarray, method: str) -> None:
         )
 
 
-def _build(method: str, u, v, x, y, smoothing: float | None = None) -> _Model2D:
+def _build(method: str, u, v, x, y, smoothing: float | None = None, edges=None) -> _Model2D:
     if method in ("helmert", "affine", "poly2", "poly3"):
-        return _Linear(method, u, v, x, y)
+        return _Linear(method, u, v, x, y, edges if method in EDGE_METHODS else None)
     if method == "projective":
         return _Projective(u, v, x, y)
     if method == "tps":
@@ -481,12 +541,19 @@ class Transform:
 
 
 def build_transform(
-    method: str, pixels: np.ndarray, coords: np.ndarray, *, smoothing: float | None = None
+    method: str,
+    pixels: np.ndarray,
+    coords: np.ndarray,
+    *,
+    smoothing: float | None = None,
+    edges: EdgeObservations | None = None,
 ) -> Transform:
     """Fit one method to arrays of pixels (n, 2: column, row) and map coordinates (n, 2).
 
     ``smoothing`` fixes the relative smoothing of ``tps-smooth`` (0 is the exact spline); left
     out, it is chosen by leave-one-out, separately for the forward and the inverse surface.
+    ``edges`` (in the same pixels as ``pixels``) join the least-squares fit of the methods in
+    :data:`EDGE_METHODS` and are ignored by the others.
     """
     if method not in METHODS:
         raise GeoreferenceError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
@@ -503,7 +570,8 @@ def build_transform(
     u, v = pn.apply(flipped[:, 0], flipped[:, 1])
     x, y = mn.apply(coords[:, 0], coords[:, 1])
     try:
-        fwd = _build(method, u, v, x, y, smoothing)
+        fwd = _build(method, u, v, x, y, smoothing,
+                     (edges, pn, mn) if edges is not None else None)
         if method == "projective":
             inv: _Model2D = fwd.inverse()  # type: ignore[attr-defined]
         elif method in ("helmert", "affine"):
@@ -611,13 +679,15 @@ def fit(
     *,
     smoothing: float | None = None,
     correction: PixelCorrection | None = None,
+    edges: EdgeObservations | None = None,
 ) -> Fit:
     """Fit ``method`` to the enabled points and compute residuals and leave-one-out errors.
 
     With a ``correction`` the model is fitted to the corrected pixels and carries the
     correction, so residuals, leave-one-out errors and warping all see the same mapping. The
     correction itself is held fixed while points are left out: it comes from the neatline, not
-    from any one point.
+    from any one point. ``edges`` (raw pixels; corrected here) join the fit of the methods in
+    :data:`EDGE_METHODS`, also in every leave-one-out refit.
     """
     pts = [p for p in points if p.enabled]
     check_geometry(pts)
@@ -625,19 +695,28 @@ def fit(
     corrected = pixels
     if correction is not None:
         corrected = np.column_stack(correction.apply(pixels[:, 0], pixels[:, 1]))
-    t = build_transform(method, corrected, coords, smoothing=smoothing)
+    if edges is not None and method in EDGE_METHODS:
+        edges = edges.corrected(correction)
+    else:
+        edges = None
+    t = build_transform(method, corrected, coords, smoothing=smoothing, edges=edges)
     t.correction = correction
     fe, fn = t.forward(pixels[:, 0], pixels[:, 1])
     res_m = np.column_stack([fe - coords[:, 0], fn - coords[:, 1]])
     ix, iy = t.inverse(coords[:, 0], coords[:, 1])
     res_px = np.column_stack([ix - pixels[:, 0], iy - pixels[:, 1]])
-    loo = leave_one_out(method, corrected, coords, smoothing=smoothing)
+    loo = leave_one_out(method, corrected, coords, smoothing=smoothing, edges=edges)
     centre = pixels.mean(axis=0)
     return Fit(method, pts, t, res_m, res_px, loo, t.pixel_size(*centre))
 
 
 def leave_one_out(
-    method: str, pixels: np.ndarray, coords: np.ndarray, *, smoothing: float | None = None
+    method: str,
+    pixels: np.ndarray,
+    coords: np.ndarray,
+    *,
+    smoothing: float | None = None,
+    edges: EdgeObservations | None = None,
 ) -> np.ndarray:
     """Prediction error of each point from a fit to all the others (NaN if too few points).
 
@@ -656,7 +735,8 @@ def leave_one_out(
     for i in range(n):
         keep[i] = False
         try:
-            t = build_transform(method, pixels[keep], coords[keep], smoothing=smoothing)
+            t = build_transform(method, pixels[keep], coords[keep], smoothing=smoothing,
+                                edges=edges)
             e, nn = t.forward(pixels[i : i + 1, 0], pixels[i : i + 1, 1])
             out[i] = [e[0] - coords[i, 0], nn[0] - coords[i, 1]]
         except GeoreferenceError:

@@ -16,12 +16,13 @@ from planning_gis.georef.neatline import (
     VERTICAL,
     apply_neatline,
     infer_frame,
+    observations,
     parse_bounds,
     trace_neatline,
 )
 from planning_gis.georef.report import analyse
 from planning_gis.georef.scan_io import open_windows, probe_scan
-from planning_gis.georef.transforms import PixelCorrection, fit
+from planning_gis.georef.transforms import EdgeObservations, PixelCorrection, fit
 from planning_gis.georef.warp import warp_scan
 from planning_gis.scan_simulator import demo_zones, simulate_scan
 
@@ -91,12 +92,12 @@ def test_correction_lowers_the_check_point_error_on_a_drifting_scanner(drift):
                              image_size=(drift.width, drift.height))
     section = rep.data["neatline"]
     assert section["traced"] and section["used"], section
-    assert section["loo_with_neatline"]["loo_rmse_m"] < section["loo_points_only"]["loo_rmse_m"]
+    assert section["loo_row_correction"]["loo_rmse_m"] < section["loo_points_only"]["loo_rmse_m"]
     assert _rmse(rep.fit, drift) < _rmse(points_only.fit, drift)
     for side in ("left", "right", "top", "bottom"):
         edge = section["edges"][side]
         assert edge["traced"] and edge["kept"] + edge["rejected"] == edge["samples"]
-    assert section["edge_rms_with_neatline"]["rms_px"] < section["edge_rms_points_only"]["rms_px"]
+    assert section["edge_rms_chosen"]["rms_px"] < section["edge_rms_points_only"]["rms_px"]
 
 
 def test_inverse_round_trips_with_the_correction(drift):
@@ -207,3 +208,34 @@ def test_cli_malformed_bounds_is_one_line(cli, drift, drift_points, tmp_path, co
     assert stdout == ""
     assert stderr.startswith("error: --neatline-bounds") and stderr.count("\n") == 1, stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["drift.points"]
+
+
+@pytest.fixture(scope="module")
+def shrunk(tmp_path_factory):
+    """A small scan of unevenly shrunk paper, no scanner wobble."""
+    d = tmp_path_factory.mktemp("shrunk")
+    return simulate_scan(demo_zones(BOUNDS, seed=1), BOUNDS, d / "shrunk.png", dpi=75, seed=11,
+                         rotation_deg=1.0, shrink_px=5.0, drift_px=0.0, check_count=40,
+                         grid_step_m=200.0)
+
+
+def test_edge_samples_lower_the_noise_of_poly2_on_shrunk_paper(shrunk):
+    result = _trace(shrunk)
+    edges = observations(result)
+    assert edges is not None and len(edges.pixels) == 4
+    plain = fit(shrunk.control_points, "poly2")
+    aided = fit(shrunk.control_points, "poly2", edges=edges)
+    assert _rmse(aided, shrunk) < _rmse(plain, shrunk)
+
+
+def test_edge_offsets_stay_free(shrunk):
+    # An edge says the coordinate is the same all along it, not which: moving every edge's
+    # value leaves the fit where the control points put it.
+    edges = observations(_trace(shrunk))
+    moved = EdgeObservations(edges.pixels, edges.axis, tuple(v + 7.0 for v in edges.value))
+    a = fit(shrunk.control_points, "poly2", edges=edges)
+    b = fit(shrunk.control_points, "poly2", edges=moved)
+    px, py, _, _ = _checks(shrunk)
+    ea, na = a.forward(px, py)
+    eb, nb = b.forward(px, py)
+    assert np.abs(ea - eb).max() < 1e-6 and np.abs(na - nb).max() < 1e-6
