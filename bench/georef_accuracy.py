@@ -80,7 +80,9 @@ def run_case(k: int, s: int, opts: dict, tmp: Path) -> dict:
     with open_windows(probe_scan(sim.path), tmp) as src:
         rep = apply_neatline(points_only, pts, "auto", src, **kwargs)
     seconds = time.perf_counter() - t0
-    used = rep.data["neatline"]["used"]
+    nl = rep.data["neatline"]
+    tag = ("+rc" if nl.get("row_correction_used") else "") + (
+        "+e" if nl.get("edge_observations_used") else "")
     smooth = analyse(pts, "tps-smooth", methods=("tps-smooth",),
                      image_size=(sim.width, sim.height), region_area_px=region)
     pixels, coords = as_arrays(pts)
@@ -88,7 +90,7 @@ def run_case(k: int, s: int, opts: dict, tmp: Path) -> dict:
     floor = build_transform("tps", exact, coords)
     return {
         "gcps": len(pts), "checks": len(px), "mpp": sim.metres_per_pixel,
-        "method": rep.fit.method + ("+nl" if used else ""), "neatline_s": seconds,
+        "method": rep.fit.method + tag, "neatline_s": seconds,
         "auto": stats(*rep.fit.forward(px, py), te, tn),
         "points only": stats(*points_only.fit.forward(px, py), te, tn),
         "tps-smooth": stats(*smooth.fit.forward(px, py), te, tn),
@@ -139,10 +141,11 @@ def main() -> None:
         print()
     print("max is over all seeds; floor = exact TPS on noise-free crosses (interpolation error "
           "alone, without the neatline)")
-    print("auto = auto given the scan (+nl: it used the neatline's row/column correction); "
-          "points only = auto from the control points alone")
+    print("auto = auto given the scan (+rc: it used the neatline's row/column correction, +e: "
+          "the edge samples as observations); points only = auto from the control points alone")
     secs = [r["neatline_s"] for runs in results.values() for r in runs]
-    print(f"neatline trace + correction + second analysis: {np.mean(secs):.2f} s per sheet "
+    print("neatline (scan decoded to a tiled TIFF, edges traced, shifts estimated, analyses "
+          f"with them): {np.mean(secs):.2f} s per sheet "
           f"on average (max {np.max(secs):.2f} s)")
     print(f"(total {time.time() - t0:.0f} s)")
 
