@@ -81,6 +81,9 @@ class WarpResult:
     bounds: tuple[float, float, float, float]
     resolution: float
     report: dict[str, object] = field(default_factory=dict)
+    #: The fit that placed the scan (with the neatline's correction when it was used), so that
+    #: callers outlining the sheet on the map use the very same mapping.
+    fit: Fit | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -338,7 +341,8 @@ def warp_scan(
     minx, maxy = gt.c, gt.f
     maxx, miny = minx + width * gt.a, maxy + height * gt.e
     return WarpResult(
-        out, rep.fit.method, target_epsg, width, height, (minx, miny, maxx, maxy), gt.a, rep.data
+        out, rep.fit.method, target_epsg, width, height, (minx, miny, maxx, maxy), gt.a, rep.data,
+        rep.fit,
     )
 
 
