@@ -94,6 +94,14 @@ def gdalwarp(vrt: Path, args: list[str], grid: dict, out: Path) -> tuple[float, 
     return wall, rss
 
 
+def neatline_cell(rep: dict) -> str:
+    """Seconds our warp spent on the neatline, and what of it the fit used."""
+    nl = rep.get("neatline", {})
+    used = [k for k, flag in (("row correction", nl.get("row_correction_used")),
+                              ("edge samples", nl.get("edge_observations_used"))) if flag]
+    return f"{nl.get('seconds', 0.0):10.2f}  {', '.join(used) or 'no'}"
+
+
 def main() -> None:
     env = {**os.environ, "PLANNING_WARP_THREADS": str(THREADS), "PLANNING_WARP_MEMORY_MB": "256",
            "PLANNING_GDAL_CACHEMAX_MB": "256"}
@@ -114,7 +122,7 @@ def main() -> None:
               f"simulated in {time.perf_counter() - t0:.0f} s; {THREADS} threads each; "
               "output DEFLATE COG 512 px blocks, bilinear, alpha, overviews")
         head = (f"{'method':<11} {'ours s':>7} {'ours MB':>8} {'gdalwarp':<10} {'gdal s':>7} "
-                f"{'gdal MB':>8} {'time ratio':>10}")
+                f"{'gdal MB':>8} {'time ratio':>10}  {'neatline s':>10}  neatline used")
         print(head)
         print("-" * len(head))
         for method in METHODS:
@@ -123,7 +131,7 @@ def main() -> None:
             label = " ".join(GDAL_EQUIV[method]) + (
                 "*" if method in ("helmert", "projective", "tps-smooth") else "")
             print(f"{method:<11} {w:7.1f} {r:8.0f} {label:<10} {gw:7.1f} {gr:8.0f} "
-                  f"{w / gw:9.2f}x", flush=True)
+                  f"{w / gw:9.2f}x  {neatline_cell(rep)}", flush=True)
             (d / f"ours_{method}.tif").unlink()
             (d / f"gdal_{method}.tif").unlink()
         if {"helmert", "projective"} & set(METHODS):
@@ -146,7 +154,8 @@ def main() -> None:
         print(f"\n{sim.width * 2} x {sim.height * 2} RGB scan, auto -> {rep['method']}, output "
               f"{rep['width']} x {rep['height']}: ours {w:.1f} s, peak {r:.0f} MB; gdalwarp "
               f"{' '.join(GDAL_EQUIV[rep['method']])} {gw:.1f} s, peak {gr:.0f} MB; "
-              f"ratio {w / gw:.2f}x")
+              f"ratio {w / gw:.2f}x; neatline {neatline_cell(rep)}")
+        print("neatline s: tracing the frame and the analyses with it, inside 'ours s'")
 
 
 if __name__ == "__main__":

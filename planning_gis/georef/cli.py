@@ -10,11 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
+from pathlib import Path
 
 from planning_gis.crs import epsg_of
 from planning_gis.georef.control_points import read_control_points
-from planning_gis.georef.report import report
-from planning_gis.georef.scan_io import probe_scan
+from planning_gis.georef.neatline import apply_neatline, parse_bounds
+from planning_gis.georef.report import analyse
+from planning_gis.georef.scan_io import open_windows, probe_scan
 from planning_gis.georef.transforms import METHODS
 from planning_gis.georef.warp import RESAMPLING, warp_scan
 
@@ -49,6 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     w.add_argument("--resampling", default="bilinear", choices=tuple(RESAMPLING))
     w.add_argument("--drop-blunders", action="store_true",
                    help="leave points reported as blunders out of the fit")
+    _neatline_options(w)
     w.add_argument("--out", required=True, metavar="OUT.tif")
     w.set_defaults(func=run_warp)
 
@@ -58,13 +62,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     r.add_argument("--gcps", required=True, metavar="FILE")
     r.add_argument("--crs", default="EPSG:5897")
-    r.add_argument("--scan", metavar="SCAN", help="optional: checks points lie on the image")
+    r.add_argument("--scan", metavar="SCAN",
+                   help="optional: checks points lie on the image and traces the neatline")
     r.add_argument("--method", default="auto", choices=("auto", *METHODS))
     r.add_argument("--drop-blunders", action="store_true")
+    _neatline_options(r)
     r.set_defaults(func=run_residuals)
 
 
+def _neatline_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--neatline-bounds", metavar="minE,minN,maxE,maxN",
+                   help="the neatline's map rectangle (default: inferred from the control points "
+                   "on the frame's corners and ticks)")
+    p.add_argument("--no-neatline", action="store_true",
+                   help="fit the control points only, without tracing the neatline")
+
+
+def _bounds(args: argparse.Namespace) -> tuple[float, float, float, float] | None:
+    return parse_bounds(args.neatline_bounds) if args.neatline_bounds is not None else None
+
+
 def run_warp(args: argparse.Namespace) -> int:
+    bounds = _bounds(args)  # a malformed value fails before anything is read or written
     epsg = epsg_of(args.crs)
     cps = read_control_points(args.gcps, crs=epsg)
     result = warp_scan(
@@ -77,6 +96,8 @@ def run_warp(args: argparse.Namespace) -> int:
         mask=args.mask,
         resampling=args.resampling,
         drop_blunders=args.drop_blunders,
+        neatline=not args.no_neatline,
+        neatline_bounds=bounds,
     )
     json.dump(result.as_dict(), sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
@@ -84,20 +105,22 @@ def run_warp(args: argparse.Namespace) -> int:
 
 
 def run_residuals(args: argparse.Namespace) -> int:
+    bounds = _bounds(args)
     epsg = epsg_of(args.crs)
     cps = read_control_points(args.gcps, crs=epsg)
-    size = None
-    if args.scan:
-        info = probe_scan(args.scan)
-        size = (info.width, info.height)
-    data = report(
-        cps.points,
-        METHODS,
-        method=args.method,
-        drop_blunders=args.drop_blunders,
-        image_size=size,
-        crs_epsg=cps.epsg(),
-    )
+    info = probe_scan(args.scan) if args.scan else None
+    kwargs = dict(drop_blunders=args.drop_blunders, crs_epsg=cps.epsg(),
+                  include_all_residuals=True,
+                  image_size=(info.width, info.height) if info else None)
+    rep = analyse(cps.points, args.method, **kwargs)
+    if info is None:
+        rep = apply_neatline(rep, cps.points, args.method, None, bounds=bounds,
+                             enabled=not args.no_neatline, **kwargs)
+    else:
+        with tempfile.TemporaryDirectory() as tmp, open_windows(info, Path(tmp)) as scan:
+            rep = apply_neatline(rep, cps.points, args.method, scan, bounds=bounds,
+                                 enabled=not args.no_neatline, **kwargs)
+    data = rep.data
     data["notes"] = list(cps.notes) + list(data["notes"])  # type: ignore[arg-type]
     json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")

@@ -21,7 +21,9 @@ from planning_gis.georef.transforms import (
     DESCRIPTIONS,
     METHODS,
     MIN_POINTS,
+    EdgeObservations,
     Fit,
+    PixelCorrection,
     as_arrays,
     build_transform,
     check_geometry,
@@ -309,8 +311,16 @@ def analyse(
     crs_epsg: int | None = None,
     include_all_residuals: bool = False,
     region_area_px: float | None = None,
+    correction: PixelCorrection | None = None,
+    edges: EdgeObservations | None = None,
 ) -> Report:
-    """Fit the methods, choose one (``auto`` or the one asked), and build the report."""
+    """Fit the methods, choose one (``auto`` or the one asked), and build the report.
+
+    ``correction`` (row and column shifts traced from the neatline, see
+    :mod:`planning_gis.georef.neatline`) is undone before every method; blunders are still
+    judged on the raw points, so that a correction never hides one. ``edges`` (neatline
+    samples as one-coordinate observations) join the least-squares methods' fits.
+    """
     enabled = [p for p in points if p.enabled]
     labelled = [p if p.label else replace(p, label=str(i + 1)) for i, p in enumerate(enabled)]
     seen: set[str] = set()
@@ -361,7 +371,7 @@ def analyse(
     for m in wanted:
         entry: dict[str, object] = {"description": DESCRIPTIONS[m]}
         try:
-            f = fit(used, m)
+            f = fit(used, m, correction=correction, edges=edges)
         except GeoreferenceError as exc:
             entry.update(supported=False, why_not=str(exc))
             status[m] = entry

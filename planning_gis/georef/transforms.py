@@ -84,8 +84,56 @@ class _Model2D:
         raise NotImplementedError
 
 
+#: Methods that take one-coordinate observations (see :class:`EdgeObservations`): those fitted
+#: by least squares with the two map coordinates apart.
+EDGE_METHODS = ("affine", "poly2", "poly3")
+
+
+@dataclass(frozen=True)
+class EdgeObservations:
+    """Scan pixels known to share one map coordinate, up to an unknown offset per edge.
+
+    Samples traced along the neatline: every sample of the left edge has the same easting. The
+    offset per edge is left free (the printed line has a width, and which side of it the frame
+    coordinate means is a drafting habit), so an edge observes the shape of the mapping along
+    it, never its position: that stays with the control points. Each sample weighs as much as
+    one coordinate of a control point.
+    """
+
+    pixels: tuple[np.ndarray, ...]  # per edge: (m, 2) scan pixels (column, row), raw
+    axis: tuple[int, ...]  # per edge: 0 easting, 1 northing
+    value: tuple[float, ...]  # per edge: the shared coordinate
+
+    def corrected(self, correction: PixelCorrection | None) -> EdgeObservations:
+        if correction is None:
+            return self
+        return EdgeObservations(
+            tuple(np.column_stack(correction.apply(p[:, 0], p[:, 1])) for p in self.pixels),
+            self.axis, self.value)
+
+
+def _edge_rows(
+    edges: EdgeObservations, axis: int, order: int, pn: Normaliser, mn: Normaliser
+) -> tuple[np.ndarray, np.ndarray]:
+    """Design rows (terms, then one offset column per edge of this axis) and values."""
+    mine = [k for k, a in enumerate(edges.axis) if a == axis]
+    rows, vals = [], []
+    centre = mn.cx if axis == 0 else mn.cy
+    for j, k in enumerate(mine):
+        p = edges.pixels[k]
+        u, v = pn.apply(p[:, 0], -p[:, 1])
+        off = np.zeros((len(u), len(mine)))
+        off[:, j] = -1.0
+        rows.append(np.hstack([_poly_terms(u, v, order), off]))
+        vals.append(np.full(len(u), (edges.value[k] - centre) / mn.scale))
+    if not rows:
+        return np.zeros((0, len(_poly_terms(np.zeros(1), np.zeros(1), order)[0]))), np.zeros(0)
+    return np.vstack(rows), np.concatenate(vals)
+
+
 class _Linear(_Model2D):
-    def __init__(self, method: str, u: np.ndarray, v: np.ndarray, x: np.ndarray, y: np.ndarray):
+    def __init__(self, method: str, u: np.ndarray, v: np.ndarray, x: np.ndarray, y: np.ndarray,
+                 edges: tuple[EdgeObservations, Normaliser, Normaliser] | None = None):
         self.method = method
         if method == "helmert":
             # x = a u - b v + tx ; y = b u + a v + ty
@@ -102,8 +150,20 @@ class _Linear(_Model2D):
             self.order = {"affine": 1, "poly2": 2, "poly3": 3}[method]
             design = _poly_terms(u, v, self.order)
             _check_condition(design, method)
-            coef, *_ = np.linalg.lstsq(design, np.column_stack([x, y]), rcond=None)
-            self.cx, self.cy = coef[:, 0], coef[:, 1]
+            if edges is None:
+                coef, *_ = np.linalg.lstsq(design, np.column_stack([x, y]), rcond=None)
+                self.cx, self.cy = coef[:, 0], coef[:, 1]
+            else:
+                obs, pn, mn = edges
+                k = design.shape[1]
+                out = []
+                for axis, val in ((0, x), (1, y)):
+                    rows, vals = _edge_rows(obs, axis, self.order, pn, mn)
+                    extra = rows.shape[1] - k
+                    a = np.vstack([np.hstack([design, np.zeros((len(val), extra))]), rows])
+                    sol, *_ = np.linalg.lstsq(a, np.concatenate([val, vals]), rcond=None)
+                    out.append(sol[:k])
+                self.cx, self.cy = out
 
     def __call__(self, u, v):
         t = _poly_terms(np.asarray(u, float), np.asarray(v, float), self.order)
@@ -332,9 +392,9 @@ def _check_condition(design: np.ndarray, method: str) -> None:
         )
 
 
-def _build(method: str, u, v, x, y, smoothing: float | None = None) -> _Model2D:
+def _build(method: str, u, v, x, y, smoothing: float | None = None, edges=None) -> _Model2D:
     if method in ("helmert", "affine", "poly2", "poly3"):
-        return _Linear(method, u, v, x, y)
+        return _Linear(method, u, v, x, y, edges if method in EDGE_METHODS else None)
     if method == "projective":
         return _Projective(u, v, x, y)
     if method == "tps":
@@ -344,18 +404,86 @@ def _build(method: str, u, v, x, y, smoothing: float | None = None) -> _Model2D:
     raise GeoreferenceError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
 
 
+@dataclass(frozen=True)
+class PixelCorrection:
+    """A carriage scanner's row and column shifts, undone before the main model.
+
+    A flat-bed or sheet-fed scanner moves its carriage along the rows: a wobble of the carriage
+    shifts each whole row sideways by the same amount, whatever the column (``row_shift``, a
+    function of the row), and a bent sensor bar shifts each column along itself (``col_shift``,
+    a function of the column). No smooth surface through grid crosses 10 cm apart can follow a
+    wobble shorter than that; the neatline, traced along its whole length, can. The corrected
+    pixel is ``(px + row_shift(py), py + col_shift(px))``; both shifts are tabulated at knots
+    and interpolated linearly, so applying and undoing them costs one lookup per coordinate.
+    """
+
+    row_knots: np.ndarray  # rows (py) where row_shift is tabulated, increasing
+    row_shift: np.ndarray  # shift added to px, pixels
+    col_knots: np.ndarray  # columns (px) where col_shift is tabulated, increasing
+    col_shift: np.ndarray  # shift added to py, pixels
+
+    def apply(self, px, py) -> tuple[np.ndarray, np.ndarray]:
+        """Corrected pixels of raw scan pixels."""
+        px = np.asarray(px, float)
+        py = np.asarray(py, float)
+        return px + self._du(py), py + self._dv(px)
+
+    def undo(self, cx, cy, tol: float = 1e-6, max_iter: int = 20) -> tuple[np.ndarray, np.ndarray]:
+        """Raw scan pixels of corrected pixels, by fixed-point iteration.
+
+        The shifts change by a small fraction of a pixel per pixel (a wobble of a few pixels
+        over hundreds of rows), so each step shrinks the error by that fraction: a handful of
+        steps reach 1e-6 px.
+        """
+        cx = np.asarray(cx, float)
+        cy = np.asarray(cy, float)
+        px, py = cx - self._du(cy), cy - self._dv(cx)
+        for _ in range(max_iter):
+            nx = cx - self._du(py)
+            ny = cy - self._dv(nx)
+            done = np.nanmax(np.abs(nx - px), initial=0.0) < tol and np.nanmax(
+                np.abs(ny - py), initial=0.0) < tol
+            px, py = nx, ny
+            if done:
+                break
+        return px, py
+
+    def _du(self, py: np.ndarray) -> np.ndarray:
+        if len(self.row_knots) == 0:
+            return np.zeros_like(py)
+        return np.interp(py, self.row_knots, self.row_shift)
+
+    def _dv(self, px: np.ndarray) -> np.ndarray:
+        if len(self.col_knots) == 0:
+            return np.zeros_like(px)
+        return np.interp(px, self.col_knots, self.col_shift)
+
+    def max_shift(self) -> tuple[float, float]:
+        """Largest row and column shift about their means (pixels): what the wobble amounts to."""
+        def amp(a: np.ndarray) -> float:
+            return float(np.abs(a - a.mean()).max()) if len(a) else 0.0
+        return amp(self.row_shift), amp(self.col_shift)
+
+
 @dataclass
 class Transform:
-    """Forward (pixel -> map) and inverse (map -> pixel) mapping of one fitted method."""
+    """Forward (pixel -> map) and inverse (map -> pixel) mapping of one fitted method.
+
+    With a :class:`PixelCorrection` the model was fitted to corrected pixels: raw pixels are
+    corrected before the forward model, and the inverse model's pixels are uncorrected.
+    """
 
     method: str
     pix_norm: Normaliser
     map_norm: Normaliser
     fwd: _Model2D
     inv: _Model2D
+    correction: PixelCorrection | None = None
 
     def forward(self, px, py) -> tuple[np.ndarray, np.ndarray]:
         """Map coordinates (easting, northing) of scan pixels (column, row)."""
+        if self.correction is not None:
+            px, py = self.correction.apply(px, py)
         u, v = self.pix_norm.apply(np.asarray(px, float), -np.asarray(py, float))
         x, y = self.fwd(u, v)
         return self.map_norm.undo(x, y)
@@ -384,6 +512,8 @@ class Transform:
                 u = u + (j22 * rx - j12 * ry) / det
                 v = v + (-j21 * rx + j11 * ry) / det
         px, py = self.pix_norm.undo(u, v)
+        if self.correction is not None:
+            return self.correction.undo(px, -py)
         return px, -py
 
     @property
@@ -411,12 +541,19 @@ class Transform:
 
 
 def build_transform(
-    method: str, pixels: np.ndarray, coords: np.ndarray, *, smoothing: float | None = None
+    method: str,
+    pixels: np.ndarray,
+    coords: np.ndarray,
+    *,
+    smoothing: float | None = None,
+    edges: EdgeObservations | None = None,
 ) -> Transform:
     """Fit one method to arrays of pixels (n, 2: column, row) and map coordinates (n, 2).
 
     ``smoothing`` fixes the relative smoothing of ``tps-smooth`` (0 is the exact spline); left
     out, it is chosen by leave-one-out, separately for the forward and the inverse surface.
+    ``edges`` (in the same pixels as ``pixels``) join the least-squares fit of the methods in
+    :data:`EDGE_METHODS` and are ignored by the others.
     """
     if method not in METHODS:
         raise GeoreferenceError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
@@ -433,7 +570,8 @@ def build_transform(
     u, v = pn.apply(flipped[:, 0], flipped[:, 1])
     x, y = mn.apply(coords[:, 0], coords[:, 1])
     try:
-        fwd = _build(method, u, v, x, y, smoothing)
+        fwd = _build(method, u, v, x, y, smoothing,
+                     (edges, pn, mn) if edges is not None else None)
         if method == "projective":
             inv: _Model2D = fwd.inverse()  # type: ignore[attr-defined]
         elif method in ("helmert", "affine"):
@@ -535,23 +673,50 @@ def check_geometry(points: Sequence[ControlPoint], tolerance_px: float = 0.5) ->
             )
 
 
-def fit(points: Sequence[ControlPoint], method: str, *, smoothing: float | None = None) -> Fit:
-    """Fit ``method`` to the enabled points and compute residuals and leave-one-out errors."""
+def fit(
+    points: Sequence[ControlPoint],
+    method: str,
+    *,
+    smoothing: float | None = None,
+    correction: PixelCorrection | None = None,
+    edges: EdgeObservations | None = None,
+) -> Fit:
+    """Fit ``method`` to the enabled points and compute residuals and leave-one-out errors.
+
+    With a ``correction`` the model is fitted to the corrected pixels and carries the
+    correction, so residuals, leave-one-out errors and warping all see the same mapping. The
+    correction itself is held fixed while points are left out: it comes from the neatline, not
+    from any one point. ``edges`` (raw pixels; corrected here) join the fit of the methods in
+    :data:`EDGE_METHODS`, also in every leave-one-out refit.
+    """
     pts = [p for p in points if p.enabled]
     check_geometry(pts)
     pixels, coords = as_arrays(pts)
-    t = build_transform(method, pixels, coords, smoothing=smoothing)
+    corrected = pixels
+    if correction is not None:
+        corrected = np.column_stack(correction.apply(pixels[:, 0], pixels[:, 1]))
+    if edges is not None and method in EDGE_METHODS:
+        edges = edges.corrected(correction)
+    else:
+        edges = None
+    t = build_transform(method, corrected, coords, smoothing=smoothing, edges=edges)
+    t.correction = correction
     fe, fn = t.forward(pixels[:, 0], pixels[:, 1])
     res_m = np.column_stack([fe - coords[:, 0], fn - coords[:, 1]])
     ix, iy = t.inverse(coords[:, 0], coords[:, 1])
     res_px = np.column_stack([ix - pixels[:, 0], iy - pixels[:, 1]])
-    loo = leave_one_out(method, pixels, coords, smoothing=smoothing)
+    loo = leave_one_out(method, corrected, coords, smoothing=smoothing, edges=edges)
     centre = pixels.mean(axis=0)
     return Fit(method, pts, t, res_m, res_px, loo, t.pixel_size(*centre))
 
 
 def leave_one_out(
-    method: str, pixels: np.ndarray, coords: np.ndarray, *, smoothing: float | None = None
+    method: str,
+    pixels: np.ndarray,
+    coords: np.ndarray,
+    *,
+    smoothing: float | None = None,
+    edges: EdgeObservations | None = None,
 ) -> np.ndarray:
     """Prediction error of each point from a fit to all the others (NaN if too few points).
 
@@ -570,7 +735,8 @@ def leave_one_out(
     for i in range(n):
         keep[i] = False
         try:
-            t = build_transform(method, pixels[keep], coords[keep], smoothing=smoothing)
+            t = build_transform(method, pixels[keep], coords[keep], smoothing=smoothing,
+                                edges=edges)
             e, nn = t.forward(pixels[i : i + 1, 0], pixels[i : i + 1, 1])
             out[i] = [e[0] - coords[i, 0], nn[0] - coords[i, 1]]
         except GeoreferenceError:

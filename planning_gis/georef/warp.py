@@ -51,6 +51,7 @@ from planning_gis.errors import (
     PlanningError,
 )
 from planning_gis.georef.control_points import ControlPoint, ControlPointSet
+from planning_gis.georef.neatline import apply_neatline
 from planning_gis.georef.report import analyse
 from planning_gis.georef.scan_io import ScanWindows, open_windows, probe_scan
 from planning_gis.georef.transforms import Fit
@@ -80,6 +81,9 @@ class WarpResult:
     bounds: tuple[float, float, float, float]
     resolution: float
     report: dict[str, object] = field(default_factory=dict)
+    #: The fit that placed the scan (with the neatline's correction when it was used), so that
+    #: callers outlining the sheet on the map use the very same mapping.
+    fit: Fit | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -272,12 +276,17 @@ def warp_scan(
     points_crs: str | int | None = None,
     settings: Settings | None = None,
     progress: Callable[[float], None] | None = None,
+    neatline: bool = True,
+    neatline_bounds: tuple[float, float, float, float] | None = None,
 ) -> WarpResult:
     """Fit the control points, warp the scan to a validated COG at ``out``, return the report.
 
     ``crs`` is the output CRS (any EPSG code). The fit is made in the control points' own CRS,
     which must be projected (metres), and the output grid is brought back to it through pyproj.
     ``progress`` is called with the fraction done (0..1) after each row of blocks and at the end.
+    The neatline (given as ``neatline_bounds`` minE, minN, maxE, maxN, or inferred from the
+    points on it) is traced in the scan and used when it lowers the leave-one-out error
+    (:func:`planning_gis.georef.neatline.apply_neatline`); ``neatline=False`` skips it.
     """
     settings = settings or get_settings()
     out = Path(out)
@@ -302,18 +311,52 @@ def warp_scan(
         geom = mask if isinstance(mask, BaseGeometry) else parse_mask(mask)
         if _looks_like_pixels(geom, (info.width, info.height)):
             region = geom.intersection(box(0, 0, info.width, info.height)).area or None
-    rep = analyse(
-        cps.points,
-        method,
-        drop_blunders=drop_blunders,
-        image_size=(info.width, info.height),
-        crs_epsg=target_epsg,
-        region_area_px=region,
+    analyse_kwargs = dict(drop_blunders=drop_blunders, image_size=(info.width, info.height),
+                          crs_epsg=target_epsg, region_area_px=region)
+    rep = analyse(cps.points, method, **analyse_kwargs)  # bad points fail before any decoding
+    tmp_raw = _tmp_name(out, "raw")
+    tmp_cog = _tmp_name(out, "cog")
+    try:
+        with _gdal_env(settings), open_windows(info, out.parent) as scan:
+            rep = apply_neatline(rep, cps.points, method, scan, bounds=neatline_bounds,
+                                 enabled=neatline, **analyse_kwargs)
+            rep.data["notes"] = list(cps.notes) + list(rep.data["notes"])  # type: ignore[arg-type]
+            mapping = _Mapping(rep.fit, fit_epsg, target_epsg)
+            grid = _output_grid(rep.fit, mapping, geom, (info.width, info.height), resolution,
+                                target_epsg, settings)
+            gt, width, height, footprint, masked = grid
+            _write_blocks(scan, mapping, gt, width, height, footprint if masked else None,
+                          tmp_raw, target_epsg, resampling, settings, progress)
+        _to_cog(tmp_raw, tmp_cog, resampling, settings)
+        valid, errors, _warnings = cog_validate(str(tmp_cog), quiet=True)
+        if not valid:
+            raise PlanningError(f"the written COG is not valid: {'; '.join(errors)}")
+        os.replace(tmp_cog, out)
+        if progress is not None:
+            progress(1.0)
+    finally:
+        for p in (tmp_raw, tmp_cog):
+            p.unlink(missing_ok=True)
+            Path(str(p) + ".aux.xml").unlink(missing_ok=True)
+    minx, maxy = gt.c, gt.f
+    maxx, miny = minx + width * gt.a, maxy + height * gt.e
+    return WarpResult(
+        out, rep.fit.method, target_epsg, width, height, (minx, miny, maxx, maxy), gt.a, rep.data,
+        rep.fit,
     )
-    rep.data["notes"] = list(cps.notes) + list(rep.data["notes"])  # type: ignore[arg-type]
-    mapping = _Mapping(rep.fit, fit_epsg, target_epsg)
 
-    size = (info.width, info.height)
+
+def _output_grid(
+    fit: Fit,
+    mapping: _Mapping,
+    geom: BaseGeometry | None,
+    size: tuple[int, int],
+    resolution: float | None,
+    target_epsg: int,
+    settings: Settings,
+) -> tuple[Affine, int, int, BaseGeometry, bool]:
+    """The output grid (geotransform, width, height) covering the scan or its mask, the mask's
+    footprint in the target CRS, and whether there is a mask."""
     mask_px = None
     if geom is not None:
         mask_px = _mask_in_pixels(geom, size, mapping).intersection(box(0, 0, *size))
@@ -323,14 +366,14 @@ def warp_scan(
     footprint = _to_target(footprint_px, mapping, size)
     if not footprint.is_valid or footprint.area <= 0:
         raise GeoreferenceError(
-            f"the {rep.fit.method} fit folds the sheet over itself: choose a stiffer method "
+            f"the {fit.method} fit folds the sheet over itself: choose a stiffer method "
             "or add control points near the edges"
         )
     natural = math.sqrt(footprint.area / footprint_px.area)
     if resolution is None:
         res = float(f"{natural:.4g}")
     elif parse_crs(target_epsg).is_geographic:
-        res = resolution * natural / rep.fit.pixel_size_m
+        res = resolution * natural / fit.pixel_size_m
     else:
         res = float(resolution)
     minx, miny, maxx, maxy = footprint.bounds
@@ -343,29 +386,7 @@ def warp_scan(
             f"the output would be {width} x {height} pixels at {res:g} per pixel: "
             "choose a coarser --resolution"
         )
-    gt = Affine(res, 0.0, minx, 0.0, -res, maxy)
-
-    tmp_raw = _tmp_name(out, "raw")
-    tmp_cog = _tmp_name(out, "cog")
-    try:
-        with _gdal_env(settings), open_windows(info, out.parent) as scan:
-            _write_blocks(scan, mapping, gt, width, height,
-                          footprint if mask_px is not None else None, tmp_raw, target_epsg,
-                          resampling, settings, progress)
-        _to_cog(tmp_raw, tmp_cog, resampling, settings)
-        valid, errors, _warnings = cog_validate(str(tmp_cog), quiet=True)
-        if not valid:
-            raise PlanningError(f"the written COG is not valid: {'; '.join(errors)}")
-        os.replace(tmp_cog, out)
-        if progress is not None:
-            progress(1.0)
-    finally:
-        for p in (tmp_raw, tmp_cog):
-            p.unlink(missing_ok=True)
-            Path(str(p) + ".aux.xml").unlink(missing_ok=True)
-    return WarpResult(
-        out, rep.fit.method, target_epsg, width, height, (minx, miny, maxx, maxy), res, rep.data
-    )
+    return Affine(res, 0.0, minx, 0.0, -res, maxy), width, height, footprint, mask_px is not None
 
 
 def _gdal_env(settings: Settings) -> rasterio.Env:

@@ -45,6 +45,7 @@ from planning_gis.georef import ControlPoint as GcP
 from planning_gis.georef import ControlPointSet, read_control_points, warp_scan, write_csv, write_points
 from planning_gis.georef.report import analyse
 from planning_gis.georef.scan_io import load_scan
+from planning_gis.georef.transforms import Fit
 from planning_gis.models import ControlPoint, MapSheet, Plan, SheetVersion, User
 from planning_gis.settings import Settings
 from planning_gis.workspace import uploads
@@ -480,13 +481,16 @@ def preview_warp(session: Session, user: User, sheet: MapSheet, settings: Settin
             "rmse_m": result.report.get("rmse_m"), "loo_rmse_m": result.report.get("loo_rmse_m")}
 
 
-def _footprint(sheet: MapSheet, method: str) -> Polygon:
-    rep = analyse(engine_points(sheet), method, image_size=(sheet.width, sheet.height))
+def _footprint(sheet: MapSheet, method: str, fit: Fit | None = None) -> Polygon:
+    """The sheet's outline on the map, through ``fit`` (the warp's own, neatline correction
+    included) or, without one, a points-only fit of ``method``."""
+    if fit is None:
+        fit = analyse(engine_points(sheet), method, image_size=(sheet.width, sheet.height)).fit
     outline = _mask(sheet) or box(0, 0, sheet.width, sheet.height)
     dense = shapely.segmentize(outline, max(sheet.width, sheet.height) / 100)
 
     def fwd(c: np.ndarray) -> np.ndarray:
-        e, n = rep.fit.forward(c[:, 0], c[:, 1])
+        e, n = fit.forward(c[:, 0], c[:, 1])
         return np.column_stack([e, n])
 
     geom = shapely.make_valid(shapely.transform(dense, fwd))
@@ -527,7 +531,7 @@ def publish(session: Session, user: User, sheet: MapSheet, settings: Settings,
                            method=method, out=out, mask=_mask(sheet), settings=settings,
                            progress=progress)
         make_web_cog(out)  # the tile server's grid-aligned copy (tiles.web_cog)
-        footprint = _footprint(sheet, result.method)
+        footprint = _footprint(sheet, result.method, result.fit)
         report = {k: v for k, v in result.report.items() if k != "methods"}
         report["methods"] = {m: {k: v for k, v in s.items() if k != "residuals"}
                              for m, s in result.report.get("methods", {}).items()}

@@ -60,6 +60,10 @@ def test_versions_unpublish_and_restore(planner_client, demo, simulated, engine)
                 "sheet.restore"} <= actions
         assert conn.scalar(select(func.count()).select_from(SheetVersion)
                            .where(SheetVersion.sheet_id == sheet)) == 2
+        # Publishing goes through the same engine as the CLI: the neatline was looked for.
+        report = conn.scalar(select(SheetVersion.report).where(SheetVersion.sheet_id == sheet)
+                             .order_by(SheetVersion.version))
+        assert {"traced", "used", "reason"} <= set(report["neatline"])
 
 
 def test_rotation_before_points_and_bad_points(planner_client, demo, simulated, engine):
