@@ -41,7 +41,7 @@ def gdal_env(settings: Settings) -> rasterio.Env:
         if _env is None:
             _env = rasterio.Env(
                 GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR",
-                GDAL_CACHEMAX=settings.gdal_cachemax_mb,
+                GDAL_CACHEMAX=settings.gdal_cachemax_bytes,
                 VSI_CACHE=True,
                 VSI_CACHE_SIZE=64 * 1024 * 1024,
                 GDAL_NUM_THREADS=1,

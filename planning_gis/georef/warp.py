@@ -391,7 +391,7 @@ def _output_grid(
 
 def _gdal_env(settings: Settings) -> rasterio.Env:
     """GDAL's block cache bounded, multi-threaded decoding of the scan's compressed tiles."""
-    return rasterio.Env(GDAL_CACHEMAX=int(settings.gdal_cachemax_mb), GDAL_PAM_ENABLED="NO",
+    return rasterio.Env(GDAL_CACHEMAX=settings.gdal_cachemax_bytes, GDAL_PAM_ENABLED="NO",
                         GDAL_NUM_THREADS=str(max(1, settings.warp_threads)))
 
 
@@ -471,7 +471,7 @@ def _to_cog(src: Path, dst: Path, resampling: str, settings: Settings) -> None:
     overview = {"nearest": Resampling.nearest, "bilinear": Resampling.average,
                 "cubic": Resampling.average, "lanczos": Resampling.average}[resampling]
     threads = str(max(1, settings.warp_threads))
-    with rasterio.Env(GDAL_NUM_THREADS=threads, GDAL_CACHEMAX=int(settings.gdal_cachemax_mb),
+    with rasterio.Env(GDAL_NUM_THREADS=threads, GDAL_CACHEMAX=settings.gdal_cachemax_bytes,
                       GDAL_TIFF_OVR_BLOCKSIZE=str(BLOCK), GDAL_PAM_ENABLED="NO"):
         with rasterio.open(src, "r+") as ds:
             levels, factor = [], 1

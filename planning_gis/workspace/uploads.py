@@ -199,7 +199,7 @@ def _write_preview_cog(info: ScanInfo, out: Path, settings: Settings) -> None:
                 str(source), str(out), profile, overview_resampling="average",
                 in_memory=False, quiet=True,
                 config={"GDAL_NUM_THREADS": str(max(1, settings.warp_threads)),
-                        "GDAL_CACHEMAX": int(settings.gdal_cachemax_mb),
+                        "GDAL_CACHEMAX": settings.gdal_cachemax_bytes,
                         "GDAL_PAM_ENABLED": "NO", "GDAL_TIFF_OVR_BLOCKSIZE": "512"},
             )
         except RasterioError as exc:

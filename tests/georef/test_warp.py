@@ -197,3 +197,13 @@ def test_failure_while_decoding_a_png_leaves_nothing_behind(sim, tmp_path):
     with pytest.raises(CorruptImage, match="damaged.png"):
         warp_scan(bad, sim.control_points, 5897, "auto", tmp_path / "out.tif")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["damaged.png"]
+
+
+def test_warp_gdal_env_gets_the_configured_megabytes(settings):
+    """The warp's GDAL block cache is the configured size in bytes, not 256 bytes."""
+    from rasterio.env import get_gdal_config
+
+    from planning_gis.georef.warp import _gdal_env
+
+    with _gdal_env(settings):
+        assert get_gdal_config("GDAL_CACHEMAX") == settings.gdal_cachemax_mb * 1024 * 1024

@@ -81,3 +81,14 @@ def test_missing_cog_and_bad_format(cog, settings, tmp_path):
 def test_parse_tile_rejects(zxy):
     with pytest.raises(InvalidInput):
         parse_tile(TMS, *zxy)
+
+
+def test_gdal_block_cache_gets_the_configured_megabytes(settings):
+    """rasterio.Env takes GDAL_CACHEMAX in bytes; megabytes there made a 256-byte cache."""
+    from rasterio.env import get_gdal_config
+
+    from tiles.reader import gdal_env
+
+    gdal_env(settings)
+    assert get_gdal_config("GDAL_CACHEMAX") == settings.gdal_cachemax_mb * 1024 * 1024
+    assert settings.gdal_cachemax_bytes >= 64 * 1024 * 1024
