@@ -16,7 +16,10 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-EDITION_SQL = text("SELECT edition FROM layer_editions WHERE layer = :layer")
+_EDITION_OF = "SELECT edition FROM layer_editions WHERE layer = "
+EDITION_SQL = text(_EDITION_OF + ":layer")
+#: The same statement for a plain psycopg connection (the cached-tile fast path).
+EDITION_PSYCOPG = _EDITION_OF + "%s"
 
 
 def layer_edition(conn: Connection, layer: str) -> int | None:

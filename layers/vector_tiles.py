@@ -8,13 +8,11 @@ from sqlalchemy import text
 from layers.editions import EditionCache, layer_edition
 from layers.mvt import LAYERS, get_layer, layer_bounds, render_tile
 from layers.tile_cache import CachedTile, encode_tile
+from layers.tile_fastpath import MVT_MIME, CachedTileFastPath, tile_reply
 from planning_gis import db
 from tiles.grid import parse_tile, tms_for
 
 bp = Blueprint("vector_tiles", __name__, url_prefix="/tiles")
-
-MVT_MIME = "application/vnd.mapbox-vector-tile"
-
 
 def _settings():
     return current_app.config["SETTINGS"]
@@ -45,24 +43,22 @@ def tile(layer: str, z: str, x: str, y: str) -> Response:
 
 
 def _tile_response(cached: CachedTile, cache_control: str) -> Response:
-    """The tile's gzip or plain bytes as the client accepts, already tagged (see caching.py)."""
-    if not cached.body:
-        resp = Response(status=204, mimetype=MVT_MIME)
-    elif cached.gzipped and "gzip" in request.headers.get("Accept-Encoding", "").lower():
-        resp = Response(cached.gzipped, mimetype=MVT_MIME)
-        resp.headers["Content-Encoding"] = "gzip"
-        resp.set_etag(cached.etag + "-gz")
-    else:
-        resp = Response(cached.body, mimetype=MVT_MIME)
-        resp.set_etag(cached.etag)
-    resp.vary.add("Accept-Encoding")
-    resp.headers["Cache-Control"] = cache_control
+    """The tile as the client accepts it (the fast path's rules; caching.py adds CORS/304)."""
+    status, headers, body = tile_reply(cached, request.headers.get("Accept-Encoding", ""), "",
+                                       cache_control, [])
+    resp = Response(body, status=int(status.split()[0]), mimetype=MVT_MIME)
+    for name, value in headers:
+        if name == "ETag":
+            resp.set_etag(value.strip('"'))
+        elif name not in ("Content-Type", "Content-Length"):
+            resp.headers[name] = value
     return resp
 
 
 def init_app(app: Flask) -> None:
     """Give the app its own tile cache (apps over different databases must not share one)."""
     app.extensions["mvt_cache"] = EditionCache(app.config["SETTINGS"].mvt_cache_mb * 1024 * 1024)
+    app.wsgi_app = CachedTileFastPath(app, app.wsgi_app)
 
 
 def _template(layer: str) -> str:

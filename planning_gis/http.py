@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, jsonify, render_template, request
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from planning_gis import errors
@@ -71,5 +72,16 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(exc.code or 500, (exc.name or "error").lower().replace(" ", "_"),
                               exc.description or exc.name, vi)
 
+    def _database_down(exc: OperationalError) -> Response:
+        # The database is unreachable (restarting, connection limit): say so and ask the client
+        # to retry, rather than a bare 500 that reads like a bug.
+        log.error("database unavailable: %s", exc.orig or exc)
+        resp = error_response(503, "database_unavailable",
+                              "the database is unavailable; try again in a moment",
+                              "Cơ sở dữ liệu tạm thời không truy cập được; vui lòng thử lại sau.")
+        resp.headers["Retry-After"] = "5"
+        return resp
+
     app.register_error_handler(errors.PlanningError, _planning)
     app.register_error_handler(HTTPException, _http)
+    app.register_error_handler(OperationalError, _database_down)

@@ -15,6 +15,8 @@ import threading
 from flask import Flask, Response, current_app, request
 from werkzeug.security import safe_join
 
+from planning_gis.settings import Settings
+
 #: Bodies worth compressing: JSON of every flavour and Mapbox vector tiles (PNG/WebP are not).
 COMPRESSIBLE = (
     "application/json",
@@ -37,15 +39,25 @@ def _etag(body: bytes) -> str:
     return hashlib.blake2b(body, digest_size=12).hexdigest()
 
 
+def entity_tags(if_none_match: str) -> set[str]:
+    """The entity tags of an If-None-Match header, unquoted, weak or strong alike."""
+    return {t.strip().removeprefix("W/").strip('"') for t in if_none_match.split(",")
+            if t.strip()}
+
+
 def _client_tags() -> set[str]:
-    header = request.headers.get("If-None-Match", "")
-    return {t.strip().removeprefix("W/").strip('"') for t in header.split(",") if t.strip()}
+    return entity_tags(request.headers.get("If-None-Match", ""))
+
+
+def cors_headers(settings: Settings) -> list[tuple[str, str]]:
+    """CORS headers of every GET answer (also sent by the cached-tile fast path)."""
+    return [("Access-Control-Allow-Origin", settings.cors_allow_origin),
+            ("Access-Control-Expose-Headers", "ETag, Content-Crs, Link")]
 
 
 def add_cors(resp: Response) -> None:
-    settings = current_app.config["SETTINGS"]
-    resp.headers["Access-Control-Allow-Origin"] = settings.cors_allow_origin
-    resp.headers["Access-Control-Expose-Headers"] = "ETag, Content-Crs, Link"
+    for name, value in cors_headers(current_app.config["SETTINGS"]):
+        resp.headers[name] = value
     if request.method == "OPTIONS":
         resp.headers["Access-Control-Allow-Methods"] = "GET, HEAD, POST, OPTIONS"
         resp.headers["Access-Control-Allow-Headers"] = "Content-Type, If-None-Match"

@@ -38,9 +38,8 @@ def warm_up(app: Flask, connections: int = 1) -> None:
     A warm-up that fails (database still starting, say) must not stop the worker: it only means
     the first clients pay the cold start, as they would without it.
     """
-    settings = app.config["SETTINGS"]
     try:
-        engine = get_engine(settings)
+        engine = get_engine(app.config["SETTINGS"])
         # Check out the connections all at once so that the pool keeps that many open.
         conns = [engine.connect() for _ in range(min(connections, engine.pool.size()))]
         for conn in conns:

@@ -113,3 +113,60 @@ def test_lru_is_bounded_by_bytes():
     big = encode_tile(b"x" * 5000, 5, 10_000)  # larger than the whole cache
     cache.put(("big",), big, big.size)
     assert cache.get(("big",)) is None
+
+
+def _headers(resp) -> dict[str, str]:
+    return {k: v for k, v in sorted(resp.headers.items())}
+
+
+@pytest.mark.parametrize("headers", [
+    {}, {"Accept-Encoding": "gzip, deflate"}, {"Accept-Encoding": "br"},
+])
+def test_fast_path_answers_like_flask(city, demo, headers):
+    """A hit (answered by the WSGI fast path) has the miss's status, headers and body."""
+    from server import create_app
+
+    for zoom, dx in ((16, 0), (15, 0), (16, 40)):  # two tiles with zones, one empty (204)
+        client = create_app(demo).test_client()
+        t = TMS.tile(*CENTRE_LONLAT, zoom)
+        path = f"/tiles/zones/{t.z}/{t.x + dx}/{t.y}.mvt"
+        cache = client.application.extensions["mvt_cache"]
+        miss = client.get(path, headers=headers)
+        assert cache.hits == 0
+        hit = client.get(path, headers=headers)
+        assert cache.hits == 1, "the second request must be served from the cache"
+        assert (hit.status_code, _headers(hit), hit.data) == (
+            miss.status_code, _headers(miss), miss.data)
+        head = client.head(path, headers=headers)
+        assert head.status_code == miss.status_code and not head.data
+        if miss.status_code == 200:
+            for tag in (miss.headers["ETag"], miss.headers["ETag"].replace("-gz", "")):
+                flask_304 = create_app(demo).test_client().get(
+                    path, headers={**headers, "If-None-Match": tag})
+                fast_304 = client.get(path, headers={**headers, "If-None-Match": tag})
+                assert fast_304.status_code == flask_304.status_code == 304
+                assert _headers(fast_304) == _headers(flask_304)
+
+
+def test_fast_path_leaves_errors_and_queries_to_flask(city, city_client):
+    t = TMS.tile(*CENTRE_LONLAT, 16)
+    path = f"/tiles/zones/{t.z}/{t.x}/{t.y}.mvt"
+    city_client.get(path)
+    assert city_client.get("/tiles/nothing/16/1/1.mvt").status_code == 404
+    assert city_client.get("/tiles/zones/99/1/1.mvt").status_code == 400
+    hits = _cache(city_client).hits
+    assert city_client.get(path + "?x=1").status_code == 200  # a query string goes to Flask
+    assert _cache(city_client).hits == hits + 1  # ...whose view still uses the cache
+
+
+def test_database_down_is_a_503_for_tiles_and_look_ups(demo):
+    """With the database unreachable, the fast path steps aside and Flask answers 503 JSON."""
+    from server import create_app
+
+    broken = demo.__class__(**{**demo.__dict__,
+                               "database_url": "postgresql+psycopg://nobody:x@127.0.0.1:1/none"})
+    client = create_app(broken).test_client()
+    for path in ("/tiles/zones/16/52029/28850.mvt", "/api/lookup?lon=105.8&lat=21.03"):
+        r = client.get(path)
+        assert r.status_code == 503 and r.headers["Retry-After"] == "5"
+        assert r.get_json()["code"] == "database_unavailable" and r.get_json()["detail_vi"]

@@ -28,6 +28,12 @@ def test_a_failed_warm_up_only_logs(demo, caplog):
     assert "warm-up skipped" in caplog.text
 
 
+def test_a_warm_up_of_something_else_only_logs(caplog):
+    with caplog.at_level(logging.WARNING):
+        warm_up(object(), connections=2)  # type: ignore[arg-type]
+    assert "warm-up skipped" in caplog.text
+
+
 def test_gunicorn_loads_the_app_before_it_listens():
     assert gunicorn_config.preload_app is True
     assert callable(gunicorn_config.post_worker_init)

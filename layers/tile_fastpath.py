@@ -1,0 +1,88 @@
+"""Cached vector tiles answered before Flask: a WSGI middleware in front of the app.
+
+Why: once a tile is in the edition cache (layers/tile_cache.py), all that is left is HTTP, and
+Flask's request machinery (context, routing, hooks) cost more than the ST_AsMVT query of a
+light tile: measured with one client, a cached light tile took 1.14 ms through Flask against
+0.58 ms for the bare SQL, and a bare WSGI answer through gunicorn takes about 0.3 ms. So a GET
+for ``/tiles/{layer}/{z}/{x}/{y}.mvt`` reads the layer's edition and, on a hit, answers here
+with exactly the headers the Flask view and the HTTP rules of web/caching.py give (ETag, 304,
+gzip by Accept-Encoding, Vary, Cache-Control, CORS; a test compares them). Everything else, a
+miss included, goes to Flask, which renders the tile and fills the cache.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import psycopg
+from flask import Flask
+
+from layers.editions import EDITION_PSYCOPG, EditionCache
+from layers.mvt import LAYERS
+from layers.tile_cache import CachedTile
+from planning_gis.db import drop_hot_connection, hot_read_connection
+from planning_gis.web.caching import cors_headers, entity_tags
+from tiles.grid import tms_for
+
+MVT_MIME = "application/vnd.mapbox-vector-tile"
+_TILE_PATH = re.compile(r"/tiles/([a-z]+)/(\d{1,2})/(\d{1,10})/(\d{1,10})\.mvt")
+
+
+def tile_reply(cached: CachedTile, accept_encoding: str, if_none_match: str,
+               cache_control: str, cors: list[tuple[str, str]]) -> tuple[str, list, bytes]:
+    """Status line, headers and body of a cached tile, by the rules of the Flask path."""
+    base = [("Vary", "Accept-Encoding"), ("Cache-Control", cache_control), *cors]
+    if not cached.body:
+        return "204 NO CONTENT", [("Content-Type", MVT_MIME), *base], b""
+    gz = cached.gzipped is not None and "gzip" in accept_encoding.lower()
+    tag = cached.etag + "-gz" if gz else cached.etag
+    if entity_tags(if_none_match) & {cached.etag, cached.etag + "-gz"}:
+        return "304 NOT MODIFIED", [*base, ("ETag", f'"{tag}"')], b""
+    body = cached.gzipped if gz else cached.body
+    headers = [("Content-Type", MVT_MIME), ("Content-Length", str(len(body))), *base,
+               ("ETag", f'"{tag}"')]
+    if gz:
+        headers.append(("Content-Encoding", "gzip"))
+    return "200 OK", headers, body
+
+
+class CachedTileFastPath:
+    """Wraps ``app.wsgi_app``: cache hits for MVT tiles are answered without Flask."""
+
+    def __init__(self, app: Flask, wsgi_app: Callable) -> None:
+        self.app = app
+        self.wsgi_app = wsgi_app
+        self.settings = app.config["SETTINGS"]
+        self.cache: EditionCache = app.extensions["mvt_cache"]
+        self.tms_id = tms_for(self.settings).id
+        self.cors = cors_headers(self.settings)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD")
+        if (method in ("GET", "HEAD") and self.cache.max_bytes
+                and not environ.get("QUERY_STRING")):
+            m = _TILE_PATH.fullmatch(environ.get("PATH_INFO", ""))
+            if m and m.group(1) in LAYERS:
+                cached = self._hit(m)
+                if cached is not None:
+                    status, headers, body = tile_reply(
+                        cached, environ.get("HTTP_ACCEPT_ENCODING", ""),
+                        environ.get("HTTP_IF_NONE_MATCH", ""),
+                        self.settings.tile_cache_control, self.cors)
+                    start_response(status, headers)
+                    return [] if method == "HEAD" else [body]
+        return self.wsgi_app(environ, start_response)
+
+    def _hit(self, m: re.Match) -> CachedTile | None:
+        layer, z, x, y = m.group(1), int(m.group(2)), int(m.group(3)), int(m.group(4))
+        try:
+            row = hot_read_connection(self.settings).execute(EDITION_PSYCOPG, (layer,)).fetchone()
+        except psycopg.Error:
+            drop_hot_connection(self.settings)
+            return None  # Flask answers, with the error mapped to its status
+        edition = row[0] if row else None
+        if edition is None:
+            return None
+        return self.cache.get((layer, self.tms_id, z, x, y, edition))
