@@ -27,6 +27,8 @@ from planning_gis.web.caching import cors_headers, entity_tags
 from tiles.grid import tms_for
 
 MVT_MIME = "application/vnd.mapbox-vector-tile"
+#: WSGI environ key: the layer edition the fast path read before it passed a miss to Flask.
+EDITION_KEY = "planning.mvt_edition"
 _TILE_PATH = re.compile(r"/tiles/([a-z]+)/(\d{1,2})/(\d{1,10})/(\d{1,10})\.mvt")
 
 
@@ -65,7 +67,7 @@ class CachedTileFastPath:
                 and not environ.get("QUERY_STRING")):
             m = _TILE_PATH.fullmatch(environ.get("PATH_INFO", ""))
             if m and m.group(1) in LAYERS:
-                cached = self._hit(m)
+                cached = self._hit(m, environ)
                 if cached is not None:
                     status, headers, body = tile_reply(
                         cached, environ.get("HTTP_ACCEPT_ENCODING", ""),
@@ -75,7 +77,7 @@ class CachedTileFastPath:
                     return [] if method == "HEAD" else [body]
         return self.wsgi_app(environ, start_response)
 
-    def _hit(self, m: re.Match) -> CachedTile | None:
+    def _hit(self, m: re.Match, environ: dict[str, Any]) -> CachedTile | None:
         layer, z, x, y = m.group(1), int(m.group(2)), int(m.group(3)), int(m.group(4))
         try:
             row = hot_read_connection(self.settings).execute(EDITION_PSYCOPG, (layer,)).fetchone()
@@ -85,4 +87,5 @@ class CachedTileFastPath:
         edition = row[0] if row else None
         if edition is None:
             return None
+        environ[EDITION_KEY] = edition  # a miss: the view renders under the edition read here
         return self.cache.get((layer, self.tms_id, z, x, y, edition))

@@ -8,7 +8,7 @@ from sqlalchemy import text
 from layers.editions import EditionCache, layer_edition
 from layers.mvt import LAYERS, get_layer, layer_bounds, render_tile
 from layers.tile_cache import CachedTile, encode_tile
-from layers.tile_fastpath import MVT_MIME, CachedTileFastPath, tile_reply
+from layers.tile_fastpath import EDITION_KEY, MVT_MIME, CachedTileFastPath, tile_reply
 from planning_gis import db
 from tiles.grid import parse_tile, tms_for
 
@@ -31,7 +31,9 @@ def tile(layer: str, z: str, x: str, y: str) -> Response:
     t = parse_tile(tms, z, x, y)
     conn = db.get_conn()
     cache: EditionCache = current_app.extensions["mvt_cache"]
-    edition = layer_edition(conn, lyr.name) if cache.max_bytes else None
+    edition = request.environ.get(EDITION_KEY) if cache.max_bytes else None
+    if edition is None and cache.max_bytes:
+        edition = layer_edition(conn, lyr.name)
     key = (lyr.name, tms.id, t.z, t.x, t.y, edition)
     cached = cache.get(key) if edition is not None else None
     if cached is None:
