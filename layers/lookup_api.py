@@ -92,7 +92,7 @@ def _answer(query: dict[str, Any], answer: PlansAnswer, on: dt.date) -> Response
         doc["message"] = "no plan held here covers this place"
         doc["message_vi"] = "Chưa có đồ án quy hoạch nào trong hệ thống phủ vị trí này"
     head, slot, tail = current_app.json.dumps(doc).partition(f'"{_PLANS_SLOT}"')
-    if not slot:  # the JSON provider escaped the slot: serialise the plans the slow way
+    if not slot:  # a provider escaping non-ASCII would hide the slot (create_app turns that off)
         raise RuntimeError("the JSON provider must keep non-ASCII text (ensure_ascii=False)")
     body = head + answer.plans_json + tail
     resp = Response(body + "\n", mimetype="application/json")
@@ -205,7 +205,6 @@ def lookup_post() -> Response:
              "lat": round(lat, 7)}, "crs": f"EPSG:{code}", "plot": mapping(geom)
              if len(geom.wkt) < 20000 else None}
     return _answer(query, PlansAnswer.of(plans), on)
-
 
 
 def init_app(app: Flask) -> None:
