@@ -56,6 +56,11 @@ def _date() -> dt.date:
                            message_vi="Ngày phải có dạng YYYY-MM-DD") from exc
 
 
+def _dumps(obj: Any) -> str:
+    """Compact JSON with the app's settings, as Flask's own JSON responses are."""
+    return current_app.json.dumps(obj, separators=(",", ":"))
+
+
 @dataclass(frozen=True)
 class PlansAnswer:
     """The plans part of an answer, serialised once: what the look-up cache keeps."""
@@ -66,7 +71,7 @@ class PlansAnswer:
 
     @classmethod
     def of(cls, plans: list[dict]) -> PlansAnswer:
-        return cls(plans_json=current_app.json.dumps(plans),
+        return cls(plans_json=_dumps(plans),
                    governing=next((p["id"] for p in plans if p["governing"]), None),
                    empty=not plans)
 
@@ -91,7 +96,7 @@ def _answer(query: dict[str, Any], answer: PlansAnswer, on: dt.date) -> Response
     if answer.empty:
         doc["message"] = "no plan held here covers this place"
         doc["message_vi"] = "Chưa có đồ án quy hoạch nào trong hệ thống phủ vị trí này"
-    head, slot, tail = current_app.json.dumps(doc).partition(f'"{_PLANS_SLOT}"')
+    head, slot, tail = _dumps(doc).partition(f'"{_PLANS_SLOT}"')
     if not slot:  # a provider escaping non-ASCII would hide the slot (create_app turns that off)
         raise RuntimeError("the JSON provider must keep non-ASCII text (ensure_ascii=False)")
     body = head + answer.plans_json + tail

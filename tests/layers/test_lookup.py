@@ -222,3 +222,12 @@ def test_every_table_the_answer_reads_bumps_its_edition(city, demo, table):
         conn.execute(text(f"DELETE FROM {table} WHERE false"))
     with engine.connect() as conn:
         assert layer_edition(conn, "lookup") == before + 1
+
+
+def test_answer_is_compact_utf8_json(city, city_client):
+    e, n = city.point_detailed
+    r = city_client.get(f"/api/lookup?x_north={n}&y_east={e}")
+    text_ = r.data.decode("utf-8")
+    assert '", "' not in text_ and '": ' not in text_  # no spaces after separators
+    assert "\\u" not in text_ and any(ord(c) > 127 for c in text_)  # UTF-8, not escapes
+    assert r.get_json()["plans"]
