@@ -29,6 +29,7 @@ from layers.features import (
 from planning_gis import db
 from planning_gis.crs import STORAGE_SRID
 from planning_gis.errors import InvalidInput, NotFound, UnknownParameter
+from planning_gis.web.args import int_arg
 
 bp = Blueprint("ogc", __name__, url_prefix="/ogc")
 
@@ -128,21 +129,6 @@ def queryables(cid: str) -> Response:
     return _json(queryables_schema(get_collection(cid), _base()), "application/schema+json")
 
 
-def _int_arg(name: str, default: int, minimum: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise InvalidInput(f"{name} must be a whole number, got {raw!r}",
-                           message_vi=f"{name} phải là số nguyên") from exc
-    if value < minimum:
-        raise InvalidInput(f"{name} must be at least {minimum}, got {value}",
-                           message_vi=f"{name} phải lớn hơn hoặc bằng {minimum}")
-    return value
-
-
 def _items_query(cid: str, fid: int | None = None) -> tuple[ItemsQuery, str]:
     _check_f()
     c = get_collection(cid)
@@ -154,8 +140,9 @@ def _items_query(cid: str, fid: int | None = None) -> tuple[ItemsQuery, str]:
             f"{cid}: {', '.join(c.queryables)}",
             message_vi=f"Tham số không hợp lệ: {', '.join(sorted(unknown))}",
         )
-    limit = min(_int_arg("limit", settings.ogc_default_limit, 1), settings.ogc_max_limit)
-    offset = _int_arg("offset", 0, 0)
+    limit = min(int_arg(request.args, "limit", settings.ogc_default_limit, 1),
+                settings.ogc_max_limit)
+    offset = int_arg(request.args, "offset", 0, 0)
     out_uri, out_srid, out_flip = parse_ogc_crs(request.args.get("crs"))
     bbox, bbox_srid = None, 4326
     if "bbox" in request.args:

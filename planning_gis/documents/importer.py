@@ -14,7 +14,6 @@ the parent only hashes, checks and inserts.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import json
 import os
 import sys
@@ -28,6 +27,7 @@ from pathlib import Path
 from sqlalchemy import select
 from tqdm import tqdm
 
+from planning_gis.dates import parse_date
 from planning_gis.db import session_scope
 from planning_gis.documents import DuplicateDocument
 from planning_gis.documents.pdf_text import PageText, extract_pages
@@ -38,9 +38,6 @@ from planning_gis.settings import Settings, get_settings
 
 REQUIRED_COLUMNS = ("file", "doc_type", "title")
 OPTIONAL_COLUMNS = ("number", "issued_on", "issuer", "plan_ids", "is_fictional")
-DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y")
-
-
 @dataclass
 class RowResult:
     """What happened to one CSV row."""
@@ -165,19 +162,6 @@ def read_metadata(csv_path: str | Path) -> list[_Row]:
     return rows
 
 
-def parse_date(value: str) -> dt.date | None:
-    """ISO (2020-03-12) or Vietnamese (12/03/2020) dates; empty is None."""
-    if not value:
-        return None
-    for fmt in DATE_FORMATS:
-        try:
-            return dt.datetime.strptime(value, fmt).date()
-        except ValueError:
-            continue
-    raise InvalidInput(f"issued_on {value!r} is not a date like 2020-03-12 or 12/03/2020",
-                       message_vi=f"Ngày ban hành {value!r} không đúng dạng 12/03/2020")
-
-
 def parse_plan_ids(value: str) -> tuple[int, ...]:
     """"3;5", "3,5" or "3 5"."""
     parts = [p for p in value.replace(";", " ").replace(",", " ").split() if p]
@@ -200,7 +184,7 @@ def _parse(row: _Row, base: Path) -> tuple[Path, DocumentMetadata, tuple[int, ..
                            message_vi=f"{name}: tệp phải nằm trong thư mục nhập")
     meta = DocumentMetadata(
         doc_type=v.get("doc_type", ""), title=v.get("title", ""), number=v.get("number") or None,
-        issued_on=parse_date(v.get("issued_on", "")), issuer=v.get("issuer") or None,
+        issued_on=parse_date(v.get("issued_on", ""), "issued_on"), issuer=v.get("issuer") or None,
         file_name=Path(name).name,
         is_fictional=v.get("is_fictional", "").lower() in ("1", "true", "yes", "x", "có"),
     ).validated()

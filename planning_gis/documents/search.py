@@ -24,6 +24,7 @@ from sqlalchemy import Connection, text
 
 from planning_gis.errors import InvalidInput
 from planning_gis.models import DOCUMENT_TYPES, PLAN_KINDS, UNIT_LEVELS
+from planning_gis.web.args import int_arg
 
 MAX_QUERY_CHARS = 200
 MAX_TERMS = 12
@@ -517,20 +518,6 @@ class LibraryFilters:
         """Read ``type, issuer, year, plan, q, page, per_page`` from a request's query string."""
         today = today or dt.date.today()
 
-        def number(name: str, low: int, high: int, default: int | None) -> int | None:
-            raw = (args.get(name) or "").strip()
-            if not raw:
-                return default
-            try:
-                value = int(raw)
-            except ValueError as exc:
-                raise InvalidInput(f"{name} must be a whole number, got {raw!r}",
-                                   message_vi=f"{name} phải là số nguyên") from exc
-            if not low <= value <= high:
-                raise InvalidInput(f"{name} must be between {low} and {high}",
-                                   message_vi=f"{name} phải từ {low} đến {high}")
-            return value
-
         doc_type = (args.get("type") or "").strip() or None
         if doc_type is not None and doc_type not in DOCUMENT_TYPES:
             raise InvalidInput(
@@ -543,11 +530,11 @@ class LibraryFilters:
         return cls(
             doc_type=doc_type,
             issuer=unicodedata.normalize("NFC", (args.get("issuer") or "").strip()) or None,
-            year=number("year", 1945, today.year, None),
-            plan_id=number("plan", 1, 2**31 - 1, None),
+            year=int_arg(args, "year", None, 1945, today.year),
+            plan_id=int_arg(args, "plan", None, 1, 2**31 - 1),
             q=q,
-            page=number("page", 1, 100_000, 1) or 1,
-            per_page=number("per_page", 1, 100, 20) or 20,
+            page=int_arg(args, "page", 1, 1, 100_000) or 1,
+            per_page=int_arg(args, "per_page", 20, 1, 100) or 20,
         )
 
     def as_args(self, **changes: Any) -> dict[str, Any]:

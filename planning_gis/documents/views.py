@@ -21,8 +21,9 @@ from planning_gis import db
 from planning_gis.documents import search as search_mod
 from planning_gis.documents.pdf_text import open_pdf, render_page
 from planning_gis.documents.store import DocumentStore
-from planning_gis.errors import InvalidInput, NotFound
+from planning_gis.errors import NotFound
 from planning_gis.models import DOCUMENT_TYPES, PLAN_KINDS, PLAN_STATUSES
+from planning_gis.web.args import int_arg
 
 bp = Blueprint("documents", __name__)
 
@@ -74,21 +75,6 @@ PLAN_DOCUMENTS_SQL = text(
 
 def _date_vi(value: Any) -> str:
     return value.strftime("%d/%m/%Y") if value else ""
-
-
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise InvalidInput(f"{name} must be a whole number", message_vi=f"{name} phải là số nguyên") \
-            from exc
-    if not low <= value <= high:
-        raise InvalidInput(f"{name} must be between {low} and {high}",
-                           message_vi=f"{name} phải từ {low} đến {high}")
-    return value
 
 
 def _document(conn: Any, doc_id: int) -> Any:
@@ -155,7 +141,7 @@ def api_search() -> Response:
     kinds_arg = request.args.get("kinds", "").strip()
     kinds = tuple(k.strip() for k in kinds_arg.split(",") if k.strip()) or None
     result = search_mod.search(
-        db.get_conn(), request.args.get("q"), limit=_int_arg("limit", 20, 1, 100), kinds=kinds
+        db.get_conn(), request.args.get("q"), limit=int_arg(request.args, "limit", 20, 1, 100), kinds=kinds
     )
     resp = jsonify(result)
     resp.headers["Cache-Control"] = current_app.config["SETTINGS"].api_cache_control
@@ -204,7 +190,7 @@ def document_page_image(doc_id: int, page_no: int) -> Response:
     if not row.page_count or not 1 <= page_no <= row.page_count:
         raise NotFound(f"document {doc_id} has no page {page_no}",
                        message_vi=f"Văn bản #{doc_id} không có trang {page_no}")
-    dpi = _int_arg("dpi", PAGE_DPI_DEFAULT, 50, PAGE_DPI_MAX)
+    dpi = int_arg(request.args, "dpi", PAGE_DPI_DEFAULT, 50, PAGE_DPI_MAX)
     etag = f"{row.file_sha256}-{page_no}-{dpi}"
     if request.if_none_match.contains(etag):
         return Response(status=304, headers={"ETag": f'"{etag}"'})

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from planning_gis.accounts import audit
 from planning_gis.accounts.users import ensure_organisation, require_plan_editor
+from planning_gis.dates import parse_date
 from planning_gis.errors import InvalidInput, NotFound
 from planning_gis.models import (
     DOCUMENT_TYPES,
@@ -40,16 +41,7 @@ def _text(value: Any) -> str | None:
 
 
 def _date(value: Any, what: str) -> dt.date | None:
-    text = _text(value)
-    if text is None:
-        return None
-    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
-        try:
-            return dt.datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    raise InvalidInput(f"{what} must be a date (YYYY-MM-DD or DD/MM/YYYY), not {text!r}",
-                       message_vi=f"{what} phải là ngày (ngày/tháng/năm), không phải {text!r}.")
+    return parse_date(_text(value), what)
 
 
 def save_plan(session: Session, user: User, form: dict[str, Any], plan: Plan | None = None) -> Plan:
