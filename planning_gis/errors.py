@@ -96,6 +96,13 @@ class Conflict(PlanningError):
     code = "conflict"
 
 
+class EditConflict(Conflict):
+    """Someone else's edit of the same thing holds it longer than we wait (or the database broke
+    a deadlock by cancelling ours): nothing of this request was written; the client may retry."""
+
+    code = "edit_conflict"
+
+
 class GeoreferenceError(InvalidInput):
     """Control points or a transformation that cannot give a trustworthy fit."""
 

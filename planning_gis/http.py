@@ -73,6 +73,14 @@ def register_error_handlers(app: Flask) -> None:
                               exc.description or exc.name, vi)
 
     def _database_down(exc: OperationalError) -> Response:
+        if getattr(exc.orig, "sqlstate", "") in ("40P01", "40001", "55P03"):
+            # A deadlock the database broke, a serialisation failure or a lock timeout: the
+            # database is up, this request lost a race; nothing of it was written.
+            return _planning(errors.EditConflict(
+                "another request changed the same data at the same moment; nothing was saved, "
+                "try again",
+                message_vi="Dữ liệu vừa được người khác thay đổi cùng lúc; thay đổi chưa được "
+                           "lưu, vui lòng thử lại."))
         # The database is unreachable (restarting, connection limit): say so and ask the client
         # to retry, rather than a bare 500 that reads like a bug.
         log.error("database unavailable: %s", exc.orig or exc)

@@ -76,6 +76,8 @@ class Settings:
     session_hours: int = 8
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
+    # How long an edit of a map sheet waits for another edit of the same sheet before a 409.
+    edit_lock_timeout_ms: int = 10_000
     preview_warp_max_px: int = 2048  # longest side of the scan used for the warp preview
 
     @classmethod

@@ -26,7 +26,8 @@ import shapely.affinity
 from geoalchemy2.shape import from_shape, to_shape
 from PIL import Image
 from shapely.geometry import Polygon, box
-from sqlalchemy import delete, event, func, select
+from sqlalchemy import delete, event, func, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from planning_gis.accounts import audit
@@ -40,7 +41,14 @@ from planning_gis.crs import (
     resolve_projected,
 )
 from planning_gis.crs import transformer as crs_transformer
-from planning_gis.errors import Conflict, GeoreferenceError, InvalidGeometry, InvalidInput, NotFound
+from planning_gis.errors import (
+    Conflict,
+    EditConflict,
+    GeoreferenceError,
+    InvalidGeometry,
+    InvalidInput,
+    NotFound,
+)
 from planning_gis.georef import ControlPoint as GcP
 from planning_gis.georef import ControlPointSet, read_control_points, warp_scan, write_csv, write_points
 from planning_gis.georef.report import analyse
@@ -61,14 +69,42 @@ STATE_LABELS = {
 
 # --- look-ups and access ------------------------------------------------------------------
 
-def get_sheet(session: Session, sheet_id: int, user: User | None, *, edit: bool = True) -> MapSheet:
-    """The sheet, or NotFound; Forbidden when ``user`` may not edit its plan."""
+def get_sheet(session: Session, sheet_id: int, user: User | None, *, edit: bool = True,
+              lock_timeout_ms: int | None = None) -> MapSheet:
+    """The sheet, or NotFound; Forbidden when ``user`` may not edit its plan.
+
+    With ``lock_timeout_ms`` the sheet's row is locked for the rest of the transaction before
+    anything else of it is read. Every edit rewrites the residuals of all the sheet's points, so
+    two edits of different points would otherwise lock the points in opposite orders and
+    deadlock; taking the sheet first makes edits of one sheet wait in line (each then sees the
+    other's points). A lock not had within the timeout is an :class:`EditConflict` (409).
+    """
+    if lock_timeout_ms is not None:
+        _lock_sheet(session, sheet_id, lock_timeout_ms)
     sheet = session.get(MapSheet, sheet_id)
     if sheet is None:
         raise NotFound(f"no map sheet {sheet_id}", message_vi=f"Không có tờ bản đồ số {sheet_id}.")
     if edit:
         require_plan_editor(user, sheet.plan)
     return sheet
+
+
+def _lock_sheet(session: Session, sheet_id: int, timeout_ms: int) -> None:
+    session.execute(text("SELECT set_config('lock_timeout', :t, true)"),
+                    {"t": f"{max(1, int(timeout_ms))}ms"})
+    try:
+        session.execute(select(MapSheet.id).where(MapSheet.id == sheet_id).with_for_update())
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
+            raise
+        session.rollback()
+        raise EditConflict(
+            f"map sheet {sheet_id} is being changed by another request; nothing was saved, "
+            "try again in a moment",
+            message_vi="Tờ bản đồ đang được người khác chỉnh sửa; thay đổi chưa được lưu, "
+                       "vui lòng thử lại sau giây lát.") from exc
+    # Back to the server's default for the rest of the transaction.
+    session.execute(text("SELECT set_config('lock_timeout', '0', true)"))
 
 
 def get_plan(session: Session, plan_id: int, user: User | None, *, edit: bool = True) -> Plan:

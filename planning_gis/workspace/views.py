@@ -230,7 +230,9 @@ def _answer(sheet: MapSheet, status: int = 200) -> Response:
 
 
 def _api_sheet(sheet_id: str) -> MapSheet:
-    return sheets.get_sheet(get_session(), _int(sheet_id, "sheet"), current_user())
+    """The sheet of an editor call, locked for the request's transaction (edits wait in line)."""
+    return sheets.get_sheet(get_session(), _int(sheet_id, "sheet"), current_user(),
+                            lock_timeout_ms=_settings().edit_lock_timeout_ms)
 
 
 @bp.get("/api/to-ban-do/<sheet_id>")
