@@ -7,7 +7,7 @@ is measured on real pixels), imports them with the bulk importer, then times 200
 searches with and without diacritics through ``planning_gis.documents.search.search`` (the code
 behind ``/api/search``). Prints the figures; the bar is search p95 < 100 ms.
 
-    cd /work/wt-docs && /work/main/.venv/bin/python bench/documents.py [--documents 10000]
+    .venv/bin/python bench/documents.py [--documents 10000]
 """
 
 from __future__ import annotations

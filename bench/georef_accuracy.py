@@ -11,7 +11,7 @@ max, metres). Every case runs with ``SEEDS`` seeds (the first is the original si
 the mean is what the verdict judges: "clearly better" needs ``CLEARLY`` lower RMSE than the best
 GDAL option. The ``floor`` column is the exact thin-plate spline fitted to the *noise-free*
 crosses: what is left when reading noise is gone, so no treatment of noise can go below it.
-Printed, not asserted. Run: ``/work/main/.venv/bin/python bench/georef_accuracy.py``.
+Printed, not asserted. Run: ``.venv/bin/python bench/georef_accuracy.py``.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ peak resident memory is the command's own ``ru_maxrss`` (``os.wait4`` in a small
 One method per GDAL transform kind and ``tps-smooth`` (``METHODS``). Then the same for a
 20 000 x 14 000 scan (the 10k sheet upsampled by gdal_translate) to show the memory bound.
 Printed, never asserted.
-Run: ``/work/main/.venv/bin/python bench/georef_speed.py`` (under 10 minutes on two cores).
+Run: ``.venv/bin/python bench/georef_speed.py`` (under 10 minutes on two cores).
 """
 
 from __future__ import annotations
