@@ -11,7 +11,8 @@ script, so a label that slips into the page as HTML cannot run). Leaflet positio
 with ``element.style`` (the CSSOM, which ``style-src`` does not restrict) and injects no
 ``<style>`` element, and our pages have no inline ``style=`` attribute, so ``style-src``
 needs no ``'unsafe-inline'``. Images may come from ``data:``/``blob:`` URLs (Leaflet's empty
-tile, the plot's PDF link) and from the external base map when one is configured.
+tile, the plot's PDF link) and from the external base map when one is configured; fetch and
+XHR go to our own origin, or to a ``blob:`` URL our script made itself.
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ def content_security_policy(settings: Settings) -> str:
         "script-src 'self'",
         "style-src 'self'",
         "img-src " + " ".join(images),
-        "connect-src 'self'",
+        # blob: URLs are made by our own script (the plot's information-sheet PDF) and can be
+        # read back by it; they hold nothing from elsewhere.
+        "connect-src 'self' blob:",
         "font-src 'self'",
         "object-src 'none'",
         "frame-ancestors 'none'",

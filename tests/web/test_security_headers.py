@@ -25,7 +25,7 @@ def _assert_secured(headers, what: str) -> None:
     assert directives.get("frame-ancestors") == ["'none'"], (what, csp)
     assert directives.get("object-src") == ["'none'"], (what, csp)
     assert directives.get("base-uri") == ["'self'"] and directives.get("form-action") == ["'self'"]
-    assert directives.get("connect-src") == ["'self'"], (what, csp)
+    assert directives.get("connect-src") == ["'self'", "blob:"], (what, csp)
     assert headers.get("X-Content-Type-Options") == "nosniff", what
     assert headers.get("X-Frame-Options") == "DENY", what
     assert headers.get("Referrer-Policy") in ("strict-origin-when-cross-origin", "same-origin")
