@@ -13,13 +13,15 @@ import datetime as dt
 import hashlib
 import secrets
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from planning_gis.models import User, UserSession
 
 #: How often ``last_seen_at`` is written for a busy session (not on every request).
 TOUCH_EVERY = dt.timedelta(minutes=1)
+#: How long an ended session's row is kept before the user's next sign-in removes it.
+KEEP_ENDED = dt.timedelta(days=1)
 
 
 def _digest(token: str) -> str:
@@ -32,8 +34,15 @@ def _now() -> dt.datetime:
 
 def start(session: Session, user: User, lifetime: dt.timedelta,
           now: dt.datetime | None = None) -> str:
-    """A new session for ``user``; returns the token to put in the cookie (never stored)."""
+    """A new session for ``user``; returns the token to put in the cookie (never stored).
+
+    The user's sessions that ended (expired or revoked) more than :data:`KEEP_ENDED` ago are
+    removed here, so the table holds about one row per live session (the audit log keeps the
+    history)."""
     now = now or _now()
+    session.execute(delete(UserSession).where(
+        UserSession.user_id == user.id,
+        or_(UserSession.expires_at < now - KEEP_ENDED, UserSession.revoked_at < now - KEEP_ENDED)))
     token = secrets.token_urlsafe(32)
     session.add(UserSession(token_sha256=_digest(token), user_id=user.id, created_at=now,
                             last_seen_at=now, expires_at=now + lifetime))

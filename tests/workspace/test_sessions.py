@@ -255,3 +255,18 @@ def test_sign_out_through_the_real_server(live_server, staff):
     data = urllib.parse.urlencode({"csrf_token": csrf_from(home)}).encode()
     opener.open(live_server + "/quan-tri/dang-xuat", data=data, timeout=30)
     assert with_copy() == 401
+
+
+def test_ended_sessions_are_pruned_at_the_next_sign_in(app, demo, staff):
+    c = app.test_client()
+    assert sign_in(c, staff, PASSWORD).status_code == 302
+    assert c.post("/quan-tri/dang-xuat", data={"csrf_token": token_of(c)}).status_code == 302
+    with db.session_scope(demo) as s:
+        s.execute(text("UPDATE user_sessions SET revoked_at = now() - interval '2 days',"
+                       " created_at = now() - interval '3 days'"
+                       " WHERE user_id = (SELECT id FROM users WHERE email = :e)"), {"e": staff})
+    assert sign_in(c, staff, PASSWORD).status_code == 302
+    with db.session_scope(demo) as s:
+        rows = s.execute(text("SELECT revoked_at IS NULL FROM user_sessions WHERE user_id ="
+                              " (SELECT id FROM users WHERE email = :e)"), {"e": staff}).all()
+    assert [r[0] for r in rows] == [True]  # only the new, live one is left
