@@ -14,7 +14,7 @@ from planning_gis.accounts import web as accounts_web
 from planning_gis.documents import views as documents_views
 from planning_gis.http import register_error_handlers
 from planning_gis.settings import Settings, get_settings
-from planning_gis.web import api, caching, citizen, openapi, pages
+from planning_gis.web import api, caching, citizen, openapi, pages, security_headers
 from planning_gis.workspace import views as workspace_views
 from tiles import views as raster_views
 
@@ -56,4 +56,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     workspace_views.init_app(app)
     vector_tiles.init_app(app)
     lookup_api.init_app(app)
+    # Last: it wraps the cached-tile fast path too, so every answer carries the headers.
+    security_headers.init_app(app)
     return app

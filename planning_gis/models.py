@@ -482,6 +482,30 @@ class User(Base):
     )
 
 
+class UserSession(Base):
+    """One signed-in browser: the cookie carries a random token, the row its sha256.
+
+    The row, not the signed cookie, decides whether the session is alive: sign-out, a password
+    change and an admin's "sign out everywhere" set ``revoked_at``, after which a copy of the
+    cookie is refused."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    last_seen_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class AuditEntry(Base):
     """Who changed what, when: written in the same transaction as the change itself."""
 

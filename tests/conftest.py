@@ -230,7 +230,12 @@ def open_watched_page(browser, **context_options):
     pg = context.new_page()
     pg.console_errors = []
     pg.foreign_requests = []
+    pg.csp_violations = []
     pg.on("console", lambda m: pg.console_errors.append(m.text) if m.type == "error" else None)
+    # Chromium reports a blocked script, style or image on the console: every page must work
+    # under our Content-Security-Policy (see planning_gis/web/security_headers.py).
+    pg.on("console", lambda m: pg.csp_violations.append(m.text)
+          if "Content Security Policy" in m.text else None)
     pg.on("pageerror", lambda e: pg.console_errors.append(str(e)))
 
     def _route(route):
@@ -250,6 +255,7 @@ def page(browser, live_server):
     pg = open_watched_page(browser, viewport={"width": 1280, "height": 800})
     yield pg
     pg.context.close()
+    assert pg.csp_violations == []
 
 
 @pytest.fixture
@@ -259,3 +265,4 @@ def phone(browser, live_server):
                            device_scale_factor=2, is_mobile=True, has_touch=True)
     yield pg
     pg.context.close()
+    assert pg.csp_violations == []

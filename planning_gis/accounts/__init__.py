@@ -12,13 +12,16 @@ from planning_gis.errors import Forbidden, Unauthorized
 
 
 class BadCredentials(Unauthorized):
-    """Unknown e-mail or wrong password (one message for both: no account probing)."""
+    """Unknown e-mail, wrong password or locked account (one answer for all: no probing)."""
 
     code = "bad_credentials"
 
 
 class AccountLocked(Forbidden):
-    """Too many failed sign-ins in a row: the account waits before it accepts another try."""
+    """Too many failed sign-ins in a row: the account waits before it accepts another try.
+
+    Sign-in does not raise it (a locked account is refused like a wrong password); it stays for
+    callers that must say why, such as an admin's tools."""
 
     code = "account_locked"
 

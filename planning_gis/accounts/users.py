@@ -3,21 +3,38 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import unicodedata
 
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from planning_gis.accounts import AccountLocked, BadCredentials
+from planning_gis.accounts import BadCredentials
 from planning_gis.accounts.passwords import hash_password, needs_rehash, verify_password
-from planning_gis.errors import Conflict, Forbidden, InvalidInput
+from planning_gis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from planning_gis.models import USER_ROLES, Organisation, Plan, User
 from planning_gis.settings import Settings, get_settings
 
-# A fixed hash to verify against when the e-mail is unknown, so that a wrong e-mail takes as
-# long as a wrong password (no account probing by timing).
-_DUMMY_HASH: str | None = None
+#: What the dummy hash is of (see :func:`dummy_hash`).
+_DUMMY_PASSWORD = "not-a-real-password"
+
+#: The one answer to every refused sign-in (unknown e-mail, wrong password, locked or inactive
+#: account): telling them apart would let anyone probe which addresses have accounts.
+REFUSAL_EN = ("wrong e-mail or password, or the account is locked for a while after too many"
+              " failed sign-ins")
+REFUSAL_VI = ("Sai địa chỉ thư điện tử hoặc mật khẩu, hoặc tài khoản đang tạm khóa do đăng nhập"
+              " sai quá nhiều lần.")
+
+
+@functools.cache
+def dummy_hash() -> str:
+    """An argon2 hash of no one's password, made once per process (``init_app`` warms it)."""
+    return hash_password(_DUMMY_PASSWORD)
+
+
+def _refused() -> BadCredentials:
+    return BadCredentials(REFUSAL_EN, message_vi=REFUSAL_VI)
 
 
 def normalise_email(email: str) -> str:
@@ -85,13 +102,14 @@ def _now() -> dt.datetime:
 
 def authenticate(session: Session, email: str, password: str,
                  settings: Settings | None = None, now: dt.datetime | None = None) -> User:
-    """The user whose e-mail and password match, or BadCredentials / AccountLocked.
+    """The user whose e-mail and password match, or BadCredentials.
 
     Each failure counts; ``login_max_failures`` failures in a row lock the account for
-    ``login_lockout_minutes`` (a correct password during the lock is refused too). The caller
-    commits, so the counter survives the refusal.
+    ``login_lockout_minutes`` (a correct password during the lock is refused too). Every refusal
+    is the same BadCredentials after one argon2 verification, whether the e-mail is unknown, the
+    password wrong or the account locked, so neither the answer nor its time tells them apart.
+    The caller commits, so the counter survives the refusal.
     """
-    global _DUMMY_HASH
     settings = settings or get_settings()
     now = now or _now()
     try:
@@ -100,29 +118,43 @@ def authenticate(session: Session, email: str, password: str,
         email = ""
     user = session.scalars(select(User).where(User.email == email).with_for_update()).one_or_none()
     if user is None or not user.is_active:
-        if _DUMMY_HASH is None:
-            _DUMMY_HASH = hash_password("not-a-real-password")
-        verify_password(_DUMMY_HASH, password or "")
-        raise BadCredentials("wrong e-mail or password",
-                             message_vi="Sai địa chỉ thư điện tử hoặc mật khẩu.")
+        verify_password(dummy_hash(), password or "")
+        raise _refused()
+    matches = verify_password(user.password_hash, password or "")
     if user.locked_until is not None and user.locked_until > now:
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-        raise AccountLocked(
-            f"too many failed sign-ins: the account is locked for {minutes} more minute(s)",
-            message_vi=f"Đăng nhập sai quá nhiều lần: tài khoản bị khóa thêm {minutes} phút.",
-        )
-    if not verify_password(user.password_hash, password or ""):
+        raise _refused()
+    if not matches:
         user.failed_logins += 1
         if user.failed_logins >= settings.login_max_failures:
             user.locked_until = now + dt.timedelta(minutes=settings.login_lockout_minutes)
             user.failed_logins = 0
-        raise BadCredentials("wrong e-mail or password",
-                             message_vi="Sai địa chỉ thư điện tử hoặc mật khẩu.")
+        raise _refused()
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+    return user
+
+
+def change_password(session: Session, user: User, new_password: str) -> int:
+    """Set a new password and end every session of the user (a stolen cookie dies with the old
+    password); returns how many sessions were ended. The caller commits."""
+    from planning_gis.accounts import sessions
+
+    user.password_hash = hash_password(new_password)
+    user.failed_logins = 0
+    user.locked_until = None
+    return sessions.end_all(session, user.id)
+
+
+def find_user(session: Session, email: str) -> User:
+    """The user with this e-mail, or NotFound."""
+    address = normalise_email(email)
+    user = session.scalars(select(User).where(User.email == address)).one_or_none()
+    if user is None:
+        raise NotFound(f"no user with e-mail {address}",
+                       message_vi=f"Không có người dùng với thư điện tử {address}.")
     return user
 
 

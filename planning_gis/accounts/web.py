@@ -1,7 +1,9 @@
 """Sign-in for the workspace: session cookies, CSRF tokens, ``login_required``/``role_required``.
 
-The session is Flask's signed cookie holding only the user id and the CSRF token; the user row
-is read again on every request, so deactivating a user ends their sessions at once. Every
+The session is Flask's signed cookie holding a random session token and the CSRF token; the
+token names a server-side record (``accounts/sessions.py``), read with the user row on every
+request, so sign-out, a password change, "sign out everywhere" and deactivating a user end the
+session at once, for every copy of the cookie. Every
 state-changing request to a staff blueprint must carry the session's CSRF token (form field
 ``csrf_token`` or header ``X-CSRF-Token``), compared in constant time.
 """
@@ -12,6 +14,7 @@ import datetime as dt
 import functools
 import hmac
 import secrets
+import urllib.parse
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -19,6 +22,7 @@ from flask import (
     Blueprint,
     Flask,
     current_app,
+    flash,
     g,
     redirect,
     render_template,
@@ -27,13 +31,14 @@ from flask import (
     url_for,
 )
 from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from planning_gis import db
-from planning_gis.accounts import AccountLocked, BadCredentials, CsrfFailure, audit
-from planning_gis.accounts.users import authenticate
-from planning_gis.errors import Forbidden, Unauthorized
-from planning_gis.models import User
+from planning_gis.accounts import BadCredentials, CsrfFailure, audit, sessions
+from planning_gis.accounts.users import authenticate, dummy_hash
+from planning_gis.errors import Forbidden, NotFound, Unauthorized
+from planning_gis.models import User, UserSession
 
 F = TypeVar("F", bound=Callable[..., Any])
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -69,15 +74,9 @@ def _close_session(_exc: BaseException | None = None) -> None:
 
 
 def current_user() -> User | None:
-    """The signed-in, active user of this request, or None."""
+    """The active user of this request's live server-side session, or None."""
     if "user" not in g:
-        user = None
-        uid = session.get("uid")
-        if isinstance(uid, int):
-            user = get_session().get(User, uid)
-            if user is not None and not user.is_active:
-                user = None
-        g.user = user
+        g.user = sessions.user_of(get_session(), session.get("sid"))
     return g.user
 
 
@@ -139,10 +138,29 @@ def client_ip() -> str | None:
     return request.remote_addr
 
 
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("workspace.home")
+def _looks_local(path: str) -> bool:
+    """One leading "/", then no second "/" or "\\" and no scheme or host when parsed."""
+    if not path.startswith("/") or path.startswith(("//", "/\\")) or "\\" in path:
+        return False
+    parts = urllib.parse.urlsplit(path)
+    return not parts.scheme and not parts.netloc
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after signing in: a path of this site, else the workspace home.
+
+    Browsers drop tabs and newlines inside a URL and read "\\" as "/", so ``/<TAB>/evil`` and
+    ``/\\evil`` lead off-site; the target is refused when it, with control characters and
+    spaces stripped, or its percent-decoded form is not a plain local path.
+    """
+    if not target:
+        return url_for("workspace.home")
+    stripped = "".join(ch for ch in target if ch.isprintable() and not ch.isspace())
+    decoded = "".join(ch for ch in urllib.parse.unquote(stripped)
+                      if ch.isprintable() and not ch.isspace())
+    if stripped != target or not _looks_local(stripped) or not _looks_local(decoded):
+        return url_for("workspace.home")
+    return target
 
 
 @bp.route("/dang-nhap", methods=["GET", "POST"])
@@ -157,30 +175,66 @@ def login():
         try:
             user = authenticate(s, email, request.form.get("password", ""),
                                 current_app.config["SETTINGS"])
-        except (BadCredentials, AccountLocked) as exc:
+        except BadCredentials as exc:
             s.commit()  # keep the failure count and the lock
             error = exc.message_vi
-            status = 403 if isinstance(exc, AccountLocked) else 401
+            status = 401
         else:
             audit.record(s, user, "user.login", "user", user.id, ip=client_ip())
+            old = session.get("sid")
+            if old:
+                sessions.end(s, old)
+            token = sessions.start(s, user, current_app.permanent_session_lifetime)
             s.commit()
             session.clear()
             session.permanent = True
-            session["uid"] = user.id
+            session["sid"] = token
             session["csrf"] = secrets.token_urlsafe(32)
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_next(request.args.get("next")))
     return render_template("workspace/login.html", error=error, email=email), status
 
 
 @bp.post("/dang-xuat")
 def logout():
+    """End this session on the server (a copy of the cookie is refused from now on)."""
     user = current_user()
+    s = get_session()
+    sessions.end(s, session.get("sid"))
     if user is not None:
-        s = get_session()
         audit.record(s, user, "user.logout", "user", user.id, ip=client_ip())
-        s.commit()
+    s.commit()
     session.clear()
     return redirect(url_for("accounts.login"))
+
+
+@bp.get("/nguoi-dung")
+@role_required("admin")
+def users_page():
+    """Admins: every account, its live sessions, and "sign out everywhere"."""
+    s = get_session()
+    now = dt.datetime.now(dt.UTC)
+    live = (select(UserSession.user_id, func.count().label("n"))
+            .where(UserSession.revoked_at.is_(None), UserSession.expires_at > now)
+            .group_by(UserSession.user_id).subquery())
+    rows = s.execute(select(User, func.coalesce(live.c.n, 0))
+                     .outerjoin(live, live.c.user_id == User.id).order_by(User.email)).all()
+    return render_template("workspace/users.html", rows=rows)
+
+
+@bp.post("/nguoi-dung/<user_id>/dang-xuat-moi-noi")
+@role_required("admin")
+def sign_out_everywhere(user_id: str):
+    """Admins: end every session of a user (a lost phone, a leaked cookie)."""
+    s = get_session()
+    target = s.get(User, int(user_id)) if user_id.isdigit() else None
+    if target is None:
+        raise NotFound(f"no user {user_id!r}", message_vi=f"Không có người dùng {user_id!r}.")
+    ended = sessions.end_all(s, target.id)
+    audit.record(s, current_user(), "user.signout_all", "user", target.id,
+                 {"email": target.email, "sessions": ended}, ip=client_ip())
+    s.commit()
+    flash(f"Đã đăng xuất {target.email} khỏi {ended} phiên.")
+    return redirect(url_for("accounts.users_page"), code=303)
 
 
 @bp.before_request
@@ -205,5 +259,6 @@ def init_app(app: Flask) -> None:
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=settings.session_hours),
     )
     app.teardown_appcontext(_close_session)
+    dummy_hash()  # made now, not during the first sign-in with an unknown e-mail
     app.jinja_env.globals.update(csrf_token=csrf_token, current_user=current_user)
     app.register_blueprint(bp)

@@ -1,4 +1,5 @@
-"""``import_maps.py users``: create staff accounts (admins, planners of an organisation)."""
+"""``import_maps.py users``: create staff accounts (admins, planners of an organisation), change a
+password, end a user's sessions everywhere."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from planning_gis.accounts import audit
-from planning_gis.accounts.users import create_user
+from planning_gis.accounts import audit, sessions
+from planning_gis.accounts.users import change_password, create_user, find_user
 from planning_gis.db import session_scope
 from planning_gis.errors import InvalidInput, MissingFile
 from planning_gis.models import Organisation, User
@@ -51,6 +52,29 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _password_change(args: argparse.Namespace) -> int:
+    """A new password read like ``create``'s; every session of the user ends with the old one."""
+    password = _password(args)
+    with session_scope() as session:
+        user = find_user(session, args.email)
+        ended = change_password(session, user, password)
+        audit.record(session, None, "user.password", "user", user.id,
+                     {"email": user.email, "sessions_ended": ended, "by": "command line"})
+    print(f"changed the password of {user.email}; ended {ended} session(s)")
+    return 0
+
+
+def _signout_all(args: argparse.Namespace) -> int:
+    """End every session of a user (a lost phone, a leaked cookie)."""
+    with session_scope() as session:
+        user = find_user(session, args.email)
+        ended = sessions.end_all(session, user.id)
+        audit.record(session, None, "user.signout_all", "user", user.id,
+                     {"email": user.email, "sessions": ended, "by": "command line"})
+    print(f"ended {ended} session(s) of {user.email}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     users = sub.add_parser("users", help="staff accounts of the planner's workspace")
     usub = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
@@ -63,3 +87,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.set_defaults(func=_create)
     ls = usub.add_parser("list", help="list users")
     ls.set_defaults(func=_list)
+    pw = usub.add_parser("password", help="set a new password (read from stdin); ends every "
+                                          "session of the user")
+    pw.add_argument("--email", required=True)
+    pw.add_argument("--password-file", help="read the password from this file instead of stdin")
+    pw.set_defaults(func=_password_change)
+    so = usub.add_parser("signout-all", help="end every session of a user")
+    so.add_argument("email")
+    so.set_defaults(func=_signout_all)

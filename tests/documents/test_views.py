@@ -162,9 +162,9 @@ def test_search_box_and_document_map_in_chromium(page, live_server, artifacts, i
     assert "<mark>Cầu</mark>" in first
     page.screenshot(path=str(artifacts / "documents-search-box.png"))
     page.goto(f"{live_server}/tai-lieu/{ids['doc']}")
-    page.wait_for_function("document.getElementById('outline-map').dataset.outlines > 0",
+    page.wait_for_function("() => document.getElementById('outline-map').dataset.outlines > 0",
                            timeout=10000)
-    page.wait_for_function("document.querySelector('#trang-1 img').complete", timeout=10000)
+    page.wait_for_function("() => document.querySelector('#trang-1 img').complete", timeout=10000)
     assert page.eval_on_selector("#trang-1 img", "img => img.naturalWidth") > 300
     page.screenshot(path=str(artifacts / "documents-document-page.png"), full_page=True)
     assert page.console_errors == []

@@ -62,7 +62,7 @@ def test_page_loads_with_our_tiles_and_legend(page, live_server, artifacts):
     page.wait_for_selector("#map[data-first-tile]", timeout=20000)
     assert page.evaluate("document.documentElement.lang") == "vi"
     assert "Bản đồ quy hoạch Hà Nội" in page.inner_text("header")
-    page.wait_for_function("document.querySelectorAll('#legend li').length >= 15")
+    page.wait_for_function("() => document.querySelectorAll('#legend li').length >= 15")
     assert "Đất ở mới" in page.inner_text("#legend")
     # Vector tiles came from us and were drawn on canvas.
     assert page.locator(".leaflet-tile-container canvas").count() > 0
@@ -89,7 +89,7 @@ def test_tap_a_zone_shows_its_indicators_then_back_and_forward(page, live_server
     page.click("#lang")
     # Back closes the selection, forward brings it back.
     page.go_back()
-    page.wait_for_function("document.getElementById('panel').hidden")
+    page.wait_for_function("() => document.getElementById('panel').hidden")
     page.go_forward()
     page.wait_for_selector("#panel[data-ready]:not([hidden])", timeout=10000)
     assert zone.label in page.inner_text("#panel")
@@ -105,7 +105,7 @@ def test_search_without_diacritics_jumps_to_the_new_urban_zone(page, live_server
     page.press("#q", "Enter")
     page.wait_for_selector("#map[data-jumped]", timeout=10000)
     assert "Khu đô thị" in page.inner_text("#results")
-    page.wait_for_function("location.hash.includes('z=1')")
+    page.wait_for_function("() => location.hash.includes('z=1')")
     lat, lon = _center(page)
     assert box.w <= lon <= box.e and box.s <= lat <= box.n
     _clean(page)

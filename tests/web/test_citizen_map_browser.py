@@ -168,6 +168,7 @@ def located(browser, live_server):
     pg.context.grant_permissions(["geolocation"], origin=live_server)
     yield pg.context, pg
     pg.context.close()
+    assert pg.csp_violations == []
 
 
 def test_my_location_centres_the_map_and_opens_the_panel(located, live_server, traced):

@@ -36,12 +36,17 @@ def test_lock_out_after_repeated_failures(app, demo):
     email = planner_email(HOAI_DUC)
     for _ in range(demo.login_max_failures):
         assert sign_in(c, email, "wrong-password-123").status_code == 401
+    # Locked: even the right password is refused, with the answer every refusal gets (issue 12:
+    # a distinct "locked" answer told a prober that the address has an account).
     resp = sign_in(c, email, DEMO_PLANNER_PASSWORD)
-    assert resp.status_code == 403 and "khóa" in resp.get_data(as_text=True)
+    assert resp.status_code == 401 and "tạm khóa" in resp.get_data(as_text=True)
     from sqlalchemy import text
 
     from planning_gis import db
 
+    with db.session_scope(demo) as s:
+        assert s.execute(text("SELECT locked_until > now() FROM users WHERE email=:e"),
+                         {"e": email}).scalar_one()
     with db.session_scope(demo) as s:  # unlock for the other tests
         s.execute(text("UPDATE users SET locked_until = NULL, failed_logins = 0 WHERE email=:e"),
                   {"e": email})

@@ -59,7 +59,7 @@ def test_planner_takes_a_scan_to_the_public_map(page, live_server, demo, simulat
 
     # The old public page opens the citizen's map with the sheet laid over it.
     page.goto(f"{live_server}/to-ban-do?to={sheet_id}")
-    page.wait_for_function(f"document.getElementById('sheet').value === '{sheet_id}'")
+    page.wait_for_function(f"() => document.getElementById('sheet').value === '{sheet_id}'")
     assert f"s={sheet_id}" in page.evaluate("location.hash")
     assert " m (" in page.inner_text("#scan-note")
     page.wait_for_selector(f".sheet-{sheet_id} img.leaflet-tile-loaded")
@@ -76,3 +76,72 @@ def test_planner_takes_a_scan_to_the_public_map(page, live_server, demo, simulat
     page.screenshot(path=str(artifacts / "workspace-public.png"), full_page=True)
     assert page.console_errors == []
     assert page.foreign_requests == []
+
+
+HOSTILE = '<img src=x onerror="window.__xss=1">'
+
+
+@pytest.fixture
+def hostile_zones(demo):
+    """Every zone of the Cầu Giấy plan labelled with markup for the test, then put back."""
+    from sqlalchemy import text
+
+    from planning_gis import db
+
+    plan_id = plan_of(demo, CAU_GIAY)
+    with db.session_scope(demo) as s:
+        before = s.execute(text("SELECT id, label FROM land_use_zones WHERE plan_id = :p"),
+                           {"p": plan_id}).all()
+        s.execute(text("UPDATE land_use_zones SET label = :bad WHERE plan_id = :p"),
+                  {"bad": HOSTILE, "p": plan_id})
+    assert before, "the demo plan has zones"
+    yield plan_id
+    with db.session_scope(demo) as s:
+        for zone_id, label in before:
+            s.execute(text("UPDATE land_use_zones SET label = :l WHERE id = :i"),
+                      {"l": label, "i": zone_id})
+
+
+def test_labels_from_a_planner_are_text_for_the_admin(page, live_server, demo, simulated,
+                                                      planner_client, hostile_zones):
+    """A planner saves a control point and zones labelled with markup; the admin opening the
+    editor sees the label as literal text and no script of it runs (issue 12, defect 3)."""
+    c = planner_client
+    resp = c.post(f"/quan-tri/do-an/{hostile_zones}/to-ban-do",
+                  data={"csrf_token": c.csrf, "title": "Tờ có nhãn lạ",
+                        "scan": (io.BytesIO(simulated.path.read_bytes()), "to-ban-do.png")},
+                  content_type="multipart/form-data")
+    assert resp.status_code == 303, resp.get_data(as_text=True)
+    sheet_id = int(resp.headers["Location"].rstrip("/").split("/")[-1])
+    p = simulated.control_points[0]
+    resp = c.post(f"/quan-tri/api/to-ban-do/{sheet_id}/diem",
+                  json={"pixel_x": p.pixel_x, "pixel_y": p.pixel_y, "x_north": p.northing,
+                        "y_east": p.easting, "label": HOSTILE},
+                  headers={"X-CSRF-Token": c.csrf})
+    assert resp.status_code == 201 and resp.get_json()["points"][0]["label"] == HOSTILE
+
+    from planning_gis.demo.accounts import DEMO_ADMIN
+
+    page.goto(f"{live_server}/quan-tri/dang-nhap")
+    page.fill("input[name=email]", DEMO_ADMIN[0])
+    page.fill("input[name=password]", DEMO_ADMIN[1])
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#plans")
+    page.goto(f"{live_server}/quan-tri/to-ban-do/{sheet_id}")
+    page.wait_for_selector("#points-table tbody tr")
+    assert page.inner_text("#points-table tbody tr td") == HOSTILE
+    assert page.locator("#points-table img").count() == 0
+    markers = page.locator("#scan-map .ws-label, #ref-map .ws-label")
+    assert markers.count() == 2
+    assert all(t == HOSTILE for t in markers.all_inner_texts())
+    # the zones' tooltips on the reference map: open every one, read their text
+    page.wait_for_selector("#ref-map path.leaflet-interactive", state="attached")
+    page.evaluate("""() => document.querySelectorAll('#ref-map path.leaflet-interactive')
+        .forEach((p) => p.dispatchEvent(new MouseEvent('mouseover', { bubbles: true })))""")
+    page.wait_for_selector("#ref-map .leaflet-tooltip", state="attached")
+    tips = page.locator("#ref-map .leaflet-tooltip").all_inner_texts()
+    assert any(t.startswith(HOSTILE + " ") for t in tips), tips[:5]
+    assert page.locator("#ref-map .leaflet-tooltip img, #editor img[src='x']").count() == 0
+    page.wait_for_timeout(500)  # an injected <img src=x> would have failed to load by now
+    assert page.evaluate("() => window.__xss") is None
+    assert page.console_errors == []

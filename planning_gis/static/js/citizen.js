@@ -92,7 +92,28 @@
   const DEFAULT = { z: 14, lat: 21.03, lon: 105.79, layers: ["zones", "redlines", "plans"] };
 
   const $ = (sel) => document.querySelector(sel);
-  const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  // Data (zone labels, plan names, documents, messages) goes into the page as text nodes, never as
+  // HTML: el("p", { className: "x", role: "alert" }, "text", node, [more]) builds an element.
+  function el(tag, props, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(props || {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === "style") Object.assign(node.style, v);
+      else if (k === "dataset") Object.assign(node.dataset, v);
+      else if (k in node) node[k] = v;
+      else node.setAttribute(k, v === true ? "" : v);
+    }
+    node.append(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false)
+      .map((c) => (typeof c === "object" ? c : String(c))));
+    return node;
+  }
+  const swatch = (color) => el("span", { className: "swatch", "aria-hidden": "true", style: { background: color || "" } });
+  // title_html from the search API is escaped text with <mark> around matched words: read it back
+  // as text pieces and <mark> elements (markupsafe's entities decoded; nothing parsed as HTML).
+  const ENTITIES = { "&amp;": "&", "&lt;": "<", "&gt;": ">", "&#34;": '"', "&quot;": '"', "&#39;": "'", "&#x27;": "'" };
+  const unescapeHtml = (x) => x.replace(/&(?:amp|lt|gt|quot|#34|#39|#x27);/g, (e) => ENTITIES[e]);
+  const marked = (html) => String(html ?? "").split(/(<mark>[\s\S]*?<\/mark>)/).filter(Boolean).map((part) =>
+    part.startsWith("<mark>") && part.endsWith("</mark>") ? el("mark", {}, unescapeHtml(part.slice(6, -7))) : unescapeHtml(part));
   const state = { lang: "vi", point: null, info: null, sheet: "", opacity: 80, swipe: false, layers: new Set(DEFAULT.layers) };
   const t = (key) => T[state.lang][key] ?? T.vi[key] ?? key;
   window.citizenMetrics = { firstTile: null, panelShown: null };
@@ -245,8 +266,8 @@
   let legendRows = [];
   function renderLegend() {
     const ul = $("#legend");
-    ul.innerHTML = legendRows.map((r) => `<li><span class="swatch" style="background:${esc(r.color)}" aria-hidden="true"></span>` +
-      `<b>${esc(r.code)}</b> <span>${esc(state.lang === "vi" ? r.name_vi : r.name_en)}</span></li>`).join("");
+    ul.replaceChildren(...legendRows.map((r) => el("li", {}, swatch(r.color), el("b", {}, r.code), " ",
+      el("span", {}, state.lang === "vi" ? r.name_vi : r.name_en))));
   }
   fetch("/api/legend").then((r) => r.json()).then((rows) => { legendRows = rows; renderLegend(); });
 
@@ -362,7 +383,7 @@
     else marker.setLatLng(latlng).addTo(map);
     panel.hidden = false;
     document.body.classList.add("has-panel");
-    body.innerHTML = `<p class="loading">${esc(t("loading"))}</p>`;
+    body.replaceChildren(el("p", { className: "loading" }, t("loading")));
     save(push);
     try {
       const q = `lon=${latlng.lng.toFixed(7)}&lat=${latlng.lat.toFixed(7)}`;
@@ -382,13 +403,13 @@
       }
     } catch (e) {
       state.info = null;
-      body.innerHTML = panelHead(t("error")) + `<p class="error" role="alert">${esc(errorText(e))}</p>`;
+      body.replaceChildren(panelHead(t("error")), el("p", { className: "error", role: "alert" }, errorText(e)));
       panel.dataset.ready = "1";
     }
   }
   function panelHead(title) {
-    return `<div class="card-head"><h2 id="panel-title">${esc(title)}</h2>` +
-      `<button type="button" class="close" id="panel-close" aria-label="${esc(t("close"))}">×</button></div>`;
+    return el("div", { className: "card-head" }, el("h2", { id: "panel-title" }, title),
+      el("button", { type: "button", className: "close", id: "panel-close", "aria-label": t("close") }, "×"));
   }
   function closePanel(push = true) {
     state.point = null; state.info = null;
@@ -413,15 +434,15 @@
   }
   function decisionText(d) {
     if (!d || !d.number) return "—";
-    return `${t("number")} ${esc(d.number)} ${t("date")} ${date(d.date)}${d.approving_body ? " — " + esc(d.approving_body) : ""}`;
+    return `${t("number")} ${d.number} ${t("date")} ${date(d.date)}${d.approving_body ? " — " + d.approving_body : ""}`;
   }
-  function accuracyText(z) {
+  function accuracyNodes(z) {
     const a = z && z.accuracy;
     const what = a && { check_points: t("accCheck"), leave_one_out: t("accLoo") }[a.basis];
-    if (!a || a.sheet_id == null || !what || a.error_m == null) return esc(t("noAccuracy"));
-    return `± ${num(a.error_m, 1)} m <small>(${esc(what)}; ${esc(t("sheetWord"))}: ${esc(a.sheet_title)})</small>` +
-      (sheets.some((s) => String(s.id) === String(a.sheet_id)) && String(state.sheet) !== String(a.sheet_id)
-        ? ` <button type="button" class="btn" data-sheet="${a.sheet_id}">${esc(t("showScan"))}</button>` : "");
+    if (!a || a.sheet_id == null || !what || a.error_m == null) return [t("noAccuracy")];
+    return [`± ${num(a.error_m, 1)} m `, el("small", {}, `(${what}; ${t("sheetWord")}: ${a.sheet_title})`),
+      (sheets.some((s) => String(s.id) === String(a.sheet_id)) && String(state.sheet) !== String(a.sheet_id))
+        ? [" ", el("button", { type: "button", className: "btn", dataset: { sheet: String(a.sheet_id) } }, t("showScan"))] : null];
   }
   function renderPanel(info) {
     const vi = state.lang === "vi";
@@ -429,57 +450,67 @@
     const z = gov && gov.zones.length ? gov.zones[0] : null;
     const ind = z ? z.indicators : null;
     const title = z ? `${t("zone")} ${z.label}` : (gov ? gov.name : t("noPlan"));
-    let h = panelHead(title);
+    const parts = [panelHead(title)];
+    const fact = (label, field, value) => el("div", {}, el("dt", {}, label), el("dd", { dataset: { field } }, value));
     if (z) {
-      h += `<p class="function"><span class="swatch" style="background:${esc(z.legend.color)}" aria-hidden="true"></span>` +
-        `<span data-field="function"><b>${esc(vi ? z.legend.name_vi : z.legend.name_en)}</b> (${esc(z.function_code)})</span>` +
-        `<br><small lang="${vi ? "en" : "vi"}">${esc(vi ? z.legend.name_en : z.legend.name_vi)}</small></p>`;
-      h += `<dl class="indicators">
-        <div><dt>${t("area")}</dt><dd data-field="area">${num(ind.area_m2, 0)} m²</dd></div>
-        <div><dt>${t("coverage")}</dt><dd data-field="coverage">${num(ind.coverage_pct, 1)} %</dd></div>
-        <div><dt>${t("floors")}</dt><dd data-field="floors">${floors(ind)}</dd></div>
-        <div><dt>${t("far")}</dt><dd data-field="far">${ind.far == null ? "—" : num(ind.far, 2) + " " + t("times")}</dd></div>
-        <div><dt>${t("population")}</dt><dd data-field="population">${ind.population == null ? "—" : num(ind.population, 0) + " " + t("people")}</dd></div>
-      </dl>`;
+      parts.push(el("p", { className: "function" }, swatch(z.legend.color),
+        el("span", { dataset: { field: "function" } }, el("b", {}, vi ? z.legend.name_vi : z.legend.name_en), ` (${z.function_code})`),
+        el("br"), el("small", { lang: vi ? "en" : "vi" }, vi ? z.legend.name_en : z.legend.name_vi)));
+      parts.push(el("dl", { className: "indicators" },
+        fact(t("area"), "area", `${num(ind.area_m2, 0)} m²`),
+        fact(t("coverage"), "coverage", `${num(ind.coverage_pct, 1)} %`),
+        fact(t("floors"), "floors", floors(ind)),
+        fact(t("far"), "far", ind.far == null ? "—" : num(ind.far, 2) + " " + t("times")),
+        fact(t("population"), "population", ind.population == null ? "—" : num(ind.population, 0) + " " + t("people"))));
     } else {
-      h += `<p>${esc(t("noZone"))}</p>`;
+      parts.push(el("p", {}, t("noZone")));
     }
     if (gov) {
-      h += `<section class="gov" aria-label="${esc(t("governing"))}"><h3>${esc(t("governing"))}</h3>
-        <p class="plan-name" data-field="plan">${esc(gov.name)}</p>
-        <p class="muted">${esc(vi ? gov.kind.name_vi : gov.kind.name_en)}${gov.scale ? ", " + esc(gov.scale) : ""} · ${esc(vi ? gov.status.name_vi : gov.status.name_en)}</p>
-        <dl class="facts"><div><dt>${t("decision")}</dt><dd data-field="decision">${decisionText(gov.decision)}</dd></div>
-        <div><dt>${t("accuracy")}</dt><dd data-field="accuracy">${accuracyText(z)}</dd></div></dl>`;
+      const sec = el("section", { className: "gov", "aria-label": t("governing") }, el("h3", {}, t("governing")),
+        el("p", { className: "plan-name", dataset: { field: "plan" } }, gov.name),
+        el("p", { className: "muted" }, `${vi ? gov.kind.name_vi : gov.kind.name_en}${gov.scale ? ", " + gov.scale : ""} · ${vi ? gov.status.name_vi : gov.status.name_en}`),
+        el("dl", { className: "facts" }, fact(t("decision"), "decision", decisionText(gov.decision)),
+          fact(t("accuracy"), "accuracy", accuracyNodes(z))));
       if (gov.documents.length) {
-        h += `<h4>${esc(t("documents"))}</h4><ul class="docs">` + gov.documents.map((d) =>
-          `<li><span>${esc(vi ? d.type_vi : d.type_en)}${d.number ? " " + esc(d.number) : ""}${d.issued_on ? ", " + date(d.issued_on) : ""}` +
-          `<br><small>${esc(d.title)}</small></span><span class="doc-actions">` +
-          `<a href="/documents/${Number(d.id)}/file" class="btn" data-view="${d.id}" data-title="${esc(d.title)}" data-pages="${d.pages || 0}">${esc(t("view"))}</a>` +
-          `<a href="/documents/${Number(d.id)}/file" class="btn" download>${esc(t("download"))}</a></span></li>`).join("") + `</ul>`;
+        sec.append(el("h4", {}, t("documents")), el("ul", { className: "docs" }, gov.documents.map((d) => {
+          const file = `/documents/${Number(d.id)}/file`;
+          return el("li", {},
+            el("span", {}, `${vi ? d.type_vi : d.type_en}${d.number ? " " + d.number : ""}${d.issued_on ? ", " + date(d.issued_on) : ""}`,
+              el("br"), el("small", {}, d.title)),
+            el("span", { className: "doc-actions" },
+              el("a", { href: file, className: "btn", dataset: { view: String(Number(d.id)), title: d.title || "", pages: String(d.pages || 0) } }, t("view")),
+              el("a", { href: file, className: "btn", download: "" }, t("download"))));
+        })));
       }
-      h += `</section>`;
+      parts.push(sec);
     }
     const others = info.plans.filter((p) => !p.governing);
     if (others.length) {
-      h += `<section><h3>${esc(t("others"))}</h3><ul class="others">` + others.map((p) => {
+      parts.push(el("section", {}, el("h3", {}, t("others")), el("ul", { className: "others" }, others.map((p) => {
         const oz = p.zones[0];
-        return `<li${p.superseded ? ' class="superseded"' : ""}>${p.superseded ? `<span class="badge">${esc(t("superseded"))}</span> ` : ""}` +
-          `<span>${esc(p.name)}</span>${oz ? ` — ${esc(oz.label)} (${esc(vi ? oz.legend.name_vi : oz.legend.name_en)})` : ""}` +
-          `<br><small>${esc(t("decision"))} ${decisionText(p.decision)}</small></li>`;
-      }).join("") + `</ul></section>`;
+        return el("li", { className: p.superseded ? "superseded" : "" },
+          p.superseded ? [el("span", { className: "badge" }, t("superseded")), " "] : null,
+          el("span", {}, p.name), oz ? ` — ${oz.label} (${vi ? oz.legend.name_vi : oz.legend.name_en})` : null,
+          el("br"), el("small", {}, `${t("decision")} ${decisionText(p.decision)}`));
+      }))));
     }
     const pt = info.point;
-    h += `<section><h3>${esc(t("coords"))}</h3><p class="muted" data-field="coords">WGS 84: ${pt.lat.toFixed(6)}, ${pt.lon.toFixed(6)}<br>` +
-      `VN-2000: X ${num(pt.x_north, 2)} · Y ${num(pt.y_east, 2)}</p>`;
+    const coords = el("section", {}, el("h3", {}, t("coords")),
+      el("p", { className: "muted", dataset: { field: "coords" } }, `WGS 84: ${pt.lat.toFixed(6)}, ${pt.lon.toFixed(6)}`, el("br"),
+        `VN-2000: X ${num(pt.x_north, 2)} · Y ${num(pt.y_east, 2)}`));
     if (info.units.length) {
-      h += `<p class="muted">${esc(t("units"))}: ` + info.units.map((u) => esc(u.name) + (u.current ? "" : ` (${esc(t("oldName"))})`)).join("; ") + `</p>`;
+      coords.append(el("p", { className: "muted" }, `${t("units")}: ` +
+        info.units.map((u) => u.name + (u.current ? "" : ` (${t("oldName")})`)).join("; ")));
     }
-    h += `<p class="muted">${esc(t("dataDate"))}: ${date(info.data_date)}</p></section>`;
-    const q = `lon=${pt.lon}&lat=${pt.lat}`;
-    h += `<div class="actions"><a class="btn primary" id="info-sheet" href="/api/info-sheet.pdf?${q}" target="_blank" rel="noopener">${esc(t("sheetPdf"))}</a>` +
-      `<button type="button" class="btn" id="share">${esc(t("share"))}</button></div>` +
-      `<label class="share-row" for="share-url">${esc(t("shareLink"))}</label><input id="share-url" readonly value="${esc(location.href)}">`;
-    body.innerHTML = h;
+    coords.append(el("p", { className: "muted" }, `${t("dataDate")}: ${date(info.data_date)}`));
+    parts.push(coords);
+    const q = `lon=${Number(pt.lon)}&lat=${Number(pt.lat)}`;
+    parts.push(el("div", { className: "actions" },
+      el("a", { className: "btn primary", id: "info-sheet", href: `/api/info-sheet.pdf?${q}`, target: "_blank", rel: "noopener" }, t("sheetPdf")),
+      el("button", { type: "button", className: "btn", id: "share" }, t("share"))),
+      el("label", { className: "share-row", htmlFor: "share-url" }, t("shareLink")),
+      el("input", { id: "share-url", readOnly: true, value: location.href }));
+    body.replaceChildren(...parts);
   }
 
   async function share() {
@@ -496,19 +527,20 @@
   const viewer = $("#viewer");
   // Pages are shown as images rendered by the library: phones do not draw a PDF inside a page.
   function openDoc(id, title, pages) {
-    const file = `/documents/${id}/file`;
+    const file = `/documents/${Number(id)}/file`;
     $("#viewer-title").textContent = title;
     $("#viewer-download").href = file;
     $("#viewer-open").href = file;
     // Without a known page count (text not read yet) only the PDF links are offered.
     const n = Math.min(Number(pages) || 0, 60);
-    $("#viewer-pages").innerHTML = n ? Array.from({ length: n }, (_, i) =>
-      `<img src="/documents/${id}/pages/${i + 1}.png" alt="${esc(t("page"))} ${i + 1}" loading="${i ? "lazy" : "eager"}">`).join("")
-      : `<p>${esc(t("noPages"))}</p>`;
+    const doc = Number(id);
+    $("#viewer-pages").replaceChildren(...(n ? Array.from({ length: n }, (_, i) =>
+      el("img", { src: `/documents/${doc}/pages/${i + 1}.png`, alt: `${t("page")} ${i + 1}`, loading: i ? "lazy" : "eager" }))
+      : [el("p", {}, t("noPages"))]));
     viewer.showModal();
   }
   $("#viewer-close").addEventListener("click", () => viewer.close());
-  viewer.addEventListener("close", () => { $("#viewer-pages").innerHTML = ""; });
+  viewer.addEventListener("close", () => { $("#viewer-pages").replaceChildren(); });
 
   // ---- tap, keyboard ------------------------------------------------------------------------
   map.on("click", (e) => (drawing ? addCorner(e.latlng) : select(e.latlng)));
@@ -523,7 +555,7 @@
 
   // ---- search -------------------------------------------------------------------------------
   const results = $("#results");
-  function hideResults() { results.hidden = true; results.innerHTML = ""; }
+  function hideResults() { results.hidden = true; results.replaceChildren(); }
   // A result's box: [west, south, east, north] (the search API) or a GeoJSON polygon.
   function bboxBounds(b) {
     if (Array.isArray(b) && b.length === 4 && b.every(Number.isFinite)) return L.latLngBounds([b[1], b[0]], [b[3], b[2]]);
@@ -541,16 +573,16 @@
       if (!jump && !(e.doc && e.doc.code === "outside_hanoi")) return;
       const nums = q.match(/[-+]?\d+(?:[.,]\d+)?/g);
       const swap = e.doc && e.doc.code === "outside_hanoi" && nums && nums.length === 2 && /đảo|swap/i.test(e.doc.detail_vi + e.doc.detail);
-      results.innerHTML = `<p class="error" role="alert">${esc(errorText(e))}</p>` +
-        (swap ? `<button type="button" class="btn" id="swap" data-q="${esc(nums[1] + " " + nums[0])}">${esc(t("swap"))}: ${esc(nums[1])} ${esc(nums[0])}</button>` : "");
+      results.replaceChildren(el("p", { className: "error", role: "alert" }, errorText(e)),
+        swap ? el("button", { type: "button", className: "btn", id: "swap", dataset: { q: nums[1] + " " + nums[0] } }, `${t("swap")}: ${nums[1]} ${nums[0]}`) : "");
       results.hidden = false;
       return;
     }
     if ($("#q").value.trim() !== q.trim()) return; // the citizen typed on
     if (doc.coordinates) {
       const c = doc.coordinates;
-      results.innerHTML = `<p class="reading" data-field="reading">${esc(t("reading"))}: ${esc(state.lang === "vi" ? c.reading_vi : c.reading_en)}` +
-        ` → ${c.lat.toFixed(6)}, ${c.lon.toFixed(6)}</p>`;
+      results.replaceChildren(el("p", { className: "reading", dataset: { field: "reading" } },
+        `${t("reading")}: ${state.lang === "vi" ? c.reading_vi : c.reading_en} → ${c.lat.toFixed(6)}, ${c.lon.toFixed(6)}`));
       results.hidden = false;
       if (jump) {
         const ll = L.latLng(c.lat, c.lon);
@@ -561,11 +593,13 @@
     }
     lastResults = doc.results;
     if (!doc.results.length) {
-      results.innerHTML = `<p>${esc(t("noResults"))}</p>`;
+      results.replaceChildren(el("p", {}, t("noResults")));
     } else {
-      results.innerHTML = `<ul role="list">` + doc.results.map((r, i) =>
-        `<li><button type="button" class="hit" data-i="${i}"><span class="kind">${esc(T[state.lang].kinds[r.kind] || r.kind)}</span> ` +
-        `<span class="hit-title">${r.title_html}</span>${r.subtitle ? `<br><small>${esc(r.subtitle)}</small>` : ""}</button></li>`).join("") + `</ul>`;
+      results.replaceChildren(el("ul", { role: "list" }, doc.results.map((r, i) =>
+        el("li", {}, el("button", { type: "button", className: "hit", dataset: { i: String(i) } },
+          el("span", { className: "kind" }, T[state.lang].kinds[r.kind] || r.kind), " ",
+          el("span", { className: "hit-title" }, marked(r.title_html)),
+          r.subtitle ? [el("br"), el("small", {}, r.subtitle)] : null)))));
     }
     results.hidden = false;
     // Enter jumps to the best result that is a place on the map; documents open only when chosen.
@@ -669,45 +703,50 @@
     if (!r.ok) { const doc = await r.json().catch(() => ({})); const e = new Error(doc.detail || r.statusText); e.doc = doc; throw e; }
     return r;
   }
-  function sharesHtml(look) {
+  function sharesNodes(look) {
     const plans = look.plans.filter((p) => p.zones.length);
-    let h = `<p data-field="plot-area"><b>${esc(t("plotArea"))}:</b> ${num(look.query.plot_area_m2, 1)} m²</p>`;
-    if (!plans.length) return h + `<p>${esc(t("plotNoZone"))}</p>`;
+    const out = [el("p", { dataset: { field: "plot-area" } }, el("b", {}, `${t("plotArea")}:`), ` ${num(look.query.plot_area_m2, 1)} m²`)];
+    if (!plans.length) return [...out, el("p", {}, t("plotNoZone"))];
     const vi = state.lang === "vi";
     for (const p of plans) {
       const role = p.governing ? t("governing") : (p.superseded ? t("superseded") : t("others"));
-      h += `<h3 class="plot-plan">${esc(role)}: ${esc(p.name)}</h3><table class="shares"${p.governing ? ' data-governing="1"' : ""}>` +
-        `<thead><tr><th>${esc(t("zone"))}</th><th>${esc(t("lyrZones"))}</th><th class="n">${esc(t("inPlot"))}</th><th class="n">${esc(t("share"))}</th></tr></thead><tbody>` +
-        [...p.zones].sort((a, b) => b.share_m2 - a.share_m2).map((z) => `<tr><td>${esc(z.label)}</td>` +
-          `<td><span class="swatch" style="background:${esc(z.legend.color)}" aria-hidden="true"></span>${esc(vi ? z.legend.name_vi : z.legend.name_en)}</td>` +
-          `<td class="n">${num(z.share_m2, 1)} m²</td><td class="n" data-share>${num(z.share_pct, 1)} %</td></tr>`).join("") +
-        `</tbody><tfoot><tr><td colspan="2">${esc(t("total"))}</td><td class="n">${num(p.plot_covered_m2, 1)} m²</td>` +
-        `<td class="n" data-total>${num(p.plot_covered_pct, 1)} %</td></tr></tfoot></table>`;
+      out.push(el("h3", { className: "plot-plan" }, `${role}: ${p.name}`));
+      out.push(el("table", { className: "shares", dataset: p.governing ? { governing: "1" } : {} },
+        el("thead", {}, el("tr", {}, el("th", {}, t("zone")), el("th", {}, t("lyrZones")),
+          el("th", { className: "n" }, t("inPlot")), el("th", { className: "n" }, t("share")))),
+        el("tbody", {}, [...p.zones].sort((a, b) => b.share_m2 - a.share_m2).map((z) => el("tr", {},
+          el("td", {}, z.label),
+          el("td", {}, swatch(z.legend.color), vi ? z.legend.name_vi : z.legend.name_en),
+          el("td", { className: "n" }, `${num(z.share_m2, 1)} m²`),
+          el("td", { className: "n", dataset: { share: "" } }, `${num(z.share_pct, 1)} %`)))),
+        el("tfoot", {}, el("tr", {}, el("td", { colspan: "2" }, t("total")),
+          el("td", { className: "n" }, `${num(p.plot_covered_m2, 1)} m²`),
+          el("td", { className: "n", dataset: { total: "" } }, `${num(p.plot_covered_pct, 1)} %`)))));
     }
-    return h;
+    return out;
   }
   let plotShape = null;
   async function submitPlot() {
     const out = $("#plot-result");
     let plot;
     try { plot = readPlot($("#plot-text").value); } catch (e) {
-      out.innerHTML = `<p class="error" role="alert">${esc(e.message)}</p>`; return;
+      out.replaceChildren(el("p", { className: "error", role: "alert" }, e.message)); return;
     }
-    out.innerHTML = `<p class="loading">${esc(t("loading"))}</p>`;
+    out.replaceChildren(el("p", { className: "loading" }, t("loading")));
     try {
       const look = await (await postJson(`/api/lookup?crs=${plot.crs}`, plot.geometry)).json();
-      out.innerHTML = sharesHtml(look) + `<p class="loading" id="plot-pdf-wait">…</p>`;
+      out.replaceChildren(...sharesNodes(look), el("p", { className: "loading", id: "plot-pdf-wait" }, "…"));
       if (plotShape) plotShape.remove();
       const pdf = await (await postJson(`/api/info-sheet.pdf?crs=${plot.crs}`, plot.geometry)).blob();
       if (plotPdfUrl) URL.revokeObjectURL(plotPdfUrl);
       plotPdfUrl = URL.createObjectURL(pdf);
-      $("#plot-pdf-wait").outerHTML = `<div class="actions"><a class="btn primary" id="plot-pdf" href="${plotPdfUrl}" ` +
-        `download="phieu-thong-tin-thua-dat.pdf">${esc(t("plotPdf"))}</a></div>`;
+      $("#plot-pdf-wait").replaceWith(el("div", { className: "actions" },
+        el("a", { className: "btn primary", id: "plot-pdf", href: plotPdfUrl, download: "phieu-thong-tin-thua-dat.pdf" }, t("plotPdf"))));
       const c = look.query.centroid;
       plotShape = L.circleMarker([c.lat, c.lon], { radius: 6, color: "#1450c8", weight: 2, fillOpacity: 0.6, interactive: false }).addTo(map);
       out.dataset.ready = "1";
     } catch (e) {
-      out.innerHTML = `<p class="error" role="alert">${esc(errorText(e))}</p>`;
+      out.replaceChildren(el("p", { className: "error", role: "alert" }, errorText(e)));
       out.dataset.ready = "1";
     }
   }
@@ -715,12 +754,12 @@
 
   // ---- my location --------------------------------------------------------------------------
   $("#locate").addEventListener("click", () => {
-    if (!navigator.geolocation) { results.innerHTML = `<p class="error" role="alert">${esc(t("geoUnsupported"))}</p>`; results.hidden = false; return; }
+    if (!navigator.geolocation) { results.replaceChildren(el("p", { className: "error", role: "alert" }, t("geoUnsupported"))); results.hidden = false; return; }
     navigator.geolocation.getCurrentPosition((pos) => {
       const ll = L.latLng(pos.coords.latitude, pos.coords.longitude);
       if (!HANOI.contains(ll)) {
         const where = `${num(ll.lat, 4)}; ${num(ll.lng, 4)}`;
-        results.innerHTML = `<p class="error" role="alert" data-field="geo">${esc(t("geoOutside").replace("{where}", where))}</p>`;
+        results.replaceChildren(el("p", { className: "error", role: "alert", dataset: { field: "geo" } }, t("geoOutside").replace("{where}", where)));
         results.hidden = false;
         return;
       }
@@ -728,7 +767,7 @@
       map.setView(ll, 17, { animate: false });
       select(ll);
     }, (err) => {
-      results.innerHTML = `<p class="error" role="alert">${esc(t("geoDenied"))}: ${esc(err.message)}</p>`;
+      results.replaceChildren(el("p", { className: "error", role: "alert" }, `${t("geoDenied")}: ${err.message}`));
       results.hidden = false;
     }, { enableHighAccuracy: true, timeout: 15000 });
   });

@@ -1,21 +1,24 @@
 // A small map of plan outlines (GeoJSON in EPSG:4326, embedded in the page by the server).
 (function () {
   "use strict";
-  const el = document.getElementById("outline-map");
+  const mapEl = document.getElementById("outline-map");
   const data = document.getElementById("outline-data");
-  if (!el || !data || typeof L === "undefined") return;
+  if (!mapEl || !data || typeof L === "undefined") return;
   const fc = JSON.parse(data.textContent);
-  const map = L.map(el, { attributionControl: false, scrollWheelZoom: false });
+  function el(tag, props, text) {
+    const node = document.createElement(tag);
+    Object.assign(node, props);
+    node.textContent = text ?? "";
+    return node;
+  }
+  const map = L.map(mapEl, { attributionControl: false, scrollWheelZoom: false });
   const layer = L.geoJSON(fc, {
     style: { color: "#b22222", weight: 2, fillColor: "#f4a460", fillOpacity: 0.25 },
     onEachFeature: (f, l) => {
-      const a = document.createElement("a");
-      a.href = f.properties.url || "#";
-      a.textContent = f.properties.name;
-      l.bindTooltip(f.properties.name);
+      l.bindTooltip(el("span", {}, f.properties.name)); // a text node: a plan's name is not HTML
       l.on("click", () => { if (f.properties.url) window.location.href = f.properties.url; });
     },
   }).addTo(map);
   map.fitBounds(layer.getBounds(), { padding: [10, 10] });
-  el.dataset.outlines = String(fc.features.length);
+  mapEl.dataset.outlines = String(fc.features.length);
 })();

@@ -7,19 +7,41 @@
   const list = input.form.querySelector(".search-results");
   const api = input.dataset.searchApi;
   const KIND_VI = { plan: "Đồ án", zone: "Ô đất", document: "Văn bản", place: "Địa danh", decision: "Số quyết định" };
-  const esc = (s) => String(s ?? "").replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
+  // Results are built as DOM nodes with text: a title is never parsed as HTML.
+  function el(tag, props, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(props || {})) {
+      if (k in node) node[k] = v; else node.setAttribute(k, v);
+    }
+    node.append(...children.filter((c) => c !== null && c !== undefined).map((c) => (typeof c === "object" ? c : String(c))));
+    return node;
+  }
+  // title_html/snippet_html are escaped text with <mark> around the matched words: read them back
+  // as text pieces and marks (the entities markupsafe writes are decoded; nothing is parsed).
+  const ENTITIES = { "&amp;": "&", "&lt;": "<", "&gt;": ">", "&#34;": '"', "&quot;": '"', "&#39;": "'", "&#x27;": "'" };
+  const unescape = (s) => s.replace(/&(?:amp|lt|gt|quot|#34|#39|#x27);/g, (e) => ENTITIES[e]);
+  function marked(html) {
+    const out = [];
+    String(html ?? "").split(/(<mark>[\s\S]*?<\/mark>)/).forEach((part) => {
+      if (part.startsWith("<mark>") && part.endsWith("</mark>")) out.push(el("mark", {}, unescape(part.slice(6, -7))));
+      else if (part) out.push(unescape(part));
+    });
+    return out;
+  }
+  // Only our own paths become links.
+  const ownUrl = (u) => (typeof u === "string" && u.startsWith("/") && !u.startsWith("//") ? u : "#");
   let timer = null, seq = 0, selected = -1;
 
   function render(results) {
-    list.innerHTML = "";
+    list.replaceChildren();
     selected = -1;
     for (const r of results) {
       const li = document.createElement("li");
       li.setAttribute("role", "option");
       // title_html and snippet_html come escaped from the server, with <mark> only.
-      li.innerHTML = `<a href="${esc(r.url)}"><span class="kind">${esc(KIND_VI[r.kind] || r.kind)}</span>${r.title_html}` +
-        (r.subtitle ? `<br><small>${esc(r.subtitle)}</small>` : "") +
-        (r.snippet_html ? `<br><small class="snippet">${r.page ? "Trang " + esc(r.page) + ": " : ""}${r.snippet_html}</small>` : "") + "</a>";
+      li.append(el("a", { href: ownUrl(r.url) }, el("span", { className: "kind" }, KIND_VI[r.kind] || r.kind), ...marked(r.title_html),
+        ...(r.subtitle ? [el("br"), el("small", {}, r.subtitle)] : []),
+        ...(r.snippet_html ? [el("br"), el("small", { className: "snippet" }, r.page ? "Trang " + r.page + ": " : "", ...marked(r.snippet_html))] : [])));
       li.dataset.kind = r.kind;
       if (r.bbox) li.dataset.bbox = JSON.stringify(r.bbox);
       list.appendChild(li);

@@ -30,6 +30,21 @@
     });
   }
   function fail(e) { say(e.message, true); }
+  /* Every label comes from a planner: it goes into the page as text, never as HTML.
+     el("td", { className: "x" }, "text", node, ...) builds an element; strings become text nodes. */
+  function el(tag, props) {
+    var node = document.createElement(tag);
+    Object.keys(props || {}).forEach(function (k) {
+      if (k === "dataset") { Object.keys(props[k]).forEach(function (d) { node.dataset[d] = props[k][d]; }); }
+      else if (k in node) { node[k] = props[k]; }
+      else { node.setAttribute(k, props[k]); }
+    });
+    for (var i = 2; i < arguments.length; i++) {
+      var c = arguments[i];
+      if (c !== null && c !== undefined) { node.appendChild(typeof c === "object" ? c : document.createTextNode(String(c))); }
+    }
+    return node;
+  }
   function fmt(v, n) { return v === null || v === undefined ? "–" : Number(v).toFixed(n === undefined ? 3 : n); }
 
   /* --- the two maps --- */
@@ -50,10 +65,10 @@
   refMarkers.addTo(refMap);
   fetch(root.dataset.zones + "?bbox=" + pb.join(",")).then(function (r) { return r.json(); }).then(function (fc) {
     L.geoJSON(fc, { style: function (f) { return { color: "#555", weight: 1, fillColor: f.properties.color, fillOpacity: 0.5 }; },
-      onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.label + " " + f.properties.function_code); } }).addTo(refMap);
+      onEachFeature: function (f, layer) { layer.bindTooltip(el("span", { className: "ws-zone-tip" }, f.properties.label + " " + f.properties.function_code)); } }).addTo(refMap);
   }).catch(function () {});
 
-  function label(text, cls) { return L.divIcon({ className: "", html: '<span class="ws-label ' + (cls || "") + '">' + text + "</span>", iconSize: null, iconAnchor: [-4, 8] }); }
+  function label(text, cls) { return L.divIcon({ className: "", html: el("span", { className: "ws-label " + (cls || "") }, text), iconSize: null, iconAnchor: [-4, 8] }); }
 
   /* --- drawing the state --- */
   function render(data) {
@@ -64,7 +79,7 @@
     (rep.residuals || []).forEach(function (r) { if (r.blunder) { blunders[r.id] = true; } });
     scanMarkers.clearLayers(); refMarkers.clearLayers();
     var tbody = document.querySelector("#points-table tbody");
-    tbody.innerHTML = "";
+    tbody.replaceChildren();
     data.points.forEach(function (p) {
       var cls = blunders[p.id] ? "blunder" : "";
       var m = L.marker(ll(p.pixel_x, p.pixel_y), { draggable: true, icon: label(p.label, cls), title: p.label });
@@ -78,31 +93,32 @@
       var tr = document.createElement("tr");
       tr.dataset.pointId = p.id;
       tr.className = (blunders[p.id] ? "blunder " : "") + (p.enabled ? "" : "disabled");
-      tr.innerHTML = "<td>" + p.label + "</td><td>" + fmt(p.pixel_x, 1) + "</td><td>" + fmt(p.pixel_y, 1) + "</td><td>" + fmt(p.x_north, 2) +
-        "</td><td>" + fmt(p.y_east, 2) + '</td><td class="residual">' + fmt(p.residual_m) + '</td><td class="loo">' + fmt(p.loo_error_m) +
-        '</td><td><input type="checkbox" class="enable"' + (p.enabled ? " checked" : "") + '></td><td><button type="button" class="delete">Xóa</button></td>';
+      tr.append(el("td", {}, p.label), el("td", {}, fmt(p.pixel_x, 1)), el("td", {}, fmt(p.pixel_y, 1)), el("td", {}, fmt(p.x_north, 2)),
+        el("td", {}, fmt(p.y_east, 2)), el("td", { className: "residual" }, fmt(p.residual_m)), el("td", { className: "loo" }, fmt(p.loo_error_m)),
+        el("td", {}, el("input", { type: "checkbox", className: "enable", checked: !!p.enabled })),
+        el("td", {}, el("button", { type: "button", className: "delete" }, "Xóa")));
       tr.querySelector(".enable").addEventListener("change", function (ev) { call("PATCH", api + "/diem/" + p.id, { enabled: ev.target.checked }).then(render).catch(fail); });
       tr.querySelector(".delete").addEventListener("click", function () { call("DELETE", api + "/diem/" + p.id).then(render).catch(fail); });
       tbody.appendChild(tr);
     });
     var mt = document.querySelector("#methods-table tbody");
-    mt.innerHTML = "";
+    mt.replaceChildren();
     var summary = document.getElementById("fit-summary");
     if (rep.ok) {
-      summary.innerHTML = "Tự động chọn: <strong id=\"chosen-method\">" + rep.method + "</strong> · RMSE " + fmt(rep.rmse_m) +
-        " m · LOO RMSE " + fmt(rep.loo_rmse_m) + " m<br><small>" + rep.reason + "</small>";
+      summary.replaceChildren("Tự động chọn: ", el("strong", { id: "chosen-method" }, rep.method), " · RMSE " + fmt(rep.rmse_m) +
+        " m · LOO RMSE " + fmt(rep.loo_rmse_m) + " m", el("br"), el("small", {}, rep.reason));
       Object.keys(rep.methods).forEach(function (m) {
         var s = rep.methods[m], tr = document.createElement("tr");
         tr.dataset.method = m;
         if (m === rep.method) { tr.className = "chosen"; }
-        tr.innerHTML = "<td>" + m + " – " + s.description + "</td><td>" + fmt(s.rmse_m) + "</td><td>" + fmt(s.loo_rmse_m) + "</td><td>" + (s.why_not || "") + "</td>";
+        tr.append(el("td", {}, m + " – " + s.description), el("td", {}, fmt(s.rmse_m)), el("td", {}, fmt(s.loo_rmse_m)), el("td", {}, s.why_not || ""));
         mt.appendChild(tr);
       });
     } else {
       summary.textContent = data.points.length ? ("Chưa nắn được: " + (rep.error_vi || rep.error || "")) : "Chưa có điểm khống chế.";
     }
     var bl = document.getElementById("blunders");
-    bl.innerHTML = "";
+    bl.replaceChildren();
     (rep.blunders || []).forEach(function (b) {
       var p = document.createElement("p");
       p.className = "ws-error blunder-note";
@@ -124,7 +140,7 @@
   function loadVersions() {
     call("GET", api + "/phien-ban").then(function (vs) {
       var ul = document.getElementById("versions");
-      ul.innerHTML = "";
+      ul.replaceChildren();
       vs.forEach(function (v) {
         var li = document.createElement("li");
         li.textContent = "Phiên bản " + v.version + " · " + v.method + " · RMSE " + fmt(v.rmse_m) + " m · " + new Date(v.created_at).toLocaleString("vi-VN") + (v.current ? " (đang công bố) " : " ");
