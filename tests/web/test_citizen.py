@@ -173,7 +173,9 @@ def test_one_list_of_published_sheets_with_tiles_and_accuracy(client, demo):
     assert len(rows) >= 2
     for s in rows:
         assert s["tiles"] == f"/tiles/sheets/{s['id']}/{{z}}/{{x}}/{{y}}.png"
-        assert s["accuracy"]["check_error_m"] is not None and len(s["bounds"]) == 4
+        assert "check_error_m" in s["accuracy"] and len(s["bounds"]) == 4
+    # The demo's sheets have independent check points (a sheet another test publishes may not).
+    assert sum(s["accuracy"]["check_error_m"] is not None for s in rows) >= 2
 
 
 def test_old_public_sheet_page_opens_the_citizen_map_with_the_sheet(client, demo):
