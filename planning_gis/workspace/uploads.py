@@ -27,9 +27,15 @@ from rasterio.errors import RasterioError
 from rio_cogeo.cogeo import cog_translate
 from rio_cogeo.profiles import cog_profiles
 
-from planning_gis.errors import CorruptImage, InvalidInput, StorageUnavailable, TooLarge
+from planning_gis.errors import (
+    CorruptImage,
+    InvalidInput,
+    PlanningError,
+    StorageUnavailable,
+    TooLarge,
+)
 from planning_gis.georef.scan_io import ScanInfo, decode_to_tiff, probe_scan
-from planning_gis.safe_files import RASTER_DRIVERS, check_raster, raster_env
+from planning_gis.safe_files import RASTER_DRIVERS, check_raster, raster_env, scrub
 from planning_gis.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -135,6 +141,19 @@ def save_limited(stream: BinaryIO, path: Path, limit: int, display: str) -> int:
     return size
 
 
+def _named_as_upload(exc: PlanningError, filename: str, *internal: Path) -> PlanningError:
+    """``exc`` again, its messages naming the upload as the client called it instead of our
+    temporary or content-addressed files (and no server path at all)."""
+    def clean(text: str) -> str:
+        for p in internal:
+            text = text.replace(str(p), filename).replace(p.name, filename)
+        return scrub(text)
+
+    renamed = type(exc)(clean(exc.message), message_vi=clean(exc.message_vi))
+    renamed.__cause__ = exc.__cause__
+    return renamed
+
+
 @contextmanager
 def _temp_in(folder: Path, suffix: str) -> Iterator[Path]:
     """A temporary name in ``folder`` that is removed unless it was renamed away."""
@@ -158,8 +177,10 @@ def store_scan(stream: BinaryIO, filename: str, settings: Settings,
     if declared_size is not None and declared_size > limit:
         raise _too_large(limit)
     created: list[Path] = []
+    internal: list[Path] = []  # our own file names, never shown to the client
     try:
         with _temp_in(settings.scans_dir, ".part") as tmp:
+            internal.append(tmp)
             digest = hashlib.sha256()
             size = 0
             head = b""
@@ -183,6 +204,7 @@ def store_scan(stream: BinaryIO, filename: str, settings: Settings,
             sha = digest.hexdigest()
             final = scan_path(settings, sha, fmt)
             typed = tmp.with_suffix(f".{fmt}")
+            internal += [typed, final, preview_path(settings, sha), thumb_path(settings, sha)]
             os.replace(tmp, typed)
             try:
                 # Only the driver of the sniffed type may open it (a PNG signature followed by
@@ -202,6 +224,10 @@ def store_scan(stream: BinaryIO, filename: str, settings: Settings,
                             preview_path(settings, sha), thumb_path(settings, sha), created)
         make_previews(info, stored, settings)
         return stored
+    except PlanningError as exc:
+        for p in created:
+            p.unlink(missing_ok=True)
+        raise _named_as_upload(exc, filename, *internal) from exc.__cause__
     except OSError as exc:
         for p in created:
             p.unlink(missing_ok=True)

@@ -366,3 +366,27 @@ def test_read_only_data_folder_is_a_clear_5xx(demo, simulated, tmp_path, read_on
         left = [p for p in data_dir.rglob("*") if p.is_file()]
     assert left == [], left
     shutil.rmtree(data_dir, ignore_errors=True)
+
+
+# --- defect 11: messages name the upload, never a server file -----------------------------------
+
+@pytest.mark.parametrize("cut", [0.5, 0.05])
+def test_broken_scan_messages_name_no_server_file(planner_client, demo, simulated, cut):
+    data = simulated.path.read_bytes()
+    data = data[: int(len(data) * cut)]
+    before = set(_scan_files(demo))
+    resp = planner_client.post(f"/quan-tri/do-an/{plan_of(demo, CAU_GIAY)}/to-ban-do",
+                               data={"csrf_token": planner_client.csrf,
+                                     "scan": (io.BytesIO(data), "to-ban-do-hong.png")},
+                               content_type="multipart/form-data",
+                               headers={"Accept": "application/json"})
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 400, body
+    err = resp.get_json()
+    assert "to-ban-do-hong.png" in err["detail"], err
+    assert ".incoming" not in body and ".part" not in body, body
+    _assert_no_leak(body, demo)
+    import hashlib
+
+    assert hashlib.sha256(data).hexdigest() not in body  # the stored name is internal too
+    assert set(_scan_files(demo)) == before
