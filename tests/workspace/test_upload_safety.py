@@ -86,6 +86,12 @@ def _zones_labelled(settings, prefix: str) -> int:
                          {"p": prefix + "%"}).scalar()
 
 
+def _plan_zones(settings, plan_id: int) -> int:
+    with db.session_scope(settings) as s:
+        return s.execute(text("SELECT count(*) FROM land_use_zones WHERE plan_id = :p"),
+                         {"p": plan_id}).scalar()
+
+
 def _assert_no_leak(body: str, settings=None) -> None:
     for mark in PASSWD_MARKS:
         assert mark not in body, f"/etc/passwd leaked: {mark!r}"
@@ -162,12 +168,14 @@ VRT_CASES = {
 def test_web_refuses_files_that_name_other_files(planner_client, demo, case):
     name, content = VRT_CASES[case]
     plan_id = plan_of(demo, CAU_GIAY)
+    before = _plan_zones(demo, plan_id)
     resp = _post_zones(planner_client, plan_id, content.encode(), name,
                        map_label="field_1", map_function_code="field_1")
     body = resp.get_data(as_text=True)
     assert resp.status_code == 400, body
     _assert_no_leak(body, demo)
     assert "ws-error" in body  # the Vietnamese message of the page
+    assert _plan_zones(demo, plan_id) == before
 
 
 def test_web_vrt_pointing_at_a_url_makes_no_request(planner_client, demo, bait_server):
