@@ -148,7 +148,7 @@ def _check_geojson(path: Path, display: str) -> None:
     raw = path.read_bytes()
     try:
         doc = json.loads(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # nesting: RecursionError
         raise InvalidInput(f"cannot read {display} as GeoJSON: not valid JSON ({exc})",
                            message_vi=f"{display}: không phải GeoJSON hợp lệ.") from exc
     if not isinstance(doc, dict) or doc.get("type") not in ("FeatureCollection", "Feature"):

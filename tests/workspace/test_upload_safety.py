@@ -314,13 +314,22 @@ def test_cli_truncated_files_one_line_exit_2(tmp_path, demo, cli_plan, kind):
     assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
 
 
+def test_deeply_nested_json_is_a_4xx(planner_client, demo):
+    data = b'{"type": "FeatureCollection", "features": ' + b"[" * 200_000 + b"]" * 200_000 + b"}"
+    resp = _post_zones(planner_client, plan_of(demo, CAU_GIAY), data, "z.geojson")
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 400, body[-500:]
+    assert "ws-error" in body
+
+
 def test_unknown_encoding_is_a_4xx(planner_client, demo, tmp_path, cli_plan):
     data = _geojson((E0, N0, E0 + 20, N0 + 20))
-    resp = _post_zones(planner_client, plan_of(demo, CAU_GIAY), data, "z.geojson",
-                       encoding="bogus-enc")
-    body = resp.get_data(as_text=True)
-    assert resp.status_code == 400, body
-    assert "Bảng mã" in body or "bảng mã" in body
+    for action in ("check", "import"):
+        resp = _post_zones(planner_client, plan_of(demo, CAU_GIAY), data, "z.geojson",
+                           encoding="bogus-enc", action=action)
+        body = resp.get_data(as_text=True)
+        assert resp.status_code == 400, body
+        assert "Bảng mã chữ &#39;bogus-enc&#39; không được hỗ trợ" in body, body
     path = tmp_path / "z.geojson"
     path.write_bytes(data)
     result = run_cli("zones", str(path), "--plan", str(cli_plan), "--encoding", "bogus-enc",
