@@ -28,6 +28,7 @@ import stat
 import tempfile
 import threading
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -253,7 +254,8 @@ def _extract_shapefile(path: Path, display: str, into: Path, limits: ZoneFileLim
                         if total > limits.max_zip_bytes:  # the header may lie about sizes
                             raise too_big
                         out.write(chunk)
-            except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError) as exc:
+            except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, NotImplementedError,
+                    RuntimeError) as exc:  # RuntimeError: an encrypted member
                 raise InvalidInput(
                     f"{display}: member {pure.name!r} cannot be unpacked (damaged zip)",
                     message_vi=f"{display}: không giải nén được {pure.name!r} (tệp nén hỏng).",

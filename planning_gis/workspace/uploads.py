@@ -210,7 +210,8 @@ def store_scan(stream: BinaryIO, filename: str, settings: Settings,
                 # Only the driver of the sniffed type may open it (a PNG signature followed by
                 # VRT XML would otherwise be read as a VRT that reads any file it names).
                 check_raster(typed, fmt, filename)
-                info = probe_scan(typed, settings)  # pixel limit, from the header only
+                with raster_env():
+                    info = probe_scan(typed, settings)  # pixel limit, from the header only
                 if final.exists():
                     typed.unlink()
                 else:
@@ -222,7 +223,8 @@ def store_scan(stream: BinaryIO, filename: str, settings: Settings,
         info.path = final
         stored = StoredScan(sha, size, fmt, info.width, info.height, final,
                             preview_path(settings, sha), thumb_path(settings, sha), created)
-        make_previews(info, stored, settings)
+        with raster_env():  # the upload's GDAL options for every decode of it
+            make_previews(info, stored, settings)
         return stored
     except PlanningError as exc:
         for p in created:

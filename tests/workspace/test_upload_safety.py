@@ -290,6 +290,20 @@ def _truncated(tmp_path: Path, kind: str) -> tuple[str, bytes]:
     return "t.zip", data[: len(data) // 2]
 
 
+def test_damaged_zip_member_is_a_4xx(planner_client, demo, tmp_path):
+    data = bytearray(_shapefile_zip(tmp_path))
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as z:
+        info = z.getinfo("zones.shp")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    for i in range(start + 2, start + info.compress_size - 2):
+        data[i] ^= 0x5A  # scramble the deflated bytes, keep the directory intact
+    resp = _post_zones(planner_client, plan_of(demo, CAU_GIAY), bytes(data), "hong.zip")
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 400, body[-800:]
+    assert "ws-error" in body
+    _assert_no_leak(body, demo)
+
+
 @pytest.mark.parametrize("kind", ["dxf", "gpkg", "zip"])
 def test_truncated_files_are_a_4xx_without_paths(planner_client, demo, tmp_path, kind):
     name, data = _truncated(tmp_path, kind)
