@@ -123,3 +123,17 @@ class ImageTooLarge(TooLarge):
     """A scan with more pixels than ``max_scan_pixels`` (decompression-bomb guard)."""
 
     code = "image_too_large"
+
+
+class UnsafeFile(InvalidInput):
+    """An uploaded file that is not plainly the format its type says (a VRT inside a .json, a
+    zip member that is a link or leaves its folder, content that names other files or URLs)."""
+
+    code = "unsafe_file"
+
+
+class StorageUnavailable(PlanningError):
+    """The server cannot write its data folder (read-only, full): a 5xx, the client is not to
+    blame, and the message names no server path."""
+
+    code = "storage_unavailable"

@@ -9,7 +9,10 @@ through the table below (lower-case letters; the capitals with their own code po
 
 from __future__ import annotations
 
+import codecs
 import unicodedata
+
+from planning_gis.errors import InvalidInput
 
 #: TCVN3 byte -> Unicode letter.
 _TCVN3_BYTES = (
@@ -42,6 +45,26 @@ CP1258_NAMES = ("cp1258", "windows1258", "1258", "ansi1258", "vietnamese")
 
 def _key(name: str | None) -> str:
     return (name or "").strip().lower().replace("-", "").replace("_", "")
+
+
+def check_encoding(name: str | None) -> str | None:
+    """``name`` when it is an encoding we can read (the legacy Vietnamese ones or any codec
+    Python knows), None when none is given; an unknown name is the user's mistake (a 400),
+    not a LookupError deep inside the reader."""
+    if name is None or not name.strip():
+        return None
+    key = _key(name)
+    if key in LEGACY or key in CP1258_NAMES:
+        return name.strip()
+    try:
+        codecs.lookup(name.strip())
+    except LookupError as exc:
+        raise InvalidInput(
+            f"unknown text encoding {name!r}: use cp1258, tcvn3, utf-8 or another standard name",
+            message_vi=f"Bảng mã chữ {name!r} không được hỗ trợ: hãy chọn CP1258, TCVN3 hoặc "
+                       "UTF-8.",
+        ) from exc
+    return name.strip()
 
 
 def gdal_encoding(name: str | None) -> str | None:

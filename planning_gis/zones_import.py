@@ -14,10 +14,9 @@ from pathlib import Path
 import pyogrio
 import shapely
 from geoalchemy2.shape import from_shape
-from pyogrio.errors import DataSourceError
 from pyproj import CRS
 from shapely.geometry import MultiPolygon, Polygon
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,9 +27,17 @@ from planning_gis.errors import (
     InvalidInput,
     MissingFile,
     NotFound,
+    TooLarge,
+    UnsafeFile,
 )
 from planning_gis.models import LandUseLegend, LandUseZone, Plan
-from planning_gis.text_encodings import gdal_encoding, shapefile_encoding, to_unicode
+from planning_gis.safe_files import ZoneFileLimits, scrub, vector_source
+from planning_gis.text_encodings import (
+    check_encoding,
+    gdal_encoding,
+    shapefile_encoding,
+    to_unicode,
+)
 
 #: Indicator columns we read, with the names planners' files commonly use for them.
 COLUMN_ALIASES = {
@@ -117,20 +124,47 @@ def _number(value, name: str, fid: object, integer: bool = False):
         raise InvalidInput(f"feature {fid}: {name} is not a number: {value!r}") from exc
 
 
-def _read(path: Path, encoding: str | None, layer: str | None):
-    kwargs: dict[str, object] = {"return_fids": True}
+#: What pyogrio raises for a file it cannot read (its errors are RuntimeErrors; a bad encoding
+#: is a LookupError or UnicodeDecodeError).
+_READ_ERRORS = (RuntimeError, ValueError, LookupError, UnicodeDecodeError)
+
+
+def _read(source: str, local: Path, display: str, driver: str, encoding: str | None,
+          layer: str | None, limits: ZoneFileLimits):
+    """Read every feature of ``source`` with pyogrio, bounded by ``limits``.
+
+    Messages name the file as the user knows it (``display``), never a server path: GDAL's
+    own text is scrubbed of paths before it is passed on.
+    """
+    kwargs: dict[str, object] = {"return_fids": True, "max_features": limits.max_features + 1}
     gdal_enc = gdal_encoding(encoding)
     if gdal_enc:
         kwargs["encoding"] = gdal_enc
     if layer:
         kwargs["layer"] = layer
     try:
-        info = pyogrio.read_info(path, layer=layer) if layer else pyogrio.read_info(path)
-        meta, fids, geoms, fields = pyogrio.raw.read(path, **kwargs)
-    except (DataSourceError, ValueError) as exc:
-        raise InvalidInput(f"cannot read {path.name} as a GIS file: {exc}",
-                           message_vi=f"Không đọc được {path.name} như một tệp GIS.") from exc
+        info = pyogrio.read_info(source, layer=layer) if layer else pyogrio.read_info(source)
+        if info.get("driver") != driver:  # the prefix or the content check failed to hold
+            raise UnsafeFile(f"cannot read {display}: it is not a {driver} file",
+                             message_vi=f"{display}: không phải tệp {driver}.")
+        if (info.get("features") or 0) > limits.max_features:
+            raise _too_many_features(display, info["features"], limits)
+        meta, fids, geoms, fields = pyogrio.raw.read(source, **kwargs)
+    except _READ_ERRORS as exc:
+        detail = scrub(str(exc), local, source, local.parent)
+        raise InvalidInput(f"cannot read {display} as a {driver} file: {detail}",
+                           message_vi=f"Không đọc được {display} như một tệp {driver} "
+                                      "(tệp hỏng, không đầy đủ hoặc sai bảng mã).") from exc
+    if len(geoms) > limits.max_features:
+        raise _too_many_features(display, f"more than {limits.max_features}", limits)
     return info, meta, fids, geoms, fields
+
+
+def _too_many_features(display: str, count: object, limits: ZoneFileLimits) -> TooLarge:
+    return TooLarge(f"{display} has {count} features; at most {limits.max_features:,} are "
+                    "imported at once",
+                    message_vi=f"{display} có quá nhiều đối tượng (tối đa "
+                               f"{limits.max_features:,}).")
 
 
 def _polygonal(geom):
@@ -152,22 +186,31 @@ def _polygonal(geom):
 def check_zones(session: Session, path: Path, plan_id: int, crs: str | None = None, *,
                 mapping: dict[str, str] | None = None, encoding: str | None = None,
                 repair: bool = True, layer: str | None = None,
-                stop_at_first: bool = False) -> tuple[list[LandUseZone], ZoneReport]:
+                stop_at_first: bool = False, display_name: str | None = None,
+                limits: ZoneFileLimits | None = None) -> tuple[list[LandUseZone], ZoneReport]:
     """Read and check every feature; returns the rows that would be inserted and the report.
 
     ``mapping`` maps our indicator names (label, function_code, coverage_pct, floors_min,
     floors_max, far, population) to the file's columns; the common Vietnamese column names are
     recognised without one. Shapefiles honour their ``.cpg``; ``encoding`` overrides it (cp1258,
     tcvn3). With ``repair``, an invalid polygon is repaired (and reported); without, rejected.
+    The file is opened only by the driver its type allows (:mod:`planning_gis.safe_files`)
+    and within ``limits``; ``display_name`` is how messages name it (an upload's own name,
+    never the server's temporary path).
     """
     path = Path(path)
+    display = display_name or path.name
+    limits = limits or ZoneFileLimits()
     if not path.exists():
         raise MissingFile(f"file not found: {path}", message_vi=f"Không tìm thấy tệp: {path}")
     if session.get(Plan, plan_id) is None:
         raise NotFound(f"plan {plan_id} does not exist",
                        message_vi=f"Không có đồ án quy hoạch số {plan_id}.")
-    encoding = encoding or shapefile_encoding(path)
-    info, meta, _fids, geoms, fields = _read(path, encoding, layer)
+    encoding = check_encoding(encoding)
+    with vector_source(path, display, limits) as (source, local, driver):
+        encoding = encoding or shapefile_encoding(local)
+        info, meta, _fids, geoms, fields = _read(source, local, display, driver, encoding,
+                                                 layer, limits)
     columns = list(meta["fields"])
     file_crs = meta.get("crs") or info.get("crs")
     if crs:
@@ -175,13 +218,13 @@ def check_zones(session: Session, path: Path, plan_id: int, crs: str | None = No
     elif file_crs:
         src = CRS.from_user_input(file_crs)
     else:
-        raise InvalidInput(f"{path.name} has no CRS: give one with --crs (e.g. EPSG:5897)",
-                           message_vi=f"{path.name} không có hệ tọa độ: hãy chọn (ví dụ EPSG:5897).")
+        raise InvalidInput(f"{display} has no CRS: give one with --crs (e.g. EPSG:5897)",
+                           message_vi=f"{display} không có hệ tọa độ: hãy chọn (ví dụ EPSG:5897).")
     cols = {f: _column(columns, f, mapping) for f in COLUMN_ALIASES}
-    report = ZoneReport(path.name, len(geoms), 0, columns, cols, [], src.to_string())
+    report = ZoneReport(display, len(geoms), 0, columns, cols, [], src.to_string())
     if cols["label"] is None or cols["function_code"] is None:
         raise InvalidInput(
-            f"{path.name} needs a zone label column and a function code column "
+            f"{display} needs a zone label column and a function code column "
             f"(e.g. 'label' and 'function_code'); it has {', '.join(columns) or 'none'}",
             message_vi="Tệp cần một cột ký hiệu ô đất và một cột mã chức năng sử dụng đất "
                        "(hãy gán cột).",
@@ -211,6 +254,14 @@ def check_zones(session: Session, path: Path, plan_id: int, crs: str | None = No
                     f"Đối tượng {fid}: không có hình học")
             continue
         geom = shapely.from_wkb(wkb)
+        vertices = int(shapely.get_num_coordinates(geom))
+        if vertices > limits.max_vertices:
+            problem(fid, "too_many_vertices",
+                    f"feature {fid}: {vertices:,} vertices, more than the "
+                    f"{limits.max_vertices:,} a zone may have",
+                    f"Đối tượng {fid}: {vertices:,} đỉnh, vượt quá {limits.max_vertices:,} "
+                    "đỉnh cho phép của một ô")
+            continue
         poly = _polygonal(geom)
         if poly is None:
             problem(fid, "not_polygon", f"feature {fid}: a {geom.geom_type}, zones must be polygons",
@@ -298,16 +349,24 @@ def _overlaps(session: Session, plan_id: int, placed, problem) -> None:
 def import_zones(session: Session, path: Path, plan_id: int, crs: str | None = None, *,
                  mapping: dict[str, str] | None = None, encoding: str | None = None,
                  repair: bool = False, layer: str | None = None,
-                 report_only: bool = False) -> ZoneImportResult:
+                 report_only: bool = False, display_name: str | None = None,
+                 limits: ZoneFileLimits | None = None) -> ZoneImportResult:
     """Read, check and insert every zone of ``path`` into plan ``plan_id``, all or nothing.
 
     Without ``repair`` the first bad feature stops the import with its message (the command
     line's behaviour); with it, invalid polygons are repaired. A report with any rejected
     feature inserts nothing: the first rejection is raised, the whole report is on the result
     of :func:`check_zones`. ``report_only`` checks without writing.
+
+    Before anything is read, the plan's row is locked for the rest of the transaction
+    (:func:`lock_plan_zones`), so the overlap check and the insert of two imports into one plan
+    never interleave: the second waits, then sees the first's zones.
     """
+    if not report_only:
+        lock_plan_zones(session, plan_id)
     rows, report = check_zones(session, path, plan_id, crs, mapping=mapping, encoding=encoding,
-                               repair=repair, layer=layer, stop_at_first=not repair)
+                               repair=repair, layer=layer, stop_at_first=not repair,
+                               display_name=display_name, limits=limits)
     if report.rejected:
         first = report.rejected[0]
         more = len(report.rejected) - 1
@@ -317,8 +376,9 @@ def import_zones(session: Session, path: Path, plan_id: int, crs: str | None = N
         raise cls(first.message + tail + ": nothing was imported",
                   message_vi=first.message_vi + ": không nhập đối tượng nào.")
     if not rows:
-        raise InvalidInput(f"{Path(path).name} has no features",
-                           message_vi=f"{Path(path).name} không có đối tượng nào.")
+        name = display_name or Path(path).name
+        raise InvalidInput(f"{name} has no features",
+                           message_vi=f"{name} không có đối tượng nào.")
     if report_only:
         return ZoneImportResult(plan_id, 0, report.source_crs, report)
     try:
@@ -332,6 +392,22 @@ def import_zones(session: Session, path: Path, plan_id: int, crs: str | None = N
             message_vi="Một ô quy hoạch vi phạm ràng buộc của cơ sở dữ liệu: không nhập gì.",
         ) from exc
     return ZoneImportResult(plan_id, len(rows), report.source_crs, report)
+
+
+def lock_plan_zones(session: Session, plan_id: int) -> None:
+    """Lock plan ``plan_id``'s row until the transaction ends; every writer of a plan's zones
+    calls this before it checks for overlaps, so "no overlap within a plan" holds under
+    concurrent writers (the check reads only committed zones, and a second writer waits here
+    until the first has committed or rolled back).
+
+    ``FOR NO KEY UPDATE`` serialises zone writers of one plan without blocking readers or
+    inserts elsewhere that reference the plan (they take ``FOR KEY SHARE``).
+    """
+    found = session.execute(text("SELECT id FROM plans WHERE id = :id FOR NO KEY UPDATE"),
+                            {"id": plan_id}).first()
+    if found is None:
+        raise NotFound(f"plan {plan_id} does not exist",
+                       message_vi=f"Không có đồ án quy hoạch số {plan_id}.")
 
 
 def _xy(t, xy):

@@ -9,7 +9,9 @@ a refused or broken upload leaves nothing behind.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -25,9 +27,18 @@ from rasterio.errors import RasterioError
 from rio_cogeo.cogeo import cog_translate
 from rio_cogeo.profiles import cog_profiles
 
-from planning_gis.errors import CorruptImage, InvalidInput, TooLarge
+from planning_gis.errors import (
+    CorruptImage,
+    InvalidInput,
+    PlanningError,
+    StorageUnavailable,
+    TooLarge,
+)
 from planning_gis.georef.scan_io import ScanInfo, decode_to_tiff, probe_scan
+from planning_gis.safe_files import RASTER_DRIVERS, check_raster, raster_env, scrub
 from planning_gis.settings import Settings
+
+log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
 THUMB_SIZE = 512
@@ -90,6 +101,59 @@ def _too_large(limit: int) -> TooLarge:
     )
 
 
+#: OSError numbers that mean "the server cannot write its data folder", not a bad upload.
+STORAGE_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT,
+                  errno.ENOTDIR, errno.EIO}
+
+
+def _storage_error(exc: OSError) -> StorageUnavailable:
+    """The client's message names no path; the log keeps the full error for the operator."""
+    log.error("cannot write the data folder: %s", exc)
+    return StorageUnavailable(
+        "the server cannot store the upload: its data folder is not writable or full; "
+        "nothing was kept (tell the administrator)",
+        message_vi="Máy chủ không lưu được tệp tải lên: thư mục dữ liệu không ghi được hoặc "
+                   "đã đầy; không có gì được lưu (hãy báo quản trị viên).",
+    )
+
+
+def save_limited(stream: BinaryIO, path: Path, limit: int, display: str) -> int:
+    """Copy an upload stream to ``path`` in chunks, refusing it past ``limit`` bytes (the file
+    is removed); a full or read-only disk is a :class:`StorageUnavailable`, no path named."""
+    size = 0
+    try:
+        with open(path, "wb") as out:
+            while chunk := stream.read(CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise TooLarge(
+                        f"{display}: larger than the limit of {limit / 2**20:,.0f} MB",
+                        message_vi=f"{display}: tệp vượt quá giới hạn {limit / 2**20:,.0f} MB.")
+                out.write(chunk)
+    except TooLarge:
+        path.unlink(missing_ok=True)
+        raise
+    except OSError as exc:
+        path.unlink(missing_ok=True)
+        if exc.errno in STORAGE_ERRNOS:
+            raise _storage_error(exc) from exc
+        raise
+    return size
+
+
+def _named_as_upload(exc: PlanningError, filename: str, *internal: Path) -> PlanningError:
+    """``exc`` again, its messages naming the upload as the client called it instead of our
+    temporary or content-addressed files (and no server path at all)."""
+    def clean(text: str) -> str:
+        for p in internal:
+            text = text.replace(str(p), filename).replace(p.name, filename)
+        return scrub(text)
+
+    renamed = type(exc)(clean(exc.message), message_vi=clean(exc.message_vi))
+    renamed.__cause__ = exc.__cause__
+    return renamed
+
+
 @contextmanager
 def _temp_in(folder: Path, suffix: str) -> Iterator[Path]:
     """A temporary name in ``folder`` that is removed unless it was renamed away."""
@@ -113,8 +177,10 @@ def store_scan(stream: BinaryIO, filename: str, settings: Settings,
     if declared_size is not None and declared_size > limit:
         raise _too_large(limit)
     created: list[Path] = []
+    internal: list[Path] = []  # our own file names, never shown to the client
     try:
         with _temp_in(settings.scans_dir, ".part") as tmp:
+            internal.append(tmp)
             digest = hashlib.sha256()
             size = 0
             head = b""
@@ -138,9 +204,14 @@ def store_scan(stream: BinaryIO, filename: str, settings: Settings,
             sha = digest.hexdigest()
             final = scan_path(settings, sha, fmt)
             typed = tmp.with_suffix(f".{fmt}")
+            internal += [typed, final, preview_path(settings, sha), thumb_path(settings, sha)]
             os.replace(tmp, typed)
             try:
-                info = probe_scan(typed, settings)  # pixel limit, from the header only
+                # Only the driver of the sniffed type may open it (a PNG signature followed by
+                # VRT XML would otherwise be read as a VRT that reads any file it names).
+                check_raster(typed, fmt, filename)
+                with raster_env():
+                    info = probe_scan(typed, settings)  # pixel limit, from the header only
                 if final.exists():
                     typed.unlink()
                 else:
@@ -152,8 +223,19 @@ def store_scan(stream: BinaryIO, filename: str, settings: Settings,
         info.path = final
         stored = StoredScan(sha, size, fmt, info.width, info.height, final,
                             preview_path(settings, sha), thumb_path(settings, sha), created)
-        make_previews(info, stored, settings)
+        with raster_env():  # the upload's GDAL options for every decode of it
+            make_previews(info, stored, settings)
         return stored
+    except PlanningError as exc:
+        for p in created:
+            p.unlink(missing_ok=True)
+        raise _named_as_upload(exc, filename, *internal) from exc.__cause__
+    except OSError as exc:
+        for p in created:
+            p.unlink(missing_ok=True)
+        if exc.errno in STORAGE_ERRNOS and not isinstance(exc, RasterioError):
+            raise _storage_error(exc) from exc
+        raise
     except BaseException:
         for p in created:
             p.unlink(missing_ok=True)
@@ -177,9 +259,10 @@ def make_previews(info: ScanInfo, stored: StoredScan, settings: Settings) -> Non
 
 def _write_preview_cog(info: ScanInfo, out: Path, settings: Settings) -> None:
     source = info.path
+    driver = RASTER_DRIVERS.get(Path(source).suffix.lstrip(".").lower(), "GTiff")
     with _temp_in(out.parent, ".src.tif") as decoded:
         try:
-            with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.open(source) as src:
+            with raster_env(), rasterio.open(source, driver=driver) as src:
                 plain = (src.count in (1, 3) and src.dtypes[0] == "uint8"
                          and src.colorinterp[0].name != "palette")
         except RasterioError:
@@ -188,20 +271,22 @@ def _write_preview_cog(info: ScanInfo, out: Path, settings: Settings) -> None:
             # PDF pages, palettes, 16-bit or alpha: decode to plain 8-bit grey/RGB first.
             decode_to_tiff(info, decoded)  # strip by strip: bounded memory
             source = decoded
-        with rasterio.open(source) as src:
+            driver = "GTiff"
+        with raster_env(), rasterio.open(source, driver=driver) as src:
             bands = src.count
         profile = cog_profiles.get("jpeg")
         profile.update({"blockxsize": 512, "blockysize": 512})
         if bands == 1:
             profile.pop("photometric", None)
         try:
-            cog_translate(
-                str(source), str(out), profile, overview_resampling="average",
-                in_memory=False, quiet=True,
-                config={"GDAL_NUM_THREADS": str(max(1, settings.warp_threads)),
-                        "GDAL_CACHEMAX": settings.gdal_cachemax_bytes,
-                        "GDAL_PAM_ENABLED": "NO", "GDAL_TIFF_OVR_BLOCKSIZE": "512"},
-            )
+            with raster_env(), rasterio.open(source, driver=driver) as src:
+                cog_translate(
+                    src, str(out), profile, overview_resampling="average",
+                    in_memory=False, quiet=True,
+                    config={"GDAL_NUM_THREADS": str(max(1, settings.warp_threads)),
+                            "GDAL_CACHEMAX": settings.gdal_cachemax_bytes,
+                            "GDAL_PAM_ENABLED": "NO", "GDAL_TIFF_OVR_BLOCKSIZE": "512"},
+                )
         except RasterioError as exc:
             raise CorruptImage(
                 f"{info.path.name}: the image cannot be decoded ({str(exc).splitlines()[0]})",
@@ -211,7 +296,7 @@ def _write_preview_cog(info: ScanInfo, out: Path, settings: Settings) -> None:
 
 def read_overview(path: Path, max_side: int) -> Image.Image:
     """The whole image, at most ``max_side`` pixels on its longer side (read from overviews)."""
-    with rasterio.open(path) as src:
+    with raster_env(), rasterio.open(path, driver="GTiff") as src:  # our own preview COG
         scale = max(src.width, src.height) / max_side
         w = max(1, round(src.width / max(scale, 1)))
         h = max(1, round(src.height / max(scale, 1)))

@@ -538,6 +538,9 @@ ZONE_FIELDS = [("label", "Ký hiệu ô đất"), ("function_code", "Mã chức 
 def zones_form(plan_id: str):
     """Zones from a GIS file: check (report) or import (all or nothing)."""
     from planning_gis.errors import PlanningError
+    from planning_gis.http import status_for
+    from planning_gis.safe_files import ZoneFileLimits
+    from planning_gis.workspace.uploads import save_limited
     from planning_gis.zones_import import check_zones, import_zones
 
     s = get_session()
@@ -549,19 +552,20 @@ def zones_form(plan_id: str):
         f = request.files.get("file")
         if f is None or not f.filename:
             raise InvalidInput("choose a GIS file", message_vi="Hãy chọn tệp GIS.")
-        suffix = Path(f.filename).suffix.lower()
+        display = unicodedata.normalize("NFC", Path(f.filename).name)
+        suffix = Path(display).suffix.lower()
         if suffix not in (".gpkg", ".geojson", ".json", ".dxf", ".zip", ".shp"):
-            raise InvalidInput(f"{f.filename}: not a GeoPackage, GeoJSON, DXF or zipped Shapefile",
+            raise InvalidInput(f"{display}: not a GeoPackage, GeoJSON, DXF or zipped Shapefile",
                                message_vi="Tệp phải là GeoPackage, GeoJSON, DXF hoặc Shapefile nén .zip.")
         mapping = {k: request.form[f"map_{k}"].strip() for k, _ in ZONE_FIELDS
                    if request.form.get(f"map_{k}", "").strip()}
         opts = dict(mapping=mapping, encoding=request.form.get("encoding") or None,
-                    repair=request.form.get("repair") == "1")
+                    repair=request.form.get("repair") == "1", display_name=display)
         crs = request.form.get("crs") or None
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory(prefix="zones-upload-") as tmp:
             path = Path(tmp) / f"upload{suffix}"
-            f.save(path)
             try:
+                save_limited(f.stream, path, ZoneFileLimits().max_bytes, display)
                 _rows, report = check_zones(s, path, plan.id, crs, **opts)
                 s.rollback()
                 if request.form.get("action") == "import" and report.ok:
@@ -569,13 +573,13 @@ def zones_form(plan_id: str):
                     report = result.report
                     imported = result.inserted
                     audit.record(s, user, "zones.import", "plan", plan.id,
-                                 {"file": f.filename, "inserted": imported,
+                                 {"file": display, "inserted": imported,
                                   "problems": len(report.problems)})
                     s.commit()
             except PlanningError as exc:
                 s.rollback()
-                error, status = exc.message_vi, 400
-        if report is not None and not report.ok:
+                error, status = exc.message_vi, status_for(exc)
+        if report is not None and not report.ok and error is None:
             status = 422
     return render_template("workspace/zones.html", plan=plan, fields=ZONE_FIELDS, report=report,
                            error=error, imported=imported, form=request.form), status

@@ -122,3 +122,105 @@ def test_zones_page_reports_in_vietnamese(planner_client, demo, tmp_path):
     assert "mã chức năng" in resp.get_data(as_text=True)
     with __import__("planning_gis.db", fromlist=["x"]).session_scope(demo) as s:
         assert s.execute(text("SELECT count(*) FROM land_use_zones WHERE label='X1'")).scalar() == 0
+
+
+# --- limits: bytes, features, vertices per feature, zip members and unpacked bytes ------------
+
+def _collection(path, geoms, code="OM"):
+    doc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"label": f"L{i}", "function_code": code},
+         "geometry": g.__geo_interface__} for i, g in enumerate(geoms)]}
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path
+
+
+def _boxes(n):
+    return [box(E0 + i * 60, N0, E0 + i * 60 + 50, N0 + 50) for i in range(n)]
+
+
+def test_too_many_features_is_refused(session, plan, tmp_path):
+    from planning_gis.errors import TooLarge
+    from planning_gis.safe_files import ZoneFileLimits
+
+    path = _collection(tmp_path / "many.geojson", _boxes(6))
+    with pytest.raises(TooLarge, match="at most 5 are imported"):
+        check_zones(session, path, plan.id, "EPSG:5897", limits=ZoneFileLimits(max_features=5))
+    # DXF does not count its features up front: the read itself stops past the limit
+    import numpy as np
+
+    dxf = tmp_path / "many.dxf"
+    pyogrio.raw.write(dxf, np.array([b.exterior.wkb for b in _boxes(6)], dtype=object),
+                      [np.array(["OM"] * 6, dtype=object)], ["Layer"], driver="DXF",
+                      geometry_type="LineString")
+    with pytest.raises(TooLarge, match="at most 5 are imported"):
+        check_zones(session, dxf, plan.id, "EPSG:5897", limits=ZoneFileLimits(max_features=5),
+                    mapping={"label": "Layer", "function_code": "Layer"})
+    assert check_zones(session, path, plan.id, "EPSG:5897",
+                       limits=ZoneFileLimits(max_features=6))[1].ok
+
+
+def test_a_zone_with_too_many_vertices_is_rejected(session, plan, tmp_path):
+    from shapely.geometry import Point
+
+    from planning_gis.safe_files import ZoneFileLimits
+
+    round_zone = Point(E0 + 500, N0 + 500).buffer(40, quad_segs=300)  # 1201 vertices
+    path = _collection(tmp_path / "round.geojson", [*_boxes(2), round_zone])
+    limits = ZoneFileLimits(max_vertices=1000)
+    _rows, report = check_zones(session, path, plan.id, "EPSG:5897", limits=limits)
+    assert [p.kind for p in report.rejected] == ["too_many_vertices"]
+    assert "1,201 vertices" in report.rejected[0].message
+    with pytest.raises(PlanningError, match="vertices"):
+        import_zones(session, path, plan.id, "EPSG:5897", limits=limits)
+    assert session.scalar(select(func.count()).select_from(LandUseZone)
+                          .where(LandUseZone.plan_id == plan.id)) == 0
+
+
+def test_a_file_over_the_byte_limit_is_refused(session, plan, tmp_path):
+    from planning_gis.errors import TooLarge
+    from planning_gis.safe_files import ZoneFileLimits
+
+    path = _collection(tmp_path / "big.geojson", _boxes(40))
+    with pytest.raises(TooLarge, match="larger than"):
+        check_zones(session, path, plan.id, "EPSG:5897",
+                    limits=ZoneFileLimits(max_bytes=path.stat().st_size - 1))
+
+
+def _zipped_shapefile(tmp_path, extra: dict[str, bytes]):
+    import zipfile
+
+    shp = _shapefile(tmp_path, [b"Khu A"])
+    target = tmp_path / "zones.zip"
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as z:
+        for part in sorted(tmp_path.glob("zones.*")):
+            if part.suffix != ".zip":
+                z.write(part, part.name)
+        for name, data in extra.items():
+            z.writestr(name, data)
+    return shp, target
+
+
+def test_zip_member_count_is_bounded(session, plan, tmp_path):
+    from planning_gis.errors import TooLarge
+    from planning_gis.safe_files import ZoneFileLimits
+
+    _shp, path = _zipped_shapefile(tmp_path, {f"meta{i}.xml": b"<x/>" for i in range(10)})
+    with pytest.raises(TooLarge, match="members"):
+        check_zones(session, path, plan.id, mapping={"label": "TEN", "function_code": "MA_CN"},
+                    limits=ZoneFileLimits(max_zip_members=8))
+
+
+def test_zip_bomb_is_refused_before_it_is_unpacked(session, plan, tmp_path):
+    from planning_gis.errors import TooLarge
+    from planning_gis.safe_files import ZoneFileLimits
+
+    # 64 MB of zeros deflate to about 64 kB
+    _shp, path = _zipped_shapefile(tmp_path, {"zones.shp.xml": bytes(64 * 2**20)})
+    assert path.stat().st_size < 1 * 2**20
+    with pytest.raises(TooLarge, match="unpacks to more than"):
+        check_zones(session, path, plan.id, mapping={"label": "TEN", "function_code": "MA_CN"},
+                    limits=ZoneFileLimits(max_zip_bytes=16 * 2**20))
+    # within the limit the same zip imports (its .shp.xml is metadata GDAL ignores)
+    rows, report = check_zones(session, path, plan.id,
+                               mapping={"label": "TEN", "function_code": "MA_CN"})
+    assert report.ok and len(rows) == 1
