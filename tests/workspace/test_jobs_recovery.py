@@ -20,50 +20,25 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from geoalchemy2.shape import from_shape
-from shapely.geometry import MultiPolygon, box
 from sqlalchemy import select
 
 from planning_gis import db, legend, migrate
 from planning_gis.settings import PROJECT_ROOT, Settings
 from tests.conftest import create_database, drop_database
+from tests.ops.data import enqueue_publish, job_state, publishable_sheet
 
 pytestmark = pytest.mark.db
 
-E0, N0, RES = 584000.0, 2330000.0, 0.5
 #: Big enough that the warp takes a few seconds on a busy machine (RGB, 0.5 m per pixel).
 WIDTH, HEIGHT = 4000, 3000
 #: A restarted worker takes back its dead predecessor's job within this (its start-up included).
 RECOVER_WITHIN_S = 15.0
 
 
-def _make_scan(path: Path) -> None:
-    """An RGB TIFF of a drawn pattern with scanner noise (so the warp and the COG have work)."""
-    import numpy as np
-    import rasterio
-
-    rng = np.random.default_rng(0)
-    with rasterio.open(path, "w", driver="GTiff", width=WIDTH, height=HEIGHT, count=3,
-                       dtype="uint8", tiled=True, compress="deflate") as dst:
-        for y0 in range(0, HEIGHT, 512):
-            h = min(512, HEIGHT - y0)
-            yy, xx = np.mgrid[y0:y0 + h, 0:WIDTH]
-            block = np.empty((3, h, WIDTH), np.int16)
-            block[0] = 230 - ((xx // 400 + yy // 400) % 2) * 60
-            block[1] = 220 - ((xx % 1000) < 4) * 200 - ((yy % 1000) < 4) * 200
-            block[2] = 200 + (xx * 7 + yy * 3) % 40
-            block += rng.integers(-6, 7, block.shape, dtype=np.int16)
-            dst.write(np.clip(block, 0, 255).astype(np.uint8), window=((y0, y0 + h), (0, WIDTH)))
-
-
 @pytest.fixture(scope="module")
 def own(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> Iterator[Settings]:
     """A migrated database and a data folder for this module alone, with one planner, one plan
-    and one sheet (scan stored, 12 control points on an exact affine mapping)."""
-    from planning_gis.accounts.users import create_user
-    from planning_gis.models import ControlPoint, MapSheet, Plan
-    from planning_gis.workspace.uploads import store_scan
-
+    and one sheet ready to publish."""
     name = f"planning_test_recovery_{os.getpid()}"
     url = create_database(name)
     data = tmp_path_factory.mktemp("recovery-data")
@@ -71,32 +46,14 @@ def own(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> Iterato
     migrate.upgrade("head", s)
     with db.session_scope(s) as session:
         legend.load_legend(session)
-    scan = tmp_path_factory.mktemp("recovery-scan") / "to-lon.tif"
-    _make_scan(scan)
-    with open(scan, "rb") as fh:
-        stored = store_scan(fh, scan.name, s)
-    w, h = WIDTH * RES, HEIGHT * RES
-    with db.session_scope(s) as session:
-        user = create_user(session, "phuc-hoi@quyhoach.test", "mat-khau-dai-du-12", "planner",
-                           organisation="Phục hồi")
-        plan = Plan(name="Phục hồi", kind="chi_tiet", status="draft", organisation="Phục hồi",
-                    organisation_id=user.organisation_id,
-                    geom=from_shape(MultiPolygon([box(E0, N0 - h, E0 + w, N0)]), 5897))
-        session.add(plan)
-        session.flush()
-        sheet = MapSheet(plan_id=plan.id, title="Tờ lớn", scan_sha256=stored.sha256,
-                         scan_size=scan.stat().st_size, scan_format="tif", width=WIDTH,
-                         height=HEIGHT, state="control_points")
-        session.add(sheet)
-        session.flush()
-        for i, fx in enumerate((0.05, 0.35, 0.65, 0.95)):
-            for j, fy in enumerate((0.05, 0.5, 0.95)):
-                px, py = fx * WIDTH, fy * HEIGHT
-                session.add(ControlPoint(sheet_id=sheet.id, label=f"G{i}{j}", pixel_x=px,
-                                         pixel_y=py, easting=E0 + px * RES,
-                                         northing=N0 - py * RES))
+    _ids[s.database_url] = publishable_sheet(s, tmp_path_factory.mktemp("recovery-scan"),
+                                             WIDTH, HEIGHT)
     yield s
     drop_database(name)
+
+
+#: (user id, sheet id) of the module's sheet, by database URL (Settings is frozen).
+_ids: dict[str, tuple[int, int]] = {}
 
 
 def _worker(s: Settings) -> subprocess.Popen:
@@ -107,22 +64,11 @@ def _worker(s: Settings) -> subprocess.Popen:
 
 
 def _job(s: Settings, job_id: int):
-    from planning_gis.models import Job
-
-    with db.session_scope(s) as session:
-        job = session.get(Job, job_id)
-        session.expunge(job)
-        return job
+    return job_state(s, job_id)
 
 
 def _enqueue(s: Settings) -> int:
-    from planning_gis.models import MapSheet, User
-    from planning_gis.workspace import jobs
-
-    with db.session_scope(s) as session:
-        user = session.scalars(select(User)).one()
-        sheet = session.scalars(select(MapSheet)).one()
-        return jobs.enqueue_publish(session, user, sheet).id
+    return enqueue_publish(s, *_ids[s.database_url])
 
 
 def _files_no_version_owns(s: Settings) -> list[str]:
