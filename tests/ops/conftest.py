@@ -117,15 +117,15 @@ def service_env(settings: Settings) -> dict[str, str]:
             "PLANNING_DEMO_SIZE": settings.demo_size, "PYTHONPATH": str(PROJECT_ROOT)}
 
 
-def start_gunicorn(settings: Settings, port: int, workers: int = 2,
-                   threads: int = 4) -> subprocess.Popen:
+def start_gunicorn(settings: Settings, port: int, workers: int = 2, threads: int = 4,
+                   **extra_env: str) -> subprocess.Popen:
     """gunicorn as run.sh and the live-server fixture start it; returns once the port opens."""
     gunicorn = Path(sys.executable).with_name("gunicorn")
     proc = subprocess.Popen(
         [str(gunicorn), "-c", "python:planning_gis.web.gunicorn_config", "--workers",
          str(workers), "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
          "--log-level", "warning", "server:create_app()"],
-        cwd=PROJECT_ROOT, env=service_env(settings))
+        cwd=PROJECT_ROOT, env={**service_env(settings), **extra_env})
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
