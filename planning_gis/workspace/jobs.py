@@ -129,19 +129,36 @@ def is_database_outage(exc: BaseException) -> bool:
                             psycopg.OperationalError, psycopg.InterfaceError))
 
 
+def _fail_given_up(job: Job) -> None:
+    """A job whose worker died :data:`MAX_ATTEMPTS` times: failed, with the likely reason."""
+    job.state, job.finished_at, job.worker = "failed", _now(), None
+    job.error = (f"the worker stopped {job.attempts} times while doing this job "
+                 "(out of memory?); publish again or ask an administrator")
+    job.error_vi = (f"Tiến trình xử lý đã dừng {job.attempts} lần khi làm việc này "
+                    "(có thể do thiếu bộ nhớ); hãy công bố lại hoặc báo quản trị viên.")
+    log.warning("job %s failed: its worker died %d times", job.id, job.attempts)
+
+
 def claim(settings: Settings) -> int | None:
     """Take the oldest queued job (or a running one whose worker stopped beating), mark it
-    running and commit; its id, or None when there is nothing to do."""
+    running and commit; its id, or None when there is nothing to do. A stale job that has
+    already had :data:`MAX_ATTEMPTS` starts is failed instead of started again."""
     now = _now()
     with db.session_scope(settings) as s:
-        job = s.scalars(
-            select(Job)
-            .where(or_(Job.state == "queued",
-                       (Job.state == "running") & (Job.heartbeat_at < now - STALE_AFTER)))
-            .order_by(Job.id).limit(1).with_for_update(skip_locked=True)
-        ).first()
-        if job is None:
-            return None
+        while True:
+            job = s.scalars(
+                select(Job)
+                .where(or_(Job.state == "queued",
+                           (Job.state == "running") & (Job.heartbeat_at < now - STALE_AFTER)))
+                .order_by(Job.id).limit(1).with_for_update(skip_locked=True)
+            ).first()
+            if job is None:
+                return None
+            if job.state == "running" and job.attempts >= MAX_ATTEMPTS:
+                _fail_given_up(job)
+                s.flush()
+                continue
+            break
         job.state, job.started_at, job.heartbeat_at = "running", now, now
         job.attempts += 1
         job.worker = _worker_name()
@@ -174,7 +191,7 @@ class _Progress:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._thread.join()
+        self._thread.join(timeout=4 * HEARTBEAT_SECONDS)  # a beat stuck on a dead network
 
     def _beat(self) -> None:
         while not self._stop.wait(HEARTBEAT_SECONDS):
@@ -294,18 +311,10 @@ def recover_dead_jobs(settings: Settings) -> list[int]:
             if pid != me and not _process_gone(pid):
                 continue
             if job.attempts >= MAX_ATTEMPTS:
-                job.state, job.finished_at = "failed", _now()
-                job.error = (f"the worker stopped {job.attempts} times while doing this job "
-                             "(out of memory?); publish again or ask an administrator")
-                job.error_vi = (f"Tiến trình xử lý đã dừng {job.attempts} lần khi làm việc này "
-                                "(có thể do thiếu bộ nhớ); hãy công bố lại hoặc báo quản trị "
-                                "viên.")
-                log.warning("job %s failed: its worker %s died %d times", job.id, job.worker,
-                            job.attempts)
+                _fail_given_up(job)
             else:
-                job.state, job.progress = "queued", 0.0
                 log.warning("job %s requeued: its worker %s is gone", job.id, job.worker)
-            job.worker = None
+                job.state, job.progress, job.worker = "queued", 0.0, None
             recovered.append(job.id)
     return recovered
 

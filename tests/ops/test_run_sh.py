@@ -66,6 +66,7 @@ def test_run_sh_keeps_one_private_key_out_of_git(tmp_path):
     assert given.returncode == 0 and not (other / "secret_key").exists()
 
 
+@pytest.mark.db
 def test_two_gunicorn_instances_keep_their_own_control_sockets(settings, tmp_path):
     """Two instances on one machine used one control socket path, and the second replaced
     (and on exit removed) the first one's."""
