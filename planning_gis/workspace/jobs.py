@@ -59,6 +59,8 @@ MAX_ATTEMPTS = 3
 #: Reconnection backoff after a database error: first wait, doubled each time, up to the last.
 BACKOFF_FIRST_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 10.0
+#: How often a worker also looks for dead workers' jobs and orphan files while it polls.
+SWEEP_SECONDS = 300.0
 #: Temporary files of web requests (uploads, rotations, warp previews) have no job row: older
 #: than this, no request can still be writing them.
 WEB_TEMP_MAX_AGE_SECONDS = 3600.0
@@ -292,13 +294,13 @@ def _process_gone(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] == "Z"
 
 
-def recover_dead_jobs(settings: Settings) -> list[int]:
+def recover_dead_jobs(settings: Settings) -> dict[int, int]:
     """Requeue (or fail, after :data:`MAX_ATTEMPTS`) the running jobs of this machine whose
     worker process no longer exists, or that this process held before it lost the database;
-    their ids. Call it only while this process runs no job."""
+    their ids, each with its sheet's. Call it only while this process runs no job."""
     host = socket.gethostname()
     me = os.getpid()
-    recovered = []
+    recovered: dict[int, int] = {}
     with db.session_scope(settings) as s:
         running = s.scalars(select(Job).where(Job.state == "running",
                                               Job.worker.like(f"{host}:%"))
@@ -315,7 +317,7 @@ def recover_dead_jobs(settings: Settings) -> list[int]:
             else:
                 log.warning("job %s requeued: its worker %s is gone", job.id, job.worker)
                 job.state, job.progress, job.worker = "queued", 0.0, None
-            recovered.append(job.id)
+            recovered[job.id] = job.sheet_id
     return recovered
 
 
@@ -326,12 +328,15 @@ _PUBLISH_FILE = re.compile(r"^\.?sheet-(\d+)-v\d+-[0-9a-f]+")
 _WEB_TEMP_PREFIXES = (".incoming-", ".rotate-", ".small-", ".warp-", ".preview-", ".tmp-")
 
 
-def sweep_orphans(settings: Settings) -> list[Path]:
+def sweep_orphans(settings: Settings, dead_sheets: frozenset[int] | set[int] = frozenset()
+                  ) -> list[Path]:
     """Remove the files that no live job or request will finish; the paths removed.
 
     In the COG folder: a publish's files (temporaries, or a finished COG no version points at)
-    when no live job works on that sheet, and other temporaries when no job is live at all. In
-    the scans and previews folders: web requests' temporaries older than
+    when no live job works on that sheet, and other temporaries when no job is live at all;
+    at once for the sheets in ``dead_sheets`` (their worker is known dead), otherwise once
+    older than :data:`STALE_AFTER` (a publish outside the jobs, as the demo loader's, may still
+    be writing them). In the scans and previews folders: web requests' temporaries older than
     :data:`WEB_TEMP_MAX_AGE_SECONDS`. A file newer than the moment the live jobs were read may
     belong to a job claimed since, and is left for the next sweep.
     """
@@ -361,12 +366,15 @@ def sweep_orphans(settings: Settings) -> list[Path]:
             continue
         if not path.is_file() or st.st_mtime >= started - 1.0:
             continue
+        old = started - st.st_mtime > STALE_AFTER.total_seconds()
         m = _PUBLISH_FILE.match(path.name)
         if m:
-            if int(m.group(1)) in live_sheets or path.name in kept:
+            sheet_id = int(m.group(1))
+            if sheet_id in live_sheets or path.name in kept:
                 continue
-            remove(path)
-        elif path.name.startswith(".") and not live_sheets:
+            if old or sheet_id in dead_sheets:
+                remove(path)
+        elif path.name.startswith(".") and not live_sheets and (old or dead_sheets):
             remove(path)
     for folder in (settings.scans_dir, settings.previews_dir):
         if not folder.is_dir():
@@ -395,15 +403,16 @@ def run_worker(settings: Settings, poll_seconds: float = 1.0,
     log.info("job worker %s polling every %.1f s", _worker_name(), poll_seconds)
     failures = 0
     recover = True
+    next_sweep = 0.0
     while not stop.is_set():
         try:
-            if recover:
+            if recover or time.monotonic() >= next_sweep:
                 jobs_back = recover_dead_jobs(settings)
-                files = sweep_orphans(settings)
+                files = sweep_orphans(settings, set(jobs_back.values()))
                 if jobs_back or files:
                     log.info("recovered %d job(s) of dead workers, removed %d orphan file(s)",
                              len(jobs_back), len(files))
-                recover = False
+                recover, next_sweep = False, time.monotonic() + SWEEP_SECONDS
             done = run_pending(settings)
             if failures:
                 log.info("database reachable again after %d failed attempt(s)", failures)

@@ -144,7 +144,7 @@ def test_a_job_whose_worker_died_too_often_fails_with_a_clear_message(own):
         job = session.get(Job, job_id)
         job.state, job.attempts = "running", jobs.MAX_ATTEMPTS
         job.worker, job.heartbeat_at = f"{host}:{dead.pid}:1", dt.datetime.now(dt.UTC)
-    assert jobs.recover_dead_jobs(own) == [job_id]
+    assert list(jobs.recover_dead_jobs(own)) == [job_id]
     job = _job(own, job_id)
     assert job.state == "failed" and "stopped" in job.error and "đã dừng" in job.error_vi
     with db.session_scope(own) as session:
@@ -171,12 +171,18 @@ def test_a_live_workers_job_and_files_are_left_alone(own):
         own.cogs_dir.mkdir(parents=True, exist_ok=True)
         partial = own.cogs_dir / f".sheet-{sheet_id}-v9-0badc0de.tif.12345678.raw.tif"
         orphan = own.cogs_dir / "sheet-999999-v1-0badc0de.tif"
-        for p in (partial, orphan):
+        # a publish outside the jobs (the demo loader) may be writing this one: young, kept
+        young = own.cogs_dir / "sheet-999998-v1-0badc0de.tif"
+        for p in (partial, orphan, young):
             p.write_bytes(b"x")
+        for p in (partial, orphan):
             os.utime(p, (time.time() - 120, time.time() - 120))
-        assert jobs.recover_dead_jobs(own) == []
+        os.utime(young, (time.time() - 5, time.time() - 5))
+        assert jobs.recover_dead_jobs(own) == {}
         removed = jobs.sweep_orphans(own)
         assert partial.exists() and orphan in removed and not orphan.exists()
+        assert young.exists()
+        young.unlink()
         assert _job(own, job_id).state == "running"
     finally:
         live.kill()
