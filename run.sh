@@ -2,6 +2,8 @@
 # The two commands of the README:
 #   ./run.sh demo   set up everything that is missing, load the generated demo, serve it
 #   ./run.sh test   the same set-up, then the whole test suite
+#   ./run.sh serve  serve what is set up (gunicorn + the supervised job worker), no set-up
+#   ./run.sh secret-key   create the session key file if missing and print its path
 # Every step checks before it acts, so a second run is fast and duplicates nothing.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -15,7 +17,10 @@ export PLANNING_DB_PORT=${PLANNING_DB_PORT:-5432}
 export PLANNING_DATABASE_URL=${PLANNING_DATABASE_URL:-postgresql+psycopg://$PLANNING_DB_USER:$PLANNING_DB_PASSWORD@$PLANNING_DB_HOST:$PLANNING_DB_PORT/$PLANNING_DB_NAME}
 export PLANNING_DATA_DIR=${PLANNING_DATA_DIR:-$ROOT/var}
 PORT=${PORT:-8000}
-PY=$ROOT/.venv/bin/python
+VENV=${PLANNING_VENV:-$ROOT/.venv}
+PY=$VENV/bin/python
+# Started as root, the service runs as this unprivileged system user (created if missing).
+SERVICE_USER=${PLANNING_SERVICE_USER:-planning}
 
 APT_PACKAGES=(postgresql-15 postgresql-15-postgis-3 postgresql-contrib gdal-bin chromium
   fonts-dejavu-core tesseract-ocr-vie poppler-utils wrk nodejs npm python3-venv
@@ -80,15 +85,15 @@ setup_python() {
   stamp_src=$(cat pyproject.toml; echo "$(python3 --version 2>&1)")
   stamp=$(printf '%s' "$stamp_src" | sha256sum | cut -c1-16)
   if [ ! -x "$PY" ]; then
-    log "creating the virtual environment .venv"
-    python3 -m venv .venv
+    log "creating the virtual environment $VENV"
+    python3 -m venv "$VENV"
   fi
-  if [ ! -f ".venv/.installed-$stamp" ]; then
+  if [ ! -f "$VENV/.installed-$stamp" ]; then
     log "installing Python packages"
     "$PY" -m pip install -q --upgrade pip >/dev/null
     "$PY" -m pip install -q -e '.[test]'
-    rm -f .venv/.installed-*
-    touch ".venv/.installed-$stamp"
+    rm -f "$VENV"/.installed-*
+    touch "$VENV/.installed-$stamp"
   fi
 }
 
@@ -113,29 +118,150 @@ setup() {
   "$PY" import_maps.py db upgrade
 }
 
+ensure_secret_key() {
+  # The key that signs session cookies: generated once, kept in the data folder (mode 0600,
+  # git-ignored with var/), never in the code: whoever knows it can forge an admin session.
+  # An operator's PLANNING_SECRET_KEY or PLANNING_SECRET_KEY_FILE is used as given.
+  if [ -n "${PLANNING_SECRET_KEY:-}" ] || [ -n "${PLANNING_SECRET_KEY_FILE:-}" ]; then
+    return 0
+  fi
+  local file="$PLANNING_DATA_DIR/secret_key"
+  mkdir -p "$PLANNING_DATA_DIR"
+  if [ ! -s "$file" ]; then
+    log "generating the session key in $file"
+    (umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(48))' >"$file.new.$$")
+    mv "$file.new.$$" "$file"
+  fi
+  chmod 600 "$file"
+  export PLANNING_SECRET_KEY_FILE="$file"
+}
+
+# The command prefix that runs a program as the service user (empty unless we are root).
+AS_SERVICE=()
+SPY=$PY
+
+service_python() {
+  # The interpreter the service user runs. A virtual environment made from an interpreter
+  # under a private folder (pyenv in /root) cannot be run by another user: then a small
+  # environment on the system's Python of the same version reads the packages of $VENV.
+  if "${AS_SERVICE[@]}" "$PY" -c '' 2>/dev/null; then
+    SPY=$PY
+    return 0
+  fi
+  local want sys_py=/usr/bin/python3 shim=$ROOT/.venv-service
+  want=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+  local site
+  site=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  if [ ! -x "$sys_py" ] || [ "$("$sys_py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" != "$want" ]; then
+    echo "error: user $SERVICE_USER cannot run $PY (its interpreter is in a folder only root can read) and there is no system Python $want; recreate the environment with a system Python: rm -rf $VENV && ./run.sh setup" >&2
+    exit 2
+  fi
+  if [ ! -x "$shim/bin/python" ] || [ "$(cat "$shim/.site" 2>/dev/null)" != "$site" ]; then
+    log "making $shim: Python $want for user $SERVICE_USER, with the packages of $VENV"
+    rm -rf "$shim"
+    "$sys_py" -m venv --without-pip "$shim"
+    "$shim/bin/python" -c 'import sysconfig, sys; print(sysconfig.get_paths()["purelib"])' >"$shim/.purelib"
+    echo "$site" >"$(cat "$shim/.purelib")/planning-venv.pth"
+    echo "$site" >"$shim/.site"
+  fi
+  SPY=$shim/bin/python
+  if ! "${AS_SERVICE[@]}" "$SPY" -c 'import flask, gunicorn, rasterio' 2>/dev/null; then
+    echo "error: user $SERVICE_USER cannot import the packages of $VENV through $SPY" >&2
+    exit 2
+  fi
+}
+
+prepare_service_user() {
+  # Started as root, gunicorn and the worker run as an unprivileged system user that owns the
+  # data folder and only reads the code and the virtual environment.
+  if [ "$(id -u)" != 0 ]; then
+    return 0
+  fi
+  if ! id -u "$SERVICE_USER" >/dev/null 2>&1; then
+    log "creating the system user $SERVICE_USER"
+    useradd --system --user-group --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin "$SERVICE_USER"
+  fi
+  mkdir -p "$PLANNING_DATA_DIR"
+  chown -R "$SERVICE_USER:$SERVICE_USER" "$PLANNING_DATA_DIR"
+  # setpriv execs the program itself (no process in between): signals reach it directly.
+  AS_SERVICE=(setpriv "--reuid=$SERVICE_USER" "--regid=$SERVICE_USER" --init-groups
+    env "HOME=$PLANNING_DATA_DIR" "USER=$SERVICE_USER" "LOGNAME=$SERVICE_USER")
+  if ! "${AS_SERVICE[@]}" test -r "$ROOT/server.py"; then
+    echo "error: user $SERVICE_USER cannot read $ROOT (make it readable: chmod o+rX on it and its parents)" >&2
+    exit 2
+  fi
+}
+
+supervise_worker() {
+  # The job worker, started again whenever it exits (1 s, doubling up to 60 s; back to 1 s
+  # after a minute of running), until gunicorn stops or we are told to stop. The worker itself
+  # rides out a database restart; this is for anything else that ends it (a kill, OOM).
+  set +e  # this runs in a subshell of its own: a failed kill must not end the supervision
+  local delay=1 started status child='' pause='' stopping=0
+  trap 'stopping=1; [ -z "$child" ] || kill -TERM "$child" 2>/dev/null; [ -z "$pause" ] || kill "$pause" 2>/dev/null' TERM INT
+  while [ "$stopping" = 0 ] && kill -0 "$GUNICORN_PID" 2>/dev/null; do
+    started=$SECONDS
+    "${AS_SERVICE[@]}" "$SPY" import_maps.py jobs run &
+    child=$!
+    status=0
+    wait "$child" || status=$?
+    while kill -0 "$child" 2>/dev/null; do wait "$child" || status=$?; done  # a trap interrupted wait
+    child=''
+    if [ "$stopping" != 0 ] || ! kill -0 "$GUNICORN_PID" 2>/dev/null; then
+      break
+    fi
+    if [ $((SECONDS - started)) -ge 60 ]; then delay=1; fi
+    log "job worker exited (status $status); starting it again in ${delay} s"
+    sleep "$delay" &
+    pause=$!
+    wait "$pause" || true
+    pause=''
+    delay=$((delay * 2 > 60 ? 60 : delay * 2))
+  done
+}
+
+serve() {
+  ensure_secret_key
+  prepare_service_user
+  service_python
+  # Publishing runs in the job worker, a process of its own beside gunicorn (a request would
+  # be killed after 30 s). gunicorn does not depend on it: a worker that dies is started
+  # again; when gunicorn stops, so does the worker.
+  log "serving on http://127.0.0.1:$PORT/${AS_SERVICE[*]:+ as user $SERVICE_USER}"
+  "${AS_SERVICE[@]}" "$SPY" -m gunicorn -c python:planning_gis.web.gunicorn_config \
+    --workers "${WORKERS:-4}" --threads "${THREADS:-4}" \
+    --bind "127.0.0.1:$PORT" --access-logfile - "server:create_app()" &
+  GUNICORN_PID=$!
+  log "starting the job worker (import_maps.py jobs run), restarted if it stops"
+  supervise_worker &
+  SUPERVISOR_PID=$!
+  stop_all() {
+    kill -TERM "$GUNICORN_PID" "$SUPERVISOR_PID" 2>/dev/null || true
+    wait "$GUNICORN_PID" 2>/dev/null || true
+    wait "$SUPERVISOR_PID" 2>/dev/null || true
+  }
+  trap 'stop_all; exit 130' INT
+  trap 'stop_all; exit 143' TERM
+  local status=0
+  wait "$GUNICORN_PID" || status=$?
+  trap - INT TERM
+  stop_all
+  exit "$status"
+}
+
 case "${1:-}" in
   demo)
     setup
     "$PY" import_maps.py demo load
-    # Publishing runs in the job worker, a process of its own beside gunicorn (a request would
-    # be killed after 30 s); it is stopped when gunicorn exits, and gunicorn if it dies.
-    log "starting the job worker (import_maps.py jobs run)"
-    "$PY" import_maps.py jobs run &
-    WORKER_PID=$!
-    log "serving the demo on http://127.0.0.1:$PORT/"
-    "$ROOT/.venv/bin/gunicorn" -c python:planning_gis.web.gunicorn_config --workers "${WORKERS:-4}" --threads "${THREADS:-4}" \
-      --bind "127.0.0.1:$PORT" --access-logfile - "server:create_app()" &
-    GUNICORN_PID=$!
-    stop_all() {
-      kill -TERM "$GUNICORN_PID" "$WORKER_PID" 2>/dev/null || true
-      wait "$GUNICORN_PID" "$WORKER_PID" 2>/dev/null || true
-    }
-    trap 'stop_all; exit 130' INT
-    trap 'stop_all; exit 143' TERM
-    status=0
-    wait -n "$GUNICORN_PID" "$WORKER_PID" || status=$?
-    stop_all
-    exit "$status"
+    serve
+    ;;
+  serve)
+    serve
+    ;;
+  secret-key)
+    ensure_secret_key
+    echo "${PLANNING_SECRET_KEY_FILE:-PLANNING_SECRET_KEY is set in the environment}"
     ;;
   test)
     setup
@@ -146,7 +272,7 @@ case "${1:-}" in
     setup
     ;;
   *)
-    echo "usage: ./run.sh demo | test [pytest args] | setup" >&2
+    echo "usage: ./run.sh demo | serve | test [pytest args] | setup | secret-key" >&2
     exit 2
     ;;
 esac

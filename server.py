@@ -1,7 +1,8 @@
 """The web service: ``create_app()`` builds the Flask app and registers every blueprint.
 
 Run with a production WSGI server, e.g. ``gunicorn "server:create_app()"`` (what ``./run.sh
-demo`` does); tests call ``create_app(settings)`` with their own database.
+demo`` does); tests call ``create_app(settings)`` with their own database and a random secret
+key (there is no default key: see :func:`planning_gis.settings.check_secret_key`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from planning_gis import __version__, db
 from planning_gis.accounts import web as accounts_web
 from planning_gis.documents import views as documents_views
 from planning_gis.http import register_error_handlers
-from planning_gis.settings import Settings, get_settings
+from planning_gis.settings import Settings, check_secret_key, get_settings
 from planning_gis.web import api, caching, citizen, openapi, pages, security_headers
 from planning_gis.workspace import views as workspace_views
 from tiles import views as raster_views
@@ -33,7 +34,13 @@ BLUEPRINTS = (
 
 
 def create_app(settings: Settings | None = None) -> Flask:
+    """The app for ``settings`` (the environment's by default).
+
+    Raises ConfigurationError when there is no strong secret key: sessions signed with a known
+    or guessable key could be forged, so the service refuses to start rather than serve so.
+    """
     settings = settings or get_settings()
+    check_secret_key(settings.secret_key)
     app = Flask(
         __name__,
         template_folder="planning_gis/templates",

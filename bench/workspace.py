@@ -145,7 +145,11 @@ def run(args: argparse.Namespace, tmp: Path, env: dict[str, str]) -> int:
 
     lon, lat = vn2000_to_lonlat(E0 + w / 2, N0 - h / 2)
     tile = morecantile.tms.get("WebMercatorQuad").tile(lon, lat, 17)
-    app = create_app(settings)
+    # A throw-away session key: the bench's app signs no session anyone else sees.
+    import dataclasses
+    import secrets
+
+    app = create_app(dataclasses.replace(settings, secret_key=secrets.token_urlsafe(48)))
     client = app.test_client()
     t0 = time.perf_counter()
     with db.session_scope(settings) as s:

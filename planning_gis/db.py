@@ -27,15 +27,17 @@ def get_engine(settings: Settings | None = None) -> Engine:
     url = settings.database_url
     engine = _engines.get(url)
     if engine is None:
-        # No pre-ping: it costs a round trip on every checkout. A connection the server dropped
-        # fails its statement once and is discarded (SQLAlchemy invalidates the pool on a
-        # disconnect error); pool_recycle retires connections before idle timeouts bite.
-        # Reset on return stays "rollback" (a no-op round trip on an autocommit read connection).
+        # Pre-ping: after a PostgreSQL restart every pooled connection is dead, and without a
+        # ping each one failed the request that checked it out (a 503 per pooled connection, in
+        # every gunicorn worker, the job worker and the heartbeat thread included). The ping is
+        # one round trip per checkout; a dead connection is replaced before the request runs.
+        # pool_recycle retires connections before idle timeouts bite. Reset on return stays
+        # "rollback" (a no-op round trip on an autocommit read connection).
         engine = create_engine(
             url,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_pool_size,
-            pool_pre_ping=False,
+            pool_pre_ping=True,
             pool_recycle=1800,
             pool_reset_on_return="rollback",
             future=True,

@@ -45,7 +45,11 @@ class Settings:
     api_cache_control: str = "public, max-age=60"
     base_map_url: str = ""  # external base map for production; empty: our own offline base
     base_map_attribution: str = ""
-    secret_key: str = "dev-only-change-me"
+    # Signs the session cookies: no default (a published key lets anyone forge an admin
+    # session). PLANNING_SECRET_KEY, or PLANNING_SECRET_KEY_FILE, or <data_dir>/secret_key
+    # (the file ./run.sh creates once, mode 0600); create_app refuses to serve without one.
+    secret_key: str = ""
+    secret_key_file: str = ""
     gdal_cachemax_mb: int = 256
     warp_memory_mb: int = 256
     # Threads for warping scans (OpenCV remap) and for GDAL's compression of the COG.
@@ -98,6 +102,10 @@ class Settings:
             else:
                 values[f.name] = raw
         values.update(overrides)
+        if not values.get("secret_key"):
+            values["secret_key"] = _read_secret_key(
+                str(values.get("secret_key_file") or ""),
+                Path(str(values.get("data_dir") or _default_data_dir())) / SECRET_KEY_FILE_NAME)
         settings = cls(**values)  # type: ignore[arg-type]
         if settings.session_cookie_secure not in ("auto", "always", "never"):
             raise ConfigurationError(
@@ -150,6 +158,50 @@ class Settings:
     def sync_database_url(self) -> str:
         """The URL for libpq tools (psql, ogr2ogr): no SQLAlchemy driver suffix."""
         return self.database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+#: The key file's name under the data folder (where ./run.sh keeps the key it generates).
+SECRET_KEY_FILE_NAME = "secret_key"
+#: Shortest key accepted: 32 characters of secrets.token_urlsafe are 192 bits.
+MIN_SECRET_KEY_CHARS = 32
+SECRET_KEY_HINT = ("generate one with `python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+                   " and set PLANNING_SECRET_KEY or PLANNING_SECRET_KEY_FILE (./run.sh keeps one"
+                   " in $PLANNING_DATA_DIR/secret_key, mode 0600)")
+
+
+def _read_secret_key(explicit_file: str, default_file: Path) -> str:
+    """The key from PLANNING_SECRET_KEY_FILE (which must be readable) or, failing that, from
+    the data folder's key file when there is one; "" otherwise (create_app then refuses)."""
+    path = Path(explicit_file) if explicit_file else default_file
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        if explicit_file:
+            raise ConfigurationError(f"PLANNING_SECRET_KEY_FILE {explicit_file} does not exist",
+                                     message_vi=f"Không có tệp khóa bí mật {explicit_file}."
+                                     ) from None
+        return ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"the secret key file {path} cannot be read: {exc}",
+                                 message_vi=f"Không đọc được tệp khóa bí mật {path}.") from exc
+
+
+def check_secret_key(key: str) -> None:
+    """Refuse to sign sessions with an empty, short or trivial key.
+
+    Why here and not a default: the key signs the session cookie, so whoever knows it can sign
+    themselves an admin session. A key in the repository (as there once was) is known to all.
+    """
+    if not key:
+        raise ConfigurationError(
+            f"no secret key to sign sessions: {SECRET_KEY_HINT}",
+            message_vi="Chưa có khóa bí mật để ký phiên đăng nhập (PLANNING_SECRET_KEY).")
+    if len(key) < MIN_SECRET_KEY_CHARS or len(set(key)) < 8:
+        raise ConfigurationError(
+            f"the secret key is too weak (it must have at least {MIN_SECRET_KEY_CHARS} random"
+            f" characters; this one has {len(key)}): {SECRET_KEY_HINT}",
+            message_vi=f"Khóa bí mật quá yếu: cần ít nhất {MIN_SECRET_KEY_CHARS} ký tự ngẫu"
+                       " nhiên (PLANNING_SECRET_KEY).")
 
 
 _settings: Settings | None = None

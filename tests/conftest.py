@@ -9,6 +9,7 @@ that read through the HTTP server.
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -62,7 +63,11 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     name = f"planning_test_{os.getpid()}"
     url = create_database(name)
     data_dir = tmp_path_factory.mktemp("data")
-    s = Settings.from_env(database_url=url, data_dir=str(data_dir), demo_size="tiny")
+    # A random session key per test run (there is no default key; create_app refuses without).
+    key = secrets.token_urlsafe(48)
+    s = Settings.from_env(database_url=url, data_dir=str(data_dir), demo_size="tiny",
+                          secret_key=key)
+    os.environ["PLANNING_SECRET_KEY"] = key
     os.environ["PLANNING_DATABASE_URL"] = url
     os.environ["PLANNING_DATA_DIR"] = str(data_dir)
     os.environ["PLANNING_DEMO_SIZE"] = "tiny"
@@ -158,6 +163,7 @@ def live_server(demo: Settings) -> Iterator[str]:
     env.update(
         PLANNING_DATABASE_URL=demo.database_url,
         PLANNING_DATA_DIR=demo.data_dir,
+        PLANNING_SECRET_KEY=demo.secret_key,
         PYTHONPATH=str(PROJECT_ROOT),
     )
     gunicorn = Path(sys.executable).with_name("gunicorn")

@@ -20,10 +20,19 @@ in the kernel's queue for whichever worker frees a thread first: first come, fir
 with the reverse proxy in front (nginx), which is where TLS ends too; the connection from the
 proxy to gunicorn is on the same machine. gthread rather than sync workers because a long
 request (a 1 GB scan upload) must not stop the worker's heartbeat and get it killed.
+
+Why a control socket per instance: gunicorn (>= 25.1) opens a control socket for ``gunicornc``
+at one path per user by default (``$HOME/.gunicorn/gunicorn.ctl``), so a second instance on the
+machine (another port, the tests' live server, a bench) replaced the first one's socket and
+removed it on exit. Each instance gets its own, under the data folder and named by its address,
+unless ``--control-socket`` says otherwise.
 """
 
 from __future__ import annotations
 
+import logging
+import re
+from pathlib import Path
 from typing import Any
 
 preload_app = True
@@ -31,9 +40,37 @@ worker_class = "gthread"
 keepalive = 0
 
 
+#: Longest path of a Unix socket (sun_path holds 108 bytes with its final NUL).
+_MAX_SOCKET_PATH = 107
+
+
+def control_socket_path(data_dir: str | Path, bind: str) -> Path:
+    """This instance's control socket: ``<data>/run/gunicorn-<address>.ctl``."""
+    return Path(data_dir) / "run" / f"gunicorn-{re.sub(r'[^A-Za-z0-9.-]+', '_', bind)}.ctl"
+
+
+def _own_control_socket(server: Any) -> None:
+    settings = server.cfg.settings
+    if "control_socket" not in settings or server.cfg.control_socket_disable:
+        return  # a gunicorn without a control socket, or it is turned off
+    if settings["control_socket"].value != settings["control_socket"].default:
+        return  # given on the command line
+    from planning_gis.settings import get_settings
+
+    path = control_socket_path(get_settings().data_path.resolve(), server.cfg.bind[0])
+    if len(str(path).encode()) > _MAX_SOCKET_PATH:
+        logging.getLogger(__name__).warning(
+            "no control socket: %s is too long for a Unix socket", path)
+        server.cfg.set("control_socket_disable", True)
+        return
+    server.cfg.set("control_socket", str(path))
+
+
 def on_starting(server: Any) -> None:
-    """One connection per thread (see above), whatever ``--threads`` says."""
+    """One connection per thread (see above), whatever ``--threads`` says; a control socket of
+    this instance's own."""
     server.cfg.set("worker_connections", max(1, int(server.cfg.threads)))
+    _own_control_socket(server)
 
 
 def post_worker_init(worker: Any) -> None:
