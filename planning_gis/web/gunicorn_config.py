@@ -29,6 +29,7 @@ from typing import Any
 preload_app = True
 worker_class = "gthread"
 keepalive = 0
+limit_request_line = 8190  # the maximum, so the app's own JSON 414 (PLANNING_MAX_URL_BYTES) answers first
 
 
 def on_starting(server: Any) -> None:

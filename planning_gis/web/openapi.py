@@ -11,7 +11,7 @@ import html
 
 from flask import Blueprint, Response, current_app, request
 
-from layers.features import COLLECTIONS
+from layers.features import COLLECTIONS, MAX_OFFSET
 from layers.mvt import LAYERS
 from planning_gis import __version__
 from planning_gis.models import DOCUMENT_TYPES
@@ -73,8 +73,6 @@ def _ref(name: str) -> dict:
 ZXY = [_p("z", "path", "integer", "zoom (0..24)", minimum=0, maximum=24),
        _p("x", "path", "integer", "column", minimum=0),
        _p("y", "path", "integer", "row", minimum=0)]
-#: Features a client may skip (a bigger offset is a 400, not a PostgreSQL bigint error).
-MAX_OFFSET = 10_000_000
 ITEMS_PARAMS = [
     _p("limit", typ="integer", desc="page size (over 10000 is cut to 10000)", minimum=1,
        default=10),
