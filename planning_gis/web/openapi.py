@@ -37,11 +37,11 @@ def _error(description: str) -> dict:
 #: The errors every endpoint may answer.
 COMMON_ERRORS = {
     "400": _error("Bad input (a parameter out of range, a NUL byte, an unknown parameter)"),
+    "413": _error("Request body over PLANNING_MAX_JSON_BYTES (or a plot over its limits)"),
     "414": _error("URL longer than the server accepts (PLANNING_MAX_URL_BYTES)"),
     "503": _error("The database is unavailable; Retry-After says when to try again"),
 }
 E404 = {"404": _error("Unknown id, collection or layer")}
-E413 = {"413": _error("Body, plot or vertex count over the limit")}
 
 
 def _p(name: str, where: str = "query", typ: str = "string", desc: str = "",
@@ -209,7 +209,7 @@ def build_spec(server_url: str, version: str = __version__) -> dict:
                 **_op("Each zone's share of a plot (m², %)",
                       [_p("crs", desc="CRS of the GeoJSON, EPSG:4326 by default"),
                        _p("date", desc="YYYY-MM-DD", format="date")],
-                      errors=E413, tags=["Look-up"], schema=_ref("LookupAnswer")),
+                      errors={}, tags=["Look-up"], schema=_ref("LookupAnswer")),
                 "requestBody": PLOT_BODY,
             },
         },
@@ -254,7 +254,7 @@ def build_spec(server_url: str, version: str = __version__) -> dict:
             "post": {
                 **_op("The planning information sheet (PDF) for a plot",
                       [_p("crs", desc="4326 (default) or 5897")], "application/pdf",
-                      errors=E413, tags=CITIZEN),
+                      errors={}, tags=CITIZEN),
                 "requestBody": PLOT_BODY,
             },
         },
