@@ -90,12 +90,27 @@ POINT_PARAMS = [
     _p("x_north", typ="number", desc="VN-2000 X = northing (about 2 3xx xxx)"),
     _p("y_east", typ="number", desc="VN-2000 Y = easting (about 5xx xxx)"),
 ]
+_POSITION = {"type": "array", "minItems": 2, "maxItems": 3, "items": {"type": "number"}}
+_RING = {"type": "array", "minItems": 4, "items": _POSITION}
+_POLYGON = {"type": "object", "required": ["type", "coordinates"],
+            "properties": {"type": {"enum": ["Polygon"]},
+                           "coordinates": {"type": "array", "minItems": 1, "items": _RING}}}
+_MULTIPOLYGON = {"type": "object", "required": ["type", "coordinates"],
+                 "properties": {"type": {"enum": ["MultiPolygon"]},
+                                "coordinates": {"type": "array", "minItems": 1,
+                                                "items": {"type": "array", "minItems": 1,
+                                                          "items": _RING}}}}
 PLOT_BODY = {"required": True, "content": {JSON: {"schema": {
-    "description": "GeoJSON Polygon, MultiPolygon or Feature (at most PLANNING_MAX_JSON_BYTES, "
-                   "PLANNING_LOOKUP_MAX_PLOT_VERTICES vertices)",
-    "type": "object", "required": ["type"],
-    "properties": {"type": {"type": "string", "enum": ["Polygon", "MultiPolygon", "Feature"]}},
-}}}}
+    "description": "GeoJSON Polygon, MultiPolygon or Feature of one (at most "
+                   "PLANNING_MAX_JSON_BYTES, PLANNING_LOOKUP_MAX_PLOT_VERTICES vertices and "
+                   "PLANNING_LOOKUP_MAX_PLOT_RINGS rings)",
+    "oneOf": [_POLYGON, _MULTIPOLYGON,
+              {"type": "object", "required": ["type", "geometry"],
+               "properties": {"type": {"enum": ["Feature"]},
+                              "geometry": {"oneOf": [_POLYGON, _MULTIPOLYGON]},
+                              "properties": {"type": "object", "nullable": True}}}],
+}, "example": {"type": "Polygon", "coordinates": [[[105.8, 21.0], [105.801, 21.0],
+                                                    [105.801, 21.001], [105.8, 21.0]]]}}}}
 SCHEMAS = {
     "Error": {"type": "object", "required": ["code", "detail", "detail_vi"],
               "properties": {"code": {"type": "string"}, "detail": {"type": "string"},
