@@ -15,6 +15,10 @@ import urllib.request
 from urllib.parse import urlsplit
 
 import pytest
+from flask import request
+
+from planning_gis.errors import InvalidInput
+from planning_gis.web.json_body import nesting_depth
 
 pytestmark = pytest.mark.db
 
@@ -88,3 +92,19 @@ def test_nul_in_a_query_parameter_is_400(live_server, path):
     status, headers, body = _call(live_server + path)
     assert status == 400, body[:300]
     assert _json_error(headers, body)["code"] == "invalid_input"
+
+
+@pytest.mark.parametrize("raw", ['{"a": NaN}', '{"a": [Infinity]}', '{"a": "x\\u0000"}',
+                                 '[' * 3000 + ']' * 3000])
+def test_every_get_json_in_the_app_is_strict(app, raw):
+    """The app's JSON provider is the strict parser: the workspace's JSON API is covered too."""
+    with app.test_request_context("/quan-tri/api/x", method="POST", data=raw,
+                                  content_type="application/json"):
+        with pytest.raises(InvalidInput):
+            request.get_json(silent=True)
+
+
+def test_nesting_depth_ignores_brackets_in_strings():
+    assert nesting_depth(b'{"a": [1, [2, {"b": "[[[[{{{{"}]]}') == 4
+    assert nesting_depth(b'"' + b'\\"[' * 100_000) == 0  # unterminated string: one linear scan
+    assert nesting_depth(b"[" * 5000 + b"]" * 5000) == 5000
