@@ -15,7 +15,8 @@ from planning_gis.accounts import web as accounts_web
 from planning_gis.documents import views as documents_views
 from planning_gis.http import register_error_handlers
 from planning_gis.settings import Settings, check_secret_key, get_settings
-from planning_gis.web import api, caching, citizen, openapi, pages, security_headers
+from planning_gis.web import api, caching, citizen, limits, openapi, pages, security_headers
+from planning_gis.web.json_body import StrictJSONProvider
 from planning_gis.workspace import views as workspace_views
 from tiles import views as raster_views
 
@@ -53,9 +54,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         JSON_AS_ASCII=False,
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
     )
+    app.json = StrictJSONProvider(app)  # every get_json() refuses NaN, deep nesting, NUL
     app.json.ensure_ascii = False
     db.init_app(app)
     register_error_handlers(app)
+    limits.init_app(app)  # URL length, NUL in the URL, body size: before any view
     caching.init_app(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)

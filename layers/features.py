@@ -9,6 +9,7 @@ storage geometry so that PostGIS uses the GiST index.
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -19,6 +20,9 @@ from planning_gis.crs import STORAGE_SRID, WEB_MERCATOR, WGS84
 from planning_gis.errors import InvalidBBox, InvalidInput, NotFound, UnknownCRS
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+#: Features an items request may skip: far beyond any collection, far below PostgreSQL's bigint
+#: (an offset of 2**63 was a 500 "bigint out of range").
+MAX_OFFSET = 10_000_000
 
 
 def crs_uri(code: int) -> str:
@@ -244,7 +248,11 @@ def items_sql(c: Collection, filters: tuple[str, ...], has_bbox: bool, flip: boo
 
 
 def coerce(prop: Prop, name: str, raw: str) -> object:
-    """A filter value of the property's type, or a 400 that names the property."""
+    """A filter value of the property's type, or a 400 that names the property.
+
+    Text is compared in NFC, the form the database stores: a label typed on a keyboard that
+    sends decomposed Vietnamese (NFD, e.g. macOS) must still find it.
+    """
     if prop.type == "integer":
         try:
             return int(raw)
@@ -259,7 +267,7 @@ def coerce(prop: Prop, name: str, raw: str) -> object:
         except ValueError as exc:
             raise InvalidInput(f"{name} must be a number, got {raw!r}",
                                message_vi=f"{name} phải là số") from exc
-    return raw
+    return unicodedata.normalize("NFC", raw)
 
 
 def parse_bbox(raw: str, flipped: bool) -> tuple[float, float, float, float]:

@@ -14,6 +14,7 @@ from flask import Blueprint, Response, current_app, request
 from layers.features import (
     COLLECTIONS,
     CRS84,
+    MAX_OFFSET,
     SUPPORTED_CRS,
     ItemsQuery,
     coerce,
@@ -142,7 +143,7 @@ def _items_query(cid: str, fid: int | None = None) -> tuple[ItemsQuery, str]:
         )
     limit = min(int_arg(request.args, "limit", settings.ogc_default_limit, 1),
                 settings.ogc_max_limit)
-    offset = int_arg(request.args, "offset", 0, 0)
+    offset = int_arg(request.args, "offset", 0, 0, MAX_OFFSET)
     out_uri, out_srid, out_flip = parse_ogc_crs(request.args.get("crs"))
     bbox, bbox_srid = None, 4326
     if "bbox" in request.args:

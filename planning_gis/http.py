@@ -29,6 +29,18 @@ STATUS_CODES: dict[type[errors.PlanningError], int] = {
 }
 
 
+#: Machine codes of HTTP errors raised by werkzeug (routing, body and URL limits).
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 414: "uri_too_long"}
+HTTP_MESSAGES_VI = {
+    400: "Yêu cầu không hợp lệ.",
+    404: "Không tìm thấy trang hoặc dữ liệu yêu cầu.",
+    405: "Phương thức không được hỗ trợ tại địa chỉ này.",
+    413: "Dữ liệu gửi lên quá lớn.",
+    414: "Địa chỉ URL quá dài.",
+    415: "Định dạng dữ liệu gửi lên không được hỗ trợ.",
+}
+
+
 def status_for(exc: errors.PlanningError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS_CODES:
@@ -64,13 +76,15 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(status, exc.code, exc.message, exc.message_vi)
 
     def _http(exc: HTTPException) -> Response:
-        vi = {
-            404: "Không tìm thấy trang hoặc dữ liệu yêu cầu.",
-            405: "Phương thức không được hỗ trợ.",
-            413: "Dữ liệu gửi lên quá lớn.",
-        }.get(exc.code or 500)
-        return error_response(exc.code or 500, (exc.name or "error").lower().replace(" ", "_"),
-                              exc.description or exc.name, vi)
+        status = exc.code or 500
+        resp = error_response(status, HTTP_CODES.get(status) or (exc.name or "error").lower()
+                              .replace(" ", "_"), exc.description or exc.name,
+                              HTTP_MESSAGES_VI.get(status))
+        # A 405 names the methods the URL serves (RFC 9110): werkzeug puts them in its headers.
+        for name, value in exc.get_headers():
+            if name.lower() == "allow":
+                resp.headers["Allow"] = value
+        return resp
 
     def _database_down(exc: OperationalError) -> Response:
         if getattr(exc.orig, "sqlstate", "") in ("40P01", "40001", "55P03"):

@@ -72,6 +72,13 @@ class Settings:
     gzip_level: int = 5
     document_url_template: str = "/documents/{id}"
     lookup_max_plot_m2: int = 25_000_000
+    # A plot's vertices and rings (holes + parts): a 41 MB polygon held a thread for 13 s.
+    lookup_max_plot_vertices: int = 10_000
+    lookup_max_plot_rings: int = 100
+    # Bodies other than the workspace's multipart uploads (JSON, forms), refused before reading.
+    max_json_bytes: int = 1024 * 1024
+    # Path + query string; longer is a 414 (below gunicorn's limit_request_line, so JSON).
+    max_url_bytes: int = 4096
     # Look-up answers kept per server process (MB) by their zones, plans and edition; 0: off.
     lookup_cache_mb: int = 32
     open_dataset_cache: int = 32

@@ -82,5 +82,6 @@ def zones_geojson():
         ZONES_GEOJSON_SQL, {"minx": minx, "miny": miny, "maxx": maxx, "maxy": maxy}
     ).scalar_one()
     resp = jsonify(doc)
+    resp.mimetype = "application/geo+json"  # what it is, and what /api/openapi.json says
     resp.headers["Cache-Control"] = current_app.config["SETTINGS"].api_cache_control
     return resp

@@ -30,6 +30,7 @@ from planning_gis.crs import (
     vn2000_to_lonlat,
 )
 from planning_gis.errors import InvalidGeometry, InvalidInput, TooLarge
+from planning_gis.web.args import int_arg
 
 bp = Blueprint("citizen", __name__)
 
@@ -85,12 +86,7 @@ def place():
 @bp.get("/api/citizen/find")
 def search_box():
     """The one search box: coordinates recognised, anything else searched in the library."""
-    limit_raw = request.args.get("limit", "10")
-    try:
-        limit = int(limit_raw)
-    except ValueError:
-        raise InvalidInput("limit must be a whole number",
-                           message_vi="limit phải là số nguyên") from None
+    limit = int_arg(request.args, "limit", 10, 1, 100)
     resp = jsonify(find(db.get_conn(), request.args.get("q"), limit=limit))
     resp.headers["Cache-Control"] = _settings().api_cache_control
     return resp
@@ -129,10 +125,10 @@ def plot_info_sheet():
     The polygon is read and checked exactly as ``POST /api/lookup`` reads it; the PDF lists each
     zone's share of the plot in m² and %.
     """
-    from layers.lookup_api import _plot_geometry  # the look-up's own reading of a plot
+    from layers.lookup_api import read_plot  # the look-up's own reading of a plot
 
     settings = _settings()
-    geom = _plot_geometry(request.get_json(silent=True))
+    geom = read_plot()
     raw_crs = request.args.get("crs", str(WGS84)).upper().removeprefix("EPSG:")
     if raw_crs not in (str(WGS84), str(STORAGE_SRID)):
         raise InvalidInput(f"crs must be 4326 or {STORAGE_SRID}, got {raw_crs!r}",

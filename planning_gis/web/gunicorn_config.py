@@ -38,6 +38,7 @@ from typing import Any
 preload_app = True
 worker_class = "gthread"
 keepalive = 0
+limit_request_line = 8190  # the maximum, so the app's own JSON 414 (PLANNING_MAX_URL_BYTES) answers first
 
 
 #: Longest path of a Unix socket (sun_path holds 108 bytes with its final NUL).

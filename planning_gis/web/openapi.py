@@ -11,14 +11,37 @@ import html
 
 from flask import Blueprint, Response, current_app, request, url_for
 
-from layers.features import COLLECTIONS
+from layers.features import COLLECTIONS, MAX_OFFSET
 from layers.mvt import LAYERS
+from planning_gis import __version__
+from planning_gis.models import DOCUMENT_TYPES
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 
-_ERR = {"description": "Bad input: JSON {code, detail, detail_vi}",
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-_404 = {"description": "Unknown id", "content": _ERR["content"]}
+#: Routes that are not public API: the planners' workspace and its sign-in, and static files.
+#: Every other route of the app must be in the document (tests/web/test_openapi.py checks it).
+PRIVATE_PREFIXES = ("/quan-tri", "/dang-nhap", "/dang-xuat", "/static")
+
+JSON = "application/json"
+GEOJSON = "application/geo+json"
+HTML = "text/html"
+_REF_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _error(description: str) -> dict:
+    """An error answer: JSON {code, detail, detail_vi} (pages answer HTML to browsers)."""
+    return {"description": description,
+            "content": {JSON: {"schema": _REF_ERROR}, HTML: {"schema": {"type": "string"}}}}
+
+
+#: The errors every endpoint may answer.
+COMMON_ERRORS = {
+    "400": _error("Bad input (a parameter out of range, a NUL byte, an unknown parameter)"),
+    "413": _error("Request body over PLANNING_MAX_JSON_BYTES (or a plot over its limits)"),
+    "414": _error("URL longer than the server accepts (PLANNING_MAX_URL_BYTES)"),
+    "503": _error("The database is unavailable; Retry-After says when to try again"),
+}
+E404 = {"404": _error("Unknown id, collection or layer")}
 
 
 def _p(name: str, where: str = "query", typ: str = "string", desc: str = "",
@@ -27,116 +50,280 @@ def _p(name: str, where: str = "query", typ: str = "string", desc: str = "",
             "description": desc, "schema": {"type": typ, **schema}}
 
 
-ZXY = [_p("z", "path", "integer", "zoom"), _p("x", "path", "integer", "column"),
-       _p("y", "path", "integer", "row")]
-ITEMS_PARAMS = [
-    _p("limit", typ="integer", desc="page size", minimum=1, default=10),
-    _p("offset", typ="integer", desc="features to skip", minimum=0, default=0),
-    {"name": "bbox", "in": "query", "required": False, "style": "form", "explode": False,
-     "description": "minx,miny,maxx,maxy in bbox-crs axis order",
-     "schema": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}},
-    _p("bbox-crs", desc="CRS of bbox (CRS84 default; EPSG:4326, 3857, 5897)"),
-    _p("crs", desc="CRS of the output geometry (CRS84 default; EPSG:4326, 3857, 5897)"),
-]
+def _ok(content: str = JSON, schema: dict | None = None, description: str = "OK") -> dict:
+    return {"200": {"description": description,
+                    "content": {content: {"schema": schema} if schema else {}}}}
 
 
-def _op(summary: str, params: list | None = None, content: str = "application/json",
-        extra: dict | None = None, tags: list[str] | None = None) -> dict:
-    responses = {"200": {"description": "OK", "content": {content: {}}}, "400": _ERR,
-                 "404": _404}
+def _op(summary: str, params: list | None = None, content: str = JSON,
+        extra: dict | None = None, tags: list[str] | None = None, schema: dict | None = None,
+        errors: dict | None = None) -> dict:
+    responses = {**_ok(content, schema), **COMMON_ERRORS, **(errors if errors is not None else E404)}
     if extra:
         responses.update(extra)
     return {"summary": summary, "parameters": params or [], "responses": responses,
             "tags": tags or []}
 
 
-def build_spec(server_url: str) -> dict:
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+#: z/x/y of the WebMercatorQuad grid (morecantile's zoom 0..24; x, y within the matrix).
+ZXY = [_p("z", "path", "integer", "zoom (0..24)", minimum=0, maximum=24),
+       _p("x", "path", "integer", "column", minimum=0),
+       _p("y", "path", "integer", "row", minimum=0)]
+ITEMS_PARAMS = [
+    _p("limit", typ="integer", desc="page size (over 10000 is cut to 10000)", minimum=1,
+       default=10),
+    _p("offset", typ="integer", desc="features to skip", minimum=0, maximum=MAX_OFFSET,
+       default=0),
+    {"name": "bbox", "in": "query", "required": False, "style": "form", "explode": False,
+     "description": "minx,miny,maxx,maxy in bbox-crs axis order",
+     "schema": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}},
+    _p("bbox-crs", desc="CRS of bbox (CRS84 default; EPSG:4326, 3857, 5897)"),
+    _p("crs", desc="CRS of the output geometry (CRS84 default; EPSG:4326, 3857, 5897)"),
+]
+POINT_PARAMS = [
+    _p("lon", typ="number", desc="WGS 84 longitude (about 105.8)"),
+    _p("lat", typ="number", desc="WGS 84 latitude (about 21.0)"),
+    _p("x_north", typ="number", desc="VN-2000 X = northing (about 2 3xx xxx)"),
+    _p("y_east", typ="number", desc="VN-2000 Y = easting (about 5xx xxx)"),
+]
+_POSITION = {"type": "array", "minItems": 2, "maxItems": 3, "items": {"type": "number"}}
+_RING = {"type": "array", "minItems": 4, "items": _POSITION}
+_POLYGON = {"type": "object", "required": ["type", "coordinates"],
+            "properties": {"type": {"enum": ["Polygon"]},
+                           "coordinates": {"type": "array", "minItems": 1, "items": _RING}}}
+_MULTIPOLYGON = {"type": "object", "required": ["type", "coordinates"],
+                 "properties": {"type": {"enum": ["MultiPolygon"]},
+                                "coordinates": {"type": "array", "minItems": 1,
+                                                "items": {"type": "array", "minItems": 1,
+                                                          "items": _RING}}}}
+PLOT_BODY = {"required": True, "content": {JSON: {"schema": {
+    "description": "GeoJSON Polygon, MultiPolygon or Feature of one (at most "
+                   "PLANNING_MAX_JSON_BYTES, PLANNING_LOOKUP_MAX_PLOT_VERTICES vertices and "
+                   "PLANNING_LOOKUP_MAX_PLOT_RINGS rings)",
+    "oneOf": [_POLYGON, _MULTIPOLYGON,
+              {"type": "object", "required": ["type", "geometry"],
+               "properties": {"type": {"enum": ["Feature"]},
+                              "geometry": {"oneOf": [_POLYGON, _MULTIPOLYGON]},
+                              "properties": {"type": "object", "nullable": True}}}],
+}, "example": {"type": "Polygon", "coordinates": [[[105.8, 21.0], [105.801, 21.0],
+                                                    [105.801, 21.001], [105.8, 21.0]]]}}}}
+SCHEMAS = {
+    "Error": {"type": "object", "required": ["code", "detail", "detail_vi"],
+              "properties": {"code": {"type": "string"}, "detail": {"type": "string"},
+                             "detail_vi": {"type": "string"}}},
+    "Link": {"type": "object", "required": ["href"],
+             "properties": {"href": {"type": "string"}, "rel": {"type": "string"},
+                            "type": {"type": "string"}, "title": {"type": "string"}}},
+    "Feature": {"type": "object", "required": ["type", "geometry", "properties"],
+                "properties": {"type": {"enum": ["Feature"]}, "id": {"type": "integer"},
+                               "geometry": {"type": "object", "nullable": True},
+                               "properties": {"type": "object"}}},
+    "FeatureCollection": {
+        "type": "object", "required": ["type", "features", "numberMatched", "numberReturned"],
+        "properties": {"type": {"enum": ["FeatureCollection"]},
+                       "numberMatched": {"type": "integer", "minimum": 0},
+                       "numberReturned": {"type": "integer", "minimum": 0},
+                       "links": {"type": "array", "items": _ref("Link")},
+                       "features": {"type": "array", "items": _ref("Feature")}}},
+    "Collection": {"type": "object", "required": ["id", "links"],
+                   "properties": {"id": {"type": "string"}, "title": {"type": "string"},
+                                  "crs": {"type": "array", "items": {"type": "string"}},
+                                  "links": {"type": "array", "items": _ref("Link")}}},
+    "LookupAnswer": {
+        "type": "object", "required": ["query", "date", "governing_plan_id", "plans", "source"],
+        "properties": {"query": {"type": "object"}, "date": {"type": "string", "format": "date"},
+                       "governing_plan_id": {"type": "integer", "nullable": True},
+                       "plans": {"type": "array", "items": {"type": "object"}},
+                       "source": {"type": "object"}, "message": {"type": "string"},
+                       "message_vi": {"type": "string"}}},
+    "SearchResult": {"type": "object", "required": ["query", "results"],
+                     "properties": {"query": {"type": "string"},
+                                    "terms": {"type": "array", "items": {"type": "string"}},
+                                    "results": {"type": "array", "items": {"type": "object"}}}},
+    "TileJSON": {"type": "object", "required": ["tilejson", "tiles"],
+                 "properties": {"tilejson": {"type": "string"},
+                                "tiles": {"type": "array", "items": {"type": "string"}},
+                                "minzoom": {"type": "integer"}, "maxzoom": {"type": "integer"},
+                                "bounds": {"type": "array", "items": {"type": "number"}}}},
+}
+
+OGC = ["OGC API – Features"]
+DOCS = ["Documents and search"]
+CITIZEN = ["Citizen's map"]
+PAGES = ["Pages (HTML, Vietnamese)"]
+NOT_MODIFIED = {"304": {"description": "not modified (If-None-Match)"}}
+
+
+def _page(summary: str, params: list | None = None, errors: dict | None = None) -> dict:
+    return _op(summary, params, HTML, tags=PAGES, schema={"type": "string"},
+               errors=errors if errors is not None else {})
+
+
+def build_spec(server_url: str, version: str = __version__) -> dict:
     """The spec for a server root URL (links in it are absolute, as clients want)."""
+    collection_id = _p("collectionId", "path", enum=list(COLLECTIONS))
     paths: dict[str, dict] = {
-        "/ogc": {"get": _op("OGC API landing page", tags=["OGC API – Features"])},
-        "/ogc/conformance": {"get": _op("Conformance classes", tags=["OGC API – Features"])},
-        "/ogc/collections": {"get": _op("Collections", tags=["OGC API – Features"])},
+        "/": {"get": _page("The citizen's map")},
+        "/ogc": {"get": _op("OGC API landing page", [_p("f", enum=["json"])], tags=OGC,
+                            errors={})},
+        "/ogc/conformance": {"get": _op("Conformance classes", [_p("f", enum=["json"])],
+                                        tags=OGC, errors={})},
+        "/ogc/collections": {"get": _op("Collections", [_p("f", enum=["json"])], tags=OGC,
+                                        errors={})},
         "/ogc/collections/{collectionId}": {"get": _op(
-            "One collection: extent, CRS list", [_p("collectionId", "path")],
-            tags=["OGC API – Features"])},
+            "One collection: extent, CRS list", [collection_id, _p("f", enum=["json"])],
+            tags=OGC, schema=_ref("Collection"))},
+        "/ogc/collections/{collectionId}/queryables": {"get": _op(
+            "Filterable properties (JSON Schema)", [collection_id], "application/schema+json",
+            tags=OGC)},
         "/ogc/collections/{collectionId}/items": {"get": _op(
-            "Features of a collection", [_p("collectionId", "path"), *ITEMS_PARAMS],
-            "application/geo+json", tags=["OGC API – Features"])},
+            "Features of a collection", [collection_id, *ITEMS_PARAMS], GEOJSON,
+            tags=OGC, schema=_ref("FeatureCollection"))},
         "/ogc/collections/{collectionId}/items/{featureId}": {"get": _op(
-            "One feature", [_p("collectionId", "path"), _p("featureId", "path"),
-                            ITEMS_PARAMS[4]], "application/geo+json",
-            tags=["OGC API – Features"])},
+            "One feature", [collection_id, _p("featureId", "path", "integer"), ITEMS_PARAMS[4]],
+            GEOJSON, tags=OGC, schema=_ref("Feature"))},
         "/tiles/sheets/{sheetId}/{z}/{x}/{y}.{format}": {"get": _op(
             "Raster tile of a published map sheet (transparent outside the neatline)",
             [_p("sheetId", "path", "integer"), *ZXY,
              _p("format", "path", enum=["png", "webp"])], "image/png",
-            {"204": {"description": "tile outside the sheet"},
-             "304": {"description": "not modified (If-None-Match)"}}, ["Raster tiles"])},
+            {"204": {"description": "tile outside the sheet"}, **NOT_MODIFIED,
+             "200": {"description": "OK", "content": {"image/png": {}, "image/webp": {}}}},
+            ["Raster tiles"])},
         "/tiles/sheets/{sheetId}/tilejson.json": {"get": _op(
-            "TileJSON of a sheet", [_p("sheetId", "path", "integer")], tags=["Raster tiles"])},
+            "TileJSON of a sheet", [_p("sheetId", "path", "integer"),
+                                    _p("format", enum=["png", "webp"], default="png")],
+            tags=["Raster tiles"], schema=_ref("TileJSON"))},
         "/tiles/plans/{planId}/mosaic/{z}/{x}/{y}.{format}": {"get": _op(
             "Mosaic of all published sheets of a plan",
             [_p("planId", "path", "integer"), *ZXY,
              _p("format", "path", enum=["png", "webp"])], "image/png",
-            {"204": {"description": "no sheet covers the tile"}}, ["Raster tiles"])},
+            {"204": {"description": "no sheet covers the tile"}, **NOT_MODIFIED,
+             "200": {"description": "OK", "content": {"image/png": {}, "image/webp": {}}}},
+            ["Raster tiles"])},
         "/tiles/{layer}/{z}/{x}/{y}.mvt": {"get": _op(
             "Vector tile (MVT) of a layer", [_p("layer", "path", enum=list(LAYERS)), *ZXY],
-            "application/vnd.mapbox-vector-tile", {"204": {"description": "empty tile"}},
-            ["Vector tiles"])},
+            "application/vnd.mapbox-vector-tile",
+            {"204": {"description": "empty tile"}, **NOT_MODIFIED}, ["Vector tiles"])},
         "/tiles/{layer}/tilejson.json": {"get": _op(
             "TileJSON of a vector layer", [_p("layer", "path", enum=list(LAYERS))],
-            tags=["Vector tiles"])},
+            tags=["Vector tiles"], schema=_ref("TileJSON"))},
         "/tiles/style.json": {"get": _op("MapLibre style coloured by the legend",
-                                         tags=["Vector tiles"])},
+                                         tags=["Vector tiles"], errors={})},
         "/api/lookup": {
             "get": _op(
                 "Every zone of every plan at a point, governing plan first",
-                [_p("lon", typ="number", desc="WGS 84 longitude (about 105.8)"),
-                 _p("lat", typ="number", desc="WGS 84 latitude (about 21.0)"),
-                 _p("x_north", typ="number", desc="VN-2000 X = northing (about 2 3xx xxx)"),
-                 _p("y_east", typ="number", desc="VN-2000 Y = easting (about 5xx xxx)"),
+                [*POINT_PARAMS,
                  _p("crs", desc="CRS of x_north/y_east, EPSG:5897 by default"),
                  _p("date", desc="YYYY-MM-DD: which plans were in force then", format="date")],
-                tags=["Look-up"]),
+                tags=["Look-up"], schema=_ref("LookupAnswer"), errors={}),
             "post": {
                 **_op("Each zone's share of a plot (m², %)",
-                      [_p("crs", desc="CRS of the GeoJSON, EPSG:4326 by default")],
-                      extra={"413": {"description": "plot too large"}}, tags=["Look-up"]),
-                "requestBody": {"required": True, "content": {"application/json": {
-                    "schema": {"description": "GeoJSON Polygon, MultiPolygon or Feature"}}}},
+                      [_p("crs", desc="CRS of the GeoJSON, EPSG:4326 by default"),
+                       _p("date", desc="YYYY-MM-DD", format="date")],
+                      errors={}, tags=["Look-up"], schema=_ref("LookupAnswer")),
+                "requestBody": PLOT_BODY,
             },
         },
-        "/api/legend": {"get": _op("Land-use legend (codes, names, colours)", tags=["Other"])},
-        "/api/health": {"get": _op("Health and versions", tags=["Other"])},
-        "/api/openapi.json": {"get": _op("This document", tags=["Other"])},
+        "/api/search": {"get": _op(
+            "Plans, zones, documents, places and decision numbers, with or without diacritics",
+            [_p("q", desc="words (at most 200 characters, 12 words)", required=True),
+             _p("kinds", desc="comma-separated: plan, zone, document, place, decision"),
+             _p("limit", typ="integer", minimum=1, maximum=100, default=20)],
+            tags=DOCS, schema=_ref("SearchResult"), errors={})},
+        "/api/documents": {"get": _op(
+            "The document library, newest first, filtered",
+            [_p("type", enum=list(DOCUMENT_TYPES)), _p("issuer"),
+             _p("year", typ="integer", minimum=1945), _p("plan", typ="integer", minimum=1),
+             _p("q"), _p("page", typ="integer", minimum=1, maximum=100_000, default=1),
+             _p("per_page", typ="integer", minimum=1, maximum=100, default=20)],
+            tags=DOCS, schema={"type": "object"}, errors={})},
+        "/api/documents/{docId}": {"get": _op(
+            "One document with its plans and its pages' text", [_p("docId", "path", "integer")],
+            tags=DOCS, schema={"type": "object", "required": ["id"]})},
+        "/documents/{docId}/file": {"get": _op(
+            "The document's PDF", [_p("docId", "path", "integer")], "application/pdf",
+            NOT_MODIFIED, DOCS)},
+        "/documents/{docId}/pages/{pageNo}.png": {"get": _op(
+            "One page of a document rendered to PNG",
+            [_p("docId", "path", "integer"), _p("pageNo", "path", "integer"),
+             _p("dpi", typ="integer", minimum=50, maximum=200, default=110)], "image/png",
+            NOT_MODIFIED, DOCS)},
+        "/api/sheets": {"get": _op("Published map sheets with their accuracy", tags=CITIZEN,
+                                   schema={"type": "array", "items": {"type": "object"}},
+                                   errors={})},
+        "/api/citizen/place": {"get": _op(
+            "Administrative units at a point and the data's date", POINT_PARAMS, tags=CITIZEN,
+            schema={"type": "object", "required": ["point"]}, errors={})},
+        "/api/citizen/find": {"get": _op(
+            "The search box: coordinates recognised, anything else searched",
+            [_p("q", required=True), _p("limit", typ="integer", minimum=1, maximum=100,
+                                        default=10)],
+            tags=CITIZEN, schema={"type": "object", "required": ["query"]}, errors={})},
+        "/api/info-sheet.pdf": {
+            "get": _op("The planning information sheet (PDF) for a point", POINT_PARAMS,
+                       "application/pdf", tags=CITIZEN, errors={}),
+            "post": {
+                **_op("The planning information sheet (PDF) for a plot",
+                      [_p("crs", desc="4326 (default) or 5897")], "application/pdf",
+                      errors={}, tags=CITIZEN),
+                "requestBody": PLOT_BODY,
+            },
+        },
+        "/api/legend": {"get": _op("Land-use legend (codes, names, colours)", tags=["Other"],
+                                   schema={"type": "array", "items": {"type": "object"}},
+                                   errors={})},
+        "/api/zones.geojson": {"get": _op(
+            "Zones in a lon/lat box (the first page's light layer)",
+            [_p("bbox", desc="min_lon,min_lat,max_lon,max_lat")], GEOJSON, tags=["Other"],
+            schema={"type": "object", "required": ["type", "features"]}, errors={})},
+        "/api/health": {"get": _op("Health and versions", tags=["Other"], errors={},
+                                   schema={"type": "object", "required": ["status"]})},
+        "/api/openapi.json": {"get": _op("This document", content="application/vnd.oai.openapi+json",
+                                         tags=["Other"], errors={})},
+        "/api/docs": {"get": _page("This document as a readable page")},
+        "/tai-lieu": {"get": _page("The document library", [
+            _p("type", enum=list(DOCUMENT_TYPES)), _p("issuer"),
+            _p("year", typ="integer", minimum=1945), _p("plan", typ="integer", minimum=1),
+            _p("q"), _p("page", typ="integer", minimum=1, maximum=100_000),
+            _p("per_page", typ="integer", minimum=1, maximum=100)])},
+        "/tai-lieu/{docId}": {"get": _page("A document", [_p("docId", "path", "integer"),
+                                                          _p("q")], E404)},
+        "/quy-hoach/{planId}": {"get": _page("A plan and its documents",
+                                             [_p("planId", "path", "integer")], E404)},
+        "/tim-kiem": {"get": _page("Search results without JavaScript", [_p("q")])},
+        "/to-ban-do": {"get": _page("The citizen's map with a published sheet laid over it",
+                                    [_p("to", typ="integer")], E404)},
     }
     # One concrete items path per collection, with its queryables (read by GDAL's OAPIF).
     for cid, c in COLLECTIONS.items():
         qp = [_p(name, typ=p.type, desc=f"equals ({c.title})") for name, p in
               c.queryables.items()]
         paths[f"/ogc/collections/{cid}/items"] = {"get": _op(
-            f"{c.title_vi} – {c.title}", [*ITEMS_PARAMS, *qp], "application/geo+json",
-            tags=["OGC API – Features"])}
+            f"{c.title_vi} – {c.title}", [*ITEMS_PARAMS, *qp], GEOJSON, tags=OGC,
+            schema=_ref("FeatureCollection"), errors={})}
     return {
         "openapi": "3.0.3",
         "info": {"title": "Bản đồ quy hoạch Hà Nội – Hanoi planning-map service",
-                 "version": current_app.config["VERSION"],
-                 "description": "Raster and vector tiles, OGC API – Features and the point "
-                                "look-up. Every error is JSON {code, detail, detail_vi}. Tiles "
-                                "carry ETag/Cache-Control (304 on If-None-Match); GET has CORS;"
-                                " JSON and MVT are gzip-compressed on request."},
+                 "version": version,
+                 "description": "Raster and vector tiles, OGC API – Features, the point "
+                                "look-up, documents and search. Every error is JSON {code, "
+                                "detail, detail_vi}. Tiles carry ETag/Cache-Control (304 on "
+                                "If-None-Match); GET has CORS; JSON and MVT are gzip-compressed "
+                                "on request. A method a path does not serve is a 405 with "
+                                "Allow."},
         "servers": [{"url": server_url}],
         "paths": paths,
-        "components": {"schemas": {"Error": {"type": "object", "required": ["code", "detail"],
-                                             "properties": {"code": {"type": "string"},
-                                                            "detail": {"type": "string"},
-                                                            "detail_vi": {"type": "string"}}}}},
+        "components": {"schemas": SCHEMAS},
     }
 
 
 @bp.get("/openapi.json")
 def openapi_json() -> Response:
-    doc = build_spec(request.url_root.rstrip("/"))
+    doc = build_spec(request.url_root.rstrip("/"), current_app.config["VERSION"])
     resp = current_app.json.response(doc)
     resp.mimetype = "application/vnd.oai.openapi+json"
     return resp
@@ -145,7 +332,7 @@ def openapi_json() -> Response:
 @bp.get("/docs")
 def docs() -> Response:
     """Readable list of every path, method, parameter and response, generated from the spec."""
-    spec = build_spec(request.url_root.rstrip("/"))
+    spec = build_spec(request.url_root.rstrip("/"), current_app.config["VERSION"])
     e = html.escape
     parts = [
         "<!doctype html><html lang='vi'><head><meta charset='utf-8'>",

@@ -100,6 +100,11 @@ def test_output_crs(city, city_client, crs, check):
     ("/ogc/collections/zones/items?limit=x", 400, "invalid_input"),
     ("/ogc/collections/zones/items?limit=0", 400, "invalid_input"),
     ("/ogc/collections/zones/items?offset=-1", 400, "invalid_input"),
+    # issue 12: a bigint offset and a NUL byte in a filter were 500s
+    ("/ogc/collections/zones/items?offset=9223372036854775808", 400, "invalid_input"),
+    ("/ogc/collections/zones/items?offset=10000001", 400, "invalid_input"),
+    ("/ogc/collections/zones/items?label=a%00b", 400, "invalid_input"),
+    ("/ogc/collections/plans/items?name=%00", 400, "invalid_input"),
     ("/ogc/collections/zones/items?crs=EPSG:9999999", 400, "unknown_crs"),
     ("/ogc/collections/zones/items?bbox-crs=EPSG:5897", 400, "invalid_input"),
     ("/ogc/collections/zones/items?colour=red", 400, "unknown_parameter"),
@@ -111,6 +116,19 @@ def test_bad_ogc_requests(city_client, path, status, code):
     assert r.status_code == status, r.data
     body = r.get_json()
     assert body["code"] == code and body["detail"] and body["detail_vi"]
+
+
+@pytest.mark.parametrize("cid,prop,stored", [
+    ("units", "name", "Phường Mẫu Mới"),
+    ("redlines", "road_name", "Đường Mẫu"),
+])
+def test_property_filter_finds_nfc_text_typed_in_nfd(city, city_client, cid, prop, stored):
+    """A keyboard that sends decomposed Vietnamese (NFD) still finds the NFC-stored value."""
+    typed = unicodedata.normalize("NFD", stored)
+    assert typed != stored
+    doc = city_client.get(f"/ogc/collections/{cid}/items", query_string={prop: typed}).get_json()
+    assert doc["numberMatched"] >= 1
+    assert {f["properties"][prop] for f in doc["features"]} == {stored}
 
 
 def test_bbox_outside_hanoi_is_empty(city_client):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import math
+
 import pytest
 from sqlalchemy import text
 
@@ -231,3 +234,73 @@ def test_answer_is_compact_utf8_json(city, city_client):
     assert '", "' not in text_ and '": ' not in text_  # no spaces after separators
     assert "\\u" not in text_ and any(ord(c) > 127 for c in text_)  # UTF-8, not escapes
     assert r.get_json()["plans"]
+
+
+# --- issue 12: strict, bounded plot bodies (POST /api/lookup and POST /api/info-sheet.pdf) -----
+
+PLOT_PATHS = ["/api/lookup", "/api/info-sheet.pdf"]
+_RING = '[[{a},21.0],[105.81,21.0],[105.81,21.01],[{a},21.0]]'
+
+
+@pytest.mark.parametrize("path", PLOT_PATHS)
+@pytest.mark.parametrize("raw,words", [
+    ('{"type":"Polygon","coordinates":[' + _RING.format(a="NaN") + "]}", "NaN"),
+    ('{"type":"Polygon","coordinates":[' + _RING.format(a="-Infinity") + "]}", "Infinity"),
+    ('{"type":"Polygon","coordinates":[' + _RING.format(a="1e400") + "]}", "too large"),
+    ("[" * 5000 + "]" * 5000, "nested"),
+    ('{"type":"Feature","properties":{"n":"a\\u0000b"},"geometry":{"type":"Polygon",'
+     '"coordinates":[' + _RING.format(a="105.8") + "]}}", "NUL"),
+])
+def test_plot_body_is_parsed_strictly(city_client, path, raw, words):
+    """NaN/Infinity, an overflowing number, 5 000-deep nesting and NUL are 400s, not 500s."""
+    r = city_client.post(path, data=raw, content_type="application/json")
+    assert r.status_code == 400, r.data[:300]
+    body = r.get_json()
+    assert body["code"] == "invalid_geometry" and words in body["detail"] and body["detail_vi"]
+
+
+def _square(lon: float, lat: float, side: float) -> list[list[float]]:
+    return [[lon, lat], [lon + side, lat], [lon + side, lat + side], [lon, lat + side], [lon, lat]]
+
+
+@pytest.mark.parametrize("path", PLOT_PATHS)
+def test_plot_with_too_many_vertices_is_413(demo, city_client, path):
+    n = demo.lookup_max_plot_vertices + 1
+    ring = [[105.8 + 0.001 * math.cos(2 * math.pi * i / n), 21.0 + 0.001 * math.sin(2 * math.pi * i / n)]
+            for i in range(n)]
+    ring.append(ring[0])
+    r = city_client.post(path, json={"type": "Polygon", "coordinates": [ring]})
+    assert r.status_code == 413, r.data[:300]
+    body = r.get_json()
+    assert body["code"] == "too_large" and "vertices" in body["detail"] and body["detail_vi"]
+
+
+@pytest.mark.parametrize("path", PLOT_PATHS)
+def test_plot_with_too_many_parts_is_413(demo, city_client, path):
+    parts = [[_square(105.8 + 0.0002 * i, 21.0, 0.0001)]
+             for i in range(demo.lookup_max_plot_rings + 1)]
+    r = city_client.post(path, json={"type": "MultiPolygon", "coordinates": parts})
+    assert r.status_code == 413, r.data[:300]
+    body = r.get_json()
+    assert body["code"] == "too_large" and "rings" in body["detail"] and body["detail_vi"]
+
+
+@pytest.mark.parametrize("path", PLOT_PATHS)
+def test_plot_body_over_the_json_limit_is_413(demo, city_client, path):
+    """Refused from Content-Length, before the body is read."""
+    raw = b" " * demo.max_json_bytes + b"{}"
+    r = city_client.post(path, data=raw, content_type="application/json")
+    assert r.status_code == 413
+    body = r.get_json()
+    assert body["code"] == "too_large" and body["detail_vi"]
+
+
+@pytest.mark.parametrize("path", PLOT_PATHS)
+def test_chunked_plot_body_over_the_json_limit_is_413(demo, city_client, path):
+    """No Content-Length (chunked): the limit is enforced while reading."""
+    raw = b" " * demo.max_json_bytes + b"{}"
+    r = city_client.post(path, input_stream=io.BytesIO(raw), content_type="application/json",
+                         headers={"Transfer-Encoding": "chunked"},
+                         environ_overrides={"wsgi.input_terminated": True})
+    assert r.status_code == 413
+    assert r.get_json()["code"] == "too_large"
