@@ -81,6 +81,9 @@ def test_sign_in_never_redirects_off_site(app, target):
     token = csrf_from(c.get("/quan-tri/dang-nhap").get_data(as_text=True))
     resp = c.post("/quan-tri/dang-nhap?" + urllib.parse.urlencode({"next": target}),
                   data={"email": DEMO_ADMIN[0], "password": DEMO_ADMIN[1], "csrf_token": token})
+    if "\x00" in target:  # a NUL in the URL is refused before any view (web/limits.py)
+        assert resp.status_code == 400 and "Location" not in resp.headers
+        return
     assert resp.status_code == 302
     location = resp.headers["Location"]
     parts = urllib.parse.urlsplit(location)
