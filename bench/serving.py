@@ -37,7 +37,8 @@ import numpy as np  # noqa: E402
 import psycopg  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
-from layers.mvt import LAYERS, tile_params  # noqa: E402
+from layers import registry  # noqa: E402
+from layers.mvt import tile_params, tile_sql  # noqa: E402
 from planning_gis.db import get_engine  # noqa: E402
 from planning_gis.settings import Settings  # noqa: E402
 from tiles.web_cog import make_web_cog  # noqa: E402
@@ -261,8 +262,8 @@ def bench_raster(args, settings: Settings, venv: Path) -> None:
 
 def bare_sql(settings: Settings, tiles, layer: str = "zones") -> float:
     """Mean seconds per tile of the zones ST_AsMVT statement alone, sequential, one connection."""
-    lyr = LAYERS[layer]
-    sql = lyr.sql.text
+    lyr = registry.get(layer, registry.MVT)
+    sql = tile_sql(lyr).text
     names = re.findall(r"(?<!:):(\w+)", sql)
     psql = re.sub(r"(?<!:):(\w+)", r"%(\1)s", sql)
     with psycopg.connect(settings.sync_database_url) as conn:

@@ -1,7 +1,8 @@
-"""OGC API – Features collections as data, and the one items query they share.
+"""OGC API – Features: the one items query every collection shares.
 
-Each collection names its table, the SQL expression of every property, and the properties a
-client may filter on. The items SQL is assembled from these fixed fragments (never from request
+Collections are the datasets of ``layers/registry.py`` that feed the OGC API: each names its
+source, the SQL expression of every property, and the properties a client may filter on. The
+items SQL is assembled from these fixed fragments (never from request
 text); request values are always bind parameters. A bbox becomes ``geom && envelope`` on the
 storage geometry so that PostGIS uses the GiST index.
 """
@@ -10,14 +11,16 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 from sqlalchemy import Connection, TextClause, text
 
-from layers.mvt import service_box
+from layers import registry
+from layers.mvt import extent_sql, service_box
+from layers.registry import OGC, Dataset, Field
 from planning_gis.crs import STORAGE_SRID, WEB_MERCATOR, WGS84
-from planning_gis.errors import InvalidBBox, InvalidInput, NotFound, UnknownCRS
+from planning_gis.errors import InvalidBBox, InvalidInput, UnknownCRS
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 #: Features an items request may skip: far beyond any collection, far below PostgreSQL's bigint
@@ -59,133 +62,9 @@ def parse_ogc_crs(value: str | None) -> tuple[str, int, bool]:
     return v, code, flipped
 
 
-@dataclass(frozen=True)
-class Prop:
-    sql: str
-    type: str = "string"  # JSON Schema type: string, integer, number
-    queryable: bool = False
-    format: str | None = None
-
-
-@dataclass(frozen=True)
-class Collection:
-    id: str
-    title: str
-    title_vi: str
-    description: str
-    from_sql: str  # the main table is aliased ``t``
-    properties: dict[str, Prop]
-    geometry_type: str
-    geom_sql: str = "t.geom"
-    where: str = "TRUE"
-    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
-
-    @property
-    def queryables(self) -> dict[str, Prop]:
-        return {k: p for k, p in self.properties.items() if p.queryable}
-
-
-_ZONE = {
-    "label": Prop("t.label", queryable=True),
-    "function_code": Prop("t.function_code", queryable=True),
-    "name_vi": Prop("l.name_vi"),
-    "name_en": Prop("l.name_en"),
-    "color": Prop("l.color"),
-    "plan_id": Prop("t.plan_id", "integer", queryable=True),
-    "plan_name": Prop("p.name"),
-    "plan_kind": Prop("p.kind", queryable=True),
-    "plan_status": Prop("p.status", queryable=True),
-    "sheet_id": Prop("t.sheet_id", "integer"),
-    "area_m2": Prop("round(t.area_m2::numeric, 1)", "number"),
-    "coverage_pct": Prop("t.coverage_pct", "number"),
-    "floors_min": Prop("t.floors_min", "integer"),
-    "floors_max": Prop("t.floors_max", "integer"),
-    "far": Prop("t.far", "number"),
-    "population": Prop("t.population", "integer"),
-}
-
-COLLECTIONS: dict[str, Collection] = {
-    c.id: c
-    for c in (
-        Collection(
-            "zones", "Land-use zones", "Ô quy hoạch",
-            "Land-use zones of every plan with their planning indicators",
-            "land_use_zones t JOIN land_use_legend l ON l.code = t.function_code"
-            " JOIN plans p ON p.id = t.plan_id",
-            _ZONE, "MultiPolygon",
-        ),
-        Collection(
-            "plans", "Plans", "Đồ án quy hoạch",
-            "Plan outlines with kind, status, decision and validity",
-            "plans t",
-            {
-                "name": Prop("t.name", queryable=True),
-                "kind": Prop("t.kind", queryable=True),
-                "status": Prop("t.status", queryable=True),
-                "scale_denominator": Prop("t.scale_denominator", "integer"),
-                "decision_number": Prop("t.decision_number", queryable=True),
-                "decision_date": Prop("t.decision_date::text", format="date"),
-                "approving_body": Prop("t.approving_body"),
-                "valid_from": Prop("t.valid_from::text", format="date"),
-                "valid_to": Prop("t.valid_to::text", format="date"),
-                "supersedes_id": Prop("t.supersedes_id", "integer"),
-                "area_ha": Prop("t.area_ha", "number"),
-            },
-            "MultiPolygon", where="t.geom IS NOT NULL",
-        ),
-        Collection(
-            "redlines", "Red boundary lines", "Chỉ giới đường đỏ",
-            "Red boundary lines of road plans",
-            "red_lines t",
-            {
-                "plan_id": Prop("t.plan_id", "integer", queryable=True),
-                "road_name": Prop("t.road_name", queryable=True),
-                "width_m": Prop("t.width_m", "number"),
-            },
-            "MultiLineString",
-        ),
-        Collection(
-            "units", "Administrative units", "Đơn vị hành chính",
-            "Administrative units with validity dates (old names stay searchable)",
-            "admin_units t",
-            {
-                "name": Prop("t.name", queryable=True),
-                "level": Prop("t.level", queryable=True),
-                "code": Prop("t.code", queryable=True),
-                "parent_id": Prop("t.parent_id", "integer"),
-                "valid_from": Prop("t.valid_from::text", format="date"),
-                "valid_to": Prop("t.valid_to::text", format="date"),
-            },
-            "MultiPolygon", where="t.geom IS NOT NULL",
-        ),
-        Collection(
-            "sheets", "Published map sheets", "Tờ bản đồ đã công bố",
-            "Footprints of published scanned sheets with their georeferencing accuracy",
-            "map_sheets t",
-            {
-                "plan_id": Prop("t.plan_id", "integer", queryable=True),
-                "title": Prop("t.title"),
-                "method": Prop("t.method", queryable=True),
-                "rmse_m": Prop("t.rmse_m", "number"),
-                "loo_rmse_m": Prop("t.loo_rmse_m", "number"),
-                "check_error_m": Prop("t.check_error_m", "number"),
-                "published_at": Prop("t.published_at::text", format="date-time"),
-            },
-            "Polygon", geom_sql="t.footprint",
-            where="t.state = 'published' AND t.footprint IS NOT NULL",
-        ),
-    )
-}
-
-
-def get_collection(cid: str) -> Collection:
-    try:
-        return COLLECTIONS[cid]
-    except KeyError as exc:
-        raise NotFound(
-            f"unknown collection {cid!r}: use one of {', '.join(COLLECTIONS)}",
-            message_vi=f"Không có tập dữ liệu {cid!r}",
-        ) from exc
+def get_collection(cid: str) -> Dataset:
+    """A collection of the OGC API (a registry dataset), or a 404 naming those there are."""
+    return registry.get(cid, OGC)
 
 
 @dataclass(frozen=True)
@@ -206,18 +85,18 @@ class ItemsQuery:
         return 7 if self.out_srid == WGS84 else 3
 
 
-def _geometry_sql(c: Collection, flip: bool) -> str:
+def _geometry_sql(c: Dataset, flip: bool) -> str:
     g = f"ST_Transform({c.geom_sql}, :out_srid)"
     if flip:
         g = f"ST_FlipCoordinates({g})"
     return f"ST_AsGeoJSON({g}, :digits)::json"
 
 
-def items_sql(c: Collection, filters: tuple[str, ...], has_bbox: bool, flip: bool,
+def items_sql(c: Dataset, filters: tuple[str, ...], has_bbox: bool, flip: bool,
               single: bool) -> TextClause:
     """The items statement for one combination of filters; built once and cached."""
     key = (filters, has_bbox, flip, single)
-    cached = c._cache.get(key)
+    cached = c.sql_cache.get(key)
     if cached is not None:
         return cached
     cond = [f"({c.where})"]
@@ -229,25 +108,25 @@ def items_sql(c: Collection, filters: tuple[str, ...], has_bbox: bool, flip: boo
             f" :bbox_srid), {STORAGE_SRID})"
         )
     for i, name in enumerate(filters):
-        cond.append(f"{c.properties[name].sql} = :f{i}")
+        cond.append(f"{c.fields[name].sql} = :f{i}")
     where = " AND ".join(cond)
-    props = ", ".join(f"'{k}', {p.sql}" for k, p in c.properties.items())
+    props = ", ".join(f"'{k}', {p.sql}" for k, p in c.fields_for(OGC).items())
     feature = (
         f"json_build_object('type', 'Feature', 'id', t.id, 'geometry', {_geometry_sql(c, flip)},"
         f" 'properties', json_build_object({props}))::text"
     )
     sql = text(
-        f"WITH page AS (SELECT t.id AS fid, {feature} AS feature FROM {c.from_sql}"
+        f"WITH page AS (SELECT t.id AS fid, {feature} AS feature FROM {c.source}"
         f" WHERE {where} ORDER BY t.id LIMIT :limit OFFSET :offset)"
-        f" SELECT (SELECT count(*) FROM {c.from_sql} WHERE {where}) AS matched,"
+        f" SELECT (SELECT count(*) FROM {c.source} WHERE {where}) AS matched,"
         f" (SELECT count(*) FROM page) AS returned,"
         f" (SELECT coalesce(string_agg(feature, ',' ORDER BY fid), '') FROM page) AS features"
     )
-    c._cache[key] = sql
+    c.sql_cache[key] = sql
     return sql
 
 
-def coerce(prop: Prop, name: str, raw: str) -> object:
+def coerce(prop: Field, name: str, raw: str) -> object:
     """A filter value of the property's type, or a 400 that names the property.
 
     Text is compared in NFC, the form the database stores: a label typed on a keyboard that
@@ -317,7 +196,7 @@ class ItemsResult:
     features_json: str  # the features, already JSON, comma-separated
 
 
-def fetch_items(conn: Connection, c: Collection, q: ItemsQuery) -> ItemsResult:
+def fetch_items(conn: Connection, c: Dataset, q: ItemsQuery) -> ItemsResult:
     """Run the collection's items statement for a validated query."""
     params: dict[str, object] = {
         "limit": q.limit, "offset": q.offset, "out_srid": q.out_srid, "digits": q.digits,
@@ -339,28 +218,18 @@ def fetch_items(conn: Connection, c: Collection, q: ItemsQuery) -> ItemsResult:
     return ItemsResult(int(row.matched), int(row.returned), row.features)
 
 
-EXTENT_SQL = {
-    cid: text(
-        "SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM (SELECT ST_Transform("
-        f"ST_SetSRID(ST_Extent({c.geom_sql})::geometry, {STORAGE_SRID}), 4326) AS b"
-        f" FROM {c.from_sql} WHERE {c.where}) AS e"
-    )
-    for cid, c in COLLECTIONS.items()
-}
-
-
-def collection_extent(conn: Connection, c: Collection) -> list[float] | None:
-    row = conn.execute(EXTENT_SQL[c.id]).one()
+def collection_extent(conn: Connection, c: Dataset) -> list[float] | None:
+    row = conn.execute(extent_sql(c)).one()
     if row[0] is None:
         return None
     return [round(float(v), 7) for v in row]
 
 
-def queryables_schema(c: Collection, base: str) -> dict:
+def queryables_schema(c: Dataset, base: str) -> dict:
     """JSON Schema of the filterable properties (OGC API – Features Part 3 shape)."""
     props = {}
     for name, p in c.queryables.items():
-        props[name] = {"type": p.type, "title": name}
+        props[name] = {"type": p.type, "title": name, "description": f"{p.title_vi} – {p.title}"}
     return {
         "$schema": "https://json-schema.org/draft/2019-09/schema",
         "$id": f"{base}/collections/{c.id}/queryables",

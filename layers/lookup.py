@@ -22,57 +22,41 @@ from planning_gis.models import DOCUMENT_TYPES, PLAN_KINDS, PLAN_STATUSES
 
 IN_FORCE_STATUSES = ("approved", "amended")
 
-_ZONE_COLUMNS = """
-  z.id AS zone_id, z.plan_id, z.label, z.function_code, l.name_vi, l.name_en, l.color,
+#: The place asked about, in EPSG:5897: a point (:e, :n) or a plot (:wkt). Each is a constant
+#: expression, so ``ST_Intersects(geom, place)`` is an index condition on the GiST index.
+POINT = f"ST_SetSRID(ST_MakePoint(:e, :n), {STORAGE_SRID})"
+PLOT = f"ST_GeomFromText(:wkt, {STORAGE_SRID})"
+
+
+def _zones_at(place: str, extra: str = "") -> str:
+    """Zones under a place with their legend, plan and the accuracy of their sheet."""
+    return f"""
+SELECT z.id AS zone_id, z.plan_id, z.label, z.function_code, z.name_vi, z.name_en, z.color,
   z.area_m2, z.coverage_pct, z.floors_min, z.floors_max, z.far, z.population, z.note,
   z.sheet_id, s.title AS sheet_title, s.method AS sheet_method, s.rmse_m, s.loo_rmse_m,
-  s.check_error_m, s.state AS sheet_state"""
+  s.check_error_m, s.state AS sheet_state{extra}
+FROM zones_with_legend z LEFT JOIN map_sheets s ON s.id = z.sheet_id
+WHERE ST_Intersects(z.geom, {place})"""
 
-_ZONE_JOINS = """
-  JOIN land_use_legend l ON l.code = z.function_code
-  LEFT JOIN map_sheets s ON s.id = z.sheet_id"""
 
-#: Zones under a point; the point expression is a constant, so && is an index condition.
-POINT_ZONES_SQL = text(f"""
-SELECT {_ZONE_COLUMNS}
-FROM land_use_zones z {_ZONE_JOINS}
-WHERE ST_Intersects(z.geom, ST_SetSRID(ST_MakePoint(:e, :n), {STORAGE_SRID}))
-""")
-
-#: Zones cut by a plot, with the area of each piece in m² (EPSG:5897 is metric).
-PLOT_ZONES_SQL = text(f"""
-SELECT {_ZONE_COLUMNS},
-  ST_Area(ST_Intersection(z.geom, ST_GeomFromText(:wkt, {STORAGE_SRID}))) AS share_m2
-FROM land_use_zones z {_ZONE_JOINS}
-WHERE ST_Intersects(z.geom, ST_GeomFromText(:wkt, {STORAGE_SRID}))
-""")
-
-_PLAN_COLUMNS = """
-  p.id, p.name, p.kind, p.status, p.scale_denominator, p.decision_number, p.decision_date,
-  p.approving_body, p.organisation, p.valid_from, p.valid_to, p.supersedes_id, p.is_fictional,
-  sup.id AS superseded_by, sup.since AS superseded_since"""
-
-#: The newest plan that replaces ``p`` and since when (its validity start or decision date).
-_SUPERSEDER = """
+def _plans_at(place: str, zone_plan_ids: str) -> str:
+    """Plans whose outline covers a place, plus the plans of the zones found there, each with
+    the newest plan that replaces it and since when (its validity start or decision date)."""
+    return f"""
+SELECT p.id, p.name, p.kind, p.status, p.scale_denominator, p.decision_number,
+  p.decision_date, p.approving_body, p.organisation, p.valid_from, p.valid_to, p.supersedes_id,
+  p.is_fictional, sup.id AS superseded_by, sup.since AS superseded_since
+FROM plans p
 LEFT JOIN LATERAL (
   SELECT q.id, coalesce(q.valid_from, q.decision_date) AS since FROM plans q
   WHERE q.supersedes_id = p.id AND q.status IN ('approved', 'amended')
-  ORDER BY since DESC NULLS LAST, q.id DESC LIMIT 1) AS sup ON TRUE"""
+  ORDER BY since DESC NULLS LAST, q.id DESC LIMIT 1) AS sup ON TRUE
+WHERE ST_Intersects(p.geom, {place}) OR p.id = ANY({zone_plan_ids})"""
 
-#: Plans whose outline covers the point, plus the plans of the zones found there.
-POINT_PLANS_SQL = text(f"""
-SELECT {_PLAN_COLUMNS}
-FROM plans p {_SUPERSEDER}
-WHERE ST_Intersects(p.geom, ST_SetSRID(ST_MakePoint(:e, :n), {STORAGE_SRID}))
-   OR p.id = ANY(:zone_plan_ids)
-""")
 
-PLOT_PLANS_SQL = text(f"""
-SELECT {_PLAN_COLUMNS}
-FROM plans p {_SUPERSEDER}
-WHERE ST_Intersects(p.geom, ST_GeomFromText(:wkt, {STORAGE_SRID}))
-   OR p.id = ANY(:zone_plan_ids)
-""")
+#: Zones cut by a plot, with the area of each piece in m² (EPSG:5897 is metric).
+PLOT_ZONES_SQL = text(_zones_at(PLOT, f",\n  ST_Area(ST_Intersection(z.geom, {PLOT})) AS share_m2"))
+PLOT_PLANS_SQL = text(_plans_at(PLOT, ":zone_plan_ids"))
 
 DOCUMENTS_SQL = text("""
 SELECT pd.plan_id, d.id, d.doc_type, d.number, d.issued_on, d.issuer, d.title, d.file_name,
@@ -85,17 +69,10 @@ ORDER BY pd.plan_id, pd.sort_order, d.issued_on NULLS LAST, d.id
 
 #: The whole point look-up in one statement (one round trip): the zones under the point, the
 #: plans covering it or holding those zones, and those plans' documents, as three JSON arrays of
-#: the same rows the three statements above return. Ranking stays in Python (:func:`rank_plans`).
+#: the rows the plot's statements return for a plot. Ranking stays in Python (:func:`rank_plans`).
 POINT_LOOKUP_SQL = text(f"""
-WITH zones AS (
-  SELECT {_ZONE_COLUMNS}
-  FROM land_use_zones z {_ZONE_JOINS}
-  WHERE ST_Intersects(z.geom, ST_SetSRID(ST_MakePoint(:e, :n), {STORAGE_SRID}))
-), plans AS (
-  SELECT {_PLAN_COLUMNS}
-  FROM plans p {_SUPERSEDER}
-  WHERE ST_Intersects(p.geom, ST_SetSRID(ST_MakePoint(:e, :n), {STORAGE_SRID}))
-     OR p.id = ANY(ARRAY(SELECT DISTINCT plan_id FROM zones))
+WITH zones AS ({_zones_at(POINT)}
+), plans AS ({_plans_at(POINT, "ARRAY(SELECT DISTINCT plan_id FROM zones)")}
 ), docs AS (
   SELECT pd.plan_id, pd.sort_order, d.id, d.doc_type, d.number, d.issued_on, d.issuer, d.title,
          d.file_name, d.page_count
@@ -114,12 +91,10 @@ SELECT (SELECT coalesce(json_agg(zones), '[]') FROM zones)::text AS zones,
 #: indexes, which makes the key far cheaper than the answer.
 POINT_KEY_SQL = text(f"""
 SELECT (SELECT edition FROM layer_editions WHERE layer = 'lookup') AS edition,
-  ARRAY(SELECT z.id FROM land_use_zones z
-        WHERE ST_Intersects(z.geom, ST_SetSRID(ST_MakePoint(:e, :n), {STORAGE_SRID}))
-        ORDER BY z.id) AS zone_ids,
-  ARRAY(SELECT p.id FROM plans p
-        WHERE ST_Intersects(p.geom, ST_SetSRID(ST_MakePoint(:e, :n), {STORAGE_SRID}))
-        ORDER BY p.id) AS plan_ids
+  ARRAY(SELECT z.id FROM land_use_zones z WHERE ST_Intersects(z.geom, {POINT}) ORDER BY z.id)
+    AS zone_ids,
+  ARRAY(SELECT p.id FROM plans p WHERE ST_Intersects(p.geom, {POINT}) ORDER BY p.id)
+    AS plan_ids
 """)
 
 

@@ -11,8 +11,8 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, request
 
+from layers import registry
 from layers.features import (
-    COLLECTIONS,
     CRS84,
     MAX_OFFSET,
     SUPPORTED_CRS,
@@ -115,7 +115,7 @@ def collections() -> Response:
     return _json({
         "links": [{"rel": "self", "type": "application/json", "href": f"{_base()}/collections"}],
         "crs": list(SUPPORTED_CRS),
-        "collections": [_collection_doc(cid) for cid in COLLECTIONS],
+        "collections": [_collection_doc(cid) for cid in registry.ids(registry.OGC)],
     })
 
 

@@ -19,8 +19,8 @@ from typing import Any
 import psycopg
 from flask import Flask
 
+from layers import registry
 from layers.editions import EDITION_PSYCOPG, EditionCache
-from layers.mvt import LAYERS
 from layers.tile_cache import CachedTile
 from planning_gis.db import drop_hot_connection, hot_read_connection
 from planning_gis.web.caching import cors_headers, entity_tags
@@ -29,7 +29,7 @@ from tiles.grid import tms_for
 MVT_MIME = "application/vnd.mapbox-vector-tile"
 #: WSGI environ key: the layer edition the fast path read before it passed a miss to Flask.
 EDITION_KEY = "planning.mvt_edition"
-_TILE_PATH = re.compile(r"/tiles/([a-z]+)/(\d{1,2})/(\d{1,10})/(\d{1,10})\.mvt")
+_TILE_PATH = re.compile(r"/tiles/([a-z_0-9]+)/(\d{1,2})/(\d{1,10})/(\d{1,10})\.mvt")
 
 
 def tile_reply(cached: CachedTile, accept_encoding: str, if_none_match: str,
@@ -66,8 +66,9 @@ class CachedTileFastPath:
         if (method in ("GET", "HEAD") and self.cache.max_bytes
                 and not environ.get("QUERY_STRING")):
             m = _TILE_PATH.fullmatch(environ.get("PATH_INFO", ""))
-            if m and m.group(1) in LAYERS:
-                cached = self._hit(m, environ)
+            layer = registry.find(m.group(1), registry.MVT) if m else None
+            if layer is not None and layer.edition is not None:
+                cached = self._hit(layer, m, environ)
                 if cached is not None:
                     status, headers, body = tile_reply(
                         cached, environ.get("HTTP_ACCEPT_ENCODING", ""),
@@ -77,10 +78,12 @@ class CachedTileFastPath:
                     return [] if method == "HEAD" else [body]
         return self.wsgi_app(environ, start_response)
 
-    def _hit(self, m: re.Match, environ: dict[str, Any]) -> CachedTile | None:
-        layer, z, x, y = m.group(1), int(m.group(2)), int(m.group(3)), int(m.group(4))
+    def _hit(self, layer: registry.Dataset, m: re.Match,
+             environ: dict[str, Any]) -> CachedTile | None:
+        z, x, y = int(m.group(2)), int(m.group(3)), int(m.group(4))
         try:
-            row = hot_read_connection(self.settings).execute(EDITION_PSYCOPG, (layer,)).fetchone()
+            row = hot_read_connection(self.settings).execute(EDITION_PSYCOPG,
+                                                             (layer.edition,)).fetchone()
         except psycopg.Error:
             drop_hot_connection(self.settings)
             return None  # Flask answers, with the error mapped to its status
@@ -88,4 +91,4 @@ class CachedTileFastPath:
         if edition is None:
             return None
         environ[EDITION_KEY] = edition  # a miss: the view renders under the edition read here
-        return self.cache.get((layer, self.tms_id, z, x, y, edition))
+        return self.cache.get((layer.id, self.tms_id, z, x, y, edition))

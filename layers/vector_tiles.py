@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, current_app, request, url_for
 from sqlalchemy import text
 
+from layers import registry
 from layers.editions import EditionCache, layer_edition
-from layers.mvt import LAYERS, get_layer, layer_bounds, render_tile
+from layers.mvt import get_layer, layer_bounds, render_tile
 from layers.tile_cache import CachedTile, encode_tile
 from layers.tile_fastpath import EDITION_KEY, MVT_MIME, CachedTileFastPath, tile_reply
 from planning_gis import db
@@ -33,8 +34,8 @@ def tile(layer: str, z: str, x: str, y: str) -> Response:
     cache: EditionCache = current_app.extensions["mvt_cache"]
     edition = request.environ.get(EDITION_KEY) if cache.max_bytes else None
     if edition is None and cache.max_bytes:
-        edition = layer_edition(conn, lyr.name)
-    key = (lyr.name, tms.id, t.z, t.x, t.y, edition)
+        edition = layer_edition(conn, lyr.edition or lyr.id)
+    key = (lyr.id, tms.id, t.z, t.x, t.y, edition)
     cached = cache.get(key) if edition is not None else None
     if cached is None:
         body = render_tile(conn, lyr, tms, t, settings)
@@ -76,18 +77,18 @@ def tilejson(layer: str) -> Response:
     w, s, e, n = layer_bounds(db.get_conn(), lyr)
     doc = {
         "tilejson": "3.0.0",
-        "name": lyr.name,
-        "description": f"{lyr.title_vi} – {lyr.title}",
+        "name": lyr.id,
+        "description": f"{lyr.tile_title_vi or lyr.title_vi} – {lyr.tile_title or lyr.title}",
         "scheme": "xyz",
-        "tiles": [_template(lyr.name)],
+        "tiles": [_template(lyr.id)],
         "minzoom": lyr.minzoom,
         "maxzoom": lyr.maxzoom,
         "bounds": [w, s, e, n],
         "center": [(w + e) / 2, (s + n) / 2, max(lyr.minzoom, 12)],
         "tile_matrix_set": tms_for(_settings()).id,
         "vector_layers": [{
-            "id": lyr.name, "description": lyr.title, "minzoom": lyr.minzoom,
-            "maxzoom": lyr.maxzoom, "fields": lyr.fields,
+            "id": lyr.id, "description": lyr.tile_title or lyr.title, "minzoom": lyr.minzoom,
+            "maxzoom": lyr.maxzoom, "fields": lyr.tilejson_fields,
         }],
     }
     return current_app.json.response(doc)
@@ -105,7 +106,7 @@ def style() -> Response:
     match.append("#cccccc")
     sources = {name: {"type": "vector", "url": url_for("vector_tiles.tilejson", layer=name,
                                                         _external=True)}
-               for name in LAYERS}
+               for name in registry.ids(registry.MVT)}
     doc = {
         "version": 8,
         "name": "Bản đồ quy hoạch Hà Nội – Hanoi planning map",

@@ -23,18 +23,17 @@ from planning_gis.settings import Settings
 
 BOX = f"ST_MakeEnvelope(:x0, :y0, :x1, :y1, {STORAGE_SRID})"
 # Less detailed kinds first, so that the detailed zoning is painted over the master plan's.
-_KIND_RANK = "CASE p.kind " + " ".join(
+_KIND_RANK = "CASE z.plan_kind " + " ".join(
     f"WHEN '{k}' THEN {rank}" for k, (_vi, _en, rank) in PLAN_KINDS.items()) + " ELSE 0 END"
 
 ZONES_SQL = text(
     f"""
-    SELECT z.label, l.color, p.status, p.kind,
+    SELECT z.label, z.color, z.plan_status AS status, z.plan_kind AS kind,
            ST_AsBinary(ST_Intersection(z.geom, {BOX})) AS g
-      FROM land_use_zones z
-      JOIN land_use_legend l ON l.code = z.function_code
-      JOIN plans p ON p.id = z.plan_id
-     WHERE z.geom && {BOX} AND p.status NOT IN ('superseded', 'draft')
-     ORDER BY {_KIND_RANK}, array_position(:plan_ids, p.id) DESC NULLS FIRST, ST_Area(z.geom) DESC
+      FROM zones_with_legend z
+     WHERE z.geom && {BOX} AND z.plan_status NOT IN ('superseded', 'draft')
+     ORDER BY {_KIND_RANK}, array_position(:plan_ids, z.plan_id) DESC NULLS FIRST,
+              ST_Area(z.geom) DESC
     """
 )
 PLANS_SQL = text(

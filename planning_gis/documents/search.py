@@ -296,13 +296,11 @@ PLANS_SQL = text(
 )
 ZONES_SQL = text(
     """
-    SELECT z.id, z.label, z.function_code, l.name_vi AS function_vi, z.plan_id,
-           p.name AS plan_name, z.note, z.area_m2,
+    SELECT z.id, z.label, z.function_code, z.name_vi AS function_vi, z.plan_id,
+           z.plan_name, z.note, z.area_m2,
            json_build_array(round(ST_XMin(b.e)::numeric, 6), round(ST_YMin(b.e)::numeric, 6),
                   round(ST_XMax(b.e)::numeric, 6), round(ST_YMax(b.e)::numeric, 6)) AS bbox
-      FROM land_use_zones z
-      JOIN plans p ON p.id = z.plan_id
-      LEFT JOIN land_use_legend l ON l.code = z.function_code
+      FROM zones_with_legend z
       LEFT JOIN LATERAL (SELECT Box2D(ST_Transform(z.geom, 4326)) AS e) b ON true
      WHERE z.id = ANY(:ids)
     """

@@ -11,8 +11,8 @@ import html
 
 from flask import Blueprint, Response, current_app, request, url_for
 
-from layers.features import COLLECTIONS, MAX_OFFSET
-from layers.mvt import LAYERS
+from layers import registry
+from layers.features import MAX_OFFSET
 from planning_gis import __version__
 from planning_gis.models import DOCUMENT_TYPES
 
@@ -165,7 +165,7 @@ def _page(summary: str, params: list | None = None, errors: dict | None = None) 
 
 def build_spec(server_url: str, version: str = __version__) -> dict:
     """The spec for a server root URL (links in it are absolute, as clients want)."""
-    collection_id = _p("collectionId", "path", enum=list(COLLECTIONS))
+    collection_id = _p("collectionId", "path", enum=registry.ids(registry.OGC))
     paths: dict[str, dict] = {
         "/": {"get": _page("The citizen's map")},
         "/ogc": {"get": _op("OGC API landing page", [_p("f", enum=["json"])], tags=OGC,
@@ -205,11 +205,11 @@ def build_spec(server_url: str, version: str = __version__) -> dict:
              "200": {"description": "OK", "content": {"image/png": {}, "image/webp": {}}}},
             ["Raster tiles"])},
         "/tiles/{layer}/{z}/{x}/{y}.mvt": {"get": _op(
-            "Vector tile (MVT) of a layer", [_p("layer", "path", enum=list(LAYERS)), *ZXY],
+            "Vector tile (MVT) of a layer", [_p("layer", "path", enum=registry.ids(registry.MVT)), *ZXY],
             "application/vnd.mapbox-vector-tile",
             {"204": {"description": "empty tile"}, **NOT_MODIFIED}, ["Vector tiles"])},
         "/tiles/{layer}/tilejson.json": {"get": _op(
-            "TileJSON of a vector layer", [_p("layer", "path", enum=list(LAYERS))],
+            "TileJSON of a vector layer", [_p("layer", "path", enum=registry.ids(registry.MVT))],
             tags=["Vector tiles"], schema=_ref("TileJSON"))},
         "/tiles/style.json": {"get": _op("MapLibre style coloured by the legend",
                                          tags=["Vector tiles"], errors={})},
@@ -299,7 +299,8 @@ def build_spec(server_url: str, version: str = __version__) -> dict:
                                     [_p("to", typ="integer")], E404)},
     }
     # One concrete items path per collection, with its queryables (read by GDAL's OAPIF).
-    for cid, c in COLLECTIONS.items():
+    for c in registry.datasets(registry.OGC):
+        cid = c.id
         qp = [_p(name, typ=p.type, desc=f"equals ({c.title})") for name, p in
               c.queryables.items()]
         paths[f"/ogc/collections/{cid}/items"] = {"get": _op(

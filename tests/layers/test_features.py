@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from layers.features import COLLECTIONS, ItemsQuery, items_sql
+from layers import registry
+from layers.features import ItemsQuery, items_sql
 from tests.serving_data import CENTRE_LONLAT, E0, N0
 
 SPAT = "105.795 21.025 105.805 21.035"
@@ -24,7 +25,7 @@ def test_landing_conformance_collections(city_client):
     conf = city_client.get("/ogc/conformance").get_json()["conformsTo"]
     assert any(c.endswith("conf/geojson") for c in conf)
     cols = city_client.get("/ogc/collections").get_json()["collections"]
-    assert {c["id"] for c in cols} == set(COLLECTIONS)
+    assert {c["id"] for c in cols} == set(registry.ids(registry.OGC))
 
 
 def test_collection_extent_and_crs(city, city_client):
@@ -136,19 +137,19 @@ def test_bbox_outside_hanoi_is_empty(city_client):
     assert doc["numberMatched"] == 0 and doc["features"] == []
 
 
-@pytest.mark.parametrize("cid", list(COLLECTIONS))
+@pytest.mark.parametrize("cid", registry.ids(registry.OGC))
 def test_items_bbox_uses_gist_index(city, conn, cid):
-    c = COLLECTIONS[cid]
+    c = registry.get(cid, registry.OGC)
     names = tuple(list(c.queryables)[:1])
     sql = items_sql(c, names, True, False, False)
     q = ItemsQuery(limit=10)
     params = {"limit": 10, "offset": 0, "out_srid": 4326, "digits": q.digits,
               "bxmin": 105.79, "bymin": 21.02, "bxmax": 105.81, "bymax": 21.04,
-              "bbox_srid": 4326, "f0": "x" if c.properties[names[0]].type == "string" else 1}
+              "bbox_srid": 4326, "f0": "x" if c.fields[names[0]].type == "string" else 1}
     # tiny test tables: without this the planner would (rightly) seq-scan them
     conn.execute(text("SET LOCAL enable_seqscan = off"))
     plan = "\n".join(r[0] for r in conn.execute(text("EXPLAIN " + sql.text), params))
-    table = c.from_sql.split()[0]
+    table = c.indexed_table
     column = c.geom_sql.split(".")[1]
     assert f"idx_{table}_{column}" in plan, plan
 
@@ -161,7 +162,7 @@ def _ogrinfo(*args: str) -> str:
 
 def test_gdal_ogrinfo_reads_the_service(city, live_server):
     summary = _ogrinfo("-ro", "-so", f"OAPIF:{live_server}/ogc")
-    for cid in COLLECTIONS:
+    for cid in registry.ids(registry.OGC):
         assert cid in summary
     zones = _ogrinfo("-ro", "-so", f"OAPIF:{live_server}/ogc", "zones")
     assert "Feature Count" in zones and "function_code" in zones

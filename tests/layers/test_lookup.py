@@ -10,11 +10,10 @@ from sqlalchemy import text
 
 from layers.editions import layer_edition
 from layers.lookup import (
+    PLOT_PLANS_SQL,
     PLOT_ZONES_SQL,
     POINT_KEY_SQL,
     POINT_LOOKUP_SQL,
-    POINT_PLANS_SQL,
-    POINT_ZONES_SQL,
 )
 from planning_gis.crs import vn2000_to_lonlat
 from planning_gis.db import get_engine
@@ -153,14 +152,15 @@ def test_plot_not_json(city_client):
 
 
 @pytest.mark.parametrize("sql,table,params", [
-    (POINT_ZONES_SQL, "land_use_zones", {"e": E0, "n": N0}),
-    (POINT_PLANS_SQL, "plans", {"e": E0, "n": N0, "zone_plan_ids": []}),
     (POINT_LOOKUP_SQL, "land_use_zones", {"e": E0, "n": N0}),
     (POINT_LOOKUP_SQL, "plans", {"e": E0, "n": N0}),
     (POINT_KEY_SQL, "land_use_zones", {"e": E0, "n": N0}),
     (POINT_KEY_SQL, "plans", {"e": E0, "n": N0}),
     (PLOT_ZONES_SQL, "land_use_zones",
      {"wkt": f"POLYGON(({E0} {N0},{E0 + 10} {N0},{E0 + 10} {N0 + 10},{E0} {N0}))"}),
+    (PLOT_PLANS_SQL, "plans",
+     {"wkt": f"POLYGON(({E0} {N0},{E0 + 10} {N0},{E0 + 10} {N0 + 10},{E0} {N0}))",
+      "zone_plan_ids": []}),
 ])
 def test_lookup_sql_uses_gist_index(city, conn, sql, table, params):
     # tiny test tables: without this the planner would (rightly) seq-scan them

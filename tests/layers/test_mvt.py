@@ -6,7 +6,8 @@ import mapbox_vector_tile
 import pytest
 from sqlalchemy import text
 
-from layers.mvt import LAYERS, render_tile, tile_params
+from layers import registry
+from layers.mvt import render_tile, tile_params, tile_sql
 from tests.serving_data import CENTRE_LONLAT
 from tiles.grid import get_tms
 
@@ -46,7 +47,7 @@ def test_other_layers(city, city_client, layer, key):
 
 
 def test_simplification_shrinks_low_zoom_tiles(city, conn, settings):
-    layer = LAYERS["plans"]
+    layer = registry.get("plans", registry.MVT)
     hi = render_tile(conn, layer, TMS, TMS.tile(*CENTRE_LONLAT, 16), settings)
     assert hi and _decode(hi)["plans"]["features"]
     p11 = tile_params(layer, TMS, TMS.tile(*CENTRE_LONLAT, 11), settings)
@@ -60,16 +61,16 @@ def test_empty_outside_hanoi_and_below_minzoom(city, city_client):
     assert city_client.get("/tiles/zones/3/6/3.mvt").status_code == 204  # below minzoom 10
 
 
-@pytest.mark.parametrize("name", list(LAYERS))
+@pytest.mark.parametrize("name", registry.ids(registry.MVT))
 def test_explain_uses_gist_index(city, conn, settings, name):
     """Every layer's one SQL uses the table's GiST index for the tile's search box."""
-    layer = LAYERS[name]
+    layer = registry.get(name, registry.MVT)
     params = tile_params(layer, TMS, TMS.tile(*CENTRE_LONLAT, 15), settings)
     # The test tables are tiny (a few hundred rows): the planner would rightly seq-scan them,
     # so we switch seq scans off to see the plan it picks on a city-sized table.
     conn.execute(text("SET LOCAL enable_seqscan = off"))
-    plan = "\n".join(r[0] for r in conn.execute(text("EXPLAIN " + layer.sql.text), params))
-    table = layer.from_sql.split()[0]
+    plan = "\n".join(r[0] for r in conn.execute(text("EXPLAIN " + tile_sql(layer).text), params))
+    table = layer.indexed_table
     assert f"idx_{table}_geom" in plan, plan
     assert "Index" in plan
 
@@ -81,7 +82,7 @@ def test_tilejson_and_style(city, city_client):
     w, s, e, n = doc["bounds"]
     assert w < CENTRE_LONLAT[0] < e and s < CENTRE_LONLAT[1] < n
     style = city_client.get("/tiles/style.json").get_json()
-    assert style["version"] == 8 and set(style["sources"]) == set(LAYERS)
+    assert style["version"] == 8 and set(style["sources"]) == set(registry.ids(registry.MVT))
     fill = next(lyr for lyr in style["layers"] if lyr["id"] == "zones")
     match = fill["paint"]["fill-color"]
     assert match[0] == "match" and "CX" in match

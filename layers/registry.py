@@ -1,0 +1,263 @@
+"""The published datasets, each declared once: what every output (MVT, OGC API, OpenAPI) reads.
+
+pygeoapi's resource configuration is the model: one declaration per dataset names its source,
+its geometry, its properties with their types and titles, the filters a client may use, the
+zoom range of its tiles, and which outputs serve it. The vector-tile SQL, the OGC items SQL, the
+TileJSON fields, the OGC queryables and the OpenAPI parameters are all derived from it, so a new
+layer is one :class:`Dataset` here (and the migration that makes its table or view).
+
+Every SQL fragment here is a constant written by us; request values only ever reach the
+statements built from it as bind parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from planning_gis.errors import NotFound
+
+#: The outputs a dataset can feed.
+MVT = "mvt"
+OGC = "ogc"
+OUTPUTS = frozenset({MVT, OGC})
+
+#: JSON Schema type of a property -> TileJSON field type.
+_TILEJSON_TYPES = {"integer": "Number", "number": "Number", "boolean": "Boolean"}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One property of a dataset: its SQL expression over the source (aliased ``t``)."""
+
+    sql: str
+    type: str = "string"  # JSON Schema type: string, integer, number, boolean
+    format: str | None = None  # date, date-time
+    title_vi: str = ""
+    title: str = ""
+    queryable: bool = False  # an OGC exact-match filter
+    outputs: frozenset[str] = OUTPUTS  # tiles carry only what the map needs
+
+    @property
+    def tilejson_type(self) -> str:
+        return _TILEJSON_TYPES.get(self.type, "String")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One published dataset (a layer of the map, a collection of the OGC API)."""
+
+    id: str
+    title: str
+    title_vi: str
+    description: str
+    source: str  # a FROM clause whose main relation is aliased ``t`` (a table or a view)
+    fields: dict[str, Field]
+    geometry_type: str  # OGC/GeoJSON type: MultiPolygon, Polygon, MultiLineString
+    geom_sql: str = "t.geom"
+    #: The table whose GiST index on the geometry answers the box test (tests EXPLAIN it).
+    indexed_table: str = ""
+    where: str = "TRUE"
+    tile_where: str = "TRUE"  # added for tiles only (e.g. current units on the map)
+    tile_title: str | None = None
+    tile_title_vi: str | None = None
+    order_by: str = "t.id"  # drawing order in a tile
+    minzoom: int = 0
+    maxzoom: int = 22
+    edition: str | None = None  # the layer_editions row writes bump (migration 0006)
+    outputs: frozenset[str] = OUTPUTS
+    #: Statements built from this declaration, once per shape of request.
+    sql_cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def fields_for(self, output: str) -> dict[str, Field]:
+        return {k: f for k, f in self.fields.items() if output in f.outputs}
+
+    @property
+    def queryables(self) -> dict[str, Field]:
+        return {k: f for k, f in self.fields.items() if f.queryable and OGC in f.outputs}
+
+    @property
+    def tile_geometry(self) -> str:
+        """The TileJSON/MapLibre geometry kind: polygon, line or point."""
+        g = self.geometry_type.lower()
+        return "polygon" if "polygon" in g else "line" if "line" in g else "point"
+
+    @property
+    def tilejson_fields(self) -> dict[str, str]:
+        return {k: f.tilejson_type for k, f in self.fields_for(MVT).items()}
+
+
+_DATASETS: dict[str, Dataset] = {}
+
+
+def register(dataset: Dataset) -> Dataset:
+    """Add a dataset to every output it names (at import for ours; tests add throw-away ones)."""
+    unknown = dataset.outputs - OUTPUTS
+    if unknown:
+        raise ValueError(f"unknown outputs {sorted(unknown)} for dataset {dataset.id}")
+    if not dataset.id.isidentifier() or not dataset.id.islower():
+        raise ValueError(f"dataset id {dataset.id!r} must be a lower-case identifier")
+    _DATASETS[dataset.id] = dataset
+    return dataset
+
+
+def unregister(dataset_id: str) -> None:
+    _DATASETS.pop(dataset_id, None)
+
+
+def datasets(output: str) -> Iterator[Dataset]:
+    """The datasets an output serves, in registration order."""
+    return (d for d in list(_DATASETS.values()) if output in d.outputs)
+
+
+def ids(output: str) -> list[str]:
+    return [d.id for d in datasets(output)]
+
+
+def find(dataset_id: str, output: str) -> Dataset | None:
+    """The dataset if it feeds that output, else None."""
+    d = _DATASETS.get(dataset_id)
+    return d if d is not None and output in d.outputs else None
+
+
+def get(dataset_id: str, output: str) -> Dataset:
+    """The dataset, or a 404 that lists what there is."""
+    d = find(dataset_id, output)
+    if d is None:
+        names = ", ".join(ids(output))
+        if output == MVT:
+            raise NotFound(f"unknown vector layer {dataset_id!r}: use one of {names}",
+                           message_vi=f"Không có lớp dữ liệu {dataset_id!r}")
+        raise NotFound(f"unknown collection {dataset_id!r}: use one of {names}",
+                       message_vi=f"Không có tập dữ liệu {dataset_id!r}")
+    return d
+
+
+# --- the service's datasets ---------------------------------------------------------------
+
+_ZONE_FIELDS = {
+    "label": Field("t.label", title_vi="Ký hiệu ô đất", title="Zone label", queryable=True),
+    "function_code": Field("t.function_code", title_vi="Mã chức năng", title="Land-use code",
+                           queryable=True),
+    "name_vi": Field("t.name_vi", title_vi="Chức năng sử dụng đất", title="Land use (Vietnamese)"),
+    "name_en": Field("t.name_en", title_vi="Chức năng (tiếng Anh)", title="Land use"),
+    "color": Field("t.color", title_vi="Màu chú giải", title="Legend colour"),
+    "plan_id": Field("t.plan_id", "integer", title_vi="Mã đồ án", title="Plan id",
+                     queryable=True),
+    "plan_name": Field("t.plan_name", title_vi="Tên đồ án", title="Plan name",
+                       outputs=frozenset({OGC})),
+    "plan_kind": Field("t.plan_kind", title_vi="Loại đồ án", title="Plan kind", queryable=True),
+    "plan_status": Field("t.plan_status", title_vi="Tình trạng đồ án", title="Plan status",
+                         queryable=True),
+    "sheet_id": Field("t.sheet_id", "integer", title_vi="Tờ bản đồ", title="Map sheet id",
+                      outputs=frozenset({OGC})),
+    "area_m2": Field("round(t.area_m2::numeric, 1)::float8", "number", title_vi="Diện tích (m²)",
+                     title="Area (m²)"),
+    "coverage_pct": Field("t.coverage_pct", "number", title_vi="Mật độ xây dựng (%)",
+                          title="Building coverage (%)"),
+    "floors_min": Field("t.floors_min", "integer", title_vi="Tầng cao tối thiểu",
+                        title="Floors (min)"),
+    "floors_max": Field("t.floors_max", "integer", title_vi="Tầng cao tối đa", title="Floors (max)"),
+    "far": Field("t.far", "number", title_vi="Hệ số sử dụng đất (lần)", title="Floor-area ratio"),
+    "population": Field("t.population", "integer", title_vi="Dân số", title="Population"),
+}
+
+_OGC_ONLY = frozenset({OGC})
+
+for _dataset in (
+    Dataset(
+        "zones", "Land-use zones", "Ô quy hoạch",
+        "Land-use zones of every plan with their planning indicators and legend colour",
+        "zones_with_legend t", _ZONE_FIELDS, "MultiPolygon", indexed_table="land_use_zones",
+        minzoom=10, edition="zones",
+    ),
+    Dataset(
+        "redlines", "Red boundary lines", "Chỉ giới đường đỏ",
+        "Red boundary lines of road plans",
+        "red_lines t JOIN plans p ON p.id = t.plan_id",
+        {
+            "plan_id": Field("t.plan_id", "integer", title_vi="Mã đồ án", title="Plan id",
+                             queryable=True),
+            "road_name": Field("t.road_name", title_vi="Tên đường", title="Road name",
+                               queryable=True),
+            "width_m": Field("t.width_m", "number", title_vi="Chiều rộng (m)", title="Width (m)"),
+            "plan_status": Field("p.status", title_vi="Tình trạng đồ án", title="Plan status"),
+        },
+        "MultiLineString", indexed_table="red_lines", minzoom=10, edition="redlines",
+    ),
+    Dataset(
+        "plans", "Plans", "Đồ án quy hoạch",
+        "Plan outlines with kind, status, decision and validity",
+        "plans t",
+        {
+            "name": Field("t.name", title_vi="Tên đồ án", title="Name", queryable=True),
+            "kind": Field("t.kind", title_vi="Loại", title="Kind", queryable=True),
+            "status": Field("t.status", title_vi="Tình trạng", title="Status", queryable=True),
+            "scale_denominator": Field("t.scale_denominator", "integer", title_vi="Tỷ lệ",
+                                       title="Scale denominator"),
+            "decision_number": Field("t.decision_number", title_vi="Số quyết định",
+                                     title="Decision number", queryable=True),
+            "decision_date": Field("t.decision_date::text", format="date",
+                                   title_vi="Ngày quyết định", title="Decision date"),
+            "approving_body": Field("t.approving_body", title_vi="Cơ quan phê duyệt",
+                                    title="Approving body", outputs=_OGC_ONLY),
+            "valid_from": Field("t.valid_from::text", format="date", title_vi="Hiệu lực từ",
+                                title="Valid from", outputs=_OGC_ONLY),
+            "valid_to": Field("t.valid_to::text", format="date", title_vi="Hiệu lực đến",
+                              title="Valid to", outputs=_OGC_ONLY),
+            "supersedes_id": Field("t.supersedes_id", "integer", title_vi="Thay thế đồ án",
+                                   title="Supersedes plan", outputs=_OGC_ONLY),
+            "area_ha": Field("t.area_ha", "number", title_vi="Diện tích (ha)", title="Area (ha)",
+                             outputs=_OGC_ONLY),
+        },
+        "MultiPolygon", indexed_table="plans", where="t.geom IS NOT NULL",
+        tile_title="Plan outlines",
+        tile_title_vi="Ranh giới đồ án quy hoạch",
+        order_by="t.scale_denominator DESC NULLS FIRST, t.id", edition="plans",
+    ),
+    Dataset(
+        "units", "Administrative units", "Đơn vị hành chính",
+        "Administrative units with validity dates (old names stay searchable)",
+        "admin_units t",
+        {
+            "name": Field("t.name", title_vi="Tên", title="Name", queryable=True),
+            "level": Field("t.level", title_vi="Cấp", title="Level", queryable=True),
+            "code": Field("t.code", title_vi="Mã", title="Code", queryable=True),
+            "parent_id": Field("t.parent_id", "integer", title_vi="Đơn vị cấp trên",
+                               title="Parent unit", outputs=_OGC_ONLY),
+            "valid_from": Field("t.valid_from::text", format="date", title_vi="Hiệu lực từ",
+                                title="Valid from"),
+            "valid_to": Field("t.valid_to::text", format="date", title_vi="Hiệu lực đến",
+                              title="Valid to", outputs=_OGC_ONLY),
+        },
+        "MultiPolygon", indexed_table="admin_units", where="t.geom IS NOT NULL",
+        tile_where="t.valid_to IS NULL OR t.valid_to >= CURRENT_DATE",
+        tile_title="Administrative units (current)",
+        tile_title_vi="Đơn vị hành chính (hiện hành)", edition="units",
+    ),
+    Dataset(
+        "sheets", "Published map sheets", "Tờ bản đồ đã công bố",
+        "Footprints of published scanned sheets with their georeferencing accuracy",
+        "published_sheets t",
+        {
+            "plan_id": Field("t.plan_id", "integer", title_vi="Mã đồ án", title="Plan id",
+                             queryable=True),
+            "title": Field("t.title", title_vi="Tên tờ", title="Title"),
+            "method": Field("t.method", title_vi="Phép nắn", title="Georeferencing method",
+                            queryable=True),
+            "rmse_m": Field("t.rmse_m", "number", title_vi="Sai số trung phương (m)",
+                            title="RMSE (m)"),
+            "loo_rmse_m": Field("t.loo_rmse_m", "number", title_vi="Sai số kiểm tra chéo (m)",
+                                title="Leave-one-out RMSE (m)"),
+            "check_error_m": Field("t.check_error_m", "number",
+                                   title_vi="Sai số tại điểm kiểm tra (m)",
+                                   title="Check-point error (m)"),
+            "published_at": Field("t.published_at::text", format="date-time",
+                                  title_vi="Ngày công bố", title="Published at"),
+        },
+        "Polygon", geom_sql="t.footprint", indexed_table="map_sheets",
+        where="t.footprint IS NOT NULL",
+        outputs=_OGC_ONLY,
+    ),
+):
+    register(_dataset)
