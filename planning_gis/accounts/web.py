@@ -39,6 +39,7 @@ from planning_gis.accounts import BadCredentials, CsrfFailure, audit, sessions
 from planning_gis.accounts.users import authenticate, dummy_hash
 from planning_gis.errors import Forbidden, NotFound, Unauthorized
 from planning_gis.models import User, UserSession
+from planning_gis.web.limits import SIGNED_IN
 
 F = TypeVar("F", bound=Callable[..., Any])
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -261,4 +262,6 @@ def init_app(app: Flask) -> None:
     app.teardown_appcontext(_close_session)
     dummy_hash()  # made now, not during the first sign-in with an unknown e-mail
     app.jinja_env.globals.update(csrf_token=csrf_token, current_user=current_user)
+    # The request limits give the big upload limit only to a signed-in planner's uploads.
+    app.extensions[SIGNED_IN] = lambda: current_user() is not None
     app.register_blueprint(bp)

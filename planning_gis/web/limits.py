@@ -12,6 +12,8 @@ enforced by werkzeug while reading a chunked body.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Flask, current_app, request
 from werkzeug.exceptions import RequestURITooLarge
 
@@ -19,6 +21,9 @@ from planning_gis.errors import InvalidInput, TooLarge
 
 #: Where multipart uploads keep the big limit: the signed-in workspace.
 UPLOAD_PREFIX = "/quan-tri/"
+#: ``app.extensions`` key of the accounts module's "is someone signed in?" (no import cycle).
+SIGNED_IN = "planning.signed_in"
+FORM_MIMETYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def url_bytes(environ: dict) -> int:
@@ -32,10 +37,17 @@ def url_bytes(environ: dict) -> int:
 
 
 def body_limit(path: str, mimetype: str) -> int:
-    """The most bytes a request body may have: small, except for workspace uploads."""
+    """The most bytes a request body may have: small, except for a signed-in planner's uploads.
+
+    An anonymous multipart POST to the workspace is refused by sign-in and CSRF only after its
+    body has been parsed, so it gets the small limit: nobody can make the server spool 2 GB to
+    disk without an account.
+    """
     settings = current_app.config["SETTINGS"]
     if mimetype == "multipart/form-data" and path.startswith(UPLOAD_PREFIX):
-        return settings.max_upload_bytes
+        signed_in: Callable[[], bool] | None = current_app.extensions.get(SIGNED_IN)
+        if signed_in is None or signed_in():
+            return settings.max_upload_bytes
     return settings.max_json_bytes
 
 
@@ -54,6 +66,12 @@ def check_request() -> None:
     if request.content_length is not None and request.content_length > limit:
         raise TooLarge(f"the request body is {request.content_length} bytes; the limit is {limit}",
                        message_vi=f"Dữ liệu gửi lên quá lớn (tối đa {limit} byte)")
+    if request.method not in ("GET", "HEAD", "OPTIONS") and request.mimetype in FORM_MIMETYPES:
+        # Form fields reach SQL as text, which cannot hold NUL (a 500 from psycopg otherwise).
+        if any("\x00" in key or "\x00" in value
+               for key, value in request.form.items(multi=True)):
+            raise InvalidInput("a form field contains a NUL character",
+                               message_vi="Một trường của biểu mẫu chứa ký tự NUL không hợp lệ")
 
 
 def init_app(app: Flask) -> None:

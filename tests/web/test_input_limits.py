@@ -108,3 +108,43 @@ def test_nesting_depth_ignores_brackets_in_strings():
     assert nesting_depth(b'{"a": [1, [2, {"b": "[[[[{{{{"}]]}') == 4
     assert nesting_depth(b'"' + b'\\"[' * 100_000) == 0  # unterminated string: one linear scan
     assert nesting_depth(b"[" * 5000 + b"]" * 5000) == 5000
+
+
+def _multipart(size: int) -> tuple[bytes, str]:
+    boundary = "planninglimitsboundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"scan\"; "
+            f"filename=\"big.png\"\r\nContent-Type: image/png\r\n\r\n").encode()
+    body += b"\x00" * size + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def test_anonymous_upload_to_the_workspace_has_the_small_limit(client, demo):
+    """Without an account nobody can make the server spool a big body before sign-in refuses."""
+    body, ctype = _multipart(demo.max_json_bytes + 1)
+    r = client.post("/quan-tri/do-an/1/to-ban-do", data=body, content_type=ctype,
+                    headers={"Accept": "application/json"})
+    assert r.status_code == 413, r.get_data(as_text=True)[:300]
+    assert r.get_json()["code"] == "too_large"
+
+
+def test_a_signed_in_planner_keeps_the_upload_limit(app, demo):
+    """The same body from a signed-in planner passes the limit (and is judged as a scan)."""
+    from planning_gis.demo.accounts import DEMO_PLANNER_PASSWORD, planner_email
+    from tests.workspace.conftest import CAU_GIAY, plan_of, sign_in, token_of
+
+    c = app.test_client()
+    assert sign_in(c, planner_email(CAU_GIAY), DEMO_PLANNER_PASSWORD).status_code == 302
+    body, ctype = _multipart(demo.max_json_bytes + 1)
+    r = c.post(f"/quan-tri/do-an/{plan_of(demo, CAU_GIAY)}/to-ban-do", data=body,
+               content_type=ctype, headers={"Accept": "application/json",
+                                            "X-CSRF-Token": token_of(c)})
+    assert r.status_code == 400, r.get_data(as_text=True)[:300]  # not a scan, but not 413
+    assert r.get_json()["code"] != "too_large"
+
+
+@pytest.mark.parametrize("path", ["/quan-tri/dang-nhap", "/quan-tri/do-an/moi"])
+def test_nul_in_a_form_field_is_a_400(client, path):
+    r = client.post(path, data={"email": "a\x00b@example.org", "name": "x\x00y", "password": "p"},
+                    headers={"Accept": "application/json"})
+    assert r.status_code == 400, r.get_data(as_text=True)[:300]
+    assert "NUL" in r.get_json()["detail"]
