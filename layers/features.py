@@ -73,6 +73,9 @@ class ItemsQuery:
 
     limit: int
     offset: int = 0
+    #: Keyset paging: only features whose id is above this one (the ``next`` links use it, so a
+    #: deep page costs what the first does; ``offset`` is kept for clients that build URLs).
+    after: int | None = None
     bbox: tuple[float, float, float, float] | None = None  # x/y order in the bbox CRS
     bbox_srid: int = WGS84
     out_srid: int = WGS84
@@ -93,9 +96,15 @@ def _geometry_sql(c: Dataset, flip: bool) -> str:
 
 
 def items_sql(c: Dataset, filters: tuple[str, ...], has_bbox: bool, flip: bool,
-              single: bool) -> TextClause:
-    """The items statement for one combination of filters; built once and cached."""
-    key = (filters, has_bbox, flip, single)
+              single: bool, keyset: bool = False) -> TextClause:
+    """The items statement for one combination of filters; built once and cached.
+
+    The page is read in id order from the id index (``t.id > :after`` when paging by keyset),
+    one row beyond the page to know whether there is a next one. ``matched`` counts at most
+    ``:count_cap`` rows: past that the count would cost more than the page, and it is left out
+    (OGC API – Features makes ``numberMatched`` optional, but exact when given).
+    """
+    key = (filters, has_bbox, flip, single, keyset)
     cached = c.sql_cache.get(key)
     if cached is not None:
         return cached
@@ -110,16 +119,22 @@ def items_sql(c: Dataset, filters: tuple[str, ...], has_bbox: bool, flip: bool,
     for i, name in enumerate(filters):
         cond.append(f"{c.fields[name].sql} = :f{i}")
     where = " AND ".join(cond)
+    page_where = where + (" AND t.id > :after" if keyset else "")
     props = ", ".join(f"'{k}', {p.sql}" for k, p in c.fields_for(OGC).items())
     feature = (
         f"json_build_object('type', 'Feature', 'id', t.id, 'geometry', {_geometry_sql(c, flip)},"
         f" 'properties', json_build_object({props}))::text"
     )
     sql = text(
-        f"WITH page AS (SELECT t.id AS fid, {feature} AS feature FROM {c.source}"
-        f" WHERE {where} ORDER BY t.id LIMIT :limit OFFSET :offset)"
-        f" SELECT (SELECT count(*) FROM {c.source} WHERE {where}) AS matched,"
+        f"WITH rows AS MATERIALIZED (SELECT t.id AS fid FROM {c.source} WHERE {page_where}"
+        f" ORDER BY t.id LIMIT :limit + 1 OFFSET :offset),"
+        f" page AS (SELECT t.id AS fid, {feature} AS feature FROM {c.source}"
+        f" WHERE t.id IN (SELECT fid FROM rows ORDER BY fid LIMIT :limit))"
+        f" SELECT (SELECT count(*) FROM (SELECT 1 FROM {c.source} WHERE {where}"
+        f" LIMIT :count_cap) AS m) AS matched,"
         f" (SELECT count(*) FROM page) AS returned,"
+        f" (SELECT count(*) FROM rows) > :limit AS more,"
+        f" (SELECT max(fid) FROM page) AS last_id,"
         f" (SELECT coalesce(string_agg(feature, ',' ORDER BY fid), '') FROM page) AS features"
     )
     c.sql_cache[key] = sql
@@ -191,16 +206,22 @@ def clamp_bbox(bbox: tuple[float, float, float, float], srid: int):
 
 @dataclass
 class ItemsResult:
-    matched: int
+    matched: int | None  # None: more than the count cap, not counted
     returned: int
     features_json: str  # the features, already JSON, comma-separated
+    more: bool = False  # another page follows
+    last_id: int | None = None  # the keyset of the next page
 
 
-def fetch_items(conn: Connection, c: Dataset, q: ItemsQuery) -> ItemsResult:
+def fetch_items(conn: Connection, c: Dataset, q: ItemsQuery,
+                count_cap: int = 10_000) -> ItemsResult:
     """Run the collection's items statement for a validated query."""
     params: dict[str, object] = {
         "limit": q.limit, "offset": q.offset, "out_srid": q.out_srid, "digits": q.digits,
+        "count_cap": count_cap + 1,
     }
+    if q.after is not None:
+        params["after"] = q.after
     bbox = None
     if q.bbox is not None:
         bbox = clamp_bbox(q.bbox, q.bbox_srid)
@@ -213,9 +234,12 @@ def fetch_items(conn: Connection, c: Dataset, q: ItemsQuery) -> ItemsResult:
         params[f"f{i}"] = value
     if q.fid is not None:
         params["fid"] = q.fid
-    sql = items_sql(c, names, bbox is not None, q.out_flip, q.fid is not None)
+    sql = items_sql(c, names, bbox is not None, q.out_flip, q.fid is not None,
+                    q.after is not None)
     row = conn.execute(sql, params).one()
-    return ItemsResult(int(row.matched), int(row.returned), row.features)
+    matched = int(row.matched)
+    return ItemsResult(None if matched > count_cap else matched, int(row.returned), row.features,
+                       bool(row.more), row.last_id)
 
 
 def collection_extent(conn: Connection, c: Dataset) -> list[float] | None:

@@ -41,7 +41,7 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
 ]
 GEOJSON = "application/geo+json"
-ITEMS_PARAMS = {"f", "limit", "offset", "bbox", "bbox-crs", "crs", "datetime"}
+ITEMS_PARAMS = {"f", "limit", "offset", "after", "bbox", "bbox-crs", "crs", "datetime"}
 
 
 def _base() -> str:
@@ -144,6 +144,7 @@ def _items_query(cid: str, fid: int | None = None) -> tuple[ItemsQuery, str]:
     limit = min(int_arg(request.args, "limit", settings.ogc_default_limit, 1),
                 settings.ogc_max_limit)
     offset = int_arg(request.args, "offset", 0, 0, MAX_OFFSET)
+    after = int_arg(request.args, "after", None, 0, 2**63 - 1)
     out_uri, out_srid, out_flip = parse_ogc_crs(request.args.get("crs"))
     bbox, bbox_srid = None, 4326
     if "bbox" in request.args:
@@ -157,13 +158,21 @@ def _items_query(cid: str, fid: int | None = None) -> tuple[ItemsQuery, str]:
     )
     q = ItemsQuery(limit=limit if fid is None else 1, offset=offset if fid is None else 0,
                    bbox=bbox, bbox_srid=bbox_srid, out_srid=out_srid, out_flip=out_flip,
-                   filters=filters, fid=fid)
+                   filters=filters, fid=fid, after=after if fid is None else None)
     return q, out_uri
 
 
-def _page_link(rel: str, offset: int, limit: int) -> dict:
+def _page_link(rel: str, limit: int, *, offset: int | None = None,
+               after: int | None = None) -> dict:
+    """A link to another page with the request's other parameters: ``next`` pages by keyset
+    (``after`` = the last id shown), so following it costs the same however deep it goes."""
     args = request.args.to_dict()
-    args["offset"] = str(offset)
+    args.pop("offset", None)
+    args.pop("after", None)
+    if after is not None:
+        args["after"] = str(after)
+    if offset:
+        args["offset"] = str(offset)
     args["limit"] = str(limit)
     return {"rel": rel, "type": GEOJSON,
             "href": f"{request.base_url}?{urlencode(args)}"}
@@ -173,23 +182,25 @@ def _page_link(rel: str, offset: int, limit: int) -> dict:
 def items(cid: str) -> Response:
     """A page of features: bbox, bbox-crs, crs, limit/offset, property filters."""
     q, out_uri = _items_query(cid)
-    result = fetch_items(db.get_conn(), get_collection(cid), q)
+    settings = current_app.config["SETTINGS"]
+    result = fetch_items(db.get_conn(), get_collection(cid), q, settings.ogc_count_cap)
     links = [
         {"rel": "self", "type": GEOJSON, "href": request.url},
         {"rel": "collection", "type": "application/json",
          "href": f"{_base()}/collections/{cid}"},
     ]
-    if q.offset + result.returned < result.matched:
-        links.append(_page_link("next", q.offset + q.limit, q.limit))
-    if q.offset > 0:
-        links.append(_page_link("prev", max(q.offset - q.limit, 0), q.limit))
-    head = {
-        "type": "FeatureCollection",
-        "numberMatched": result.matched,
+    if result.more and result.last_id is not None:
+        links.append(_page_link("next", q.limit, after=result.last_id))
+    if q.offset > 0 and q.after is None:
+        links.append(_page_link("prev", q.limit, offset=max(q.offset - q.limit, 0)))
+    head: dict = {"type": "FeatureCollection"}
+    if result.matched is not None:  # left out past the count cap (optional in OGC API)
+        head["numberMatched"] = result.matched
+    head.update({
         "numberReturned": result.returned,
         "timeStamp": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "links": links,
-    }
+    })
     body = dumps(head)[:-1] + ',"features":[' + result.features_json + "]}"
     resp = Response(body, mimetype=GEOJSON)
     resp.headers["Content-Crs"] = f"<{out_uri}>"

@@ -67,6 +67,9 @@ class Settings:
     mvt_cache_mb: int = 64
     ogc_default_limit: int = 10
     ogc_max_limit: int = 10000
+    # numberMatched is counted up to this many features; past it, it is left out (the count
+    # would cost more than the page).
+    ogc_count_cap: int = 10000
     cors_allow_origin: str = "*"
     gzip_min_bytes: int = 512
     gzip_level: int = 5

@@ -83,6 +83,8 @@ ITEMS_PARAMS = [
      "schema": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}},
     _p("bbox-crs", desc="CRS of bbox (CRS84 default; EPSG:4326, 3857, 5897)"),
     _p("crs", desc="CRS of the output geometry (CRS84 default; EPSG:4326, 3857, 5897)"),
+    _p("after", typ="integer", desc="keyset paging: features whose id is above this one (the "
+       "next links use it)", minimum=0, maximum=2**63 - 1),
 ]
 POINT_PARAMS = [
     _p("lon", typ="number", desc="WGS 84 longitude (about 105.8)"),
@@ -123,7 +125,7 @@ SCHEMAS = {
                                "geometry": {"type": "object", "nullable": True},
                                "properties": {"type": "object"}}},
     "FeatureCollection": {
-        "type": "object", "required": ["type", "features", "numberMatched", "numberReturned"],
+        "type": "object", "required": ["type", "features", "numberReturned"],
         "properties": {"type": {"enum": ["FeatureCollection"]},
                        "numberMatched": {"type": "integer", "minimum": 0},
                        "numberReturned": {"type": "integer", "minimum": 0},

@@ -143,7 +143,7 @@ def test_items_bbox_uses_gist_index(city, conn, cid):
     names = tuple(list(c.queryables)[:1])
     sql = items_sql(c, names, True, False, False)
     q = ItemsQuery(limit=10)
-    params = {"limit": 10, "offset": 0, "out_srid": 4326, "digits": q.digits,
+    params = {"limit": 10, "offset": 0, "out_srid": 4326, "digits": q.digits, "count_cap": 10001,
               "bxmin": 105.79, "bymin": 21.02, "bxmax": 105.81, "bymax": 21.04,
               "bbox_srid": 4326, "f0": "x" if c.fields[names[0]].type == "string" else 1}
     # tiny test tables: without this the planner would (rightly) seq-scan them
@@ -199,3 +199,61 @@ def test_qgis_reads_the_service(city, live_server, conn):
     assert by_label["CT-3"]["name_vi"] == unicodedata.normalize("NFC", name)
     assert got["plans"]["count"] == conn.execute(
         text("SELECT count(*) FROM plans WHERE geom IS NOT NULL")).scalar_one()
+
+
+def test_next_links_page_by_keyset_through_every_feature(city, city_client, conn):
+    """Following ``next`` from the first page visits every zone once, in id order, and each next
+    link names the last id shown (``after``), not an offset that grows with depth."""
+    ids = [r[0] for r in conn.execute(text("SELECT id FROM land_use_zones ORDER BY id"))]
+    url, seen, pages = "/ogc/collections/zones/items?limit=50", [], 0
+    while url:
+        doc = city_client.get(url).get_json()
+        got = [f["id"] for f in doc["features"]]
+        assert got == sorted(got) and doc["numberReturned"] == len(got)
+        seen += got
+        nxt = [ln["href"] for ln in doc["links"] if ln["rel"] == "next"]
+        if nxt:
+            assert f"after={got[-1]}" in nxt[0] and "offset=" not in nxt[0]
+        url = nxt[0].replace("http://localhost", "") if nxt else None
+        pages += 1
+    assert seen == ids and pages == -(-len(ids) // 50)
+
+
+def test_after_keeps_the_filters_and_is_validated(city, city_client):
+    plan = city.ids["detailed"]
+    first = city_client.get(f"/ogc/collections/zones/items?limit=2&plan_id={plan}").get_json()
+    nxt = next(ln["href"] for ln in first["links"] if ln["rel"] == "next")
+    assert f"plan_id={plan}" in nxt
+    second = city_client.get(nxt.replace("http://localhost", "")).get_json()
+    assert second["numberMatched"] == first["numberMatched"] == 4
+    assert {f["properties"]["plan_id"] for f in second["features"]} == {plan}
+    assert not {f["id"] for f in first["features"]} & {f["id"] for f in second["features"]}
+    for bad in ("-1", "x", "9223372036854775808"):
+        r = city_client.get(f"/ogc/collections/zones/items?after={bad}")
+        assert r.status_code == 400 and r.get_json()["code"] == "invalid_input"
+
+
+def test_number_matched_is_left_out_past_the_count_cap(city, demo):
+    import dataclasses
+
+    from server import create_app
+
+    client = create_app(dataclasses.replace(demo, ogc_count_cap=3)).test_client()
+    doc = client.get("/ogc/collections/zones/items?limit=2").get_json()
+    assert "numberMatched" not in doc and doc["numberReturned"] == 2
+    assert any(ln["rel"] == "next" for ln in doc["links"])
+    small = client.get(f"/ogc/collections/zones/items?limit=2&plan_id={city.ids['detailed']}")
+    assert "numberMatched" not in small.get_json()  # 4 > 3: not counted either
+    exact = client.get("/ogc/collections/zones/items?limit=2&label=CT-1").get_json()
+    assert exact["numberMatched"] == 1
+
+
+def test_keyset_page_reads_the_id_index(city, conn):
+    c = registry.get("zones", registry.OGC)
+    sql = items_sql(c, (), False, False, False, keyset=True)
+    params = {"limit": 50, "offset": 0, "out_srid": 4326, "digits": 7, "count_cap": 10001,
+              "after": 100}
+    conn.execute(text("SET LOCAL enable_seqscan = off"))
+    plan = "\n".join(r[0] for r in conn.execute(text("EXPLAIN " + sql.text), params))
+    # the page starts at the key in the id index: no scan of the rows before it
+    assert "Index Scan using pk_land_use_zones" in plan and "Index Cond: (id > " in plan, plan
