@@ -1,6 +1,6 @@
 """Domain errors: one base class, one small subclass per failure.
 
-The library knows nothing of HTTP; ``planning_gis.http`` maps these classes to status codes in
+The library knows nothing of HTTP; ``planning_gis.web.errors`` maps these classes to status codes in
 one place, and the CLI prints ``str(error)`` as its one-line message.
 """
 

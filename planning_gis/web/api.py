@@ -6,13 +6,14 @@ from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
 from planning_gis import db
+from planning_gis.web.db import get_conn
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
 @bp.get("/health")
 def health():
-    conn = db.get_conn()
+    conn = get_conn()
     info = db.versions(conn)
     counts = conn.execute(
         text(
@@ -31,7 +32,7 @@ def health():
 
 @bp.get("/legend")
 def legend():
-    rows = db.get_conn().execute(
+    rows = get_conn().execute(
         text("SELECT code, name_vi, name_en, color, category FROM land_use_legend ORDER BY sort_order")
     )
     resp = jsonify([dict(r._mapping) for r in rows])
@@ -78,7 +79,7 @@ def zones_geojson():
         ) from exc
     if not (minx < maxx and miny < maxy):
         raise InvalidInput("bbox must have min < max on both axes")
-    doc = db.get_conn().execute(
+    doc = get_conn().execute(
         ZONES_GEOJSON_SQL, {"minx": minx, "miny": miny, "maxx": maxx, "maxy": maxy}
     ).scalar_one()
     resp = jsonify(doc)

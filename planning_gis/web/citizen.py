@@ -15,7 +15,6 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, current_app, jsonify, request
 from shapely import transform as shapely_transform
 
-from planning_gis import db
 from planning_gis.citizen.find import find
 from planning_gis.citizen.info_sheet import build_info_sheet
 from planning_gis.citizen.place import place_context, plot_sheet, point_sheet
@@ -30,6 +29,7 @@ from planning_gis.crs import (
     vn2000_to_lonlat,
 )
 from planning_gis.errors import InvalidGeometry, InvalidInput, TooLarge
+from planning_gis.web import db
 from planning_gis.web.args import int_arg
 
 bp = Blueprint("citizen", __name__)
@@ -125,7 +125,7 @@ def plot_info_sheet():
     The polygon is read and checked exactly as ``POST /api/lookup`` reads it; the PDF lists each
     zone's share of the plot in m² and %.
     """
-    from layers.lookup_api import read_plot  # the look-up's own reading of a plot
+    from planning_gis.web.lookup import read_plot  # the look-up's own reading of a plot
 
     settings = _settings()
     geom = read_plot()

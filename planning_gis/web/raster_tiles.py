@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, request, url_for
 from sqlalchemy import text
 
-from planning_gis import db
 from planning_gis.errors import NotFound, TileOutsideBounds
+from planning_gis.web import db
 from tiles.grid import parse_tile, tms_for
 from tiles.reader import IMAGE_FORMATS, SheetReader, mosaic_tile, render
 

@@ -9,8 +9,8 @@ from layers import registry
 from layers.editions import EditionCache, layer_edition
 from layers.mvt import get_layer, layer_bounds, render_tile
 from layers.tile_cache import CachedTile, encode_tile
-from layers.tile_fastpath import EDITION_KEY, MVT_MIME, CachedTileFastPath, tile_reply
-from planning_gis import db
+from planning_gis.web import db
+from planning_gis.web.tile_fastpath import EDITION_KEY, MVT_MIME, CachedTileFastPath, tile_reply
 from tiles.grid import parse_tile, tms_for
 
 bp = Blueprint("vector_tiles", __name__, url_prefix="/tiles")

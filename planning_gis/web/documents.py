@@ -8,6 +8,7 @@ store by id; page images are rendered by pdfium on request (pdfium is not thread
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import threading
 import unicodedata
@@ -17,12 +18,12 @@ from urllib.parse import quote
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, send_file
 from sqlalchemy import text
 
-from planning_gis import db
 from planning_gis.documents import search as search_mod
 from planning_gis.documents.pdf_text import open_pdf, render_page
 from planning_gis.documents.store import DocumentStore
 from planning_gis.errors import NotFound
 from planning_gis.models import DOCUMENT_TYPES, PLAN_KINDS, PLAN_STATUSES
+from planning_gis.web import db
 from planning_gis.web.args import int_arg
 
 bp = Blueprint("documents", __name__)
@@ -132,6 +133,17 @@ def _store() -> DocumentStore:
     return DocumentStore.from_settings(current_app.config["SETTINGS"])
 
 
+def library_filters(args: Any, today: dt.date | None = None) -> search_mod.LibraryFilters:
+    """``type, issuer, year, plan, q, page, per_page`` of a query string, as checked filters."""
+    today = today or dt.date.today()
+    return search_mod.LibraryFilters.checked(
+        doc_type=args.get("type"), issuer=args.get("issuer"),
+        year=int_arg(args, "year", None, 1945, today.year),
+        plan_id=int_arg(args, "plan", None, 1, 2**31 - 1), q=args.get("q"),
+        page=int_arg(args, "page", 1, 1, 100_000) or 1,
+        per_page=int_arg(args, "per_page", 20, 1, 100) or 20)
+
+
 # --- JSON API -----------------------------------------------------------------------------------
 
 
@@ -150,7 +162,7 @@ def api_search() -> Response:
 
 @bp.get("/api/documents")
 def api_documents() -> Response:
-    filters = search_mod.LibraryFilters.from_args(request.args)
+    filters = library_filters(request.args)
     resp = jsonify(search_mod.list_documents(db.get_conn(), filters))
     resp.headers["Cache-Control"] = current_app.config["SETTINGS"].api_cache_control
     return resp
@@ -213,7 +225,7 @@ def document_page_image(doc_id: int, page_no: int) -> Response:
 
 @bp.get("/tai-lieu")
 def library_page() -> str:
-    filters = search_mod.LibraryFilters.from_args(request.args)
+    filters = library_filters(request.args)
     conn = db.get_conn()
     result = search_mod.list_documents(conn, filters)
     plan_name = None

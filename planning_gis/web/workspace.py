@@ -33,20 +33,20 @@ from rio_tiler.io import ImageReader
 from rio_tiler.io.rasterio import LocalTileMatrixSet
 from sqlalchemy import select, text
 
-from planning_gis import db
 from planning_gis.accounts import audit
 from planning_gis.accounts.users import can_edit_plan
-from planning_gis.accounts.web import (
+from planning_gis.crs import STORAGE_SRID, vn2000_to_lonlat
+from planning_gis.errors import InvalidInput, NotFound
+from planning_gis.models import PLAN_KINDS, PLAN_STATUSES, MapSheet, Plan
+from planning_gis.settings import Settings
+from planning_gis.web import db
+from planning_gis.web.accounts import (
     check_csrf,
     current_user,
     get_session,
     login_required,
     role_required,
 )
-from planning_gis.crs import STORAGE_SRID, vn2000_to_lonlat
-from planning_gis.errors import InvalidInput, NotFound
-from planning_gis.models import PLAN_KINDS, PLAN_STATUSES, MapSheet, Plan
-from planning_gis.settings import Settings
 from planning_gis.workspace import jobs, sheets, uploads
 
 bp = Blueprint("workspace", __name__, url_prefix="/quan-tri")
@@ -538,8 +538,8 @@ ZONE_FIELDS = [("label", "Ký hiệu ô đất"), ("function_code", "Mã chức 
 def zones_form(plan_id: str):
     """Zones from a GIS file: check (report) or import (all or nothing)."""
     from planning_gis.errors import PlanningError
-    from planning_gis.http import status_for
     from planning_gis.safe_files import ZoneFileLimits
+    from planning_gis.web.errors import status_for
     from planning_gis.workspace.uploads import save_limited
     from planning_gis.zones_import import check_zones, import_zones
 

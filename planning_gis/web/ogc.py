@@ -27,9 +27,9 @@ from layers.features import (
     parse_ogc_crs,
     queryables_schema,
 )
-from planning_gis import db
 from planning_gis.crs import STORAGE_SRID
 from planning_gis.errors import InvalidInput, NotFound, UnknownParameter
+from planning_gis.web import db
 from planning_gis.web.args import int_arg
 
 bp = Blueprint("ogc", __name__, url_prefix="/ogc")

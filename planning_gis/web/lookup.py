@@ -14,7 +14,6 @@ from shapely.validation import explain_validity
 
 from layers.editions import EditionCache
 from layers.lookup import lookup_plot, lookup_point, point_key
-from planning_gis import db
 from planning_gis.crs import (
     STORAGE_SRID,
     WGS84,
@@ -25,6 +24,7 @@ from planning_gis.crs import (
     vn2000_to_lonlat,
 )
 from planning_gis.errors import InvalidGeometry, InvalidInput, TooLarge
+from planning_gis.web import db
 from planning_gis.web.json_body import read_json_body
 
 bp = Blueprint("lookup", __name__, url_prefix="/api")
