@@ -9,7 +9,6 @@ is answered with the project's JSON error (code, detail, detail_vi).
 from __future__ import annotations
 
 import datetime as dt
-import math
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -29,8 +28,8 @@ from planning_gis.crs import (
     vn2000_to_lonlat,
 )
 from planning_gis.errors import InvalidGeometry, InvalidInput, TooLarge
-from planning_gis.web import db
-from planning_gis.web.args import int_arg
+from planning_gis.web import db, params
+from planning_gis.web.lookup import read_plot  # the look-up's own reading of a plot
 
 bp = Blueprint("citizen", __name__)
 
@@ -39,30 +38,15 @@ def _settings():
     return current_app.config["SETTINGS"]
 
 
-def _number(name: str) -> float:
-    raw = request.args.get(name, "").strip().replace(",", ".")
-    try:
-        value = float(raw)
-    except ValueError:
-        raise InvalidInput(f"{name} must be a number, got {raw!r}",
-                           message_vi=f"{name} phải là một số, nhận được {raw!r}") from None
-    if not math.isfinite(value):
-        raise InvalidInput(f"{name} must be a finite number",
-                           message_vi=f"{name} phải là một số hữu hạn")
-    return value
+#: The parameters of each endpoint (anything else is a 400 naming it).
+FIND_PARAMS = frozenset({"q", "limit"})
+PLOT_PARAMS = frozenset({"crs"})
 
 
 def requested_point() -> ResolvedPoint:
-    """``lon``/``lat`` (WGS 84) or ``x_north``/``y_east`` (VN-2000, Vietnamese order)."""
-    args = request.args
-    if "lon" in args or "lat" in args:
-        return resolve_lonlat(_number("lon"), _number("lat"))
-    if "x_north" in args or "y_east" in args:
-        return resolve_projected(_number("x_north"), _number("y_east"))
-    raise InvalidInput(
-        "give the point as lon=&lat= (WGS 84) or x_north=&y_east= (VN-2000)",
-        message_vi="Hãy cho vị trí bằng lon=&lat= (WGS 84) hoặc x_north=&y_east= (VN-2000)",
-    )
+    """The point of a GET: ``lon``/``lat`` or ``x_north``/``y_east``, nothing else."""
+    params.check_known(request.args, params.POINT_PARAMS)
+    return params.point(request.args)
 
 
 def share_url(point: ResolvedPoint) -> str:
@@ -86,7 +70,8 @@ def place():
 @bp.get("/api/citizen/find")
 def search_box():
     """The one search box: coordinates recognised, anything else searched in the library."""
-    limit = int_arg(request.args, "limit", 10, 1, 100)
+    params.check_known(request.args, FIND_PARAMS)
+    limit = params.int_arg(request.args, "limit", 10, 1, 100)
     resp = jsonify(find(db.get_conn(), request.args.get("q"), limit=limit))
     resp.headers["Cache-Control"] = _settings().api_cache_control
     return resp
@@ -125,9 +110,8 @@ def plot_info_sheet():
     The polygon is read and checked exactly as ``POST /api/lookup`` reads it; the PDF lists each
     zone's share of the plot in m² and %.
     """
-    from planning_gis.web.lookup import read_plot  # the look-up's own reading of a plot
-
     settings = _settings()
+    params.check_known(request.args, PLOT_PARAMS)
     geom = read_plot()
     raw_crs = request.args.get("crs", str(WGS84)).upper().removeprefix("EPSG:")
     if raw_crs not in (str(WGS84), str(STORAGE_SRID)):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, request, url_for
 from sqlalchemy import text
 
-from planning_gis.errors import NotFound, TileOutsideBounds
-from planning_gis.web import db
-from tiles.grid import parse_tile, tms_for
+from planning_gis.errors import NotFound
+from planning_gis.web import db, params
+from tiles.grid import tms_for
 from tiles.reader import IMAGE_FORMATS, SheetReader, mosaic_tile, render
 
 bp = Blueprint("raster_tiles", __name__, url_prefix="/tiles")
@@ -36,16 +36,8 @@ def cog_file(cog_path: str) -> str:
     return str(p if p.is_absolute() else _settings().cogs_dir / p)
 
 
-def _parse_id(value: str, what: str) -> int:
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise NotFound(f"no published {what} {value!r}",
-                       message_vi=f"Không có {what} {value!r}") from exc
-
-
 def _sheet(sheet_id: str):
-    row = db.get_conn().execute(SHEET_SQL, {"id": _parse_id(sheet_id, "sheet")}).one_or_none()
+    row = db.get_conn().execute(SHEET_SQL, {"id": params.id_arg(sheet_id, "published sheet")}).one_or_none()
     if row is None:
         raise NotFound(
             f"no published map sheet with id {sheet_id}",
@@ -60,27 +52,17 @@ def _image_response(body: bytes, mime: str) -> Response:
     return resp
 
 
-def _empty() -> Response:
-    """204: the tile lies outside the sheet; clients draw nothing, caches keep it."""
-    resp = Response(status=204)
-    resp.headers["Cache-Control"] = _settings().tile_cache_control
-    return resp
-
-
 @bp.get("/sheets/<sheet_id>/<z>/<x>/<y>.<ext>")
 def sheet_tile(sheet_id: str, z: str, x: str, y: str, ext: str) -> Response:
     """A tile of one published sheet, transparent outside its neatline."""
     settings = _settings()
     tms = tms_for(settings)
-    tile = parse_tile(tms, z, x, y)
+    tile = params.tile(tms, z, x, y)
     if ext not in IMAGE_FORMATS:
         render_fmt_error(ext)
     sheet = _sheet(sheet_id)
     with SheetReader(cog_file(sheet.cog_path), tms, settings) as reader:
-        try:
-            image = reader.tile(tile)
-        except TileOutsideBounds:
-            return _empty()
+        image = reader.tile(tile)  # TileOutsideBounds: the error map's 204, as for vector tiles
     body, mime = render(image, ext, settings.png_zlevel)
     return _image_response(body, mime)
 
@@ -102,6 +84,7 @@ def sheet_tilejson(sheet_id: str) -> Response:
     sheet = _sheet(sheet_id)
     with SheetReader(cog_file(sheet.cog_path), tms, settings) as reader:
         info = reader.info()
+    params.check_known(request.args, {"format"})
     fmt = request.args.get("format", "png")
     if fmt not in IMAGE_FORMATS:
         render_fmt_error(fmt)
@@ -133,19 +116,16 @@ def plan_mosaic(plan_id: str, z: str, x: str, y: str, ext: str) -> Response:
     """One tile of every published sheet of a plan, newest sheet on top."""
     settings = _settings()
     tms = tms_for(settings)
-    tile = parse_tile(tms, z, x, y)
+    tile = params.tile(tms, z, x, y)
     if ext not in IMAGE_FORMATS:
         render_fmt_error(ext)
-    pid = _parse_id(plan_id, "plan")
+    pid = params.id_arg(plan_id, "plan")
     rows = db.get_conn().execute(PLAN_SHEETS_SQL, {"plan_id": pid}).all()
     if not rows:
         raise NotFound(
             f"plan {plan_id} has no published map sheet",
             message_vi=f"Đồ án {plan_id} chưa có tờ bản đồ nào được công bố",
         )
-    try:
-        image = mosaic_tile([cog_file(r.cog_path) for r in rows], tms, settings, tile)
-    except TileOutsideBounds:
-        return _empty()
+    image = mosaic_tile([cog_file(r.cog_path) for r in rows], tms, settings, tile)
     body, mime = render(image, ext, settings.png_zlevel)
     return _image_response(body, mime)

@@ -9,9 +9,9 @@ from layers import registry
 from layers.editions import EditionCache, layer_edition
 from layers.mvt import get_layer, layer_bounds, render_tile
 from layers.tile_cache import CachedTile, encode_tile
-from planning_gis.web import db
+from planning_gis.web import db, params
 from planning_gis.web.tile_fastpath import EDITION_KEY, MVT_MIME, CachedTileFastPath, tile_reply
-from tiles.grid import parse_tile, tms_for
+from tiles.grid import tms_for
 
 bp = Blueprint("vector_tiles", __name__, url_prefix="/tiles")
 
@@ -29,7 +29,7 @@ def tile(layer: str, z: str, x: str, y: str) -> Response:
     settings = _settings()
     lyr = get_layer(layer)
     tms = tms_for(settings)
-    t = parse_tile(tms, z, x, y)
+    t = params.tile(tms, z, x, y)
     conn = db.get_conn()
     cache: EditionCache = current_app.extensions["mvt_cache"]
     edition = request.environ.get(EDITION_KEY) if cache.max_bytes else None

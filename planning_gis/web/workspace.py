@@ -18,7 +18,6 @@ from typing import Any
 from flask import (
     Blueprint,
     Response,
-    abort,
     current_app,
     jsonify,
     redirect,
@@ -36,10 +35,10 @@ from sqlalchemy import select, text
 from planning_gis.accounts import audit
 from planning_gis.accounts.users import can_edit_plan
 from planning_gis.crs import STORAGE_SRID, vn2000_to_lonlat
-from planning_gis.errors import InvalidInput, NotFound
+from planning_gis.errors import InvalidInput, NotFound, ZonesRejected
 from planning_gis.models import PLAN_KINDS, PLAN_STATUSES, MapSheet, Plan
 from planning_gis.settings import Settings
-from planning_gis.web import db
+from planning_gis.web import db, params
 from planning_gis.web.accounts import (
     check_csrf,
     current_user,
@@ -47,6 +46,7 @@ from planning_gis.web.accounts import (
     login_required,
     role_required,
 )
+from planning_gis.web.errors import status_for
 from planning_gis.workspace import jobs, sheets, uploads
 
 bp = Blueprint("workspace", __name__, url_prefix="/quan-tri")
@@ -76,13 +76,6 @@ def _json_body() -> dict[str, Any]:
     return data
 
 
-def _int(value: str, what: str) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError) as exc:
-        raise NotFound(f"no {what} {value!r}", message_vi=f"Không có {what} {value!r}.") from exc
-
-
 # --- pages --------------------------------------------------------------------------------
 
 @bp.get("/")
@@ -103,7 +96,7 @@ def home():
 @login_required
 def plan_page(plan_id: str):
     s = get_session()
-    plan = sheets.get_plan(s, _int(plan_id, "plan"), current_user())
+    plan = sheets.get_plan(s, params.id_arg(plan_id, "plan"), current_user())
     from planning_gis.workspace import plans as plan_forms
 
     return render_template("workspace/plan.html", plan=plan, kinds=PLAN_KINDS,
@@ -119,7 +112,7 @@ def upload(plan_id: str):
     """A scan from the upload form (multipart), streamed to storage."""
     s = get_session()
     user = current_user()
-    plan = sheets.get_plan(s, _int(plan_id, "plan"), user)
+    plan = sheets.get_plan(s, params.id_arg(plan_id, "plan"), user)
     f = request.files.get("scan")
     if f is None or not f.filename:
         raise InvalidInput("choose a scan file to upload", message_vi="Hãy chọn tệp ảnh quét.")
@@ -136,7 +129,7 @@ def upload(plan_id: str):
 @login_required
 def editor(sheet_id: str):
     s = get_session()
-    sheet = sheets.get_sheet(s, _int(sheet_id, "sheet"), current_user())
+    sheet = sheets.get_sheet(s, params.id_arg(sheet_id, "sheet"), current_user())
     plan_bounds = None
     if sheet.plan.geom is not None:
         from planning_gis.crs import transformer
@@ -156,12 +149,9 @@ def editor(sheet_id: str):
 def scan_tile(sheet_id: str, z: str, x: str, y: str):
     """A tile of the unwarped scan in pixel space (Leaflet CRS.Simple), from its preview COG."""
     s = get_session()
-    sheet = sheets.get_sheet(s, _int(sheet_id, "sheet"), current_user())
+    sheet = sheets.get_sheet(s, params.id_arg(sheet_id, "sheet"), current_user())
     path = uploads.preview_path(_settings(), sheet.scan_sha256)
-    try:
-        zi, xi, yi = int(z), int(x), int(y)
-    except ValueError:
-        abort(404)
+    zi, xi, yi = params.tile_numbers(z, x, y)
     try:
         with ImageReader(str(path)) as reader:
             if zi < 0 or zi > reader.maxzoom:
@@ -177,7 +167,7 @@ def scan_tile(sheet_id: str, z: str, x: str, y: str):
 @login_required
 def thumbnail(sheet_id: str):
     s = get_session()
-    sheet = sheets.get_sheet(s, _int(sheet_id, "sheet"), current_user(), edit=False)
+    sheet = sheets.get_sheet(s, params.id_arg(sheet_id, "sheet"), current_user(), edit=False)
     if not can_edit_plan(current_user(), sheet.plan):
         sheets.require_plan_editor(current_user(), sheet.plan)
     return send_file(uploads.thumb_path(_settings(), sheet.scan_sha256), mimetype="image/png")
@@ -187,7 +177,7 @@ def thumbnail(sheet_id: str):
 @login_required
 def preview_png(sheet_id: str):
     s = get_session()
-    sheet = sheets.get_sheet(s, _int(sheet_id, "sheet"), current_user())
+    sheet = sheets.get_sheet(s, params.id_arg(sheet_id, "sheet"), current_user())
     path = sheets.preview_file(_settings(), sheet)
     if not path.exists():
         raise NotFound("no warp preview yet", message_vi="Chưa có ảnh xem trước.")
@@ -231,7 +221,7 @@ def _answer(sheet: MapSheet, status: int = 200) -> Response:
 
 def _api_sheet(sheet_id: str) -> MapSheet:
     """The sheet of an editor call, locked for the request's transaction (edits wait in line)."""
-    return sheets.get_sheet(get_session(), _int(sheet_id, "sheet"), current_user(),
+    return sheets.get_sheet(get_session(), params.id_arg(sheet_id, "sheet"), current_user(),
                             lock_timeout_ms=_settings().edit_lock_timeout_ms)
 
 
@@ -254,9 +244,9 @@ def api_add_point(sheet_id: str):
 def api_point(sheet_id: str, point_id: str):
     sheet = _api_sheet(sheet_id)
     if request.method == "DELETE":
-        sheets.delete_point(get_session(), current_user(), sheet, _int(point_id, "point"))
+        sheets.delete_point(get_session(), current_user(), sheet, params.id_arg(point_id, "point"))
     else:
-        sheets.update_point(get_session(), current_user(), sheet, _int(point_id, "point"),
+        sheets.update_point(get_session(), current_user(), sheet, params.id_arg(point_id, "point"),
                             _json_body())
     return _answer(sheet)
 
@@ -286,7 +276,8 @@ def api_import_points(sheet_id: str):
 def api_export_points(sheet_id: str, fmt: str):
     sheet = _api_sheet(sheet_id)
     if fmt not in ("points", "csv"):
-        abort(404)
+        raise NotFound(f"control points are exported as .points or .csv, not .{fmt}",
+                       message_vi="Điểm khống chế chỉ xuất ra tệp .points hoặc .csv.")
     with tempfile.TemporaryDirectory() as tmp:
         path = sheets.export_points(sheet, fmt, Path(tmp))
         body = path.read_bytes()
@@ -300,10 +291,7 @@ def api_export_points(sheet_id: str, fmt: str):
 def api_rotate(sheet_id: str):
     sheet = _api_sheet(sheet_id)
     data = _json_body()
-    try:
-        turns = int(data.get("quarter_turns", 0))
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput("quarter_turns must be a whole number") from exc
+    turns = params.int_arg(data, "quarter_turns", 0, -1000, 1000) or 0
     sheets.rotate_sheet(get_session(), current_user(), sheet, turns, bool(data.get("flip")),
                         _settings())
     return _answer(sheet)
@@ -347,7 +335,7 @@ def api_publish(sheet_id: str):
 @login_required
 def api_job(job_id: str):
     """A background job: state (queued, running, done, failed), progress, result or error."""
-    job = jobs.get_job(get_session(), _int(job_id, "job"), current_user())
+    job = jobs.get_job(get_session(), params.id_arg(job_id, "job"), current_user())
     return jsonify(jobs.job_json(job))
 
 
@@ -366,7 +354,7 @@ def api_unpublish(sheet_id: str):
 def api_restore(sheet_id: str, version: str):
     s = get_session()
     sheet = _api_sheet(sheet_id)
-    v = sheets.restore(s, current_user(), sheet, _int(version, "version"), _settings())
+    v = sheets.restore(s, current_user(), sheet, params.id_arg(version, "version"), _settings())
     s.commit()
     return jsonify(version=v.version, state=sheet.state)
 
@@ -438,7 +426,7 @@ def published_page():
     if raw is None:
         chosen = listed[0] if listed else None
     else:
-        wanted = _int(raw, "to")
+        wanted = params.id_arg(raw, "to")
         chosen = next((s for s in listed if s["id"] == wanted), None)
         if chosen is None:
             raise NotFound(f"no published sheet {wanted}",
@@ -488,7 +476,7 @@ def plan_edit(plan_id: str):
     from planning_gis.workspace import plans as plan_forms
 
     s = get_session()
-    plan = sheets.get_plan(s, _int(plan_id, "plan"), current_user())
+    plan = sheets.get_plan(s, params.id_arg(plan_id, "plan"), current_user())
     plan_forms.save_plan(s, current_user(), request.form.to_dict(), plan)
     s.commit()
     return redirect(url_for("workspace.plan_page", plan_id=plan.id), 303)
@@ -500,7 +488,7 @@ def plan_attach(plan_id: str):
     from planning_gis.workspace import plans as plan_forms
 
     s = get_session()
-    plan = sheets.get_plan(s, _int(plan_id, "plan"), current_user())
+    plan = sheets.get_plan(s, params.id_arg(plan_id, "plan"), current_user())
     f = request.files.get("pdf")
     if f is None or not f.filename:
         raise InvalidInput("choose a PDF file", message_vi="Hãy chọn tệp PDF.")
@@ -520,9 +508,9 @@ def plan_link(plan_id: str):
     from planning_gis.workspace import plans as plan_forms
 
     s = get_session()
-    plan = sheets.get_plan(s, _int(plan_id, "plan"), current_user())
+    plan = sheets.get_plan(s, params.id_arg(plan_id, "plan"), current_user())
     plan_forms.link_document(s, current_user(), plan,
-                             _int(request.form.get("document_id", ""), "document"))
+                             params.id_arg(request.form.get("document_id", ""), "document"))
     s.commit()
     return redirect(url_for("workspace.plan_page", plan_id=plan.id), 303)
 
@@ -539,13 +527,12 @@ def zones_form(plan_id: str):
     """Zones from a GIS file: check (report) or import (all or nothing)."""
     from planning_gis.errors import PlanningError
     from planning_gis.safe_files import ZoneFileLimits
-    from planning_gis.web.errors import status_for
     from planning_gis.workspace.uploads import save_limited
     from planning_gis.zones_import import check_zones, import_zones
 
     s = get_session()
     user = current_user()
-    plan = sheets.get_plan(s, _int(plan_id, "plan"), user)
+    plan = sheets.get_plan(s, params.id_arg(plan_id, "plan"), user)
     report = error = imported = None
     status = 200
     if request.method == "POST":
@@ -580,6 +567,6 @@ def zones_form(plan_id: str):
                 s.rollback()
                 error, status = exc.message_vi, status_for(exc)
         if report is not None and not report.ok and error is None:
-            status = 422
+            status = status_for(ZonesRejected)
     return render_template("workspace/zones.html", plan=plan, fields=ZONE_FIELDS, report=report,
                            error=error, imported=imported, form=request.form), status

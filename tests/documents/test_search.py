@@ -15,7 +15,7 @@ from planning_gis.documents import search as S
 from planning_gis.documents.store import DocumentMetadata
 from planning_gis.errors import InvalidInput
 from planning_gis.models import AdminUnit, LandUseZone
-from planning_gis.web.documents import library_filters
+from planning_gis.web.params import library_filters
 
 pytestmark = pytest.mark.db
 

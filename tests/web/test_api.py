@@ -51,7 +51,7 @@ def test_bad_bbox_is_a_json_400(live_server, bbox):
     status, headers, body = _get(f"{live_server}/api/zones.geojson?bbox={bbox}")
     assert status == 400
     doc = json.loads(body)
-    assert doc["code"] == "invalid_input" and doc["detail"] and doc["detail_vi"]
+    assert doc["code"] == "invalid_bbox" and doc["detail"] and doc["detail_vi"]
 
 
 def test_unknown_page_is_a_vietnamese_html_404(live_server):
