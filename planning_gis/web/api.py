@@ -1,4 +1,4 @@
-"""Small JSON endpoints: health and the legend."""
+"""Small public JSON endpoints: health, the legend, the published sheets, the first page's zones."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from sqlalchemy import text
 from planning_gis import db
 from planning_gis.web import params
 from planning_gis.web.db import get_conn
+from tiles import catalogue
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -29,6 +30,15 @@ def health():
         counts=dict(counts._mapping),
         version=current_app.config["VERSION"],
     )
+
+
+@bp.get("/sheets")
+def sheets():
+    """Every published sheet with its accuracy, for the public map."""
+    params.check_known(request.args, ())
+    resp = jsonify(catalogue.published_sheets(get_conn()))
+    resp.headers["Cache-Control"] = "public, max-age=10"
+    return resp
 
 
 @bp.get("/legend")

@@ -45,6 +45,7 @@ from planning_gis.errors import (
 )
 from planning_gis.settings import Settings
 from tiles.grid import check_tile
+from tiles.reader import IMAGE_FORMATS
 
 #: The parameters of a point: WGS 84 ``lon``/``lat`` or VN-2000 ``x_north``/``y_east`` + ``crs``.
 POINT_PARAMS = frozenset({"lon", "lat", "x_north", "y_east", "crs"})
@@ -289,3 +290,13 @@ def library_filters(args: Mapping[str, Any], today: dt.date | None = None) -> Li
 
 #: The query parameters of the library (page and JSON API).
 LIBRARY_PARAMS = frozenset({"type", "issuer", "year", "plan", "q", "page", "per_page"})
+
+
+def image_format(ext: str) -> str:
+    """A raster tile's format by its extension: ``png`` or ``webp``."""
+    if ext not in IMAGE_FORMATS:
+        raise InvalidInput(
+            f"unknown image format {ext!r}: use .png or .webp",
+            message_vi=f"Định dạng ảnh không hỗ trợ {ext!r}: dùng .png hoặc .webp",
+        )
+    return ext

@@ -12,15 +12,16 @@ from layers.tile_cache import CachedTile, encode_tile
 from planning_gis.web import db, params
 from planning_gis.web.caching import cors_headers
 from planning_gis.web.tile_fastpath import EDITION_KEY, CachedTileFastPath, tile_reply
+from tiles import catalogue
 from tiles.grid import tms_for
 
-bp = Blueprint("vector_tiles", __name__, url_prefix="/tiles")
+bp = Blueprint("vector_tiles", __name__, url_prefix=catalogue.TILES_PREFIX)
 
 def _settings():
     return current_app.config["SETTINGS"]
 
 
-@bp.get("/<layer>/<z>/<x>/<y>.mvt")
+@bp.get(catalogue.route(catalogue.VECTOR_TILE))
 def tile(layer: str, z: str, x: str, y: str) -> Response:
     """One MVT tile; 204 when the layer has nothing there (MapLibre draws an empty tile).
 
@@ -64,9 +65,7 @@ def init_app(app: Flask) -> None:
 
 
 def _template(layer: str) -> str:
-    return url_for("vector_tiles.tile", layer=layer, z=0, x=0, y=0, _external=True).replace(
-        "/0/0/0.mvt", "/{z}/{x}/{y}.mvt"
-    )
+    return request.url_root.rstrip("/") + catalogue.vector_tiles(layer)
 
 
 @bp.get("/<layer>/tilejson.json")

@@ -1,5 +1,6 @@
 """The workspace blueprint under ``/quan-tri``: pages for planners, a JSON API for the editor,
-and the public list of published sheets with their accuracy under ``/api/sheets``.
+and the old public sheet page ``/to-ban-do`` (the list of published sheets is the public API's
+``/api/sheets``).
 
 Every state-changing request needs the session's CSRF token; every change is written to the
 audit log in the same transaction. Publishing (minutes for a large sheet) is queued as a job for
@@ -30,7 +31,7 @@ from geoalchemy2.shape import to_shape
 from rio_tiler.errors import TileOutsideBounds as RioOutside
 from rio_tiler.io import ImageReader
 from rio_tiler.io.rasterio import LocalTileMatrixSet
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from planning_gis.accounts import audit
 from planning_gis.accounts.users import can_edit_plan
@@ -48,6 +49,7 @@ from planning_gis.web.accounts import (
 )
 from planning_gis.web.errors import status_for
 from planning_gis.workspace import jobs, sheets, uploads
+from tiles import catalogue
 
 bp = Blueprint("workspace", __name__, url_prefix="/quan-tri")
 public = Blueprint("sheets_public", __name__)
@@ -372,56 +374,14 @@ def api_versions(sheet_id: str):
 
 # --- public: published sheets and their accuracy ------------------------------------------
 
-PUBLISHED_SQL = text(
-    """
-    SELECT s.id, s.title, s.plan_id, p.name AS plan_name, s.method, s.rmse_m, s.loo_rmse_m,
-           s.check_error_m, s.current_version, s.published_at,
-           ST_XMin(b) AS w, ST_YMin(b) AS s, ST_XMax(b) AS e, ST_YMax(b) AS n
-    FROM map_sheets s JOIN plans p ON p.id = s.plan_id,
-         LATERAL (SELECT ST_Transform(s.footprint, 4326)::box2d::geometry AS b) f
-    WHERE s.state = 'published' AND s.cog_path IS NOT NULL
-    ORDER BY s.published_at DESC
-    """
-)
-
-
-def published_sheets() -> list[dict[str, Any]]:
-    rows = db.get_conn().execute(PUBLISHED_SQL).all()
-    out = []
-    for r in rows:
-        out.append({
-            "id": r.id, "title": r.title, "plan_id": r.plan_id, "plan": r.plan_name,
-            "version": r.current_version, "method": r.method,
-            "accuracy": {"check_error_m": r.check_error_m, "rmse_m": r.rmse_m,
-                         "loo_rmse_m": r.loo_rmse_m,
-                         "note_vi": "Sai số tại các điểm kiểm tra độc lập, sai số trung phương "
-                                    "tại điểm khống chế (RMSE) và sai số kiểm tra chéo "
-                                    "bỏ-một-điểm (LOO), đơn vị mét.",
-                         "note_en": "Error at independent check points, root-mean-square error "
-                                    "at the control points and leave-one-out cross-validation "
-                                    "error, metres."},
-            "published_at": r.published_at.isoformat() if r.published_at else None,
-            "bounds": [r.w, r.s, r.e, r.n] if r.w is not None else None,
-            "tiles": f"/tiles/sheets/{r.id}/{{z}}/{{x}}/{{y}}.png",
-        })
-    return out
-
-
-@public.get("/api/sheets")
-def api_published():
-    """Every published sheet with its accuracy, for the public map."""
-    resp = jsonify(published_sheets())
-    resp.headers["Cache-Control"] = "public, max-age=10"
-    return resp
-
-
 @public.get("/to-ban-do")
 def published_page():
     """The old public sheet page: the citizen's map with a published sheet laid over it.
 
     ``?to=<id>`` chooses the sheet (else the newest); the map opens on the sheet's extent.
     """
-    listed = published_sheets()
+    params.check_known(request.args, {"to"})
+    listed = catalogue.published_sheets(db.get_conn())
     raw = request.args.get("to")
     if raw is None:
         chosen = listed[0] if listed else None
