@@ -27,9 +27,8 @@ from planning_gis.crs import (
     transformer,
     vn2000_to_lonlat,
 )
-from planning_gis.errors import InvalidGeometry, InvalidInput, TooLarge
+from planning_gis.errors import InvalidGeometry, TooLarge
 from planning_gis.web import db, params
-from planning_gis.web.lookup import read_plot  # the look-up's own reading of a plot
 
 bp = Blueprint("citizen", __name__)
 
@@ -112,13 +111,10 @@ def plot_info_sheet():
     """
     settings = _settings()
     params.check_known(request.args, PLOT_PARAMS)
-    geom = read_plot()
-    raw_crs = request.args.get("crs", str(WGS84)).upper().removeprefix("EPSG:")
-    if raw_crs not in (str(WGS84), str(STORAGE_SRID)):
-        raise InvalidInput(f"crs must be 4326 or {STORAGE_SRID}, got {raw_crs!r}",
-                           message_vi=f"crs phải là 4326 hoặc {STORAGE_SRID}")
+    geom = params.plot(settings)  # read and checked exactly as the look-up reads a plot
+    code = params.plot_crs(request.args, (WGS84, STORAGE_SRID))
     c = geom.centroid
-    if raw_crs == str(WGS84):
+    if code == WGS84:
         resolve_lonlat(c.x, c.y)  # the plot must lie in Hanoi: the same message as for a point
         geom = shapely_transform(geom, transformer(WGS84, STORAGE_SRID).transform,
                                  interleaved=False)

@@ -15,7 +15,6 @@ from layers.lookup import lookup_plot, lookup_point, point_key
 from planning_gis.crs import (
     STORAGE_SRID,
     WGS84,
-    epsg_of,
     resolve_lonlat,
     resolve_projected,
     transformer,
@@ -23,7 +22,6 @@ from planning_gis.crs import (
 )
 from planning_gis.errors import InvalidGeometry, TooLarge
 from planning_gis.web import db, params
-from planning_gis.web.json_body import read_json_body
 
 bp = Blueprint("lookup", __name__, url_prefix="/api")
 
@@ -108,18 +106,13 @@ def lookup_get() -> Response:
     return _answer(point.as_dict(), answer, on)
 
 
-def read_plot() -> Any:
-    """The plot of a POST body: strict JSON under the body limit, read as params reads a plot."""
-    return params.plot_geometry(read_json_body(InvalidGeometry), current_app.config["SETTINGS"])
-
-
 @bp.post("/lookup")
 def lookup_post() -> Response:
     """Each zone's share of a plot (GeoJSON; ``crs=`` EPSG:4326 by default, or EPSG:5897)."""
     settings = current_app.config["SETTINGS"]
     params.check_known(request.args, POST_PARAMS)
-    geom = read_plot()
-    code = epsg_of(request.args.get("crs", WGS84))
+    geom = params.plot(settings)
+    code = params.plot_crs(request.args)
     # The plot's centre must lie in Hanoi (checked before any transform, in the CRS it came in);
     # the axis message comes from the same checks as GET. GeoJSON order is x, y.
     c = geom.centroid

@@ -32,7 +32,14 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
-from planning_gis.crs import STORAGE_SRID, ResolvedPoint, resolve_lonlat, resolve_projected
+from planning_gis.crs import (
+    STORAGE_SRID,
+    WGS84,
+    ResolvedPoint,
+    epsg_of,
+    resolve_lonlat,
+    resolve_projected,
+)
 from planning_gis.documents.search import LibraryFilters
 from planning_gis.errors import (
     InvalidBBox,
@@ -44,6 +51,7 @@ from planning_gis.errors import (
     UnknownParameter,
 )
 from planning_gis.settings import Settings
+from planning_gis.web.json_body import read_json_body
 from tiles.grid import check_tile
 from tiles.reader import IMAGE_FORMATS
 
@@ -300,3 +308,19 @@ def image_format(ext: str) -> str:
             message_vi=f"Định dạng ảnh không hỗ trợ {ext!r}: dùng .png hoặc .webp",
         )
     return ext
+
+
+def plot_crs(args: Mapping[str, Any], allowed: Iterable[int] | None = None) -> int:
+    """The EPSG code of a posted plot's ``crs=`` (WGS 84 when absent), within ``allowed``."""
+    code = epsg_of(args.get("crs") or WGS84)
+    allowed = tuple(allowed) if allowed is not None else None
+    if allowed is not None and code not in allowed:
+        names = " or ".join(str(c) for c in allowed)
+        raise InvalidInput(f"crs must be {names}, got {args.get('crs')!r}",
+                           message_vi=f"crs phải là {names}")
+    return code
+
+
+def plot(settings: Settings) -> BaseGeometry:
+    """The plot of a POST body: strict JSON under the body limit, then :func:`plot_geometry`."""
+    return plot_geometry(read_json_body(InvalidGeometry), settings)
