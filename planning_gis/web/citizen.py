@@ -1,7 +1,7 @@
 """The citizen's map's own endpoints: the search box, the place's context, the PDF sheet.
 
 "What is planned here" is ``/api/lookup`` (the serving layer), the published sheets are the
-workspace's ``/api/sheets``, tiles, the OGC API and the document search have their own
+public API's ``/api/sheets``, tiles, the OGC API and the document search have their own
 blueprints; this blueprint adds only what the citizen's page needs besides, and every bad input
 is answered with the project's JSON error (code, detail, detail_vi).
 """

@@ -24,12 +24,13 @@ from layers.editions import EDITION_PSYCOPG, EditionCache
 from layers.tile_cache import CachedTile
 from planning_gis.db import drop_hot_connection, hot_read_connection
 from planning_gis.web.caching import cors_headers, entity_tags
+from tiles.catalogue import TILES_PREFIX
 from tiles.grid import tms_for
 
 MVT_MIME = "application/vnd.mapbox-vector-tile"
 #: WSGI environ key: the layer edition the fast path read before it passed a miss to Flask.
 EDITION_KEY = "planning.mvt_edition"
-_TILE_PATH = re.compile(r"/tiles/([a-z_0-9]+)/(\d{1,2})/(\d{1,10})/(\d{1,10})\.mvt")
+_TILE_PATH = re.compile(re.escape(TILES_PREFIX) + r"/([a-z_0-9]+)/(\d{1,2})/(\d{1,10})/(\d{1,10})\.mvt")
 
 
 #: WSGI status lines of the statuses a tile answer has (werkzeug's spelling, as Flask sends them).
