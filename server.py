@@ -9,27 +9,38 @@ from __future__ import annotations
 
 from flask import Flask
 
-from layers import lookup_api, ogc, vector_tiles
-from planning_gis import __version__, db
-from planning_gis.accounts import web as accounts_web
-from planning_gis.documents import views as documents_views
-from planning_gis.http import register_error_handlers
+from planning_gis import __version__
 from planning_gis.settings import Settings, check_secret_key, get_settings
-from planning_gis.web import api, caching, citizen, limits, openapi, pages, security_headers
+from planning_gis.web import (
+    accounts,
+    api,
+    caching,
+    citizen,
+    db,
+    documents,
+    limits,
+    lookup,
+    ogc,
+    openapi,
+    pages,
+    raster_tiles,
+    security_headers,
+    vector_tiles,
+    workspace,
+)
+from planning_gis.web.errors import register_error_handlers
 from planning_gis.web.json_body import StrictJSONProvider
-from planning_gis.workspace import views as workspace_views
-from tiles import views as raster_views
 
 #: One blueprint per concern, registered in this order.
 BLUEPRINTS = (
     api.bp,
     pages.bp,
     citizen.bp,
-    documents_views.bp,
-    raster_views.bp,
+    documents.bp,
+    raster_tiles.bp,
     vector_tiles.bp,
     ogc.bp,
-    lookup_api.bp,
+    lookup.bp,
     openapi.bp,
 )
 
@@ -62,10 +73,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     caching.init_app(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
-    accounts_web.init_app(app)
-    workspace_views.init_app(app)
+    accounts.init_app(app)
+    workspace.init_app(app)
     vector_tiles.init_app(app)
-    lookup_api.init_app(app)
+    lookup.init_app(app)
     # Last: it wraps the cached-tile fast path too, so every answer carries the headers.
     security_headers.init_app(app)
     return app

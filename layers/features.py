@@ -10,7 +10,6 @@ storage geometry so that PostGIS uses the GiST index.
 from __future__ import annotations
 
 import json
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -18,9 +17,9 @@ from sqlalchemy import Connection, TextClause, text
 
 from layers import registry
 from layers.mvt import extent_sql, service_box
-from layers.registry import OGC, Dataset, Field
+from layers.registry import OGC, Dataset
 from planning_gis.crs import STORAGE_SRID, WEB_MERCATOR, WGS84
-from planning_gis.errors import InvalidBBox, InvalidInput, UnknownCRS
+from planning_gis.errors import UnknownCRS
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 #: Features an items request may skip: far beyond any collection, far below PostgreSQL's bigint
@@ -139,54 +138,6 @@ def items_sql(c: Dataset, filters: tuple[str, ...], has_bbox: bool, flip: bool,
     )
     c.sql_cache[key] = sql
     return sql
-
-
-def coerce(prop: Field, name: str, raw: str) -> object:
-    """A filter value of the property's type, or a 400 that names the property.
-
-    Text is compared in NFC, the form the database stores: a label typed on a keyboard that
-    sends decomposed Vietnamese (NFD, e.g. macOS) must still find it.
-    """
-    if prop.type == "integer":
-        try:
-            return int(raw)
-        except ValueError as exc:
-            raise InvalidInput(
-                f"{name} must be a whole number, got {raw!r}",
-                message_vi=f"{name} phải là số nguyên, nhận được {raw!r}",
-            ) from exc
-    if prop.type == "number":
-        try:
-            return float(raw)
-        except ValueError as exc:
-            raise InvalidInput(f"{name} must be a number, got {raw!r}",
-                               message_vi=f"{name} phải là số") from exc
-    return unicodedata.normalize("NFC", raw)
-
-
-def parse_bbox(raw: str, flipped: bool) -> tuple[float, float, float, float]:
-    """Four (or six, 3-D) numbers in the bbox CRS's axis order -> x/y order min/max."""
-    try:
-        nums = [float(v) for v in raw.split(",")]
-    except ValueError as exc:
-        raise InvalidBBox(
-            f"bbox must be numbers separated by commas, got {raw!r}",
-            message_vi="bbox phải gồm các số cách nhau bởi dấu phẩy",
-        ) from exc
-    if len(nums) == 6:
-        nums = [nums[0], nums[1], nums[3], nums[4]]
-    if len(nums) != 4 or any(v != v or v in (float("inf"), float("-inf")) for v in nums):
-        raise InvalidBBox("bbox must have four finite numbers: minx,miny,maxx,maxy",
-                          message_vi="bbox phải gồm bốn số hữu hạn")
-    a, b, c, d = nums
-    if flipped:
-        a, b, c, d = b, a, d, c
-    if not (a <= c and b <= d):
-        raise InvalidBBox(
-            f"bbox {raw!r} has its minimum above its maximum",
-            message_vi="bbox có giá trị nhỏ nhất lớn hơn giá trị lớn nhất",
-        )
-    return a, b, c, d
 
 
 @lru_cache(maxsize=8)

@@ -1,7 +1,8 @@
 """Database access: one SQLAlchemy engine (a psycopg 3 pool) per process, a connection per request.
 
-The Flask side follows the tutorial's pattern (``init_app`` registers teardown); scripts and tests
-call :func:`get_engine` directly.
+No Flask here: the request's connection (``get_conn``, ``init_app``) is in
+``planning_gis/web/db.py``; scripts, services and tests call :func:`get_engine` or
+:func:`session_scope` directly.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
-from flask import Flask, current_app, g
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -110,26 +110,6 @@ def session_scope(settings: Settings | None = None) -> Iterator[Session]:
         session.close()
 
 
-def get_conn() -> Connection:
-    """The request's read connection, opened on first use and returned to the pool at teardown.
-
-    It runs in autocommit: requests only read through it (writes go through
-    :func:`session_scope`), so there is no BEGIN/ROLLBACK round trip around each statement.
-    Under READ COMMITTED every statement had its own snapshot anyway.
-    """
-    if "db_conn" not in g:
-        g.db_conn = get_engine(current_app.config["SETTINGS"]).connect().execution_options(
-            isolation_level="AUTOCOMMIT"
-        )
-    return g.db_conn
-
-
-def _close_conn(_exc: BaseException | None = None) -> None:
-    conn = g.pop("db_conn", None)
-    if conn is not None:
-        conn.close()
-
-
 def versions(conn: Connection) -> dict[str, str]:
     """PostgreSQL and PostGIS versions, for the health check."""
     row = conn.execute(
@@ -137,7 +117,3 @@ def versions(conn: Connection) -> dict[str, str]:
              " postgis_geos_version() AS geos, postgis_proj_version() AS proj")
     ).one()
     return {"postgresql": row.pg, "postgis": row.postgis, "geos": row.geos, "proj": row.proj}
-
-
-def init_app(app: Flask) -> None:
-    app.teardown_appcontext(_close_conn)

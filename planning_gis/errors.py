@@ -1,6 +1,6 @@
 """Domain errors: one base class, one small subclass per failure.
 
-The library knows nothing of HTTP; ``planning_gis.http`` maps these classes to status codes in
+The library knows nothing of HTTP; ``planning_gis.web.errors`` maps these classes to status codes in
 one place, and the CLI prints ``str(error)`` as its one-line message.
 """
 
@@ -69,6 +69,8 @@ class ConstraintViolation(InvalidInput):
 
 
 class MissingFile(InvalidInput):
+    """A file the client or the operator named that is not there (a 400, exit 2 in the CLI)."""
+
     code = "missing_file"
 
 
@@ -79,7 +81,8 @@ class TooLarge(PlanningError):
 
 
 class TileOutsideBounds(PlanningError):
-    """No data for this tile: the tile lies outside the layer (a 204/404, not an error page)."""
+    """No data for this tile: the tile lies outside the layer. A 204 with no body, as for an
+    empty vector tile: map clients draw nothing and keep asking neighbours; never an error page."""
 
     code = "tile_outside_bounds"
 
@@ -137,3 +140,16 @@ class StorageUnavailable(PlanningError):
     blame, and the message names no server path."""
 
     code = "storage_unavailable"
+
+
+class StoredFileUnreadable(StorageUnavailable):
+    """A file the service wrote itself (a sheet's COG, a document in the store) is missing or
+    cannot be read: a fault on our side (a 500 with a logged reference), never the client's 4xx."""
+
+    code = "stored_file_unreadable"
+
+
+class ZonesRejected(InvalidInput):
+    """A zones file that was read but does not pass the checks (the report says why): a 422."""
+
+    code = "zones_rejected"

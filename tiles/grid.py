@@ -42,19 +42,12 @@ def tms_srid(tms: TileMatrixSet) -> int:
     return code
 
 
-def parse_tile(tms: TileMatrixSet, z: str, x: str, y: str) -> Tile:
-    """Turn path strings into a Tile that exists in the grid, or raise InvalidTile (a 400).
+def check_tile(tms: TileMatrixSet, zi: int, xi: int, yi: int) -> Tile:
+    """The tile z/x/y if it exists in the grid, else InvalidTile (a 400).
 
-    Routes take strings rather than ``<int:z>`` so that "abc" gets our JSON error with a reason
-    instead of a bare routing 404.
+    The web layer parses the path (``planning_gis.web.params.tile``); this checks the numbers
+    against the grid, which only the TileMatrixSet knows.
     """
-    try:
-        zi, xi, yi = int(z), int(x), int(y)
-    except ValueError as exc:
-        raise InvalidTile(
-            f"z/x/y must be whole numbers, got {z}/{x}/{y}",
-            message_vi=f"z/x/y phải là số nguyên, nhận được {z}/{x}/{y}",
-        ) from exc
     if not tms.minzoom <= zi <= tms.maxzoom:
         raise InvalidTile(
             f"zoom {zi} is outside the grid's {tms.minzoom}..{tms.maxzoom}",

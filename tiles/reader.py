@@ -23,7 +23,7 @@ from rio_tiler.io import Reader
 from rio_tiler.models import ImageData
 from rio_tiler.mosaic import mosaic_reader
 
-from planning_gis.errors import InvalidInput, MissingFile, TileOutsideBounds
+from planning_gis.errors import InvalidInput, StoredFileUnreadable, TileOutsideBounds
 from planning_gis.settings import Settings
 from tiles.web_cog import serving_path
 
@@ -60,7 +60,7 @@ class _DatasetCache(threading.local):
         try:
             mtime = os.stat(path).st_mtime
         except OSError as exc:
-            raise MissingFile(
+            raise StoredFileUnreadable(
                 f"the COG of this sheet is missing: {Path(path).name}",
                 message_vi="Không tìm thấy tệp ảnh (COG) của tờ bản đồ này.",
             ) from exc
@@ -72,7 +72,9 @@ class _DatasetCache(threading.local):
         try:
             ds = rasterio.open(path)
         except RasterioIOError as exc:
-            raise InvalidInput(f"cannot read the COG {Path(path).name}: {exc}") from exc
+            raise StoredFileUnreadable(f"cannot read the COG {Path(path).name}: {exc}",
+                                       message_vi="Không đọc được tệp ảnh (COG) của tờ bản đồ này."
+                                       ) from exc
         self.items[key] = ds
         while len(self.items) > size:
             _, old = self.items.popitem(last=False)

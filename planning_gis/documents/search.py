@@ -24,7 +24,6 @@ from sqlalchemy import Connection, text
 
 from planning_gis.errors import InvalidInput
 from planning_gis.models import DOCUMENT_TYPES, PLAN_KINDS, UNIT_LEVELS
-from planning_gis.web.args import int_arg
 
 MAX_QUERY_CHARS = 200
 MAX_TERMS = 12
@@ -512,28 +511,23 @@ class LibraryFilters:
     per_page: int = 20
 
     @classmethod
-    def from_args(cls, args: Any, today: dt.date | None = None) -> LibraryFilters:
-        """Read ``type, issuer, year, plan, q, page, per_page`` from a request's query string."""
-        today = today or dt.date.today()
-
-        doc_type = (args.get("type") or "").strip() or None
+    def checked(cls, *, doc_type: str | None = None, issuer: str | None = None,
+                year: int | None = None, plan_id: int | None = None, q: str | None = None,
+                page: int = 1, per_page: int = 20) -> LibraryFilters:
+        """Filters whose type is known and whose words parse (the web layer parsed the numbers);
+        empty strings mean "no filter"."""
+        doc_type = (doc_type or "").strip() or None
         if doc_type is not None and doc_type not in DOCUMENT_TYPES:
             raise InvalidInput(
                 f"unknown document type {doc_type!r}; use one of {', '.join(DOCUMENT_TYPES)}",
                 message_vi=f"Loại văn bản không hợp lệ: {doc_type!r}",
             )
-        q = (args.get("q") or "").strip() or None
+        q = (q or "").strip() or None
         if q is not None:
             parse_query(q)
-        return cls(
-            doc_type=doc_type,
-            issuer=unicodedata.normalize("NFC", (args.get("issuer") or "").strip()) or None,
-            year=int_arg(args, "year", None, 1945, today.year),
-            plan_id=int_arg(args, "plan", None, 1, 2**31 - 1),
-            q=q,
-            page=int_arg(args, "page", 1, 1, 100_000) or 1,
-            per_page=int_arg(args, "per_page", 20, 1, 100) or 20,
-        )
+        return cls(doc_type=doc_type,
+                   issuer=unicodedata.normalize("NFC", (issuer or "").strip()) or None,
+                   year=year, plan_id=plan_id, q=q, page=page, per_page=per_page)
 
     def as_args(self, **changes: Any) -> dict[str, Any]:
         """The filters as query-string arguments (for paging links)."""

@@ -26,7 +26,12 @@ from sqlalchemy.orm import Session
 
 from planning_gis.documents import DuplicateDocument
 from planning_gis.documents.pdf_text import PageText, extract_pages
-from planning_gis.errors import ConstraintViolation, InvalidInput, MissingFile, NotFound
+from planning_gis.errors import (
+    ConstraintViolation,
+    InvalidInput,
+    MissingFile,
+    StoredFileUnreadable,
+)
 from planning_gis.models import DOCUMENT_TYPES, DocumentPage, Plan, PlanDocument, plan_documents
 from planning_gis.settings import Settings, get_settings
 
@@ -160,13 +165,13 @@ class DocumentStore:
         return sha, size, created
 
     def open(self, sha256: str) -> BinaryIO:
-        """The stored file for reading, or NotFound."""
+        """The stored file for reading; a file missing from our own store is our fault (5xx)."""
         path = self.path_for(sha256)
         try:
             return path.open("rb")
         except FileNotFoundError as exc:
-            raise NotFound(f"file {sha256} is missing from the store",
-                           message_vi="Không tìm thấy tệp văn bản trong kho") from exc
+            raise StoredFileUnreadable(f"file {sha256} is missing from the store",
+                                       message_vi="Không tìm thấy tệp văn bản trong kho") from exc
 
     def remove(self, sha256: str) -> None:
         """Delete a stored file: only for undoing a write whose row was not committed."""

@@ -1,18 +1,21 @@
-"""Small JSON endpoints: health and the legend."""
+"""Small public JSON endpoints: health, the legend, the published sheets, the first page's zones."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import text
 
 from planning_gis import db
+from planning_gis.web import params
+from planning_gis.web.db import get_conn
+from tiles import catalogue
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
 @bp.get("/health")
 def health():
-    conn = db.get_conn()
+    conn = get_conn()
     info = db.versions(conn)
     counts = conn.execute(
         text(
@@ -29,9 +32,18 @@ def health():
     )
 
 
+@bp.get("/sheets")
+def sheets():
+    """Every published sheet with its accuracy, for the public map."""
+    params.check_known(request.args, ())
+    resp = jsonify(catalogue.published_sheets(get_conn()))
+    resp.headers["Cache-Control"] = "public, max-age=10"
+    return resp
+
+
 @bp.get("/legend")
 def legend():
-    rows = db.get_conn().execute(
+    rows = get_conn().execute(
         text("SELECT code, name_vi, name_en, color, category FROM land_use_legend ORDER BY sort_order")
     )
     resp = jsonify([dict(r._mapping) for r in rows])
@@ -39,6 +51,8 @@ def legend():
     return resp
 
 
+#: The first page's zones: read through the zones_with_legend view (migration 0008), which
+#: holds the one zones-legend-plan join.
 ZONES_GEOJSON_SQL = text(
     """
     SELECT json_build_object(
@@ -47,38 +61,26 @@ ZONES_GEOJSON_SQL = text(
             'type', 'Feature', 'id', z.id,
             'geometry', ST_AsGeoJSON(ST_Transform(z.geom, 4326), 7)::json,
             'properties', json_build_object(
-                'label', z.label, 'function_code', z.function_code, 'name_vi', l.name_vi,
-                'name_en', l.name_en, 'color', l.color, 'plan_id', z.plan_id, 'plan', p.name,
+                'label', z.label, 'function_code', z.function_code, 'name_vi', z.name_vi,
+                'name_en', z.name_en, 'color', z.color, 'plan_id', z.plan_id, 'plan', z.plan_name,
                 'area_m2', round(z.area_m2::numeric, 1), 'coverage_pct', z.coverage_pct,
                 'floors_min', z.floors_min, 'floors_max', z.floors_max, 'far', z.far,
                 'population', z.population)
         )), '[]'::json))
-    FROM land_use_zones z
-    JOIN land_use_legend l ON l.code = z.function_code
-    JOIN plans p ON p.id = z.plan_id
+    FROM zones_with_legend z
     WHERE z.geom && ST_Transform(ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326), 5897)
     """
 )
+#: All of Hanoi, lon/lat: the default box of /api/zones.geojson.
+HANOI_BBOX = "105.28,20.56,106.02,21.39"
 
 
 @bp.get("/zones.geojson")
 def zones_geojson():
     """All zones in a lon/lat box, for the first page (vector tiles serve the full map)."""
-    from flask import request
-
-    from planning_gis.errors import InvalidInput
-
-    raw = request.args.get("bbox", "105.28,20.56,106.02,21.39")
-    try:
-        minx, miny, maxx, maxy = (float(v) for v in raw.split(","))
-    except ValueError as exc:
-        raise InvalidInput(
-            "bbox must be four numbers: min_lon,min_lat,max_lon,max_lat",
-            message_vi="bbox phải gồm bốn số: kinh độ nhỏ nhất, vĩ độ nhỏ nhất, lớn nhất",
-        ) from exc
-    if not (minx < maxx and miny < maxy):
-        raise InvalidInput("bbox must have min < max on both axes")
-    doc = db.get_conn().execute(
+    params.check_known(request.args, {"bbox"})
+    minx, miny, maxx, maxy = params.bbox(request.args.get("bbox", HANOI_BBOX))
+    doc = get_conn().execute(
         ZONES_GEOJSON_SQL, {"minx": minx, "miny": miny, "maxx": maxx, "maxy": maxy}
     ).scalar_one()
     resp = jsonify(doc)

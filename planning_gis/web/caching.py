@@ -16,6 +16,7 @@ from flask import Flask, Response, current_app, request
 from werkzeug.security import safe_join
 
 from planning_gis.settings import Settings
+from planning_gis.web import MACHINE_PREFIXES
 
 #: Bodies worth compressing: JSON of every flavour and Mapbox vector tiles (PNG/WebP are not).
 COMPRESSIBLE = (
@@ -26,7 +27,6 @@ COMPRESSIBLE = (
     "application/vnd.mapbox-vector-tile",
     "text/html",
 )
-CONDITIONAL_PREFIXES = ("/tiles/", "/ogc", "/api/")
 #: Static text files (our CSS/JS and the vendored Leaflet) sent gzipped to clients that accept it.
 STATIC_COMPRESSIBLE = ("text/css", "application/javascript", "text/javascript")
 
@@ -138,7 +138,7 @@ def finish_response(resp: Response) -> Response:
         return finish_static(resp)
     if request.method not in ("GET", "HEAD") or resp.status_code != 200 or resp.direct_passthrough:
         return resp
-    if not request.path.startswith(CONDITIONAL_PREFIXES) and resp.mimetype not in COMPRESSIBLE:
+    if not request.path.startswith(MACHINE_PREFIXES) and resp.mimetype not in COMPRESSIBLE:
         return resp
     settings = current_app.config["SETTINGS"]
     preset, _ = resp.get_etag()
@@ -160,7 +160,7 @@ def finish_response(resp: Response) -> Response:
         )
     if resp.mimetype in COMPRESSIBLE:
         resp.vary.add("Accept-Encoding")
-    if request.path.startswith(CONDITIONAL_PREFIXES):
+    if request.path.startswith(MACHINE_PREFIXES):
         if not resp.headers.get("Cache-Control"):
             resp.headers["Cache-Control"] = settings.api_cache_control
         sent = tag + "-gz" if compress else tag

@@ -1,7 +1,7 @@
 """The citizen's map's own endpoints: the search box, the place's context, the PDF sheet.
 
 "What is planned here" is ``/api/lookup`` (the serving layer), the published sheets are the
-workspace's ``/api/sheets``, tiles, the OGC API and the document search have their own
+public API's ``/api/sheets``, tiles, the OGC API and the document search have their own
 blueprints; this blueprint adds only what the citizen's page needs besides, and every bad input
 is answered with the project's JSON error (code, detail, detail_vi).
 """
@@ -9,13 +9,11 @@ is answered with the project's JSON error (code, detail, detail_vi).
 from __future__ import annotations
 
 import datetime as dt
-import math
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from shapely import transform as shapely_transform
 
-from planning_gis import db
 from planning_gis.citizen.find import find
 from planning_gis.citizen.info_sheet import build_info_sheet
 from planning_gis.citizen.place import place_context, plot_sheet, point_sheet
@@ -29,8 +27,8 @@ from planning_gis.crs import (
     transformer,
     vn2000_to_lonlat,
 )
-from planning_gis.errors import InvalidGeometry, InvalidInput, TooLarge
-from planning_gis.web.args import int_arg
+from planning_gis.errors import InvalidGeometry, TooLarge
+from planning_gis.web import db, params
 
 bp = Blueprint("citizen", __name__)
 
@@ -39,30 +37,15 @@ def _settings():
     return current_app.config["SETTINGS"]
 
 
-def _number(name: str) -> float:
-    raw = request.args.get(name, "").strip().replace(",", ".")
-    try:
-        value = float(raw)
-    except ValueError:
-        raise InvalidInput(f"{name} must be a number, got {raw!r}",
-                           message_vi=f"{name} phải là một số, nhận được {raw!r}") from None
-    if not math.isfinite(value):
-        raise InvalidInput(f"{name} must be a finite number",
-                           message_vi=f"{name} phải là một số hữu hạn")
-    return value
+#: The parameters of each endpoint (anything else is a 400 naming it).
+FIND_PARAMS = frozenset({"q", "limit"})
+PLOT_PARAMS = frozenset({"crs"})
 
 
 def requested_point() -> ResolvedPoint:
-    """``lon``/``lat`` (WGS 84) or ``x_north``/``y_east`` (VN-2000, Vietnamese order)."""
-    args = request.args
-    if "lon" in args or "lat" in args:
-        return resolve_lonlat(_number("lon"), _number("lat"))
-    if "x_north" in args or "y_east" in args:
-        return resolve_projected(_number("x_north"), _number("y_east"))
-    raise InvalidInput(
-        "give the point as lon=&lat= (WGS 84) or x_north=&y_east= (VN-2000)",
-        message_vi="Hãy cho vị trí bằng lon=&lat= (WGS 84) hoặc x_north=&y_east= (VN-2000)",
-    )
+    """The point of a GET: ``lon``/``lat`` or ``x_north``/``y_east``, nothing else."""
+    params.check_known(request.args, params.POINT_PARAMS)
+    return params.point(request.args)
 
 
 def share_url(point: ResolvedPoint) -> str:
@@ -86,7 +69,8 @@ def place():
 @bp.get("/api/citizen/find")
 def search_box():
     """The one search box: coordinates recognised, anything else searched in the library."""
-    limit = int_arg(request.args, "limit", 10, 1, 100)
+    params.check_known(request.args, FIND_PARAMS)
+    limit = params.int_arg(request.args, "limit", 10, 1, 100)
     resp = jsonify(find(db.get_conn(), request.args.get("q"), limit=limit))
     resp.headers["Cache-Control"] = _settings().api_cache_control
     return resp
@@ -125,16 +109,12 @@ def plot_info_sheet():
     The polygon is read and checked exactly as ``POST /api/lookup`` reads it; the PDF lists each
     zone's share of the plot in m² and %.
     """
-    from layers.lookup_api import read_plot  # the look-up's own reading of a plot
-
     settings = _settings()
-    geom = read_plot()
-    raw_crs = request.args.get("crs", str(WGS84)).upper().removeprefix("EPSG:")
-    if raw_crs not in (str(WGS84), str(STORAGE_SRID)):
-        raise InvalidInput(f"crs must be 4326 or {STORAGE_SRID}, got {raw_crs!r}",
-                           message_vi=f"crs phải là 4326 hoặc {STORAGE_SRID}")
+    params.check_known(request.args, PLOT_PARAMS)
+    geom = params.plot(settings)  # read and checked exactly as the look-up reads a plot
+    code = params.plot_crs(request.args, (WGS84, STORAGE_SRID))
     c = geom.centroid
-    if raw_crs == str(WGS84):
+    if code == WGS84:
         resolve_lonlat(c.x, c.y)  # the plot must lie in Hanoi: the same message as for a point
         geom = shapely_transform(geom, transformer(WGS84, STORAGE_SRID).transform,
                                  interleaved=False)

@@ -34,14 +34,22 @@ def _error(description: str) -> dict:
             "content": {JSON: {"schema": _REF_ERROR}, HTML: {"schema": {"type": "string"}}}}
 
 
+NO_DATA_TEXT = ("No data in this tile (outside the sheet or layer): every tile kind answers 204 "
+                "for this, never 404; a 404 is an unknown layer, sheet or plan")
+
 #: The errors every endpoint may answer.
 COMMON_ERRORS = {
     "400": _error("Bad input (a parameter out of range, a NUL byte, an unknown parameter)"),
     "413": _error("Request body over PLANNING_MAX_JSON_BYTES (or a plot over its limits)"),
     "414": _error("URL longer than the server accepts (PLANNING_MAX_URL_BYTES)"),
+    "500": _error("A fault on our side (a file of ours missing or unreadable): `ref` is the "
+                  "reference of the logged fault, to quote when reporting it"),
     "503": _error("The database is unavailable; Retry-After says when to try again"),
 }
+#: "No data here" for every tile kind (raster and vector alike).
+NO_DATA = {"204": {"description": NO_DATA_TEXT}}
 E404 = {"404": _error("Unknown id, collection or layer")}
+
 
 
 def _p(name: str, where: str = "query", typ: str = "string", desc: str = "",
@@ -116,7 +124,9 @@ PLOT_BODY = {"required": True, "content": {JSON: {"schema": {
 SCHEMAS = {
     "Error": {"type": "object", "required": ["code", "detail", "detail_vi"],
               "properties": {"code": {"type": "string"}, "detail": {"type": "string"},
-                             "detail_vi": {"type": "string"}}},
+                             "detail_vi": {"type": "string"},
+                             "ref": {"type": "string",
+                                     "description": "reference of a logged server fault (5xx)"}}},
     "Link": {"type": "object", "required": ["href"],
              "properties": {"href": {"type": "string"}, "rel": {"type": "string"},
                             "type": {"type": "string"}, "title": {"type": "string"}}},
@@ -192,7 +202,7 @@ def build_spec(server_url: str, version: str = __version__) -> dict:
             "Raster tile of a published map sheet (transparent outside the neatline)",
             [_p("sheetId", "path", "integer"), *ZXY,
              _p("format", "path", enum=["png", "webp"])], "image/png",
-            {"204": {"description": "tile outside the sheet"}, **NOT_MODIFIED,
+            {**NO_DATA, **NOT_MODIFIED,
              "200": {"description": "OK", "content": {"image/png": {}, "image/webp": {}}}},
             ["Raster tiles"])},
         "/tiles/sheets/{sheetId}/tilejson.json": {"get": _op(
@@ -203,13 +213,13 @@ def build_spec(server_url: str, version: str = __version__) -> dict:
             "Mosaic of all published sheets of a plan",
             [_p("planId", "path", "integer"), *ZXY,
              _p("format", "path", enum=["png", "webp"])], "image/png",
-            {"204": {"description": "no sheet covers the tile"}, **NOT_MODIFIED,
+            {**NO_DATA, **NOT_MODIFIED,
              "200": {"description": "OK", "content": {"image/png": {}, "image/webp": {}}}},
             ["Raster tiles"])},
         "/tiles/{layer}/{z}/{x}/{y}.mvt": {"get": _op(
             "Vector tile (MVT) of a layer", [_p("layer", "path", enum=registry.ids(registry.MVT)), *ZXY],
             "application/vnd.mapbox-vector-tile",
-            {"204": {"description": "empty tile"}, **NOT_MODIFIED}, ["Vector tiles"])},
+            {**NO_DATA, **NOT_MODIFIED}, ["Vector tiles"])},
         "/tiles/{layer}/tilejson.json": {"get": _op(
             "TileJSON of a vector layer", [_p("layer", "path", enum=registry.ids(registry.MVT))],
             tags=["Vector tiles"], schema=_ref("TileJSON"))},

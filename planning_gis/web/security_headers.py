@@ -2,7 +2,7 @@
 static files and errors.
 
 Why a WSGI middleware and not an ``after_request`` hook: cached vector tiles are answered by
-``layers.tile_fastpath`` before Flask runs, and a 304 or an error page made by another hook
+``planning_gis.web.tile_fastpath`` before Flask runs, and a 304 or an error page made by another hook
 must carry the headers as well. Wrapping ``app.wsgi_app`` last in ``create_app`` puts one list,
 :func:`security_headers`, on every answer of both paths.
 

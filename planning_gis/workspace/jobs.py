@@ -45,6 +45,7 @@ from planning_gis.errors import NotFound, PlanningError
 from planning_gis.models import Job, MapSheet, SheetVersion, User
 from planning_gis.settings import Settings
 from planning_gis.workspace import sheets
+from tiles.catalogue import sheet_tiles
 from tiles.web_cog import web_cog_path
 
 log = logging.getLogger(__name__)
@@ -236,7 +237,7 @@ def run_job(settings: Settings, job_id: int) -> str:
         job.state, job.progress, job.finished_at = "done", 1.0, _now()
         job.result = {"version": v.version, "method": v.method, "rmse_m": v.rmse_m,
                       "loo_rmse_m": v.loo_rmse_m, "state": sheet.state,
-                      "tiles": f"/tiles/sheets/{sheet.id}/{{z}}/{{x}}/{{y}}.png"}
+                      "tiles": sheet_tiles(sheet.id)}
         session.commit()
         return "done"
     except BaseException as exc:

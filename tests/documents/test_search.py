@@ -15,6 +15,7 @@ from planning_gis.documents import search as S
 from planning_gis.documents.store import DocumentMetadata
 from planning_gis.errors import InvalidInput
 from planning_gis.models import AdminUnit, LandUseZone
+from planning_gis.web.params import library_filters
 
 pytestmark = pytest.mark.db
 
@@ -191,10 +192,10 @@ def test_library_filters_and_paging(conn, demo):
 
 def test_library_filters_are_validated():
     with pytest.raises(InvalidInput):
-        S.LibraryFilters.from_args({"type": "cong_van"})
+        library_filters({"type": "cong_van"})
     with pytest.raises(InvalidInput):
-        S.LibraryFilters.from_args({"year": "hai nghìn"})
+        library_filters({"year": "hai nghìn"})
     with pytest.raises(InvalidInput):
-        S.LibraryFilters.from_args({"per_page": "1000"})
-    f = S.LibraryFilters.from_args({"type": "quy_dinh", "year": "2015", "page": "2"})
+        library_filters({"per_page": "1000"})
+    f = library_filters({"type": "quy_dinh", "year": "2015", "page": "2"})
     assert f.as_args(page=1) == {"type": "quy_dinh", "year": 2015}

@@ -91,7 +91,7 @@ def test_lookup_without_plans(city_client):
     ("x_north={n}&y_east={e}&crs=EPSG:4326", "invalid_input", "geographic"),
     ("lon=105.8&lat=21&crs=EPSG:5897", "invalid_input", "crs"),
     ("lon=105.8&lat=21&date=yesterday", "invalid_input", "date"),
-    ("lon=105.8&lat=21&zoom=3", "invalid_input", "unknown"),
+    ("lon=105.8&lat=21&zoom=3", "unknown_parameter", "unknown"),
 ])
 def test_lookup_refusals(city_client, query, code, words):
     r = city_client.get("/api/lookup?" + query.format(e=E0, n=N0))

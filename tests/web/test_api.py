@@ -51,7 +51,7 @@ def test_bad_bbox_is_a_json_400(live_server, bbox):
     status, headers, body = _get(f"{live_server}/api/zones.geojson?bbox={bbox}")
     assert status == 400
     doc = json.loads(body)
-    assert doc["code"] == "invalid_input" and doc["detail"] and doc["detail_vi"]
+    assert doc["code"] == "invalid_bbox" and doc["detail"] and doc["detail_vi"]
 
 
 def test_unknown_page_is_a_vietnamese_html_404(live_server):
@@ -62,3 +62,14 @@ def test_unknown_page_is_a_vietnamese_html_404(live_server):
 def test_unknown_api_path_is_a_json_404(live_server):
     status, _, body = _get(f"{live_server}/api/khong-co", accept="text/html")
     assert status == 404 and json.loads(body)["code"] == "not_found"
+
+
+def test_published_sheets_are_the_public_apis_and_their_tile_urls_are_the_routes(app, client):
+    """/api/sheets is the public API blueprint's (it was the workspace's), and the tile URL it
+    hands out is built from the same template as the raster tile route."""
+    adapter = app.url_map.bind("localhost")
+    assert adapter.match("/api/sheets")[0] == "api.sheets"
+    for row in client.get("/api/sheets").get_json():
+        path = row["tiles"].format(z=17, x=1, y=2)
+        endpoint, args = adapter.match(path)
+        assert endpoint == "raster_tiles.sheet_tile" and args["sheet_id"] == str(row["id"])

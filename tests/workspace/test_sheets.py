@@ -74,6 +74,10 @@ def test_rotation_before_points_and_bad_points(planner_client, demo, simulated, 
     body = c.post(api + "/xoay", json={"quarter_turns": 1}, headers=h).get_json()
     assert (body["width"], body["height"]) == (simulated.height, simulated.width)
     assert c.get(f"/quan-tri/to-ban-do/{sheet}/anh/0/0/0.png").status_code == 200
+    # A z/x/y that is not a number is the one tile rule's 400 (it was a bare abort(404)).
+    bad_tile = c.get(f"/quan-tri/to-ban-do/{sheet}/anh/a/0/0.png")
+    assert bad_tile.status_code == 400 and bad_tile.get_json()["code"] == "invalid_tile"
+    assert c.get(f"{api}/diem.xyz").get_json()["code"] == "not_found"
     bad = c.post(api + "/diem", json={"pixel_x": 10, "pixel_y": 10, "x_north": 586000,
                                       "y_east": 2326000}, headers=h)
     assert bad.status_code == 400 and bad.get_json()["code"] == "outside_hanoi"

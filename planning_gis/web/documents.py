@@ -17,15 +17,17 @@ from urllib.parse import quote
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, send_file
 from sqlalchemy import text
 
-from planning_gis import db
 from planning_gis.documents import search as search_mod
 from planning_gis.documents.pdf_text import open_pdf, render_page
 from planning_gis.documents.store import DocumentStore
-from planning_gis.errors import NotFound
+from planning_gis.errors import NotFound, StoredFileUnreadable
 from planning_gis.models import DOCUMENT_TYPES, PLAN_KINDS, PLAN_STATUSES
-from planning_gis.web.args import int_arg
+from planning_gis.web import db, params
 
 bp = Blueprint("documents", __name__)
+
+#: The parameters of ``/api/search``.
+SEARCH_PARAMS = frozenset({"q", "limit", "kinds"})
 
 _PDFIUM_LOCK = threading.Lock()
 PAGE_DPI_DEFAULT = 110
@@ -138,10 +140,12 @@ def _store() -> DocumentStore:
 @bp.get("/api/search")
 def api_search() -> Response:
     """Plans, zones, documents, places and decision numbers for ``q``, best first."""
+    params.check_known(request.args, SEARCH_PARAMS)
     kinds_arg = request.args.get("kinds", "").strip()
     kinds = tuple(k.strip() for k in kinds_arg.split(",") if k.strip()) or None
     result = search_mod.search(
-        db.get_conn(), request.args.get("q"), limit=int_arg(request.args, "limit", 20, 1, 100), kinds=kinds
+        db.get_conn(), request.args.get("q"),
+        limit=params.int_arg(request.args, "limit", 20, 1, 100), kinds=kinds
     )
     resp = jsonify(result)
     resp.headers["Cache-Control"] = current_app.config["SETTINGS"].api_cache_control
@@ -150,7 +154,8 @@ def api_search() -> Response:
 
 @bp.get("/api/documents")
 def api_documents() -> Response:
-    filters = search_mod.LibraryFilters.from_args(request.args)
+    params.check_known(request.args, params.LIBRARY_PARAMS)
+    filters = params.library_filters(request.args)
     resp = jsonify(search_mod.list_documents(db.get_conn(), filters))
     resp.headers["Cache-Control"] = current_app.config["SETTINGS"].api_cache_control
     return resp
@@ -190,14 +195,15 @@ def document_page_image(doc_id: int, page_no: int) -> Response:
     if not row.page_count or not 1 <= page_no <= row.page_count:
         raise NotFound(f"document {doc_id} has no page {page_no}",
                        message_vi=f"Văn bản #{doc_id} không có trang {page_no}")
-    dpi = int_arg(request.args, "dpi", PAGE_DPI_DEFAULT, 50, PAGE_DPI_MAX)
+    params.check_known(request.args, {"dpi"})
+    dpi = params.int_arg(request.args, "dpi", PAGE_DPI_DEFAULT, 50, PAGE_DPI_MAX)
     etag = f"{row.file_sha256}-{page_no}-{dpi}"
     if request.if_none_match.contains(etag):
         return Response(status=304, headers={"ETag": f'"{etag}"'})
     path = _store().path_for(row.file_sha256)
     if not path.is_file():
-        raise NotFound(f"file of document {doc_id} is missing from the store",
-                       message_vi="Không tìm thấy tệp văn bản trong kho")
+        raise StoredFileUnreadable(f"file of document {doc_id} is missing from the store",
+                                   message_vi="Không tìm thấy tệp văn bản trong kho")
     with _PDFIUM_LOCK, open_pdf(path) as pdf:
         image = render_page(pdf, page_no, dpi)
     buf = io.BytesIO()
@@ -213,7 +219,7 @@ def document_page_image(doc_id: int, page_no: int) -> Response:
 
 @bp.get("/tai-lieu")
 def library_page() -> str:
-    filters = search_mod.LibraryFilters.from_args(request.args)
+    filters = params.library_filters(request.args)
     conn = db.get_conn()
     result = search_mod.list_documents(conn, filters)
     plan_name = None

@@ -1,5 +1,6 @@
 """The workspace blueprint under ``/quan-tri``: pages for planners, a JSON API for the editor,
-and the public list of published sheets with their accuracy under ``/api/sheets``.
+and the old public sheet page ``/to-ban-do`` (the list of published sheets is the public API's
+``/api/sheets``).
 
 Every state-changing request needs the session's CSRF token; every change is written to the
 audit log in the same transaction. Publishing (minutes for a large sheet) is queued as a job for
@@ -18,7 +19,6 @@ from typing import Any
 from flask import (
     Blueprint,
     Response,
-    abort,
     current_app,
     jsonify,
     redirect,
@@ -31,23 +31,25 @@ from geoalchemy2.shape import to_shape
 from rio_tiler.errors import TileOutsideBounds as RioOutside
 from rio_tiler.io import ImageReader
 from rio_tiler.io.rasterio import LocalTileMatrixSet
-from sqlalchemy import select, text
+from sqlalchemy import select
 
-from planning_gis import db
 from planning_gis.accounts import audit
 from planning_gis.accounts.users import can_edit_plan
-from planning_gis.accounts.web import (
+from planning_gis.crs import STORAGE_SRID, vn2000_to_lonlat
+from planning_gis.errors import InvalidInput, NotFound, ZonesRejected
+from planning_gis.models import PLAN_KINDS, PLAN_STATUSES, MapSheet, Plan
+from planning_gis.settings import Settings
+from planning_gis.web import db, params
+from planning_gis.web.accounts import (
     check_csrf,
     current_user,
     get_session,
     login_required,
     role_required,
 )
-from planning_gis.crs import STORAGE_SRID, vn2000_to_lonlat
-from planning_gis.errors import InvalidInput, NotFound
-from planning_gis.models import PLAN_KINDS, PLAN_STATUSES, MapSheet, Plan
-from planning_gis.settings import Settings
+from planning_gis.web.errors import status_for
 from planning_gis.workspace import jobs, sheets, uploads
+from tiles import catalogue
 
 bp = Blueprint("workspace", __name__, url_prefix="/quan-tri")
 public = Blueprint("sheets_public", __name__)
@@ -76,13 +78,6 @@ def _json_body() -> dict[str, Any]:
     return data
 
 
-def _int(value: str, what: str) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError) as exc:
-        raise NotFound(f"no {what} {value!r}", message_vi=f"Không có {what} {value!r}.") from exc
-
-
 # --- pages --------------------------------------------------------------------------------
 
 @bp.get("/")
@@ -103,7 +98,7 @@ def home():
 @login_required
 def plan_page(plan_id: str):
     s = get_session()
-    plan = sheets.get_plan(s, _int(plan_id, "plan"), current_user())
+    plan = sheets.get_plan(s, params.id_arg(plan_id, "plan"), current_user())
     from planning_gis.workspace import plans as plan_forms
 
     return render_template("workspace/plan.html", plan=plan, kinds=PLAN_KINDS,
@@ -119,7 +114,7 @@ def upload(plan_id: str):
     """A scan from the upload form (multipart), streamed to storage."""
     s = get_session()
     user = current_user()
-    plan = sheets.get_plan(s, _int(plan_id, "plan"), user)
+    plan = sheets.get_plan(s, params.id_arg(plan_id, "plan"), user)
     f = request.files.get("scan")
     if f is None or not f.filename:
         raise InvalidInput("choose a scan file to upload", message_vi="Hãy chọn tệp ảnh quét.")
@@ -136,7 +131,7 @@ def upload(plan_id: str):
 @login_required
 def editor(sheet_id: str):
     s = get_session()
-    sheet = sheets.get_sheet(s, _int(sheet_id, "sheet"), current_user())
+    sheet = sheets.get_sheet(s, params.id_arg(sheet_id, "sheet"), current_user())
     plan_bounds = None
     if sheet.plan.geom is not None:
         from planning_gis.crs import transformer
@@ -156,12 +151,9 @@ def editor(sheet_id: str):
 def scan_tile(sheet_id: str, z: str, x: str, y: str):
     """A tile of the unwarped scan in pixel space (Leaflet CRS.Simple), from its preview COG."""
     s = get_session()
-    sheet = sheets.get_sheet(s, _int(sheet_id, "sheet"), current_user())
+    sheet = sheets.get_sheet(s, params.id_arg(sheet_id, "sheet"), current_user())
     path = uploads.preview_path(_settings(), sheet.scan_sha256)
-    try:
-        zi, xi, yi = int(z), int(x), int(y)
-    except ValueError:
-        abort(404)
+    zi, xi, yi = params.tile_numbers(z, x, y)
     try:
         with ImageReader(str(path)) as reader:
             if zi < 0 or zi > reader.maxzoom:
@@ -177,7 +169,7 @@ def scan_tile(sheet_id: str, z: str, x: str, y: str):
 @login_required
 def thumbnail(sheet_id: str):
     s = get_session()
-    sheet = sheets.get_sheet(s, _int(sheet_id, "sheet"), current_user(), edit=False)
+    sheet = sheets.get_sheet(s, params.id_arg(sheet_id, "sheet"), current_user(), edit=False)
     if not can_edit_plan(current_user(), sheet.plan):
         sheets.require_plan_editor(current_user(), sheet.plan)
     return send_file(uploads.thumb_path(_settings(), sheet.scan_sha256), mimetype="image/png")
@@ -187,7 +179,7 @@ def thumbnail(sheet_id: str):
 @login_required
 def preview_png(sheet_id: str):
     s = get_session()
-    sheet = sheets.get_sheet(s, _int(sheet_id, "sheet"), current_user())
+    sheet = sheets.get_sheet(s, params.id_arg(sheet_id, "sheet"), current_user())
     path = sheets.preview_file(_settings(), sheet)
     if not path.exists():
         raise NotFound("no warp preview yet", message_vi="Chưa có ảnh xem trước.")
@@ -231,7 +223,7 @@ def _answer(sheet: MapSheet, status: int = 200) -> Response:
 
 def _api_sheet(sheet_id: str) -> MapSheet:
     """The sheet of an editor call, locked for the request's transaction (edits wait in line)."""
-    return sheets.get_sheet(get_session(), _int(sheet_id, "sheet"), current_user(),
+    return sheets.get_sheet(get_session(), params.id_arg(sheet_id, "sheet"), current_user(),
                             lock_timeout_ms=_settings().edit_lock_timeout_ms)
 
 
@@ -254,9 +246,9 @@ def api_add_point(sheet_id: str):
 def api_point(sheet_id: str, point_id: str):
     sheet = _api_sheet(sheet_id)
     if request.method == "DELETE":
-        sheets.delete_point(get_session(), current_user(), sheet, _int(point_id, "point"))
+        sheets.delete_point(get_session(), current_user(), sheet, params.id_arg(point_id, "point"))
     else:
-        sheets.update_point(get_session(), current_user(), sheet, _int(point_id, "point"),
+        sheets.update_point(get_session(), current_user(), sheet, params.id_arg(point_id, "point"),
                             _json_body())
     return _answer(sheet)
 
@@ -286,7 +278,8 @@ def api_import_points(sheet_id: str):
 def api_export_points(sheet_id: str, fmt: str):
     sheet = _api_sheet(sheet_id)
     if fmt not in ("points", "csv"):
-        abort(404)
+        raise NotFound(f"control points are exported as .points or .csv, not .{fmt}",
+                       message_vi="Điểm khống chế chỉ xuất ra tệp .points hoặc .csv.")
     with tempfile.TemporaryDirectory() as tmp:
         path = sheets.export_points(sheet, fmt, Path(tmp))
         body = path.read_bytes()
@@ -300,10 +293,7 @@ def api_export_points(sheet_id: str, fmt: str):
 def api_rotate(sheet_id: str):
     sheet = _api_sheet(sheet_id)
     data = _json_body()
-    try:
-        turns = int(data.get("quarter_turns", 0))
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput("quarter_turns must be a whole number") from exc
+    turns = params.int_arg(data, "quarter_turns", 0, -1000, 1000) or 0
     sheets.rotate_sheet(get_session(), current_user(), sheet, turns, bool(data.get("flip")),
                         _settings())
     return _answer(sheet)
@@ -347,7 +337,7 @@ def api_publish(sheet_id: str):
 @login_required
 def api_job(job_id: str):
     """A background job: state (queued, running, done, failed), progress, result or error."""
-    job = jobs.get_job(get_session(), _int(job_id, "job"), current_user())
+    job = jobs.get_job(get_session(), params.id_arg(job_id, "job"), current_user())
     return jsonify(jobs.job_json(job))
 
 
@@ -366,7 +356,7 @@ def api_unpublish(sheet_id: str):
 def api_restore(sheet_id: str, version: str):
     s = get_session()
     sheet = _api_sheet(sheet_id)
-    v = sheets.restore(s, current_user(), sheet, _int(version, "version"), _settings())
+    v = sheets.restore(s, current_user(), sheet, params.id_arg(version, "version"), _settings())
     s.commit()
     return jsonify(version=v.version, state=sheet.state)
 
@@ -384,61 +374,19 @@ def api_versions(sheet_id: str):
 
 # --- public: published sheets and their accuracy ------------------------------------------
 
-PUBLISHED_SQL = text(
-    """
-    SELECT s.id, s.title, s.plan_id, p.name AS plan_name, s.method, s.rmse_m, s.loo_rmse_m,
-           s.check_error_m, s.current_version, s.published_at,
-           ST_XMin(b) AS w, ST_YMin(b) AS s, ST_XMax(b) AS e, ST_YMax(b) AS n
-    FROM map_sheets s JOIN plans p ON p.id = s.plan_id,
-         LATERAL (SELECT ST_Transform(s.footprint, 4326)::box2d::geometry AS b) f
-    WHERE s.state = 'published' AND s.cog_path IS NOT NULL
-    ORDER BY s.published_at DESC
-    """
-)
-
-
-def published_sheets() -> list[dict[str, Any]]:
-    rows = db.get_conn().execute(PUBLISHED_SQL).all()
-    out = []
-    for r in rows:
-        out.append({
-            "id": r.id, "title": r.title, "plan_id": r.plan_id, "plan": r.plan_name,
-            "version": r.current_version, "method": r.method,
-            "accuracy": {"check_error_m": r.check_error_m, "rmse_m": r.rmse_m,
-                         "loo_rmse_m": r.loo_rmse_m,
-                         "note_vi": "Sai số tại các điểm kiểm tra độc lập, sai số trung phương "
-                                    "tại điểm khống chế (RMSE) và sai số kiểm tra chéo "
-                                    "bỏ-một-điểm (LOO), đơn vị mét.",
-                         "note_en": "Error at independent check points, root-mean-square error "
-                                    "at the control points and leave-one-out cross-validation "
-                                    "error, metres."},
-            "published_at": r.published_at.isoformat() if r.published_at else None,
-            "bounds": [r.w, r.s, r.e, r.n] if r.w is not None else None,
-            "tiles": f"/tiles/sheets/{r.id}/{{z}}/{{x}}/{{y}}.png",
-        })
-    return out
-
-
-@public.get("/api/sheets")
-def api_published():
-    """Every published sheet with its accuracy, for the public map."""
-    resp = jsonify(published_sheets())
-    resp.headers["Cache-Control"] = "public, max-age=10"
-    return resp
-
-
 @public.get("/to-ban-do")
 def published_page():
     """The old public sheet page: the citizen's map with a published sheet laid over it.
 
     ``?to=<id>`` chooses the sheet (else the newest); the map opens on the sheet's extent.
     """
-    listed = published_sheets()
+    params.check_known(request.args, {"to"})
+    listed = catalogue.published_sheets(db.get_conn())
     raw = request.args.get("to")
     if raw is None:
         chosen = listed[0] if listed else None
     else:
-        wanted = _int(raw, "to")
+        wanted = params.id_arg(raw, "to")
         chosen = next((s for s in listed if s["id"] == wanted), None)
         if chosen is None:
             raise NotFound(f"no published sheet {wanted}",
@@ -488,7 +436,7 @@ def plan_edit(plan_id: str):
     from planning_gis.workspace import plans as plan_forms
 
     s = get_session()
-    plan = sheets.get_plan(s, _int(plan_id, "plan"), current_user())
+    plan = sheets.get_plan(s, params.id_arg(plan_id, "plan"), current_user())
     plan_forms.save_plan(s, current_user(), request.form.to_dict(), plan)
     s.commit()
     return redirect(url_for("workspace.plan_page", plan_id=plan.id), 303)
@@ -500,7 +448,7 @@ def plan_attach(plan_id: str):
     from planning_gis.workspace import plans as plan_forms
 
     s = get_session()
-    plan = sheets.get_plan(s, _int(plan_id, "plan"), current_user())
+    plan = sheets.get_plan(s, params.id_arg(plan_id, "plan"), current_user())
     f = request.files.get("pdf")
     if f is None or not f.filename:
         raise InvalidInput("choose a PDF file", message_vi="Hãy chọn tệp PDF.")
@@ -520,9 +468,9 @@ def plan_link(plan_id: str):
     from planning_gis.workspace import plans as plan_forms
 
     s = get_session()
-    plan = sheets.get_plan(s, _int(plan_id, "plan"), current_user())
+    plan = sheets.get_plan(s, params.id_arg(plan_id, "plan"), current_user())
     plan_forms.link_document(s, current_user(), plan,
-                             _int(request.form.get("document_id", ""), "document"))
+                             params.id_arg(request.form.get("document_id", ""), "document"))
     s.commit()
     return redirect(url_for("workspace.plan_page", plan_id=plan.id), 303)
 
@@ -538,14 +486,13 @@ ZONE_FIELDS = [("label", "Ký hiệu ô đất"), ("function_code", "Mã chức 
 def zones_form(plan_id: str):
     """Zones from a GIS file: check (report) or import (all or nothing)."""
     from planning_gis.errors import PlanningError
-    from planning_gis.http import status_for
     from planning_gis.safe_files import ZoneFileLimits
     from planning_gis.workspace.uploads import save_limited
     from planning_gis.zones_import import check_zones, import_zones
 
     s = get_session()
     user = current_user()
-    plan = sheets.get_plan(s, _int(plan_id, "plan"), user)
+    plan = sheets.get_plan(s, params.id_arg(plan_id, "plan"), user)
     report = error = imported = None
     status = 200
     if request.method == "POST":
@@ -580,6 +527,6 @@ def zones_form(plan_id: str):
                 s.rollback()
                 error, status = exc.message_vi, status_for(exc)
         if report is not None and not report.ok and error is None:
-            status = 422
+            status = status_for(ZonesRejected)
     return render_template("workspace/zones.html", plan=plan, fields=ZONE_FIELDS, report=report,
                            error=error, imported=imported, form=request.form), status

@@ -169,3 +169,21 @@ def test_search_box_and_document_map_in_chromium(page, live_server, artifacts, i
     page.screenshot(path=str(artifacts / "documents-document-page.png"), full_page=True)
     assert page.console_errors == []
     assert page.foreign_requests == []
+
+
+def test_a_file_missing_from_our_store_is_a_500_with_a_reference(client, ids, demo):
+    """It was a 404 (as if the document did not exist); the row exists, our file is gone."""
+    with db.session_scope(demo) as s:
+        old = s.execute(text("SELECT file_sha256 FROM documents WHERE id = :id"),
+                        {"id": ids["doc"]}).scalar_one()
+        s.execute(text("UPDATE documents SET file_sha256 = :sha WHERE id = :id"),
+                  {"sha": "0" * 64, "id": ids["doc"]})
+    try:
+        for path in (f"/documents/{ids['doc']}/file", f"/documents/{ids['doc']}/pages/1.png"):
+            r = client.get(path)
+            assert r.status_code == 500, path
+            assert r.get_json()["code"] == "stored_file_unreadable" and r.get_json()["ref"]
+    finally:
+        with db.session_scope(demo) as s:
+            s.execute(text("UPDATE documents SET file_sha256 = :sha WHERE id = :id"),
+                      {"sha": old, "id": ids["doc"]})

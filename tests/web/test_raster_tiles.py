@@ -72,3 +72,50 @@ def test_bad_requests_are_json(city, city_client, path, status, code):
     assert r.status_code == status
     body = r.get_json()
     assert body["code"] == code and body["detail"] and body["detail_vi"]
+
+
+@pytest.fixture
+def lost_cog(city, demo):
+    """The city's sheet with its COG path pointing at a file that is not on disk (restored)."""
+    from sqlalchemy import text
+
+    from planning_gis.db import session_scope
+
+    sid = city.ids["sheet"]
+    with session_scope(demo) as s:
+        old = s.execute(text("SELECT cog_path FROM map_sheets WHERE id = :id"),
+                        {"id": sid}).scalar_one()
+        s.execute(text("UPDATE map_sheets SET cog_path = 'lost/missing-sheet.tif' WHERE id = :id"),
+                  {"id": sid})
+    try:
+        yield sid
+    finally:
+        with session_scope(demo) as s:
+            s.execute(text("UPDATE map_sheets SET cog_path = :p WHERE id = :id"),
+                      {"p": old, "id": sid})
+
+
+def test_a_cog_missing_on_disk_is_our_500_with_a_logged_reference(lost_cog, city_client, caplog):
+    """It was a 400 (the client blamed for our missing file); now a 5xx whose ``ref`` is logged."""
+    import logging
+
+    with caplog.at_level(logging.ERROR):
+        r = city_client.get(f"/tiles/sheets/{lost_cog}/{_centre(17)}.png")
+    assert r.status_code == 500
+    doc = r.get_json()
+    assert doc["code"] == "stored_file_unreadable" and doc["detail_vi"] and len(doc["ref"]) == 8
+    assert f"ref {doc['ref']}" in caplog.text
+    assert "missing-sheet" not in doc["detail"]  # no path of ours in the answer
+
+
+def test_no_data_is_204_for_raster_and_vector_tiles_alike(city, city_client):
+    """One status for "nothing there": the error map says 204 for TileOutsideBounds too."""
+    from planning_gis.errors import TileOutsideBounds
+    from planning_gis.web.errors import status_for
+
+    assert status_for(TileOutsideBounds("x")) == 204
+    t = TMS.tile(105.5, 21.2, 17)
+    raster = city_client.get(f"/tiles/sheets/{city.ids['sheet']}/{t.z}/{t.x}/{t.y}.png")
+    vector = city_client.get(f"/tiles/zones/{t.z}/{t.x}/{t.y}.mvt")
+    assert raster.status_code == vector.status_code == 204
+    assert raster.headers["Cache-Control"] == vector.headers["Cache-Control"]

@@ -1,18 +1,23 @@
 """Domain errors mapped to HTTP once, and the JSON shape every API error has.
 
 Like titiler's ``DEFAULT_STATUS_CODES``: one dict, registered in one loop. Only 5xx are logged as
-errors; a 4xx is the client's mistake and is answered, not alarmed about.
+errors; a 4xx is the client's mistake and is answered, not alarmed about. A 5xx carries a short
+random reference (``ref`` in the JSON body, and in the log line) so that an operator can find the
+traceback a citizen reports. "No data in this tile" (TileOutsideBounds) is a 204 with no body for
+raster and vector tiles alike; a 404 means an unknown layer, sheet or plan.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from planning_gis import errors
+from planning_gis.web import MACHINE_PREFIXES
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +26,10 @@ STATUS_CODES: dict[type[errors.PlanningError], int] = {
     errors.Unauthorized: 401,
     errors.Forbidden: 403,
     errors.NotFound: 404,
-    errors.TileOutsideBounds: 404,
+    errors.TileOutsideBounds: 204,
     errors.Conflict: 409,
     errors.TooLarge: 413,
+    errors.ZonesRejected: 422,
     errors.ConfigurationError: 500,
     errors.PlanningError: 500,
 }
@@ -41,8 +47,9 @@ HTTP_MESSAGES_VI = {
 }
 
 
-def status_for(exc: errors.PlanningError) -> int:
-    for cls in type(exc).__mro__:
+def status_for(exc: errors.PlanningError | type[errors.PlanningError]) -> int:
+    """The HTTP status of a domain error (an instance or its class), by its nearest mapped class."""
+    for cls in (exc if isinstance(exc, type) else type(exc)).__mro__:
         if cls in STATUS_CODES:
             return STATUS_CODES[cls]
     return 500
@@ -51,19 +58,29 @@ def status_for(exc: errors.PlanningError) -> int:
 def wants_html() -> bool:
     """Pages get a Vietnamese HTML error; APIs and tiles get JSON."""
     path = request.path
-    if path.startswith(("/api/", "/ogc", "/tiles/")):
+    if path.startswith(MACHINE_PREFIXES):
         return False
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
     return best == "text/html"
 
 
-def error_response(status: int, code: str, message: str, message_vi: str | None = None) -> Response:
+def new_ref() -> str:
+    """A short random reference for one server fault, shown to the client and logged."""
+    return secrets.token_hex(4)
+
+
+def error_response(status: int, code: str, message: str, message_vi: str | None = None,
+                   ref: str | None = None) -> Response:
     if wants_html():
         body = render_template(
-            "error.html", status=status, message_vi=message_vi or message, message=message
+            "error.html", status=status, message_vi=message_vi or message, message=message,
+            ref=ref,
         )
         return Response(body, status=status, mimetype="text/html")
-    resp = jsonify({"code": code, "detail": message, "detail_vi": message_vi or message})
+    doc = {"code": code, "detail": message, "detail_vi": message_vi or message}
+    if ref:
+        doc["ref"] = ref
+    resp = jsonify(doc)
     resp.status_code = status
     return resp
 
@@ -71,15 +88,31 @@ def error_response(status: int, code: str, message: str, message_vi: str | None 
 def register_error_handlers(app: Flask) -> None:
     def _planning(exc: errors.PlanningError) -> Response:
         status = status_for(exc)
+        if status == 204:
+            # No data here (a tile outside the sheet): an empty answer that caches keep.
+            resp = Response(status=204)
+            resp.headers["Cache-Control"] = current_app.config["SETTINGS"].tile_cache_control
+            return resp
+        ref = None
         if status >= 500:
-            log.error("server error: %s", exc, exc_info=exc)
-        return error_response(status, exc.code, exc.message, exc.message_vi)
+            ref = new_ref()
+            log.error("server error [ref %s]: %s", ref, exc, exc_info=exc)
+            if isinstance(exc, errors.StorageUnavailable):
+                # The message may name our files; the client gets the reference, not the path.
+                return error_response(status, exc.code, "the service cannot read its own data; "
+                                      f"the fault is logged as {ref}", exc.message_vi, ref)
+        return error_response(status, exc.code, exc.message, exc.message_vi, ref)
 
     def _http(exc: HTTPException) -> Response:
         status = exc.code or 500
+        ref = None
+        if status >= 500:
+            ref = new_ref()
+            original = getattr(exc, "original_exception", None) or exc
+            log.error("server error [ref %s]: %s", ref, original, exc_info=original)
         resp = error_response(status, HTTP_CODES.get(status) or (exc.name or "error").lower()
                               .replace(" ", "_"), exc.description or exc.name,
-                              HTTP_MESSAGES_VI.get(status))
+                              HTTP_MESSAGES_VI.get(status), ref)
         # A 405 names the methods the URL serves (RFC 9110): werkzeug puts them in its headers.
         for name, value in exc.get_headers():
             if name.lower() == "allow":
@@ -97,10 +130,12 @@ def register_error_handlers(app: Flask) -> None:
                            "lưu, vui lòng thử lại."))
         # The database is unreachable (restarting, connection limit): say so and ask the client
         # to retry, rather than a bare 500 that reads like a bug.
-        log.error("database unavailable: %s", exc.orig or exc)
+        ref = new_ref()
+        log.error("database unavailable [ref %s]: %s", ref, exc.orig or exc)
         resp = error_response(503, "database_unavailable",
                               "the database is unavailable; try again in a moment",
-                              "Cơ sở dữ liệu tạm thời không truy cập được; vui lòng thử lại sau.")
+                              "Cơ sở dữ liệu tạm thời không truy cập được; vui lòng thử lại sau.",
+                              ref)
         resp.headers["Retry-After"] = "5"
         return resp
 

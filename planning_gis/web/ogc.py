@@ -17,20 +17,17 @@ from layers.features import (
     MAX_OFFSET,
     SUPPORTED_CRS,
     ItemsQuery,
-    coerce,
     collection_extent,
     crs_uri,
     dumps,
     fetch_items,
     get_collection,
-    parse_bbox,
     parse_ogc_crs,
     queryables_schema,
 )
-from planning_gis import db
 from planning_gis.crs import STORAGE_SRID
-from planning_gis.errors import InvalidInput, NotFound, UnknownParameter
-from planning_gis.web.args import int_arg
+from planning_gis.errors import InvalidInput, NotFound
+from planning_gis.web import db, params
 
 bp = Blueprint("ogc", __name__, url_prefix="/ogc")
 
@@ -134,26 +131,21 @@ def _items_query(cid: str, fid: int | None = None) -> tuple[ItemsQuery, str]:
     _check_f()
     c = get_collection(cid)
     settings = current_app.config["SETTINGS"]
-    unknown = set(request.args) - ITEMS_PARAMS - set(c.queryables)
-    if unknown:
-        raise UnknownParameter(
-            f"unknown parameter(s) {', '.join(sorted(unknown))}; filterable properties of "
-            f"{cid}: {', '.join(c.queryables)}",
-            message_vi=f"Tham số không hợp lệ: {', '.join(sorted(unknown))}",
-        )
-    limit = min(int_arg(request.args, "limit", settings.ogc_default_limit, 1),
+    params.check_known(request.args, ITEMS_PARAMS | set(c.queryables),
+                       f"; filterable properties of {cid}: {', '.join(c.queryables)}")
+    limit = min(params.int_arg(request.args, "limit", settings.ogc_default_limit, 1),
                 settings.ogc_max_limit)
-    offset = int_arg(request.args, "offset", 0, 0, MAX_OFFSET)
-    after = int_arg(request.args, "after", None, 0, 2**63 - 1)
+    offset = params.int_arg(request.args, "offset", 0, 0, MAX_OFFSET)
+    after = params.int_arg(request.args, "after", None, 0, 2**63 - 1)
     out_uri, out_srid, out_flip = parse_ogc_crs(request.args.get("crs"))
     bbox, bbox_srid = None, 4326
     if "bbox" in request.args:
         _, bbox_srid, bbox_flip = parse_ogc_crs(request.args.get("bbox-crs"))
-        bbox = parse_bbox(request.args["bbox"], bbox_flip)
+        bbox = params.bbox(request.args["bbox"], bbox_flip)
     elif "bbox-crs" in request.args:
         raise InvalidInput("bbox-crs given without bbox", message_vi="Thiếu bbox")
     filters = tuple(
-        (name, coerce(c.queryables[name], name, request.args[name]))
+        (name, params.typed(c.queryables[name].type, name, request.args[name]))
         for name in c.queryables if name in request.args
     )
     q = ItemsQuery(limit=limit if fid is None else 1, offset=offset if fid is None else 0,
@@ -210,12 +202,7 @@ def items(cid: str) -> Response:
 
 @bp.get("/collections/<cid>/items/<fid>")
 def item(cid: str, fid: str) -> Response:
-    try:
-        fid_int = int(fid)
-    except ValueError as exc:
-        raise NotFound(f"no feature {fid!r} in {cid}",
-                       message_vi=f"Không có đối tượng {fid!r}") from exc
-    q, out_uri = _items_query(cid, fid_int)
+    q, out_uri = _items_query(cid, params.id_arg(fid, f"feature in {cid}"))
     result = fetch_items(db.get_conn(), get_collection(cid), q)
     if not result.returned:
         raise NotFound(f"no feature {fid} in collection {cid}",

@@ -24,30 +24,39 @@ from layers.editions import EDITION_PSYCOPG, EditionCache
 from layers.tile_cache import CachedTile
 from planning_gis.db import drop_hot_connection, hot_read_connection
 from planning_gis.web.caching import cors_headers, entity_tags
+from tiles.catalogue import TILES_PREFIX
 from tiles.grid import tms_for
 
 MVT_MIME = "application/vnd.mapbox-vector-tile"
 #: WSGI environ key: the layer edition the fast path read before it passed a miss to Flask.
 EDITION_KEY = "planning.mvt_edition"
-_TILE_PATH = re.compile(r"/tiles/([a-z_0-9]+)/(\d{1,2})/(\d{1,10})/(\d{1,10})\.mvt")
+_TILE_PATH = re.compile(re.escape(TILES_PREFIX) + r"/([a-z_0-9]+)/(\d{1,2})/(\d{1,10})/(\d{1,10})\.mvt")
+
+
+#: WSGI status lines of the statuses a tile answer has (werkzeug's spelling, as Flask sends them).
+STATUS_LINES = {200: "200 OK", 204: "204 NO CONTENT", 304: "304 NOT MODIFIED"}
 
 
 def tile_reply(cached: CachedTile, accept_encoding: str, if_none_match: str,
-               cache_control: str, cors: list[tuple[str, str]]) -> tuple[str, list, bytes]:
-    """Status line, headers and body of a cached tile, by the rules of the Flask path."""
+               cache_control: str, cors: list[tuple[str, str]]) -> tuple[int, list, bytes]:
+    """Status, headers and body of a rendered tile: the one builder of both tile paths.
+
+    The fast path sends them as they are; the Flask view (vector_tiles.tile) wraps the same
+    triple in a Response without reading anything back out of it.
+    """
     base = [("Vary", "Accept-Encoding"), ("Cache-Control", cache_control), *cors]
     if not cached.body:
-        return "204 NO CONTENT", [("Content-Type", MVT_MIME), *base], b""
+        return 204, [("Content-Type", MVT_MIME), *base], b""
     gz = cached.gzipped is not None and "gzip" in accept_encoding.lower()
     tag = cached.etag + "-gz" if gz else cached.etag
     if entity_tags(if_none_match) & {cached.etag, cached.etag + "-gz"}:
-        return "304 NOT MODIFIED", [*base, ("ETag", f'"{tag}"')], b""
+        return 304, [*base, ("ETag", f'"{tag}"')], b""
     body = cached.gzipped if gz else cached.body
     headers = [("Content-Type", MVT_MIME), ("Content-Length", str(len(body))), *base,
                ("ETag", f'"{tag}"')]
     if gz:
         headers.append(("Content-Encoding", "gzip"))
-    return "200 OK", headers, body
+    return 200, headers, body
 
 
 class CachedTileFastPath:
@@ -74,7 +83,7 @@ class CachedTileFastPath:
                         cached, environ.get("HTTP_ACCEPT_ENCODING", ""),
                         environ.get("HTTP_IF_NONE_MATCH", ""),
                         self.settings.tile_cache_control, self.cors)
-                    start_response(status, headers)
+                    start_response(STATUS_LINES[status], headers)
                     return [] if method == "HEAD" else [body]
         return self.wsgi_app(environ, start_response)
 

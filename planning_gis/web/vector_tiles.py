@@ -9,17 +9,19 @@ from layers import registry
 from layers.editions import EditionCache, layer_edition
 from layers.mvt import get_layer, layer_bounds, render_tile
 from layers.tile_cache import CachedTile, encode_tile
-from layers.tile_fastpath import EDITION_KEY, MVT_MIME, CachedTileFastPath, tile_reply
-from planning_gis import db
-from tiles.grid import parse_tile, tms_for
+from planning_gis.web import db, params
+from planning_gis.web.caching import cors_headers
+from planning_gis.web.tile_fastpath import EDITION_KEY, CachedTileFastPath, tile_reply
+from tiles import catalogue
+from tiles.grid import tms_for
 
-bp = Blueprint("vector_tiles", __name__, url_prefix="/tiles")
+bp = Blueprint("vector_tiles", __name__, url_prefix=catalogue.TILES_PREFIX)
 
 def _settings():
     return current_app.config["SETTINGS"]
 
 
-@bp.get("/<layer>/<z>/<x>/<y>.mvt")
+@bp.get(catalogue.route(catalogue.VECTOR_TILE))
 def tile(layer: str, z: str, x: str, y: str) -> Response:
     """One MVT tile; 204 when the layer has nothing there (MapLibre draws an empty tile).
 
@@ -29,7 +31,7 @@ def tile(layer: str, z: str, x: str, y: str) -> Response:
     settings = _settings()
     lyr = get_layer(layer)
     tms = tms_for(settings)
-    t = parse_tile(tms, z, x, y)
+    t = params.tile(tms, z, x, y)
     conn = db.get_conn()
     cache: EditionCache = current_app.extensions["mvt_cache"]
     edition = request.environ.get(EDITION_KEY) if cache.max_bytes else None
@@ -46,16 +48,14 @@ def tile(layer: str, z: str, x: str, y: str) -> Response:
 
 
 def _tile_response(cached: CachedTile, cache_control: str) -> Response:
-    """The tile as the client accepts it (the fast path's rules; caching.py adds CORS/304)."""
+    """The tile as the client accepts it, built by the fast path's own builder.
+
+    The 304 is left to caching.py's one rule for every conditional GET (it sees the ETag the
+    builder set), so the builder is given no If-None-Match here.
+    """
     status, headers, body = tile_reply(cached, request.headers.get("Accept-Encoding", ""), "",
-                                       cache_control, [])
-    resp = Response(body, status=int(status.split()[0]), mimetype=MVT_MIME)
-    for name, value in headers:
-        if name == "ETag":
-            resp.set_etag(value.strip('"'))
-        elif name not in ("Content-Type", "Content-Length"):
-            resp.headers[name] = value
-    return resp
+                                       cache_control, cors_headers(_settings()))
+    return Response(body, status=status, headers=headers)
 
 
 def init_app(app: Flask) -> None:
@@ -65,9 +65,7 @@ def init_app(app: Flask) -> None:
 
 
 def _template(layer: str) -> str:
-    return url_for("vector_tiles.tile", layer=layer, z=0, x=0, y=0, _external=True).replace(
-        "/0/0/0.mvt", "/{z}/{x}/{y}.mvt"
-    )
+    return request.url_root.rstrip("/") + catalogue.vector_tiles(layer)
 
 
 @bp.get("/<layer>/tilejson.json")

@@ -39,6 +39,7 @@ from planning_gis.accounts import BadCredentials, CsrfFailure, audit, sessions
 from planning_gis.accounts.users import authenticate, dummy_hash
 from planning_gis.errors import Forbidden, NotFound, Unauthorized
 from planning_gis.models import User, UserSession
+from planning_gis.web import params
 from planning_gis.web.limits import SIGNED_IN
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -227,7 +228,7 @@ def users_page():
 def sign_out_everywhere(user_id: str):
     """Admins: end every session of a user (a lost phone, a leaked cookie)."""
     s = get_session()
-    target = s.get(User, int(user_id)) if user_id.isdigit() else None
+    target = s.get(User, params.id_arg(user_id, "user"))
     if target is None:
         raise NotFound(f"no user {user_id!r}", message_vi=f"Không có người dùng {user_id!r}.")
     ended = sessions.end_all(s, target.id)

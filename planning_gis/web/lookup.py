@@ -1,0 +1,148 @@
+"""``/api/lookup``: what the plans say at a point (GET) or over a plot (POST)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, request
+from shapely import transform as shapely_transform
+from shapely.geometry import mapping
+
+from layers.editions import EditionCache
+from layers.lookup import lookup_plot, lookup_point, point_key
+from planning_gis.crs import (
+    STORAGE_SRID,
+    WGS84,
+    resolve_lonlat,
+    resolve_projected,
+    transformer,
+    vn2000_to_lonlat,
+)
+from planning_gis.errors import InvalidGeometry, TooLarge
+from planning_gis.web import db, params
+
+bp = Blueprint("lookup", __name__, url_prefix="/api")
+
+#: GET: a point and the date; POST: the plot's CRS and the date.
+GET_PARAMS = params.POINT_PARAMS | {"date"}
+POST_PARAMS = frozenset({"crs", "date"})
+
+
+def _dumps(obj: Any) -> str:
+    """Compact JSON with the app's settings, as Flask's own JSON responses are."""
+    return current_app.json.dumps(obj, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class PlansAnswer:
+    """The plans part of an answer, serialised once: what the look-up cache keeps."""
+
+    plans_json: str
+    governing: int | None
+    empty: bool
+
+    @classmethod
+    def of(cls, plans: list[dict]) -> PlansAnswer:
+        return cls(plans_json=_dumps(plans),
+                   governing=next((p["id"] for p in plans if p["governing"]), None),
+                   empty=not plans)
+
+
+#: Stands for the plans in the serialised answer until their own JSON is put in its place.
+_PLANS_SLOT = "\ue000plans\ue000"
+
+
+def _answer(query: dict[str, Any], answer: PlansAnswer, on: dt.date) -> Response:
+    doc = {
+        "query": query,
+        "date": on.isoformat(),
+        "governing_plan_id": answer.governing,
+        "plans": _PLANS_SLOT,
+        "source": {
+            "database": "Hanoi planning-map service",
+            "crs": f"EPSG:{STORAGE_SRID}",
+            "note": "zones traced from the plans' drawings; see each zone's accuracy",
+            "note_vi": "Ranh giới ô đất số hóa từ bản vẽ quy hoạch; xem độ chính xác của từng ô",
+        },
+    }
+    if answer.empty:
+        doc["message"] = "no plan held here covers this place"
+        doc["message_vi"] = "Chưa có đồ án quy hoạch nào trong hệ thống phủ vị trí này"
+    head, slot, tail = _dumps(doc).partition(f'"{_PLANS_SLOT}"')
+    if not slot:  # a provider escaping non-ASCII would hide the slot (create_app turns that off)
+        raise RuntimeError("the JSON provider must keep non-ASCII text (ensure_ascii=False)")
+    body = head + answer.plans_json + tail
+    resp = Response(body + "\n", mimetype="application/json")
+    resp.headers["Cache-Control"] = current_app.config["SETTINGS"].api_cache_control
+    return resp
+
+
+def _context() -> dict[str, Any]:
+    settings = current_app.config["SETTINGS"]
+    return {"url_template": settings.document_url_template,
+            "base_url": request.url_root.rstrip("/")}
+
+
+@bp.get("/lookup")
+def lookup_get() -> Response:
+    """Zones at ``lon``/``lat`` (WGS 84) or ``x_north``/``y_east`` (VN-2000, ``crs=``)."""
+    params.check_known(request.args, GET_PARAMS)
+    point = params.point(request.args)
+    on = params.date_arg(request.args)
+    conn = db.get_conn()
+    context = _context()
+    cache: EditionCache = current_app.extensions["lookup_cache"]
+    key = point_key(conn, point.easting, point.northing) if cache.max_bytes else None
+    if key is not None:
+        key = (*key, on, context["url_template"], context["base_url"])
+    answer = cache.get(key) if key is not None else None
+    if answer is None:
+        answer = PlansAnswer.of(lookup_point(conn, point.easting, point.northing, today=on,
+                                             **context))
+        if key is not None:
+            cache.put(key, answer, len(answer.plans_json) + 200)
+    return _answer(point.as_dict(), answer, on)
+
+
+@bp.post("/lookup")
+def lookup_post() -> Response:
+    """Each zone's share of a plot (GeoJSON; ``crs=`` EPSG:4326 by default, or EPSG:5897)."""
+    settings = current_app.config["SETTINGS"]
+    params.check_known(request.args, POST_PARAMS)
+    geom = params.plot(settings)
+    code = params.plot_crs(request.args)
+    # The plot's centre must lie in Hanoi (checked before any transform, in the CRS it came in);
+    # the axis message comes from the same checks as GET. GeoJSON order is x, y.
+    c = geom.centroid
+    if code == WGS84:
+        resolve_lonlat(c.x, c.y)
+    else:
+        resolve_projected(c.y, c.x, code)
+    if code != STORAGE_SRID:
+        to_storage = transformer(code, STORAGE_SRID)
+        geom = shapely_transform(geom, to_storage.transform, interleaved=False)
+    c = geom.centroid
+    area = geom.area
+    if area <= 0:
+        raise InvalidGeometry("the plot has no area", message_vi="Thửa đất có diện tích bằng 0")
+    if area > settings.lookup_max_plot_m2:
+        raise TooLarge(
+            f"the plot is {area / 1e6:.1f} km²; the limit is "
+            f"{settings.lookup_max_plot_m2 / 1e6:.1f} km²",
+            message_vi="Thửa đất quá lớn để tra cứu",
+        )
+    on = params.date_arg(request.args)
+    plans = lookup_plot(db.get_conn(), geom.wkt, area, today=on, **_context())
+    lon, lat = vn2000_to_lonlat(c.x, c.y)
+    query = {"plot_area_m2": round(area, 2), "centroid": {"lon": round(lon, 7),
+             "lat": round(lat, 7)}, "crs": f"EPSG:{code}", "plot": mapping(geom)
+             if len(geom.wkt) < 20000 else None}
+    return _answer(query, PlansAnswer.of(plans), on)
+
+
+def init_app(app: Flask) -> None:
+    """The app's look-up cache: answers by point key (see layers/lookup.py's POINT_KEY_SQL)."""
+    app.extensions["lookup_cache"] = EditionCache(
+        app.config["SETTINGS"].lookup_cache_mb * 1024 * 1024)
