@@ -16,33 +16,66 @@ from morecantile import Tile, TileMatrixSet
 from sqlalchemy import Connection, TextClause, text
 
 from layers import registry
-from layers.registry import MVT, Dataset
+from layers.registry import MVT, Dataset, ZoomBand
 from planning_gis.crs import HANOI_BOUNDS_LONLAT, STORAGE_SRID, WGS84, transformer
 from planning_gis.settings import Settings
 from tiles.grid import tile_bounds, tms_srid
 
 
-def tile_sql(layer: Dataset) -> TextClause:
-    """The layer's ``ST_AsMVT`` statement, built once from its declaration."""
-    cached = layer.sql_cache.get(MVT)
+def _select(layer: Dataset, band: ZoomBand | None, source: str, geom: str, where: str) -> str:
+    """One SELECT of a tile's features from ``source``: the band's properties, thinning, order."""
+    fields = layer.fields_for(MVT)
+    if band is not None and band.fields is not None:
+        fields = {k: f for k, f in fields.items() if k in band.fields}
+    props = "".join(f", {f.sql} AS {name}" for name, f in fields.items())
+    cond = [f"{geom} && ST_Transform(ST_MakeEnvelope(:sxmin, :symin, :sxmax, :symax, :srid), "
+            f"{STORAGE_SRID})", f"({layer.where})", f"({layer.tile_where})", f"({where})"]
+    if band is not None and band.min_pixels:
+        cond.append(f"ST_Area({geom}) >= :min_area")
+    order = (band.order_by if band is not None and band.order_by else None) or layer.order_by
+    return f"""
+  SELECT t.id{props},
+    ST_AsMVTGeom(
+      ST_Transform(ST_Simplify({geom}, :tolerance, true), :srid),
+      ST_MakeEnvelope(:xmin, :ymin, :xmax, :ymax, :srid), :extent, :buffer, true) AS geom
+  FROM {source}
+  WHERE {" AND ".join(cond)}
+  ORDER BY {order}"""
+
+
+def tile_sql(layer: Dataset, zoom: int | None = None) -> TextClause:
+    """The layer's ``ST_AsMVT`` statement for a zoom, built once per zoom band.
+
+    A band with a precomputed source reads it while it is current and the live source, with
+    the band's filter, otherwise: both branches are in the statement, and the one-time test of
+    ``current_sql`` decides which runs, in the same snapshot as the rows it reads.
+    """
+    band = layer.band_for(zoom) if zoom is not None else None
+    key = (MVT, band)
+    cached = layer.sql_cache.get(key)
     if cached is not None:
         return cached
-    props = ", ".join(f"{f.sql} AS {name}" for name, f in layer.fields_for(MVT).items())
+    where = band.where if band is not None else "TRUE"
+    live = _select(layer, band, layer.source, layer.geom_sql, where)
+    if band is not None and band.source and band.current_sql:
+        pre = _select(layer, band, band.source, band.geom_sql or layer.geom_sql,
+                      f"{where} AND {band.current_sql}")
+        live = _select(layer, band, layer.source, layer.geom_sql,
+                       f"{where} AND NOT {band.current_sql}")
+        rows = f"({pre}) UNION ALL ({live})"
+    else:
+        rows = live
     sql = text(f"""
-SELECT ST_AsMVT(mvt.*, '{layer.id}', :extent, 'geom', 'id') FROM (
-  SELECT t.id, {props},
-    ST_AsMVTGeom(
-      ST_Transform(ST_Simplify({layer.geom_sql}, :tolerance, true), :srid),
-      ST_MakeEnvelope(:xmin, :ymin, :xmax, :ymax, :srid), :extent, :buffer, true) AS geom
-  FROM {layer.source}
-  WHERE {layer.geom_sql} && ST_Transform(ST_MakeEnvelope(:sxmin, :symin, :sxmax, :symax, :srid),
-                                         {STORAGE_SRID})
-    AND ({layer.where}) AND ({layer.tile_where})
-  ORDER BY {layer.order_by}
+SELECT ST_AsMVT(mvt.*, '{layer.id}', :extent, 'geom', 'id') FROM ({rows}
 ) AS mvt WHERE mvt.geom IS NOT NULL
 """)
-    layer.sql_cache[MVT] = sql
+    layer.sql_cache[key] = sql
     return sql
+
+
+def _min_pixels(layer: Dataset, zoom: int) -> float:
+    band = layer.band_for(zoom)
+    return band.min_pixels if band is not None else 0.0
 
 
 def get_layer(name: str) -> Dataset:
@@ -81,6 +114,8 @@ def tile_params(
         "buffer": settings.mvt_buffer,
         # one MVT grid cell in metres (grid units are close to metres in Hanoi's projections)
         "tolerance": (xmax - xmin) / settings.mvt_extent,
+        # the smallest feature the zoom band keeps, in square metres (256-pixel tile pixels)
+        "min_area": _min_pixels(layer, tile.z) * ((xmax - xmin) / 256) ** 2,
     }
 
 
@@ -91,7 +126,7 @@ def render_tile(
     params = tile_params(layer, tms, tile, settings)
     if params is None:
         return b""
-    data = conn.execute(tile_sql(layer), params).scalar_one()
+    data = conn.execute(tile_sql(layer, tile.z), params).scalar_one()
     return bytes(data or b"")
 
 

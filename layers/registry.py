@@ -44,6 +44,27 @@ class Field:
 
 
 @dataclass(frozen=True)
+class ZoomBand:
+    """What a layer's tiles carry from ``minzoom`` up to the next band's.
+
+    Why: over a dense city a low-zoom tile would hold every zone of every plan (24 MB at z10).
+    Each band says what a map needs at its scale: which features (``where``), which properties
+    (``fields``; None keeps them all), the smallest feature worth sending (``min_pixels``, in
+    tile pixels of area), and optionally a precomputed ``source`` used only while
+    ``current_sql`` says it is up to date with the data (else the live source, with ``where``).
+    """
+
+    minzoom: int
+    where: str = "TRUE"
+    fields: tuple[str, ...] | None = None
+    min_pixels: float = 0.0
+    order_by: str | None = None
+    source: str | None = None  # FROM clause of a generalised relation (main alias ``t``)
+    geom_sql: str | None = None  # geometry in that source
+    current_sql: str | None = None  # SQL boolean: is that source current?
+
+
+@dataclass(frozen=True)
 class Dataset:
     """One published dataset (a layer of the map, a collection of the OGC API)."""
 
@@ -66,6 +87,7 @@ class Dataset:
     maxzoom: int = 22
     edition: str | None = None  # the layer_editions row writes bump (migration 0006)
     outputs: frozenset[str] = OUTPUTS
+    zoom_bands: tuple[ZoomBand, ...] = ()  # by rising minzoom; below the first: the full layer
     #: Statements built from this declaration, once per shape of request.
     sql_cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -85,6 +107,14 @@ class Dataset:
     @property
     def tilejson_fields(self) -> dict[str, str]:
         return {k: f.tilejson_type for k, f in self.fields_for(MVT).items()}
+
+    def band_for(self, zoom: int) -> ZoomBand | None:
+        """The band a tile of ``zoom`` is drawn with, or None for the full layer."""
+        chosen = None
+        for band in self.zoom_bands:
+            if band.minzoom <= zoom:
+                chosen = band
+        return chosen
 
 
 _DATASETS: dict[str, Dataset] = {}
@@ -164,12 +194,36 @@ _ZONE_FIELDS = {
 
 _OGC_ONLY = frozenset({OGC})
 
+#: What the map draws a zone with (citizen.js, the MapLibre style); the indicators come with the
+#: full layer from z16 and in the look-up's answer.
+_ZONE_DRAWING = ("label", "function_code", "color", "plan_id", "plan_kind", "plan_status")
+_IN_FORCE = "t.plan_status IN ('approved', 'amended')"
+_BY_KIND = ("CASE t.plan_kind WHEN 'chung' THEN 1 WHEN 'phan_khu' THEN 2 WHEN 'chi_tiet' THEN 4"
+            " ELSE 3 END, t.id")
+#: Zones by zoom: the master plan's at city scale, the zoning plans' at district scale (both from
+#: zone_overview), then the governing plan's zones (zone_coverage; migration 0009, refreshed by
+#: layers/coverage.py), then from z16 every zone of every plan with all its indicators.
+_CURRENT = "derived_layer_current('zone_coverage')"
+_OVERVIEW = "zone_overview c JOIN zones_with_legend t ON t.id = c.zone_id"
+ZONE_BANDS = (
+    ZoomBand(10, where=f"t.plan_kind = 'chung' AND {_IN_FORCE}", fields=_ZONE_DRAWING,
+             min_pixels=4, order_by=_BY_KIND, source=_OVERVIEW, geom_sql="c.geom",
+             current_sql=_CURRENT),
+    ZoomBand(12, where=f"t.plan_kind IN ('chung', 'phan_khu') AND {_IN_FORCE}",
+             fields=_ZONE_DRAWING, min_pixels=4, order_by=_BY_KIND, source=_OVERVIEW,
+             geom_sql="c.geom", current_sql=_CURRENT),
+    ZoomBand(14, where=_IN_FORCE, fields=_ZONE_DRAWING, min_pixels=2, order_by=_BY_KIND,
+             source="zone_coverage c JOIN zones_with_legend t ON t.id = c.zone_id",
+             geom_sql="c.geom", current_sql=_CURRENT),
+    ZoomBand(16),
+)
+
 for _dataset in (
     Dataset(
         "zones", "Land-use zones", "Ô quy hoạch",
         "Land-use zones of every plan with their planning indicators and legend colour",
         "zones_with_legend t", _ZONE_FIELDS, "MultiPolygon", indexed_table="land_use_zones",
-        minzoom=10, edition="zones",
+        minzoom=10, edition="zones", zoom_bands=ZONE_BANDS,
     ),
     Dataset(
         "redlines", "Red boundary lines", "Chỉ giới đường đỏ",

@@ -391,6 +391,23 @@ def sweep_orphans(settings: Settings, dead_sheets: frozenset[int] | set[int] = f
     return removed
 
 
+def _refresh_derived_layers(settings: Settings) -> None:
+    """When idle, rebuild the tiles' precomputed zone layers if the zones changed since (see
+    layers/coverage.py). A failure is logged and tried again later: it must not stop jobs."""
+    from layers import coverage
+
+    try:
+        done = coverage.refresh_if_stale(db.get_engine(settings))
+    except Exception as exc:
+        if is_database_outage(exc):
+            raise
+        log.exception("refreshing the zone coverage failed; the tiles read the live zones")
+        return
+    if done is not None:
+        log.info("zone coverage rebuilt from edition %d: %d zones in %.1f s", done.edition,
+                 done.features, done.seconds)
+
+
 def run_worker(settings: Settings, poll_seconds: float = 1.0,
                stop: threading.Event | None = None) -> None:
     """Poll the jobs table until ``stop`` is set (or forever).
@@ -415,6 +432,8 @@ def run_worker(settings: Settings, poll_seconds: float = 1.0,
                              len(jobs_back), len(files))
                 recover, next_sweep = False, time.monotonic() + SWEEP_SECONDS
             done = run_pending(settings)
+            if done == 0:
+                _refresh_derived_layers(settings)
             if failures:
                 log.info("database reachable again after %d failed attempt(s)", failures)
                 failures = 0
