@@ -12,7 +12,6 @@ import datetime as dt
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from shapely import transform as shapely_transform
 
 from planning_gis.citizen.find import find
 from planning_gis.citizen.info_sheet import build_info_sheet
@@ -23,11 +22,8 @@ from planning_gis.crs import (
     WGS84,
     ResolvedPoint,
     resolve_lonlat,
-    resolve_projected,
-    transformer,
     vn2000_to_lonlat,
 )
-from planning_gis.errors import InvalidGeometry, TooLarge
 from planning_gis.web import db, params
 
 bp = Blueprint("citizen", __name__)
@@ -111,22 +107,9 @@ def plot_info_sheet():
     """
     settings = _settings()
     params.check_known(request.args, PLOT_PARAMS)
-    geom = params.plot(settings)  # read and checked exactly as the look-up reads a plot
-    code = params.plot_crs(request.args, (WGS84, STORAGE_SRID))
-    c = geom.centroid
-    if code == WGS84:
-        resolve_lonlat(c.x, c.y)  # the plot must lie in Hanoi: the same message as for a point
-        geom = shapely_transform(geom, transformer(WGS84, STORAGE_SRID).transform,
-                                 interleaved=False)
-    else:
-        resolve_projected(c.y, c.x)
-    area = geom.area
-    if area <= 0:
-        raise InvalidGeometry("the plot has no area", message_vi="Thửa đất có diện tích bằng 0")
-    if area > settings.lookup_max_plot_m2:
-        raise TooLarge(f"the plot is {area / 1e6:.1f} km²; the limit is "
-                       f"{settings.lookup_max_plot_m2 / 1e6:.1f} km²",
-                       message_vi="Thửa đất quá lớn để lập phiếu thông tin")
+    # read and checked exactly as the look-up reads a plot
+    plot = params.stored_plot(settings, params.plot_crs(request.args, (WGS84, STORAGE_SRID)))
+    geom, area = plot.geom, plot.area_m2
     c = geom.centroid
     centre = resolve_lonlat(*vn2000_to_lonlat(c.x, c.y))
     conn = db.get_conn()

@@ -7,20 +7,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
-from shapely import transform as shapely_transform
 from shapely.geometry import mapping
 
 from layers.editions import EditionCache
 from layers.lookup import lookup_plot, lookup_point, point_key
 from planning_gis.crs import (
     STORAGE_SRID,
-    WGS84,
-    resolve_lonlat,
-    resolve_projected,
-    transformer,
     vn2000_to_lonlat,
 )
-from planning_gis.errors import InvalidGeometry, TooLarge
 from planning_gis.web import db, params
 
 bp = Blueprint("lookup", __name__, url_prefix="/api")
@@ -111,28 +105,10 @@ def lookup_post() -> Response:
     """Each zone's share of a plot (GeoJSON; ``crs=`` EPSG:4326 by default, or EPSG:5897)."""
     settings = current_app.config["SETTINGS"]
     params.check_known(request.args, POST_PARAMS)
-    geom = params.plot(settings)
     code = params.plot_crs(request.args)
-    # The plot's centre must lie in Hanoi (checked before any transform, in the CRS it came in);
-    # the axis message comes from the same checks as GET. GeoJSON order is x, y.
+    plot = params.stored_plot(settings, code)
+    geom, area = plot.geom, plot.area_m2
     c = geom.centroid
-    if code == WGS84:
-        resolve_lonlat(c.x, c.y)
-    else:
-        resolve_projected(c.y, c.x, code)
-    if code != STORAGE_SRID:
-        to_storage = transformer(code, STORAGE_SRID)
-        geom = shapely_transform(geom, to_storage.transform, interleaved=False)
-    c = geom.centroid
-    area = geom.area
-    if area <= 0:
-        raise InvalidGeometry("the plot has no area", message_vi="Thửa đất có diện tích bằng 0")
-    if area > settings.lookup_max_plot_m2:
-        raise TooLarge(
-            f"the plot is {area / 1e6:.1f} km²; the limit is "
-            f"{settings.lookup_max_plot_m2 / 1e6:.1f} km²",
-            message_vi="Thửa đất quá lớn để tra cứu",
-        )
     on = params.date_arg(request.args)
     plans = lookup_plot(db.get_conn(), geom.wkt, area, today=on, **_context())
     lon, lat = vn2000_to_lonlat(c.x, c.y)

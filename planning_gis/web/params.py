@@ -25,9 +25,11 @@ import datetime as dt
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from morecantile import Tile, TileMatrixSet
+from shapely import transform as shapely_transform
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
@@ -39,6 +41,7 @@ from planning_gis.crs import (
     epsg_of,
     resolve_lonlat,
     resolve_projected,
+    transformer,
 )
 from planning_gis.documents.search import LibraryFilters
 from planning_gis.errors import (
@@ -324,3 +327,35 @@ def plot_crs(args: Mapping[str, Any], allowed: Iterable[int] | None = None) -> i
 def plot(settings: Settings) -> BaseGeometry:
     """The plot of a POST body: strict JSON under the body limit, then :func:`plot_geometry`."""
     return plot_geometry(read_json_body(InvalidGeometry), settings)
+
+
+@dataclass(frozen=True)
+class StoredPlot:
+    """A posted plot in the storage CRS (EPSG:5897, metres), with its area."""
+
+    geom: BaseGeometry
+    area_m2: float
+
+
+def stored_plot(settings: Settings, code: int) -> StoredPlot:
+    """The posted plot, checked once for every endpoint that takes one (the look-up, the
+    information sheet): its centre lies in Hanoi (tested in the CRS it came in, so that swapped
+    axes get the same message as a point), it has an area, and not more than the limit."""
+    geom = plot(settings)
+    c = geom.centroid
+    if code == WGS84:
+        resolve_lonlat(c.x, c.y)  # GeoJSON order is x, y
+    else:
+        resolve_projected(c.y, c.x, code)
+    if code != STORAGE_SRID:
+        geom = shapely_transform(geom, transformer(code, STORAGE_SRID).transform,
+                                 interleaved=False)
+    area = geom.area
+    if area <= 0:
+        raise InvalidGeometry("the plot has no area", message_vi="Thửa đất có diện tích bằng 0")
+    if area > settings.lookup_max_plot_m2:
+        limit = settings.lookup_max_plot_m2 / 1e6
+        raise TooLarge(f"the plot is {area / 1e6:.1f} km²; the limit is {limit:.1f} km²",
+                       message_vi=f"Thửa đất quá lớn ({area / 1e6:.1f} km²; tối đa "
+                                  f"{limit:.1f} km²)".replace(".", ","))
+    return StoredPlot(geom, area)
