@@ -435,5 +435,4 @@ def load_city(settings: Settings | None = None, *, force: bool = False, size: Ci
         setattr(summary, f, getattr(total, f))
     summary.counts = table_counts(settings)
     summary.seconds = time.perf_counter() - started
-    out(summary.line())
     return summary
