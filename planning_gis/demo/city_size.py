@@ -369,8 +369,9 @@ def plan_specs(size: CitySize = CITY) -> list[PlanSpec]:
 
 
 def _share_documents(specs: list[PlanSpec], size: CitySize) -> None:
-    """Split ``size.documents`` over the plans (master > zoning > the rest), exactly."""
-    weight = {"master": 40.0, "zoning": 6.0, "road": 2.0, "industrial": 2.0, "detailed": 1.0}
+    """Split ``size.documents`` over the plans, exactly: about 60 for a detailed plan, 100 for a
+    zoning or master plan, 40 for a road or industrial plan (at the city's size)."""
+    weight = {"master": 3.0, "zoning": 2.5, "road": 1.0, "industrial": 1.0, "detailed": 1.5}
     w = np.array([weight[s.layout] for s in specs])
     share = w / w.sum() * size.documents
     counts = np.floor(share).astype(int)

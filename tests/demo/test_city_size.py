@@ -211,3 +211,35 @@ def test_loaded_city_is_fictional_valid_and_its_sheets_have_cogs(fresh_db):
         assert (s.cogs_dir / name).exists()
         assert (s.cogs_dir / name.replace(".tif", ".webmercator.tif")).exists()
     assert editions > 0  # the COPY statements bumped the layers' editions (migration 0006)
+
+
+def test_demo_size_city_is_a_setting():
+    assert Settings.from_env({"PLANNING_DEMO_SIZE": "city"}, secret_key="k" * 48).demo_size == "city"
+
+
+@pytest.mark.db
+def test_demo_load_size_city_reaches_the_city_loader(fresh_db):
+    """``demo load --size city`` (and PLANNING_DEMO_SIZE=city) go to the city loader: with every
+    batch of the full city recorded as done, the command says so instead of loading the demo."""
+    import subprocess
+    import sys
+
+    from planning_gis.demo import load_demo
+    from planning_gis.demo.city_load import done_batches
+    from planning_gis.settings import PROJECT_ROOT
+
+    s = fresh_db("cli")
+    done_batches(s)  # makes the table
+    names = [n for n, _ in city_size.batches(city_size.plan_specs())] + ["pdfs", "accounts"]
+    with db.get_engine(s).begin() as conn:
+        conn.execute(text(f"INSERT INTO {BATCH_TABLE} (name, plans, zones, documents, seconds) "
+                          "SELECT unnest(CAST(:n AS text[])), 0, 0, 0, 0"), {"n": names})
+    assert load_demo(s, size="city").loaded is False
+    env = dict(os.environ, PLANNING_DATABASE_URL=s.database_url, PLANNING_DATA_DIR=s.data_dir,
+               PYTHONPATH=str(PROJECT_ROOT))
+    out = subprocess.run([sys.executable, str(PROJECT_ROOT / "import_maps.py"), "demo", "load",
+                          "--size", "city"], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "city already loaded" in out.stdout
+    with db.get_engine(s).connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM plans")).scalar_one() == 0
