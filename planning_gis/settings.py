@@ -54,7 +54,8 @@ class Settings:
     warp_memory_mb: int = 256
     # Threads for warping scans (OpenCV remap) and for GDAL's compression of the COG.
     warp_threads: int = 2
-    demo_size: str = "full"  # "full" or "tiny"
+    # "full", "tiny" (tests) or "city" (Hanoi-size: planning_gis.demo.city_load)
+    demo_size: str = "full"
     db_pool_size: int = 8
     # Serving (tiles, OGC API, look-up).
     tile_matrix_set: str = "WebMercatorQuad"  # a morecantile grid identifier
@@ -120,8 +121,8 @@ class Settings:
         if settings.session_cookie_secure not in ("auto", "always", "never"):
             raise ConfigurationError(
                 "PLANNING_SESSION_COOKIE_SECURE must be 'auto', 'always' or 'never'")
-        if settings.demo_size not in ("full", "tiny"):
-            raise ConfigurationError("PLANNING_DEMO_SIZE must be 'full' or 'tiny'")
+        if settings.demo_size not in ("full", "tiny", "city"):
+            raise ConfigurationError("PLANNING_DEMO_SIZE must be 'full', 'tiny' or 'city'")
         return settings
 
     @property

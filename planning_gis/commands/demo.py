@@ -18,6 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     dsub = demo.add_subparsers(dest="demo_command", required=True, metavar="ACTION")
     load = dsub.add_parser("load", help="generate and load the demo (does nothing if present)")
     load.add_argument("--force", action="store_true", help="remove the demo and load it again")
-    load.add_argument("--size", choices=("full", "tiny"), default=None,
-                      help="full (default) or tiny (for tests)")
+    load.add_argument("--size", choices=("full", "tiny", "city"), default=None,
+                      help="full (default), tiny (for tests) or city (Hanoi-size: ~500,000 zones, "
+                           "100,000 documents; loaded by batches, a second run resumes)")
     load.set_defaults(func=_load)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from planning_gis import db
 from planning_gis.crs import STORAGE_SRID
 from planning_gis.demo.city import DemoCity, build_city
+from planning_gis.demo.city_load import CityLoadSummary
 from planning_gis.demo.documents import documents_for, render_pdf
 from planning_gis.models import AdminUnit, LandUseZone, Plan, PlanDocument, RedLine
 from planning_gis.settings import Settings, get_settings
@@ -123,10 +124,18 @@ def _load_documents(session: Session, city: DemoCity, plans: dict[str, Plan],
 
 
 def load_demo(settings: Settings | None = None, *, force: bool = False,
-              size: str | None = None) -> DemoSummary:
-    """Generate the demo city and load it, all or nothing."""
+              size: str | None = None) -> DemoSummary | CityLoadSummary:
+    """Generate the demo city and load it, all or nothing.
+
+    ``size="city"`` is the Hanoi-size data set instead, loaded by batches that a second run
+    resumes (:func:`planning_gis.demo.city_load.load_city`).
+    """
     settings = settings or get_settings()
     size = size or settings.demo_size
+    if size == "city":
+        from planning_gis.demo.city_load import load_city
+
+        return load_city(settings, force=force)
     started = time.perf_counter()
     # The document store and the workspace remove the files they wrote if this rolls back.
     with db.session_scope(settings) as session:
