@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import argparse
 
+from layers import coverage
+from planning_gis import db
 from planning_gis.demo import load_demo
+from planning_gis.settings import get_settings
 
 
 def _load(args: argparse.Namespace) -> int:
     summary = load_demo(force=args.force, size=args.size)
     print(summary.line())
+    # The tiles' generalised zone layers, built now rather than by the first idle job worker.
+    done = coverage.refresh_if_stale(db.get_engine(get_settings()), settle_seconds=0)
+    if done is not None:
+        print(f"zone coverage for the tiles: {done.features} zones in {done.seconds:.1f} s")
     return 0
 
 
