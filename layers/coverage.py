@@ -86,22 +86,40 @@ def is_current(conn: Connection) -> bool:
     return bool(conn.execute(CURRENT_SQL, {"name": NAME}).scalar())
 
 
-def refresh(engine: Engine) -> Refreshed:
-    """Rebuild the coverage from one snapshot of the zones and plans, in one transaction."""
+#: Session-level advisory lock: one rebuild at a time (the job worker, the CLI, a test). Taken
+#: before the REPEATABLE READ transaction starts, so that a rebuild waiting for another one reads
+#: the data as it is after it, and does not fail on the rows the other one replaced.
+LOCK_KEY = 0x5A0E_C0DE
+
+
+def refresh(engine: Engine, *, only_if_stale: bool = False) -> Refreshed | None:
+    """Rebuild the coverage from one snapshot of the zones and plans, in one transaction
+    (with ``only_if_stale``, nothing is done when another rebuild made it current meanwhile)."""
     start = time.perf_counter()
     with engine.connect() as conn:
-        conn = conn.execution_options(isolation_level="REPEATABLE READ")
-        with conn.begin():
-            edition = conn.execute(text(
-                "SELECT edition FROM layer_editions WHERE layer = 'zones'")).scalar_one()
-            for statement in REFRESH_SQL:
-                conn.execute(text(statement))
-            features = conn.execute(text("SELECT count(*) FROM zone_coverage")).scalar_one()
-            seconds = time.perf_counter() - start
-            conn.execute(text(
-                "UPDATE derived_layers SET built_from = :e, built_on = CURRENT_DATE,"
-                " built_at = now(), seconds = :s, features = :f WHERE name = :name"),
-                {"e": edition, "s": seconds, "f": features, "name": NAME})
+        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": LOCK_KEY})
+        conn.commit()
+        try:
+            if only_if_stale and is_current(conn):
+                conn.commit()
+                return None
+            conn.commit()
+            rr = conn.execution_options(isolation_level="REPEATABLE READ")
+            with rr.begin():
+                edition = rr.execute(text(
+                    "SELECT edition FROM layer_editions WHERE layer = 'zones'")).scalar_one()
+                for statement in REFRESH_SQL:
+                    rr.execute(text(statement))
+                features = rr.execute(text("SELECT count(*) FROM zone_coverage")).scalar_one()
+                seconds = time.perf_counter() - start
+                rr.execute(text(
+                    "UPDATE derived_layers SET built_from = :e, built_on = CURRENT_DATE,"
+                    " built_at = now(), seconds = :s, features = :f WHERE name = :name"),
+                    {"e": edition, "s": seconds, "f": features, "name": NAME})
+        finally:
+            conn.execution_options(isolation_level="READ COMMITTED")
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+            conn.commit()
     return Refreshed(edition, features, seconds)
 
 
@@ -116,4 +134,4 @@ def refresh_if_stale(engine: Engine, settle_seconds: float = 2.0) -> Refreshed |
                            {"t": row.changed_at}).scalar_one()
     if float(age) < settle_seconds:
         return None
-    return refresh(engine)
+    return refresh(engine, only_if_stale=True)
