@@ -8,6 +8,7 @@ No Flask here: the request's connection (``get_conn``, ``init_app``) is in
 from __future__ import annotations
 
 import os
+import select
 import threading
 import time
 from collections.abc import Iterator
@@ -34,9 +35,7 @@ def get_engine(settings: Settings | None = None) -> Engine:
         # the request that took it (a 503 per pooled connection, in every gunicorn worker and the
         # job worker). SQLAlchemy's pool_pre_ping would ping on every checkout: one more round
         # trip per request, which cost the look-up and rendered tiles 8-9 % of their throughput.
-        # So a connection is pinged only when it has been idle for PING_AFTER_IDLE_SECONDS: a
-        # busy connection has just proved itself, and one broken under load fails its request
-        # (503, as the requests during the restart do) and makes SQLAlchemy recycle the pool.
+        # So a connection is checked at checkout without a round trip (see _ping_when_idle).
         # pool_recycle retires connections before idle timeouts bite. Reset on return stays
         # "rollback" (a no-op round trip on an autocommit read connection).
         engine = create_engine(
@@ -52,12 +51,19 @@ def get_engine(settings: Settings | None = None) -> Engine:
     return engine
 
 
-#: A pooled connection idle for longer than this is pinged before it is handed out.
-PING_AFTER_IDLE_SECONDS = 1.0
+#: A pooled connection idle for longer than this is also pinged before it is handed out.
+PING_AFTER_IDLE_SECONDS = 30.0
 
 
 def _ping_when_idle(engine: Engine) -> None:
-    """Ping a connection at checkout when it has been idle a while; replace it if it is dead."""
+    """Check a connection at checkout without a round trip; ping it when it was idle long.
+
+    When PostgreSQL stops or restarts it ends every backend: each sends its client a FATAL
+    message and closes the socket, so an idle pooled connection whose socket has something to
+    read is dead (an idle healthy one has nothing to read). A ``select`` with no timeout tells,
+    for the cost of a system call, where ``pool_pre_ping`` paid a round trip on every request.
+    A connection idle for long is pinged as well (a peer gone without a word).
+    """
 
     @event.listens_for(engine, "checkin")
     def _checkin(_dbapi_conn: Any, record: Any) -> None:
@@ -66,10 +72,15 @@ def _ping_when_idle(engine: Engine) -> None:
     @event.listens_for(engine, "checkout")
     def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
         since = record.info.get("idle_since")
-        if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
-            return
+        if since is None:
+            return  # just connected
         try:
-            engine.dialect.do_ping(dbapi_conn)
+            if select.select([dbapi_conn.fileno()], [], [], 0)[0]:
+                raise sa_exc.DisconnectionError("the server closed this pooled connection")
+            if time.monotonic() - since >= PING_AFTER_IDLE_SECONDS:
+                engine.dialect.do_ping(dbapi_conn)
+        except sa_exc.DisconnectionError:
+            raise
         except Exception as err:  # the pool then connects afresh (up to three times)
             raise sa_exc.DisconnectionError(f"stale pooled connection: {err}") from err
 
