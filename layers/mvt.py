@@ -56,7 +56,6 @@ def tile_sql(layer: Dataset, zoom: int | None = None) -> TextClause:
     if cached is not None:
         return cached
     where = band.where if band is not None else "TRUE"
-    live = _select(layer, band, layer.source, layer.geom_sql, where)
     if band is not None and band.source and band.current_sql:
         pre = _select(layer, band, band.source, band.geom_sql or layer.geom_sql,
                       f"{where} AND {band.current_sql}")
@@ -64,7 +63,7 @@ def tile_sql(layer: Dataset, zoom: int | None = None) -> TextClause:
                        f"{where} AND NOT {band.current_sql}")
         rows = f"({pre}) UNION ALL ({live})"
     else:
-        rows = live
+        rows = _select(layer, band, layer.source, layer.geom_sql, where)
     sql = text(f"""
 SELECT ST_AsMVT(mvt.*, '{layer.id}', :extent, 'geom', 'id') FROM ({rows}
 ) AS mvt WHERE mvt.geom IS NOT NULL

@@ -45,11 +45,11 @@ def sheet_tilejson(sheet_id: str) -> Response:
     """TileJSON 3.0 for one sheet: URL template, bounds in lon/lat, zoom range from the COG."""
     settings = _settings()
     tms = tms_for(settings)
+    params.check_known(request.args, {"format"})
+    fmt = params.image_format(request.args.get("format", "png"))
     sheet = catalogue.published_sheet(db.get_conn(), params.id_arg(sheet_id, "published sheet"))
     with SheetReader(catalogue.cog_file(sheet.cog_path, settings), tms, settings) as reader:
         info = reader.info()
-    params.check_known(request.args, {"format"})
-    fmt = params.image_format(request.args.get("format", "png"))
     w, s, e, n = info.bounds_lonlat
     doc = {
         "tilejson": "3.0.0",
