@@ -48,6 +48,7 @@ from planning_gis import db, legend, migrate  # noqa: E402
 from planning_gis.demo import city_size  # noqa: E402
 from planning_gis.settings import Settings  # noqa: E402
 
+SECTIONS = ("tiles", "ogc", "search", "lookup")
 BARS = {
     "load": "<= 15 min",
     "mvt_rps": ">= 1.0x tipg",
@@ -299,13 +300,18 @@ def measure(label: str, settings: Settings, args) -> dict:
         res["rss_warm"] = worker_rss_mb(port)
         print(f"  first answer {res['warmup']:.1f} s after launch; worker RSS "
               f"{res['rss_warm']} MB", flush=True)
-        res["tiles"] = bench_tiles(port, inner_tiles(args.tiles_per_zoom), args.clients)
-        print(f"  tiles: {res['tiles']['n']} in {res['tiles']['n'] / res['tiles']['rps']:.0f} s",
-              flush=True)
-        res["ogc"] = bench_ogc(port, zones, settings)
-        res["search"] = bench_search(port, search_queries())
-        paths = [f"/api/lookup?lon={x:.6f}&lat={y:.6f}" for x, y in lookup_points(settings)]
-        res["lookup"] = run_wrk(f"http://127.0.0.1:{port}", paths, args.lookup_seconds, 32)
+        if "tiles" in args.only:
+            res["tiles"] = bench_tiles(port, inner_tiles(args.tiles_per_zoom), args.clients)
+            print(f"  tiles: {res['tiles']['n']} in "
+                  f"{res['tiles']['n'] / res['tiles']['rps']:.0f} s", flush=True)
+        if "ogc" in args.only:
+            res["ogc"] = bench_ogc(port, zones, settings)
+        if "search" in args.only:
+            res["search"] = bench_search(port, search_queries())
+        if "lookup" in args.only:
+            paths = [f"/api/lookup?lon={x:.6f}&lat={y:.6f}" for x, y in lookup_points(settings)]
+            res["lookup"] = run_wrk(f"http://127.0.0.1:{port}", paths, args.lookup_seconds, 32)
+            print(f"  look-up: {res['lookup']}", flush=True)
         res["rss_after"] = worker_rss_mb(port)
     return res
 
@@ -390,18 +396,29 @@ def main() -> None:
     ap.add_argument("--tiles-per-zoom", type=int, default=10)
     ap.add_argument("--lookup-seconds", type=int, default=30, help="the issue asks for 30 s")
     ap.add_argument("--keep-demo", action="store_true", help="leave the demo database")
+    ap.add_argument("--skip-demo", action="store_true", help="measure the city only")
+    ap.add_argument("--only", default=",".join(SECTIONS),
+                    help=f"comma-separated sections to measure (of {','.join(SECTIONS)}); "
+                         "the table is printed only when all are measured")
     args = ap.parse_args()
+    args.only = set(args.only.split(","))
+    if not args.only <= set(SECTIONS):
+        ap.error(f"--only takes sections among {','.join(SECTIONS)}")
     # The servers need a session key; a throw-away one (nobody signs in during the bench).
     os.environ.setdefault("PLANNING_SECRET_KEY", secrets.token_urlsafe(48))
     print(f"# City bench {dt.datetime.now():%Y-%m-%d %H:%M}, {os.cpu_count()} cores; gunicorn "
           f"--workers {args.workers} --threads {args.threads}, MVT cache off", flush=True)
     city_settings, city_load, how = load_city_timed(args)
     print(f"city load: {city_load:.0f} s ({how})", flush=True)
+    city = measure("city", city_settings, args)
+    if args.skip_demo:
+        db.dispose_engines()
+        return
     demo_settings, demo_load = load_demo_timed(args)
     print(f"demo load: {demo_load:.0f} s", flush=True)
-    city = measure("city", city_settings, args)
     demo = measure("demo", demo_settings, args)
-    report(city, demo, {"city": city_load, "demo": demo_load})
+    if args.only == set(SECTIONS):
+        report(city, demo, {"city": city_load, "demo": demo_load})
     db.dispose_engines()
     if not args.keep_demo:
         engine = create_engine(make_url(_admin_url()), isolation_level="AUTOCOMMIT")

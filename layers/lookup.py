@@ -21,6 +21,8 @@ from planning_gis.crs import STORAGE_SRID
 from planning_gis.models import DOCUMENT_TYPES, PLAN_KINDS, PLAN_STATUSES
 
 IN_FORCE_STATUSES = ("approved", "amended")
+#: Documents listed per plan in an answer (``PLANNING_LOOKUP_DOCUMENTS_PER_PLAN``).
+DOCUMENTS_PER_PLAN = 8
 
 #: The place asked about, in EPSG:5897: a point (:e, :n) or a plot (:wkt). Each is a constant
 #: expression, so ``ST_Intersects(geom, place)`` is an index condition on the GiST index.
@@ -58,13 +60,25 @@ WHERE ST_Intersects(p.geom, {place}) OR p.id = ANY({zone_plan_ids})"""
 PLOT_ZONES_SQL = text(_zones_at(PLOT, f",\n  ST_Area(ST_Intersection(z.geom, {PLOT})) AS share_m2"))
 PLOT_PLANS_SQL = text(_plans_at(PLOT, ":zone_plan_ids"))
 
-DOCUMENTS_SQL = text("""
-SELECT pd.plan_id, d.id, d.doc_type, d.number, d.issued_on, d.issuer, d.title, d.file_name,
-       d.page_count
-FROM plan_documents pd JOIN documents d ON d.id = pd.document_id
-WHERE pd.plan_id = ANY(:plan_ids)
-ORDER BY pd.plan_id, pd.sort_order, d.issued_on NULLS LAST, d.id
-""")
+#: A plan's first documents in its own order (decision, regulation, report, drawings: the order
+#: ``plan_documents.sort_order`` gives them), at most ``:per_plan``, each row with the plan's
+#: document count. A detailed plan in the city holds up to 126 documents and a point lies in up
+#: to 36 plans: listing them all made a point's answer 210 KB (871 KB at worst) for a panel that
+#: shows a handful; the rest is one link away (``documents_href``, the library by plan).
+def _documents_of(plan_ids: str) -> str:
+    return f"""
+SELECT pd.plan_id, pd.sort_order, d.id, d.doc_type, d.number, d.issued_on, d.issuer, d.title,
+       d.file_name, d.page_count, n.total
+FROM unnest({plan_ids}) AS pl(id)
+CROSS JOIN LATERAL (SELECT count(*) AS total FROM plan_documents c WHERE c.plan_id = pl.id) n
+CROSS JOIN LATERAL (
+  SELECT x.plan_id, x.document_id, x.sort_order FROM plan_documents x WHERE x.plan_id = pl.id
+  ORDER BY x.sort_order, x.document_id LIMIT :per_plan) pd
+JOIN documents d ON d.id = pd.document_id"""
+
+
+DOCUMENTS_SQL = text(_documents_of("CAST(:plan_ids AS integer[])")
+                     + "\nORDER BY pd.plan_id, pd.sort_order, d.issued_on NULLS LAST, d.id")
 
 
 #: The whole point look-up in one statement (one round trip): the zones under the point, the
@@ -73,11 +87,7 @@ ORDER BY pd.plan_id, pd.sort_order, d.issued_on NULLS LAST, d.id
 POINT_LOOKUP_SQL = text(f"""
 WITH zones AS ({_zones_at(POINT)}
 ), plans AS ({_plans_at(POINT, "ARRAY(SELECT DISTINCT plan_id FROM zones)")}
-), docs AS (
-  SELECT pd.plan_id, pd.sort_order, d.id, d.doc_type, d.number, d.issued_on, d.issuer, d.title,
-         d.file_name, d.page_count
-  FROM plan_documents pd JOIN documents d ON d.id = pd.document_id
-  WHERE pd.plan_id IN (SELECT id FROM plans)
+), docs AS ({_documents_of("ARRAY(SELECT id FROM plans)")}
 )
 SELECT (SELECT coalesce(json_agg(zones), '[]') FROM zones)::text AS zones,
        (SELECT coalesce(json_agg(plans), '[]') FROM plans)::text AS plans,
@@ -224,7 +234,7 @@ def _zone_doc(z: Any, base_url: str, extra: dict[str, Any] | None = None) -> dic
     return doc
 
 
-def _plan_doc(p: Any, state: PlanState, role: str, docs: list[dict], base_url: str,
+def _plan_doc(p: Any, state: PlanState, role: str, docs: tuple[list[dict], int], base_url: str,
               zones: list[dict]) -> dict[str, Any]:
     kind_vi, kind_en, rank = PLAN_KINDS.get(p.kind, (p.kind, p.kind, 0))
     status_vi, status_en = PLAN_STATUSES.get(p.status, (p.status, p.status))
@@ -245,37 +255,45 @@ def _plan_doc(p: Any, state: PlanState, role: str, docs: list[dict], base_url: s
         "valid_from": _iso(p.valid_from),
         "valid_to": _iso(p.valid_to),
         "fictional": p.is_fictional,
-        "documents": docs,
+        "documents": docs[0],
+        "documents_total": docs[1],
+        "documents_href": f"{base_url}/api/documents?plan={p.id}",
+        "documents_page": f"{base_url}/tai-lieu?plan={p.id}",
         "source": {"collection": "plans", "id": p.id,
                    "href": f"{base_url}/ogc/collections/plans/items/{p.id}"},
         "zones": zones,
     }
 
 
-def _documents(conn: Connection, plan_ids: list[int], url_template: str,
-               base_url: str, rows: list[Any] | None = None) -> dict[int, list[dict]]:
-    out: dict[int, list[dict]] = {pid: [] for pid in plan_ids}
+def _documents(conn: Connection, plan_ids: list[int], url_template: str, base_url: str,
+               per_plan: int, rows: list[Any] | None = None
+               ) -> dict[int, tuple[list[dict], int]]:
+    """Each plan's first ``per_plan`` documents and how many it has."""
+    out: dict[int, tuple[list[dict], int]] = {pid: ([], 0) for pid in plan_ids}
     if not plan_ids:
         return out
     if rows is None:
-        rows = conn.execute(DOCUMENTS_SQL, {"plan_ids": plan_ids}).all()
+        rows = conn.execute(DOCUMENTS_SQL, {"plan_ids": plan_ids, "per_plan": per_plan}).all()
     for d in rows:
         type_vi, type_en = DOCUMENT_TYPES.get(d.doc_type, (d.doc_type, d.doc_type))
         href = url_template.format(id=d.id)
-        out[d.plan_id].append({
+        listed, _ = out[d.plan_id]
+        listed.append({
             "id": d.id, "type": d.doc_type, "type_vi": type_vi, "type_en": type_en,
             "number": d.number, "issued_on": _iso(d.issued_on), "issuer": d.issuer,
             "title": d.title, "pages": d.page_count,
             "href": href if href.startswith("http") else base_url + href,
         })
+        out[d.plan_id] = (listed, d.total)
     return out
 
 
 def _assemble(conn: Connection, zones: list[Any], plan_rows: list[Any], today: dt.date,
-              url_template: str, base_url: str, zone_extra=None,
+              url_template: str, base_url: str, per_plan: int, zone_extra=None,
               doc_rows: list[Any] | None = None) -> list[dict[str, Any]]:
     ranked = rank_plans(plan_rows, today)
-    docs = _documents(conn, [p.id for p, _, _ in ranked], url_template, base_url, doc_rows)
+    docs = _documents(conn, [p.id for p, _, _ in ranked], url_template, base_url, per_plan,
+                      doc_rows)
     by_plan: dict[int, list[dict]] = {}
     for z in sorted(zones, key=lambda z: (z.plan_id, z.label)):
         extra = zone_extra(z) if zone_extra else None
@@ -285,15 +303,19 @@ def _assemble(conn: Connection, zones: list[Any], plan_rows: list[Any], today: d
 
 
 def lookup_point(conn: Connection, easting: float, northing: float, *, today: dt.date,
-                 url_template: str, base_url: str) -> list[dict[str, Any]]:
-    """Every plan covering an EPSG:5897 point, governing first, each with its zones there."""
-    row = conn.execute(POINT_LOOKUP_SQL, {"e": easting, "n": northing}).one()
+                 url_template: str, base_url: str,
+                 documents_per_plan: int = DOCUMENTS_PER_PLAN) -> list[dict[str, Any]]:
+    """Every plan covering an EPSG:5897 point, governing first, each with its zones there and
+    its first ``documents_per_plan`` documents (with their total and a link to all)."""
+    row = conn.execute(POINT_LOOKUP_SQL, {"e": easting, "n": northing,
+                                          "per_plan": documents_per_plan}).one()
     return _assemble(conn, _rows(row.zones), _rows(row.plans), today, url_template, base_url,
-                     doc_rows=_rows(row.docs))
+                     documents_per_plan, doc_rows=_rows(row.docs))
 
 
 def lookup_plot(conn: Connection, wkt: str, plot_area_m2: float, *, today: dt.date,
-                url_template: str, base_url: str) -> list[dict[str, Any]]:
+                url_template: str, base_url: str,
+                documents_per_plan: int = DOCUMENTS_PER_PLAN) -> list[dict[str, Any]]:
     """Every plan a plot touches, with each zone's share of the plot in m² and %."""
     zones = conn.execute(PLOT_ZONES_SQL, {"wkt": wkt}).all()
     zones = [z for z in zones if z.share_m2 > 0.005]
@@ -305,7 +327,8 @@ def lookup_plot(conn: Connection, wkt: str, plot_area_m2: float, *, today: dt.da
         return {"share_m2": round(z.share_m2, 2),
                 "share_pct": round(100.0 * z.share_m2 / plot_area_m2, 2)}
 
-    answer = _assemble(conn, zones, plans, today, url_template, base_url, share)
+    answer = _assemble(conn, zones, plans, today, url_template, base_url, documents_per_plan,
+                       share)
     for plan in answer:
         covered = sum(z["share_m2"] for z in plan["zones"])
         plan["plot_covered_m2"] = round(covered, 2)

@@ -187,7 +187,10 @@ class Plan(Base):
     )
     valid_from: Mapped[dt.date | None] = mapped_column(Date)
     valid_to: Mapped[dt.date | None] = mapped_column(Date)
-    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id", ondelete="SET NULL"))
+    # indexed: every look-up asks, for each plan under the point, which plan replaces it
+    supersedes_id: Mapped[int | None] = mapped_column(
+        ForeignKey("plans.id", ondelete="SET NULL"), index=True
+    )
     area_ha: Mapped[float | None] = mapped_column(Numeric(12, 2))
     description: Mapped[str | None] = mapped_column(Text)
     is_fictional: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)

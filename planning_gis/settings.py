@@ -85,6 +85,8 @@ class Settings:
     max_url_bytes: int = 4096
     # Look-up answers kept per server process (MB) by their zones, plans and edition; 0: off.
     lookup_cache_mb: int = 32
+    # Documents listed per plan in a look-up answer; the rest is linked (the library by plan).
+    lookup_documents_per_plan: int = 8
     open_dataset_cache: int = 32
     # Planner's workspace (accounts, uploads, publishing).
     session_cookie_secure: str = "auto"  # "auto" (when served over HTTPS), "always" or "never"

@@ -187,13 +187,19 @@ def build_info_sheet(info: dict[str, Any], snapshot_png: bytes, settings: Settin
             story.append(p(f"• {escape(pl['name'])}{mark}{zone_txt}; QĐ số "
                            f"{escape(dec['number'] or '—')} ngày {_date_vi(dec['date'])}", small))
 
-    docs = [doc for pl in info["plans"] if pl["governing"] for doc in pl["documents"]]
+    governing = [pl for pl in info["plans"] if pl["governing"]]
+    docs = [doc for pl in governing for doc in pl["documents"]]
     if docs:
         story.append(p("4. Hồ sơ, quyết định / Documents", h2))
         for doc in docs:
             num = f" số {escape(doc['number'])}" if doc["number"] else ""
             story.append(p(f"• {escape(doc['type_vi'])}{num}, ngày {_date_vi(doc['issued_on'])}, "
                            f"{escape(doc['issuer'] or '')}: {escape(doc['title'])}", small))
+        for pl in governing:
+            more = pl.get("documents_total", 0) - len(pl["documents"])
+            if more > 0:
+                story.append(p(f"… và {more} văn bản khác của đồ án / {more} more documents: "
+                               f"{escape(pl['documents_page'])}", small))
 
     story.append(p("5. Nguồn dữ liệu / Data", h2))
     story.append(_kv_table([

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from layers.lookup import lookup_plot, lookup_point
+from layers.lookup import DOCUMENTS_PER_PLAN, lookup_plot, lookup_point
 from planning_gis.crs import STORAGE_SRID, ResolvedPoint
 
 UNITS_SQL = text(
@@ -55,21 +55,25 @@ def _answer(plans: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def point_sheet(conn: Connection, point: ResolvedPoint, *, url_template: str, base_url: str,
+                documents_per_plan: int = DOCUMENTS_PER_PLAN,
                 today: dt.date | None = None) -> dict[str, Any]:
     """The information sheet's content for a point: the look-up's answer plus the context."""
     today = today or dt.date.today()
     plans = lookup_point(conn, point.easting, point.northing, today=today,
-                         url_template=url_template, base_url=base_url)
+                         url_template=url_template, base_url=base_url,
+                         documents_per_plan=documents_per_plan)
     return {"query": point.as_dict(), "date": today.isoformat(), **_answer(plans),
             **place_context(conn, point.easting, point.northing, today)}
 
 
 def plot_sheet(conn: Connection, wkt: str, area_m2: float, centre: ResolvedPoint, *,
-               url_template: str, base_url: str, today: dt.date | None = None) -> dict[str, Any]:
+               url_template: str, base_url: str, documents_per_plan: int = DOCUMENTS_PER_PLAN,
+               today: dt.date | None = None) -> dict[str, Any]:
     """The information sheet's content for a plot (EPSG:5897 WKT): each zone's share of it."""
     today = today or dt.date.today()
     plans = lookup_plot(conn, wkt, area_m2, today=today,
-                        url_template=url_template, base_url=base_url)
+                        url_template=url_template, base_url=base_url,
+                        documents_per_plan=documents_per_plan)
     return {"query": {**centre.as_dict(), "plot_area_m2": round(area_m2, 2)},
             "date": today.isoformat(), **_answer(plans),
             **place_context(conn, centre.easting, centre.northing, today)}

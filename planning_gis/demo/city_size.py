@@ -250,6 +250,11 @@ def plan_specs(size: CitySize = CITY) -> list[PlanSpec]:
         cells = [c for c in cells if not (skip_core and
                                           abs(c[0] - (side - 1) / 2) < skip_core / 2 and
                                           abs(c[1] - (side - 1) / 2) < skip_core / 2)]
+        # only tiles inside the city: the outer 1/5000 ring reached past Hanoi's east edge
+        # (106.05°), where the look-up rightly refuses a point
+        cells = [(i, j) for i, j in cells
+                 if ex0 <= gx0 + i * tile_w and gx0 + (i + 1) * tile_w <= ex1
+                 and ey0 <= gy0 + j * tile_h and gy0 + (j + 1) * tile_h <= ey1]
         for k, (i, j) in enumerate(cells[:n]):
             place = PLACES[(k * 7 + scale) % len(PLACES)]
             rect = (gx0 + i * tile_w, gy0 + j * tile_h, tile_w, tile_h)

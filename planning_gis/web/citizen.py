@@ -9,6 +9,7 @@ is answered with the project's JSON error (code, detail, detail_vi).
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -72,9 +73,11 @@ def search_box():
     return resp
 
 
-def _lookup_context() -> dict[str, str]:
-    return {"url_template": _settings().document_url_template,
-            "base_url": request.host_url.rstrip("/")}
+def _lookup_context() -> dict[str, Any]:
+    settings = _settings()
+    return {"url_template": settings.document_url_template,
+            "base_url": request.host_url.rstrip("/"),
+            "documents_per_plan": settings.lookup_documents_per_plan}
 
 
 def _pdf(body: bytes) -> Response:

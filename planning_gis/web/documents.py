@@ -14,9 +14,19 @@ import unicodedata
 from typing import Any
 from urllib.parse import quote
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request, send_file
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from sqlalchemy import text
 
+from planning_gis.documents import library
 from planning_gis.documents import search as search_mod
 from planning_gis.documents.pdf_text import open_pdf, render_page
 from planning_gis.documents.store import DocumentStore
@@ -156,7 +166,12 @@ def api_search() -> Response:
 def api_documents() -> Response:
     params.check_known(request.args, params.LIBRARY_PARAMS)
     filters = params.library_filters(request.args)
-    resp = jsonify(search_mod.list_documents(db.get_conn(), filters))
+    result = library.list_documents(db.get_conn(), filters)
+    next_args = result.pop("next_args")
+    result["links"] = [{"rel": "next", "type": "application/json",
+                        "href": url_for("documents.api_documents", **next_args, _external=True)}
+                       ] if next_args else []
+    resp = jsonify(result)
     resp.headers["Cache-Control"] = current_app.config["SETTINGS"].api_cache_control
     return resp
 
@@ -221,14 +236,14 @@ def document_page_image(doc_id: int, page_no: int) -> Response:
 def library_page() -> str:
     filters = params.library_filters(request.args)
     conn = db.get_conn()
-    result = search_mod.list_documents(conn, filters)
+    result = library.list_documents(conn, filters)
     plan_name = None
     if filters.plan_id:
         plan_name = conn.execute(text("SELECT name FROM plans WHERE id = :id"),
                                  {"id": filters.plan_id}).scalar()
     return render_template(
         "documents/library.html", result=result, filters=filters,
-        facets=search_mod.facets(conn), types=DOCUMENT_TYPES, plan_name=plan_name,
+        facets=library.facets(conn), types=DOCUMENT_TYPES, plan_name=plan_name,
     )
 
 

@@ -76,7 +76,8 @@ def _answer(query: dict[str, Any], answer: PlansAnswer, on: dt.date) -> Response
 def _context() -> dict[str, Any]:
     settings = current_app.config["SETTINGS"]
     return {"url_template": settings.document_url_template,
-            "base_url": request.url_root.rstrip("/")}
+            "base_url": request.url_root.rstrip("/"),
+            "documents_per_plan": settings.lookup_documents_per_plan}
 
 
 @bp.get("/lookup")
@@ -90,7 +91,7 @@ def lookup_get() -> Response:
     cache: EditionCache = current_app.extensions["lookup_cache"]
     key = point_key(conn, point.easting, point.northing) if cache.max_bytes else None
     if key is not None:
-        key = (*key, on, context["url_template"], context["base_url"])
+        key = (*key, on, *context.values())
     answer = cache.get(key) if key is not None else None
     if answer is None:
         answer = PlansAnswer.of(lookup_point(conn, point.easting, point.northing, today=on,

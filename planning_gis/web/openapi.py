@@ -247,11 +247,15 @@ def build_spec(server_url: str, version: str = __version__) -> dict:
              _p("limit", typ="integer", minimum=1, maximum=100, default=20)],
             tags=DOCS, schema=_ref("SearchResult"), errors={})},
         "/api/documents": {"get": _op(
-            "The document library, newest first, filtered",
+            "The document library, newest first, filtered; deep pages by the next link",
             [_p("type", enum=list(DOCUMENT_TYPES)), _p("issuer"),
              _p("year", typ="integer", minimum=1945), _p("plan", typ="integer", minimum=1),
-             _p("q"), _p("page", typ="integer", minimum=1, maximum=100_000, default=1),
-             _p("per_page", typ="integer", minimum=1, maximum=100, default=20)],
+             _p("q"), _p("page", typ="integer", minimum=1, maximum=100_000, default=1,
+                         desc="numbered pages reach the first 10,000 documents; past them "
+                              "follow the links (after=)"),
+             _p("per_page", typ="integer", minimum=1, maximum=100, default=20),
+             _p("after", desc="where the page starts: the cursor of a next link "
+                              "(issued date and id of the last document of the page before)")],
             tags=DOCS, schema={"type": "object"}, errors={})},
         "/api/documents/{docId}": {"get": _op(
             "One document with its plans and its pages' text", [_p("docId", "path", "integer")],
@@ -301,7 +305,7 @@ def build_spec(server_url: str, version: str = __version__) -> dict:
             _p("type", enum=list(DOCUMENT_TYPES)), _p("issuer"),
             _p("year", typ="integer", minimum=1945), _p("plan", typ="integer", minimum=1),
             _p("q"), _p("page", typ="integer", minimum=1, maximum=100_000),
-            _p("per_page", typ="integer", minimum=1, maximum=100)])},
+            _p("per_page", typ="integer", minimum=1, maximum=100), _p("after")])},
         "/tai-lieu/{docId}": {"get": _page("A document", [_p("docId", "path", "integer"),
                                                           _p("q")], E404)},
         "/quy-hoach/{planId}": {"get": _page("A plan and its documents",

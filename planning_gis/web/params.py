@@ -43,7 +43,7 @@ from planning_gis.crs import (
     resolve_projected,
     transformer,
 )
-from planning_gis.documents.search import LibraryFilters
+from planning_gis.documents.library import LibraryFilters
 from planning_gis.errors import (
     InvalidBBox,
     InvalidGeometry,
@@ -288,19 +288,19 @@ def typed(kind: str, name: str, raw: str) -> object:
 
 
 def library_filters(args: Mapping[str, Any], today: dt.date | None = None) -> LibraryFilters:
-    """``type, issuer, year, plan, q, page, per_page`` of the document library, as checked
-    :class:`~planning_gis.documents.search.LibraryFilters`."""
+    """``type, issuer, year, plan, q, page, per_page, after`` of the document library, as
+    checked :class:`~planning_gis.documents.library.LibraryFilters`."""
     today = today or dt.date.today()
     return LibraryFilters.checked(
         doc_type=args.get("type"), issuer=args.get("issuer"),
         year=int_arg(args, "year", None, 1945, today.year),
         plan_id=int_arg(args, "plan", None, 1, 2**31 - 1), q=args.get("q"),
         page=int_arg(args, "page", 1, 1, 100_000) or 1,
-        per_page=int_arg(args, "per_page", 20, 1, 100) or 20)
+        per_page=int_arg(args, "per_page", 20, 1, 100) or 20, after=args.get("after"))
 
 
 #: The query parameters of the library (page and JSON API).
-LIBRARY_PARAMS = frozenset({"type", "issuer", "year", "plan", "q", "page", "per_page"})
+LIBRARY_PARAMS = frozenset({"type", "issuer", "year", "plan", "q", "page", "per_page", "after"})
 
 
 def image_format(ext: str) -> str:

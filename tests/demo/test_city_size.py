@@ -55,6 +55,16 @@ def test_the_full_city_is_laid_out_at_the_issues_size():
     assert all(where[s.key] == where[s.supersedes] for s in chains)
 
 
+def test_every_plan_of_the_full_city_lies_inside_hanoi():
+    """The 1/5000 ring once reached past 106.05° E, where a look-up is refused as outside Hanoi."""
+    ex0, ey0, ex1, ey1 = city_size.extent_m()
+    for s in city_size.plan_specs(city_size.CITY):
+        if s.layout == "road":
+            continue
+        x, y, w, h = s.rect
+        assert ex0 <= x and x + w <= ex1 and ey0 <= y and y + h <= ey1, s.key
+
+
 def test_small_city_has_every_kind_and_chains_point_at_earlier_plans(specs):
     keys = [s.key for s in specs]
     assert {s.kind for s in specs} == set(PLAN_KINDS)

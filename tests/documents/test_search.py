@@ -15,7 +15,6 @@ from planning_gis.documents import search as S
 from planning_gis.documents.store import DocumentMetadata
 from planning_gis.errors import InvalidInput
 from planning_gis.models import AdminUnit, LandUseZone
-from planning_gis.web.params import library_filters
 
 pytestmark = pytest.mark.db
 
@@ -163,39 +162,3 @@ def test_explain_shows_every_branch_uses_its_index(conn, demo):
                   "ix_admin_units_name_trgm", "ix_documents_number_prefix",
                   "ix_plans_decision_number_prefix"):
         assert index in plans, index
-
-
-def test_explain_library_text_filter_uses_the_gin_index(conn, demo):
-    q = S.parse_query("quyet dinh")
-    params = {"doc_type": None, "issuer": None, "year_from": None, "year_to": None,
-              "plan_id": None, "tsq": q.tsquery, "limit": 20, "offset": 0}
-    assert "ix_documents_search_tsv" in _plan_json(conn, S.LIBRARY_SQL, params)
-
-
-def test_library_filters_and_paging(conn, demo):
-    everything = S.list_documents(conn, S.LibraryFilters(per_page=100))
-    assert everything["total"] >= 6
-    decisions = S.list_documents(conn, S.LibraryFilters(doc_type="quyet_dinh", per_page=100))
-    assert decisions["items"] and all(d["doc_type"] == "quyet_dinh" for d in decisions["items"])
-    year = int(decisions["items"][0]["issued_on"][:4])
-    by_year = S.list_documents(conn, S.LibraryFilters(year=year, per_page=100))
-    assert all(d["issued_on"].startswith(str(year)) for d in by_year["items"])
-    page1 = S.list_documents(conn, S.LibraryFilters(per_page=2))
-    page2 = S.list_documents(conn, S.LibraryFilters(per_page=2, page=2))
-    assert page1["pages"] >= 3 and {d["id"] for d in page1["items"]}.isdisjoint(
-        d["id"] for d in page2["items"])
-    dates = [d["issued_on"] for d in everything["items"] if d["issued_on"]]
-    assert dates == sorted(dates, reverse=True)
-    words = S.list_documents(conn, S.LibraryFilters(q="quyet dinh phe duyet", per_page=100))
-    assert words["total"] >= 1
-
-
-def test_library_filters_are_validated():
-    with pytest.raises(InvalidInput):
-        library_filters({"type": "cong_van"})
-    with pytest.raises(InvalidInput):
-        library_filters({"year": "hai nghìn"})
-    with pytest.raises(InvalidInput):
-        library_filters({"per_page": "1000"})
-    f = library_filters({"type": "quy_dinh", "year": "2015", "page": "2"})
-    assert f.as_args(page=1) == {"type": "quy_dinh", "year": 2015}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import math
 
@@ -152,8 +153,8 @@ def test_plot_not_json(city_client):
 
 
 @pytest.mark.parametrize("sql,table,params", [
-    (POINT_LOOKUP_SQL, "land_use_zones", {"e": E0, "n": N0}),
-    (POINT_LOOKUP_SQL, "plans", {"e": E0, "n": N0}),
+    (POINT_LOOKUP_SQL, "land_use_zones", {"e": E0, "n": N0, "per_plan": 8}),
+    (POINT_LOOKUP_SQL, "plans", {"e": E0, "n": N0, "per_plan": 8}),
     (POINT_KEY_SQL, "land_use_zones", {"e": E0, "n": N0}),
     (POINT_KEY_SQL, "plans", {"e": E0, "n": N0}),
     (PLOT_ZONES_SQL, "land_use_zones",
@@ -167,6 +168,42 @@ def test_lookup_sql_uses_gist_index(city, conn, sql, table, params):
     conn.execute(text("SET LOCAL enable_seqscan = off"))
     plan = "\n".join(r[0] for r in conn.execute(text("EXPLAIN " + sql.text), params))
     assert f"idx_{table}_geom" in plan, plan
+
+
+def test_point_lookup_finds_the_replacing_plan_and_the_documents_by_index(city, conn):
+    """Which plan replaces each plan, and each plan's first documents, come from indexes (a
+    sequential scan of the plans per plan was half of a city look-up's time)."""
+    conn.execute(text("SET LOCAL enable_seqscan = off"))
+    plan = "\n".join(r[0] for r in conn.execute(
+        text("EXPLAIN " + POINT_LOOKUP_SQL.text), {"e": E0, "n": N0, "per_plan": 8}))
+    assert "ix_plans_supersedes_id" in plan, plan
+    assert "pk_plan_documents" in plan, plan
+
+
+def test_answer_lists_a_plans_first_documents_with_their_total_and_a_link_to_all(city, conn):
+    from layers.lookup import lookup_point
+
+    e, n = city.point_detailed
+    conn.execute(text("""
+        WITH d AS (INSERT INTO documents (doc_type, title, file_sha256, file_size, is_fictional)
+                   SELECT 'ban_ve', 'Bản vẽ thử ' || g, md5('lookup ' || g) || md5(g::text),
+                          10, TRUE FROM generate_series(1, 3) g RETURNING id)
+        INSERT INTO plan_documents (plan_id, document_id, sort_order)
+        SELECT :p, id, 100 + id FROM d"""), {"p": city.ids["detailed"]})
+    total = conn.execute(text("SELECT count(*) FROM plan_documents WHERE plan_id = :p"),
+                         {"p": city.ids["detailed"]}).scalar_one()
+    assert total >= 4
+    full = lookup_point(conn, e, n, today=dt.date.today(), url_template="/documents/{id}",
+                        base_url="http://h", documents_per_plan=100)
+    one = lookup_point(conn, e, n, today=dt.date.today(), url_template="/documents/{id}",
+                       base_url="http://h", documents_per_plan=1)
+    gov_full, gov_one = full[0], one[0]
+    assert len(gov_full["documents"]) == gov_full["documents_total"] == total
+    assert gov_one["documents"] == gov_full["documents"][:1]
+    assert gov_one["documents_total"] == total
+    assert gov_one["documents_href"] == f"http://h/api/documents?plan={city.ids['detailed']}"
+    assert gov_one["documents_page"] == f"http://h/tai-lieu?plan={city.ids['detailed']}"
+    assert all(len(p["documents"]) <= 1 for p in one)
 
 
 def _uncached_client(demo):

@@ -71,6 +71,31 @@ def test_documents_api_filters_paging_and_detail(client, ids):
     assert _error(client.get("/api/documents/987654321"), 404)["code"] == "not_found"
 
 
+def test_documents_api_next_links_page_by_cursor_to_the_end(client):
+    everything = client.get("/api/documents?per_page=100").get_json()["items"]
+    seen, url, pages = [], "/api/documents?per_page=2", 0
+    while url:
+        page = client.get(url).get_json()
+        seen += [d["id"] for d in page["items"]]
+        nxt = [link["href"] for link in page["links"] if link["rel"] == "next"]
+        url = nxt[0].split("localhost", 1)[-1] if nxt else None
+        assert not nxt or "after=" in nxt[0]
+        pages += 1
+        assert pages < 100
+    assert seen == [d["id"] for d in everything] and pages == -(-len(seen) // 2)
+    deep = _error(client.get("/api/documents?page=600"), 400)
+    assert "after=" in deep["detail"] and deep["detail_vi"]
+    _error(client.get("/api/documents?after=hello"), 400)
+
+
+def test_library_page_next_link_carries_the_cursor(client):
+    html = client.get("/tai-lieu?per_page=2", headers=HTML).get_data(as_text=True)
+    nxt = re.search(r'rel="next" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    assert "after=" in nxt
+    second = client.get(nxt, headers=HTML)
+    assert second.status_code == 200 and "Trang đầu" in second.get_data(as_text=True)
+
+
 def test_file_is_the_stored_pdf_inline_with_a_vietnamese_name(client, ids):
     resp = client.get(f"/documents/{ids['doc']}/file")
     assert resp.status_code == 200 and resp.mimetype == "application/pdf"

@@ -37,7 +37,7 @@
       plotMixed: "Các góc phải cùng một hệ tọa độ (tất cả VN-2000 hoặc tất cả kinh độ/vĩ độ).",
       plotArea: "Diện tích thửa", share: "Tỷ lệ", inPlot: "Diện tích trong thửa", total: "Cộng", plotPdf: "Tải phiếu thông tin (PDF)",
       plotNoZone: "Thửa đất không cắt ô quy hoạch nào.",
-      documents: "Hồ sơ, tài liệu", view: "Xem", page: "Trang", openPdf: "Mở PDF", noPages: "Chưa có ảnh trang; hãy mở hoặc tải tệp PDF.", coords: "Tọa độ", units: "Đơn vị hành chính",
+      documents: "Hồ sơ, tài liệu", allDocuments: "Xem tất cả {n} văn bản của đồ án", view: "Xem", page: "Trang", openPdf: "Mở PDF", noPages: "Chưa có ảnh trang; hãy mở hoặc tải tệp PDF.", coords: "Tọa độ", units: "Đơn vị hành chính",
       oldName: "tên cũ", sheetPdf: "Phiếu thông tin (PDF)", share: "Chia sẻ", copied: "Đã chép đường dẫn",
       shareLink: "Đường dẫn chia sẻ", noPlan: "Không có đồ án quy hoạch nào tại vị trí này.",
       results: "Kết quả tìm kiếm", noResults: "Không tìm thấy kết quả.", reading: "Đọc là",
@@ -76,7 +76,7 @@
       plotMixed: "All corners must be in one system (all VN-2000 or all lon/lat).",
       plotArea: "Plot area", share: "Share", inPlot: "Area in the plot", total: "Total", plotPdf: "Download the information sheet (PDF)",
       plotNoZone: "The plot crosses no planning zone.",
-      documents: "Documents", view: "View", page: "Page", openPdf: "Open PDF", noPages: "No page images yet: open or download the PDF.", coords: "Coordinates", units: "Administrative units",
+      documents: "Documents", allDocuments: "All {n} documents of the plan", view: "View", page: "Page", openPdf: "Open PDF", noPages: "No page images yet: open or download the PDF.", coords: "Coordinates", units: "Administrative units",
       oldName: "former name", sheetPdf: "Information sheet (PDF)", share: "Share", copied: "Link copied",
       shareLink: "Link to share", noPlan: "No plan covers this point.",
       results: "Search results", noResults: "Nothing found.", reading: "Read as",
@@ -481,6 +481,10 @@
               el("a", { href: file, className: "btn", dataset: { view: String(Number(d.id)), title: d.title || "", pages: String(d.pages || 0) } }, t("view")),
               el("a", { href: file, className: "btn", download: "" }, t("download"))));
         })));
+        if (gov.documents_total > gov.documents.length) {
+          sec.append(el("p", {}, el("a", { href: `/tai-lieu?plan=${Number(gov.id)}`, className: "all-docs" },
+            t("allDocuments").replace("{n}", String(Number(gov.documents_total))))));
+        }
       }
       parts.push(sec);
     }
