@@ -37,12 +37,23 @@ def read_legend_csv(path: Path = LEGEND_CSV) -> list[dict[str, object]]:
 
 
 def load_legend(session: Session, path: Path = LEGEND_CSV) -> int:
-    """Insert or update every legend row; returns how many codes the table holds."""
-    rows = read_legend_csv(path)
+    """Insert or update the legend rows that differ; returns how many codes the table holds.
+
+    Only changed rows are written: the legend's edition triggers fire per statement, and a
+    write of an unchanged legend on every ``db upgrade`` made the zone coverage stale, so the
+    city's mid-zoom tiles fell back to the live zones (2 s, 1 MB) until the next rebuild.
+    """
+    fields = ("name_vi", "name_en", "color", "category", "sort_order")
+    held = {r.code: tuple(getattr(r, f) for f in fields)
+            for r in session.scalars(select(LandUseLegend))}
+    rows = [r for r in read_legend_csv(path)
+            if held.get(r["code"]) != tuple(r[f] for f in fields)]
+    if not rows:
+        return len(held)
     stmt = insert(LandUseLegend).values(rows)
     stmt = stmt.on_conflict_do_update(
         index_elements=[LandUseLegend.code],
-        set_={c: stmt.excluded[c] for c in ("name_vi", "name_en", "color", "category", "sort_order")},
+        set_={c: stmt.excluded[c] for c in fields},
     )
     session.execute(stmt)
     return len(session.scalars(select(LandUseLegend.code)).all())
