@@ -153,7 +153,7 @@ def build_info_sheet(info: dict[str, Any], snapshot_png: bytes, settings: Settin
                 ["Tầng cao", floors_text(ind) + (" tầng" if floors_text(ind) != "—" else "")],
                 ["Hệ số sử dụng đất", _fmt(_float(ind["far"]), "lần", 2)],
                 ["Dân số", _fmt(ind["population"], "người")],
-                ["Độ chính xác bản vẽ", accuracy_text(zone)],
+                ["Sai số nắn tờ bản đồ quét (vị trí tờ, không phải ranh giới ô)", accuracy_text(zone)],
             ]
             story.append(_kv_table(rows, regular))
         else:

@@ -47,8 +47,9 @@ def requested_point() -> ResolvedPoint:
 
 def share_url(point: ResolvedPoint) -> str:
     """The page's permalink for a point (opens the map there with the panel)."""
+    # The point exactly as asked (repr keeps every digit): a rounded one moves the VN-2000 shown.
     query = urlencode({"z": 17, "c": f"{point.lat:.6f},{point.lon:.6f}",
-                       "p": f"{point.lat:.6f},{point.lon:.6f}"})
+                       "p": f"{point.lat!r},{point.lon!r}"})
     return request.host_url.rstrip("/") + "/#" + query
 
 
