@@ -217,7 +217,7 @@
     if (!gov && !map.hasLayer(overlays.zones)) overlays.zones.addTo(map);
     mapEl.dataset.level = state.level;
   }
-  map.on("zoomend", syncZoning);
+  map.on("zoomend", () => { if (!applying) syncZoning(); });
   // Street names, drawn by us from the streets layer's GeoJSON at street scale (no external map).
   const labels = L.layerGroup().addTo(map);
   let labelsFor = "";
@@ -305,8 +305,6 @@
       const levelBefore = state.level;
       state.level = s.level || "governing";
       $("#level").value = state.level;
-      syncZoning();
-      if (map.hasLayer(overlays.zones) && (zoningBefore !== state.layers.has("zones") || levelBefore !== state.level)) overlays.zones.redraw();
       for (const name of LAYERS) {
         if (name === "zones") continue;
         const on = state.layers.has(name);
@@ -317,6 +315,10 @@
       }
       const center = s.center || (s.point ? s.point : (first ? [DEFAULT.lat, DEFAULT.lon] : null));
       if (center) map.setView(center, s.z || (s.point ? 17 : DEFAULT.z), { animate: false });
+      // The zoning layers once the map has its view (removing a layer mid-start breaks VectorGrid).
+      const hadZones = map.hasLayer(overlays.zones);
+      syncZoning();
+      if (hadZones && map.hasLayer(overlays.zones) && (zoningBefore !== state.layers.has("zones") || levelBefore !== state.level)) overlays.zones.redraw();
       state.opacity = s.opacity; $("#opacity").value = String(s.opacity);
       setSheet(s.sheet || "", s.swipe);
       const same = s.point && state.point && s.point[0] === state.point[0] && s.point[1] === state.point[1];
