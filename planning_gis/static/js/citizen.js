@@ -620,7 +620,7 @@
         el("br"), el("small", { lang: vi ? "en" : "vi" }, vi ? z.legend.name_en : z.legend.name_vi)));
       parts.push(el("dl", { className: "indicators" },
         fact(t("area"), "area", `${num(ind.area_m2, 0)} m²`),
-        fact(t("coverage"), "coverage", `${num(ind.coverage_pct, 1)} %`),
+        fact(t("coverage"), "coverage", ind.coverage_pct == null ? "—" : `${num(ind.coverage_pct, 1)} %`),
         fact(t("floors"), "floors", floors(ind)),
         fact(t("far"), "far", ind.far == null ? "—" : num(ind.far, 2) + " " + t("times")),
         fact(t("population"), "population", ind.population == null ? "—" : num(ind.population, 0) + " " + t("people"))));
@@ -848,8 +848,8 @@
       if (doc.type === "FeatureCollection") doc = (doc.features || [])[0] || {};
       return { geometry: doc.type === "Feature" ? doc.geometry : doc, crs: "4326" };
     }
-    const pairs = raw.split(/\n|;/).map((line) => {
-      if (!/\d/.test(line)) return null; // a header such as "STT, X (m), Y (m)"
+    const pairs = raw.split(/\n|;/).map((line, i, all) => {
+      if (i === 0 && all.length > 3 && !/\d/.test(line)) return null; // a header: "STT, X (m), Y (m)"
       let tok = line.replace(/[xy]\s*[=:]/gi, " ").trim().split(/[\s\t]+/).filter(Boolean);
       if (tok.length === 1) tok = tok[0].split(",");
       tok = tok.map((x) => x.replace(/,$/, "").replace(",", ".")).filter(Boolean);
