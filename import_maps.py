@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "planning_gis.commands.database",
     "planning_gis.commands.demo",
     "planning_gis.commands.zones",
+    "planning_gis.commands.basemap",
     "planning_gis.georef.cli",
     "planning_gis.documents.cli",
     "planning_gis.commands.users",

@@ -290,6 +290,32 @@ for _dataset in (
         tile_title_vi="Đơn vị hành chính (hiện hành)", edition="units",
     ),
     Dataset(
+        "governing", "Zoning of the governing plan", "Quy hoạch của đồ án áp dụng",
+        "At each place the zones of the plan that governs there (the most detailed plan in "
+        "force), without the overlapping levels: what the citizen's map shows by default",
+        "zones_with_legend t", {k: _ZONE_FIELDS[k] for k in _ZONE_DRAWING}, "MultiPolygon",
+        indexed_table="land_use_zones", minzoom=12, edition="zones", outputs=frozenset({MVT}),
+        zoom_bands=(ZoomBand(12, where=_IN_FORCE, fields=_ZONE_DRAWING, min_pixels=1,
+                             order_by=_BY_KIND,
+                             source="zone_coverage c JOIN zones_with_legend t ON t.id = c.zone_id",
+                             geom_sql="c.geom", current_sql=_CURRENT),),
+    ),
+    Dataset(
+        "streets", "Streets", "Đường phố",
+        "Named streets of the base map (OpenStreetMap, or the demo's fictional ones)",
+        "streets t",
+        {
+            "name": Field("t.name", title_vi="Tên đường", title="Street name", queryable=True),
+            "kind": Field("t.kind", title_vi="Loại đường", title="Road class", queryable=True),
+            "ref": Field("t.ref", title_vi="Số hiệu", title="Road number", outputs=_OGC_ONLY),
+            "source": Field("t.source", title_vi="Nguồn", title="Source", outputs=_OGC_ONLY),
+            "fictional": Field("t.is_fictional", "boolean", title_vi="Minh họa",
+                               title="Fictional", outputs=_OGC_ONLY),
+        },
+        "MultiLineString", indexed_table="streets", minzoom=13, edition="streets",
+        where="t.name IS NOT NULL OR t.kind IN ('motorway', 'trunk', 'primary', 'secondary')",
+    ),
+    Dataset(
         "sheets", "Published map sheets", "Tờ bản đồ đã công bố",
         "Footprints of published scanned sheets with their georeferencing accuracy",
         "published_sheets t",

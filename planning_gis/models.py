@@ -404,14 +404,76 @@ class RedLine(Base):
     )
     road_name: Mapped[str | None] = mapped_column(Text)
     width_m: Mapped[float | None] = mapped_column(Float)
+    #: The plan's cross-section (mặt cắt, e.g. "1-1") and the building line's setback (migration
+    #: 0011); the road reserve between the two sides is built by a trigger when not given.
+    cross_section: Mapped[str | None] = mapped_column(Text)
+    setback_m: Mapped[float | None] = mapped_column(Float)
     geom = mapped_column(
         Geometry("MULTILINESTRING", srid=STORAGE_SRID, spatial_index=True), nullable=False
     )
+    reserve = mapped_column(Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=False))
 
     __table_args__ = (
         CheckConstraint("ST_IsValid(geom) AND NOT ST_IsEmpty(geom)", name="geom_valid"),
         CheckConstraint("width_m IS NULL OR width_m > 0", name="width_positive"),
+        CheckConstraint("setback_m IS NULL OR setback_m >= 0", name="setback_non_negative"),
+        Index("idx_red_lines_reserve", "reserve", postgresql_using="gist"),
     )
+
+
+BASEMAP_SOURCES = ("osm", "demo", "file")
+
+
+class Street(Base):
+    """A street of the base map (OpenStreetMap or the demo's fictional ones), with its name."""
+
+    __tablename__ = "streets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False, default="road")
+    ref: Mapped[str | None] = mapped_column(Text)
+    osm_id: Mapped[int | None] = mapped_column(BigInteger)
+    source: Mapped[str] = mapped_column(String(16), nullable=False)
+    is_fictional: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    geom = mapped_column(
+        Geometry("MULTILINESTRING", srid=STORAGE_SRID, spatial_index=True), nullable=False
+    )
+
+    __table_args__ = (CheckConstraint(f"source IN ({_in(BASEMAP_SOURCES)})", name="source"),)
+
+
+class HouseNumber(Base):
+    """A house number on a street (OSM ``addr:housenumber`` / ``addr:street``)."""
+
+    __tablename__ = "addresses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    housenumber: Mapped[str] = mapped_column(Text, nullable=False)
+    street: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(Text)
+    osm_id: Mapped[int | None] = mapped_column(BigInteger)
+    source: Mapped[str] = mapped_column(String(16), nullable=False)
+    is_fictional: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    geom = mapped_column(Geometry("POINT", srid=STORAGE_SRID, spatial_index=True), nullable=False)
+
+    __table_args__ = (CheckConstraint(f"source IN ({_in(BASEMAP_SOURCES)})", name="source"),)
+
+
+class NamedPlace(Base):
+    """A named place of the base map (OSM ``place=*``: quarter, neighbourhood, village...)."""
+
+    __tablename__ = "places"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    osm_id: Mapped[int | None] = mapped_column(BigInteger)
+    source: Mapped[str] = mapped_column(String(16), nullable=False)
+    is_fictional: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    geom = mapped_column(Geometry("POINT", srid=STORAGE_SRID, spatial_index=True), nullable=False)
+
+    __table_args__ = (CheckConstraint(f"source IN ({_in(BASEMAP_SOURCES)})", name="source"),)
 
 
 def _trgm(name: str, column: Column) -> Index:
@@ -424,6 +486,9 @@ def _trgm(name: str, column: Column) -> Index:
 _trgm("ix_plans_name_trgm", Plan.__table__.c.name)
 _trgm("ix_admin_units_name_trgm", AdminUnit.__table__.c.name)
 _trgm("ix_land_use_zones_label_trgm", LandUseZone.__table__.c.label)
+_trgm("ix_streets_name_trgm", Street.__table__.c.name)
+_trgm("ix_places_name_trgm", NamedPlace.__table__.c.name)
+_trgm("ix_addresses_street_trgm", HouseNumber.__table__.c.street)
 Index("ix_documents_issued_on", PlanDocument.__table__.c.issued_on.desc().nulls_last(),
       PlanDocument.__table__.c.id.desc())
 

@@ -119,8 +119,14 @@ def find(conn: Connection, raw: str | None, *, limit: int = 10) -> dict[str, Any
     reading = parse_coordinates(query)
     if reading is not None:
         return {"query": query, "coordinates": reading.as_dict(), "results": []}
+    from planning_gis.citizen.gazetteer import lookup
     from planning_gis.documents.search import search
 
     found = search(conn, query, limit=limit)
+    # Places first (a citizen looks for where before what); the gazetteer's units replace the
+    # library's, which do not say what a former unit is now.
+    places = lookup(conn, query, limit=limit)
+    rest = [r for r in found["results"] if r["kind"] != "place"]
+    found["results"] = (places + rest)[:limit]
     found["coordinates"] = None
     return found

@@ -150,15 +150,19 @@ def build_info_sheet(info: dict[str, Any], snapshot_png: bytes, settings: Settin
                                           f" — <i>{escape(leg['name_en'])}</i>")],
                 ["Diện tích", _fmt(_float(ind["area_m2"]), "m²")],
                 ["Mật độ xây dựng", _fmt(_float(ind["coverage_pct"]), "%")],
-                ["Tầng cao", floors_text(ind) + " tầng"],
+                ["Tầng cao", floors_text(ind) + (" tầng" if floors_text(ind) != "—" else "")],
                 ["Hệ số sử dụng đất", _fmt(_float(ind["far"]), "lần", 2)],
                 ["Dân số", _fmt(ind["population"], "người")],
-                ["Độ chính xác bản vẽ", accuracy_text(zone)],
+                ["Sai số nắn tờ bản đồ quét (vị trí tờ, không phải ranh giới ô)", accuracy_text(zone)],
             ]
             story.append(_kv_table(rows, regular))
         else:
             story.append(p("Vị trí này không thuộc ô quy hoạch nào của đồ án đang có hiệu lực "
                            "trong cơ sở dữ liệu."))
+
+    if info.get("red_line"):
+        story.append(p("Chỉ giới đường đỏ, chỉ giới xây dựng / Red line, building line", h2))
+        story += _red_line(info["red_line"], plot_area, p, base, small, regular)
 
     story.append(p("3. Đồ án quy hoạch / Plans", h2))
     if governing:
@@ -271,6 +275,43 @@ def _shares(governing: dict[str, Any] | None, plans: list[dict[str, Any]], plot_
     out.append(p(f"Diện tích thửa đất tính trên mặt phẳng VN-2000 / TM-3 105°: "
                  f"{_fmt(plot_area, 'm²', 1)}. Tỷ lệ = diện tích phần ô đất trong thửa / diện tích "
                  "thửa.", small))
+    return out
+
+
+def _red_line(answer: dict[str, Any], plot_area: Any, p, base, small,
+              font: str) -> list[Any]:  # noqa: ANN001 - local paragraph helpers
+    """The red-line answer as the panel says it: the sentence, the road, the m² cut."""
+    out: list[Any] = [p("<b>" + escape(answer["summary_vi"]) + "</b>", base)]
+    road = answer.get("road")
+    rows: list[list[Any]] = []
+    if road:
+        dec = road["plan"]["decision"]
+        width = _fmt(_float(road["width_m"]), "m", 1)
+        rows += [
+            ["Tuyến đường", p(escape(road["road_name"] or "—"))],
+            ["Lộ giới (bề rộng quy hoạch)", width + (f", mặt cắt {road['cross_section']}"
+                                                     if road.get("cross_section") else "")],
+            ["Khoảng lùi (chỉ giới xây dựng)", _fmt(_float(road.get("setback_m")), "m", 1)],
+            ["Theo đồ án", p(escape(road["plan"]["name"]))],
+            ["Quyết định", p(escape(f"Số {dec['number'] or '—'} ngày {_date_vi(dec['date'])}"
+                                    f" — {dec['approving_body'] or '—'}"))],
+            ["Khoảng cách tới chỉ giới đường đỏ", _fmt(float(road["distance_m"]), "m", 1)],
+        ]
+    if plot_area is not None and "cut_m2" in answer:
+        rows += [
+            ["Diện tích trong chỉ giới đường đỏ",
+             f"{_fmt(float(answer['cut_m2']), 'm²', 1)} ({_fmt(float(answer['cut_pct']), '%', 1)})"],
+            ["Diện tích còn lại", _fmt(float(answer["remaining_m2"]), "m²", 1)],
+            ["Trong khoảng lùi (không được xây)", _fmt(float(answer["setback_strip_m2"]), "m²", 1)],
+            ["Có thể xây dựng", _fmt(float(answer["buildable_m2"]), "m²", 1)],
+        ]
+    elif road:
+        rows.append(["Trong phạm vi lộ giới", "CÓ" if answer["inside_reserve"] else "Không"])
+    if rows:
+        out.append(_kv_table(rows, font))
+    out.append(p("Chỉ giới đường đỏ số hóa từ đồ án quy hoạch tuyến đường; khoảng cách và diện "
+                 "tích tính trên mặt phẳng VN-2000 / TM-3 105°, có sai số của bản vẽ. Trên bản đồ: "
+                 "vùng tô đỏ nhạt là phạm vi lộ giới.", small))
     return out
 
 

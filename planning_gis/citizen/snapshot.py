@@ -28,7 +28,7 @@ _KIND_RANK = "CASE z.plan_kind " + " ".join(
 
 ZONES_SQL = text(
     f"""
-    SELECT z.label, z.color, z.plan_status AS status, z.plan_kind AS kind,
+    SELECT z.label, z.color, z.plan_id, z.plan_status AS status, z.plan_kind AS kind,
            ST_AsBinary(ST_Intersection(z.geom, {BOX})) AS g
       FROM zones_with_legend z
      WHERE z.geom && {BOX} AND z.plan_status NOT IN ('superseded', 'draft')
@@ -39,6 +39,11 @@ ZONES_SQL = text(
 PLANS_SQL = text(
     f"""SELECT ST_AsBinary(ST_Intersection(ST_Boundary(p.geom), {BOX})) AS g FROM plans p
         WHERE p.geom && {BOX} AND p.status <> 'superseded'"""
+)
+RESERVE_SQL = text(
+    f"""SELECT ST_AsBinary(ST_Intersection(r.reserve, {BOX})) AS g FROM red_lines r
+        JOIN plans p ON p.id = r.plan_id
+        WHERE r.reserve && {BOX} AND p.status IN ('approved', 'amended')"""
 )
 RED_SQL = text(
     f"""SELECT ST_AsBinary(ST_Intersection(r.geom, {BOX})) AS g FROM red_lines r
@@ -110,6 +115,7 @@ def render_snapshot(conn: Connection, e: float, n: float, plan_ids: list[int],
     font = ImageFont.truetype(settings.font_path, 18) if settings.font_path else None
     small = ImageFont.truetype(settings.font_path, 15) if settings.font_path else None
     labels: list[tuple[tuple[float, float], str]] = []
+    governing = plan_ids[0] if plan_ids else None
     for row in conn.execute(ZONES_SQL, {**box, "plan_ids": plan_ids or [0]}):
         geom = wkb.loads(bytes(row.g))
         fill = _rgb(row.color) + (200,)
@@ -121,14 +127,28 @@ def render_snapshot(conn: Connection, e: float, n: float, plan_ids: list[int],
             for hole in poly.interiors:
                 draw.polygon([view.px(x, y) for x, y in hole.coords], fill=(248, 247, 242, 255),
                              outline=(70, 70, 70, 255))
-        if not geom.is_empty and geom.area * view.scale**2 > 2500:
+        # Only the governing plan's zones are labelled: labels of every level collide and
+        # mix plans (a master-plan label over a detailed plan's zone).
+        if row.plan_id == governing and not geom.is_empty and geom.area * view.scale**2 > 2500:
             c = geom.representative_point()
             labels.append((view.px(c.x, c.y), row.label))
+    for row in conn.execute(RESERVE_SQL, box):  # the road reserve, light red
+        for poly in _polygons(wkb.loads(bytes(row.g))):
+            if not poly.is_empty:
+                draw.polygon([view.px(x, y) for x, y in poly.exterior.coords],
+                             fill=(230, 40, 40, 70))
     for sql, color, width_px in ((PLANS_SQL, (20, 20, 20, 255), 3), (RED_SQL, (220, 0, 0, 255), 3)):
         for row in conn.execute(sql, box):
             for line in _lines(wkb.loads(bytes(row.g))):
                 draw.line([view.px(x, y) for x, y in line.coords], fill=color, width=width_px)
+    placed: list[tuple[float, float, float, float]] = []
     for (x, y), label in labels:
+        w = 9 * len(label) + 8
+        rect = (x - w / 2, y - 11, x + w / 2, y + 11)
+        if any(rect[0] < q[2] and q[0] < rect[2] and rect[1] < q[3] and q[1] < rect[3]
+               for q in placed):
+            continue  # a label that would cover another is left out
+        placed.append(rect)
         draw.text((x, y), label, fill=(20, 20, 20), font=small, anchor="mm",
                   stroke_width=2, stroke_fill=(255, 255, 255))
     if plot is not None:  # the plot: a blue outline over a white halo

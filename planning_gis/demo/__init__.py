@@ -51,6 +51,9 @@ def _remove_demo(session: Session) -> None:
     session.execute(delete(Plan).where(Plan.is_fictional))
     session.execute(delete(PlanDocument).where(PlanDocument.is_fictional))
     session.execute(delete(AdminUnit).where(AdminUnit.is_fictional))
+    from planning_gis.basemap.store import remove_fictional
+
+    remove_fictional(session)
 
 
 def _load_units(session: Session, city: DemoCity) -> int:
@@ -95,7 +98,9 @@ def _load_plans(session: Session, city: DemoCity) -> dict[str, Plan]:
                 population=z.population, geom=from_shape(z.geom, srid=STORAGE_SRID),
             ))
         for road_name, width, lines in p.red_lines:
+            section, setback = p.road_details.get(road_name, (None, None))
             session.add(RedLine(plan_id=plans[p.key].id, road_name=road_name, width_m=width,
+                                cross_section=section, setback_m=setback,
                                 geom=from_shape(lines, srid=STORAGE_SRID)))
     session.flush()
     return plans
@@ -147,12 +152,26 @@ def load_demo(settings: Settings | None = None, *, force: bool = False,
         city = build_city(size)
         units = _load_units(session, city)
         plans = _load_plans(session, city)
+        _load_basemap(session, city)
         n_docs = _load_documents(session, city, plans, settings)
         _load_accounts(session)
         n_sheets = _load_sheets(session, city, plans, settings)
         zones = sum(len(p.zones) for p in city.plans)
     return DemoSummary(True, len(plans), zones, n_docs, n_sheets, units,
                        time.perf_counter() - started)
+
+
+def _load_basemap(session: Session, city: DemoCity) -> None:
+    """The demo's fictional streets, house numbers and places (the offline base map)."""
+    from planning_gis.basemap.store import BasemapRows, write_rows
+
+    bm = city.basemap
+    rows = BasemapRows(
+        streets=[(s.name, s.kind, None, None, s.geom) for s in bm.streets],
+        addresses=[(a.housenumber, a.street, None, None, a.point) for a in bm.addresses],
+        places=[(name, kind, None, pt) for name, kind, pt in bm.places],
+    )
+    write_rows(session.connection(), rows, source="demo", fictional=True)
 
 
 def _load_sheets(session: Session, city: DemoCity, plans: dict[str, Plan],

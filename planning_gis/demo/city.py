@@ -75,6 +75,8 @@ class DemoPlan:
     supersedes: str | None = None
     zones: list[DemoZone] = field(default_factory=list)
     red_lines: list[tuple[str, float, MultiLineString]] = field(default_factory=list)
+    #: Per road name: the plan's cross-section (mặt cắt) and the building line's setback in m.
+    road_details: dict[str, tuple[str | None, float | None]] = field(default_factory=dict)
 
 
 @dataclass
@@ -90,10 +92,36 @@ class DemoUnit:
 
 
 @dataclass
+class DemoStreet:
+    """A fictional street of the base map: a name and its axis (EPSG:5897)."""
+
+    name: str
+    kind: str
+    geom: MultiLineString
+
+
+@dataclass
+class DemoAddress:
+    housenumber: str
+    street: str
+    point: Point
+
+
+@dataclass
+class DemoBasemap:
+    """The demo's own base map: fictional named streets, house numbers and places."""
+
+    streets: list[DemoStreet] = field(default_factory=list)
+    addresses: list[DemoAddress] = field(default_factory=list)
+    places: list[tuple[str, str, Point]] = field(default_factory=list)
+
+
+@dataclass
 class DemoCity:
     plans: list[DemoPlan]
     units: list[DemoUnit]
     origin: tuple[float, float]
+    basemap: DemoBasemap = field(default_factory=DemoBasemap)
 
 
 def _multi(geom) -> MultiPolygon:
@@ -260,8 +288,11 @@ def build_city(size: str = "full", seed: int = 2009) -> DemoCity:
     road.zones.append(DemoZone("VĐ2,5-GT", "GT", _multi(corridor)))
     left = centre.offset_curve(width / 2)
     right = centre.offset_curve(-width / 2)
-    road.red_lines.append(("Đường Vành đai 2,5 (minh họa)", width, MultiLineString([left, right])))
+    road_name = "Đường Vành đai 2,5 (minh họa)"
+    road.red_lines.append((road_name, width, MultiLineString([left, right])))
+    road.road_details[road_name] = ("1-1", 6.0)
     plans.append(road)
+    basemap = _basemap(zx0, zy0, zw, zh, bw, bh, 20, cols, rows, centre, road_name)
 
     # --- Industrial cluster ----------------------------------------------------------------------
     ix, iy = lonlat_to_vn2000(105.7020, 21.0650)
@@ -283,7 +314,58 @@ def build_city(size: str = "full", seed: int = 2009) -> DemoCity:
     industrial.zones.append(DemoZone("CCN-GT", "GT", _multi(ind_outline.difference(taken))))
     plans.append(industrial)
 
-    return DemoCity(plans=plans, units=_units(cx, cy, mw, mh, ix0, iy0, iw, ih), origin=(cx, cy))
+    return DemoCity(plans=plans, units=_units(cx, cy, mw, mh, ix0, iy0, iw, ih), origin=(cx, cy),
+                    basemap=basemap)
+
+
+#: Street names of Cầu Giấy given to the demo's fictional streets (labelled "minh họa"): the
+#: geometry is invented, the names let the search box be tried as a citizen would use it.
+STREETS_EW = ("Xuân Thủy", "Trần Duy Hưng", "Hoàng Quốc Việt", "Nguyễn Khánh Toàn",
+              "Trần Đăng Ninh", "Nguyễn Phong Sắc", "Hồ Tùng Mậu", "Phạm Văn Đồng",
+              "Cầu Giấy", "Nguyễn Văn Huyên", "Trung Kính", "Hoàng Minh Giám",
+              "Mạc Thái Tông", "Trần Kim Xuyến", "Nguyễn Thị Định", "Lê Văn Lương",
+              "Dương Khuê", "Chùa Hà", "Tô Hiệu")
+STREETS_NS = ("Trần Thái Tông", "Duy Tân", "Dương Đình Nghệ", "Nguyễn Chánh", "Mạc Thái Tổ",
+              "Tôn Thất Thuyết", "Trần Quốc Hoàn", "Phạm Hùng", "Dịch Vọng Hậu", "Quan Hoa",
+              "Yên Hòa", "Nguyễn Ngọc Vũ", "Vũ Phạm Hàm", "Trần Quý Kiên", "Phạm Tuấn Tài",
+              "Nguyễn Khang", "Trung Hòa", "Thành Thái", "Doãn Kế Thiện", "Mai Dịch",
+              "Nghĩa Tân")
+
+
+def _basemap(zx0, zy0, zw, zh, bw, bh, road, cols, rows, centre: LineString,
+             ring_road: str) -> DemoBasemap:
+    """Named streets on the zoning plan's road grid, house numbers along them, a few places.
+
+    House numbers go as in Vietnam: odd on one side, even on the other, rising from the street's
+    start, one every 20 m, 12 m off the axis (in front of the blocks).
+    """
+    out = DemoBasemap()
+    lines: list[tuple[str, str, LineString]] = []
+    for r in range(min(rows + 1, len(STREETS_EW))):
+        y = zy0 + road / 2 + r * (bh + road)
+        lines.append((f"Đường {STREETS_EW[r]} (minh họa)", "secondary" if r % 3 == 0 else
+                      "residential", LineString([(zx0, y), (zx0 + zw, y)])))
+    for c in range(min(cols + 1, len(STREETS_NS))):
+        x = zx0 + road / 2 + c * (bw + road)
+        lines.append((f"Phố {STREETS_NS[c]} (minh họa)", "tertiary" if c % 4 == 0 else
+                      "residential", LineString([(x, zy0), (x, zy0 + zh)])))
+    lines.append((ring_road, "primary", centre))
+    for name, kind, line in lines:
+        out.streets.append(DemoStreet(name, kind, MultiLineString([line])))
+        for i in range(1, int(line.length // 20)):
+            at = i * 20.0
+            for side, parity in ((12.0, 1), (-12.0, 0)):
+                p = line.interpolate(at)
+                q = line.interpolate(min(at + 1.0, line.length))
+                dx, dy = q.x - p.x, q.y - p.y
+                norm = math.hypot(dx, dy) or 1.0
+                pt = Point(p.x - dy / norm * side, p.y + dx / norm * side)
+                out.addresses.append(DemoAddress(str(2 * i - parity), name, pt))
+    for name, kind, fx, fy in (("Khu tập thể Dịch Vọng (minh họa)", "neighbourhood", 0.3, 0.7),
+                               ("Làng Mai Dịch (minh họa)", "quarter", 0.15, 0.2),
+                               ("Khu đô thị Trung Hòa (minh họa)", "neighbourhood", 0.8, 0.3)):
+        out.places.append((name, kind, Point(zx0 + fx * zw, zy0 + fy * zh)))
+    return out
 
 
 def _units(cx, cy, mw, mh, ix0, iy0, iw, ih) -> list[DemoUnit]:
@@ -312,6 +394,18 @@ def _units(cx, cy, mw, mh, ix0, iy0, iw, ih) -> list[DemoUnit]:
         for u in units:
             if u.name.startswith(predecessor) and u.successor is None:
                 u.successor = f"{name} {FICTIONAL}"
+    # The wards of Quận Cầu Giấy before 1/7/2025, merged into the new wards that cover them.
+    old_wards = [("Phường Dịch Vọng", 0, 1), ("Phường Mai Dịch", 1, 1),
+                 ("Phường Trung Hòa", 0, 0), ("Phường Yên Hòa", 1, 0)]
+    for name, col, row in old_wards:
+        wx0 = x0 + third + col * third / 2
+        wy0 = y0 + row * mh / 2
+        geom = box(wx0, wy0, wx0 + third / 2, wy0 + mh / 2)
+        successor = "Phường Nghĩa Đô" if row else "Phường Cầu Giấy"
+        units.append(DemoUnit(f"{name} {FICTIONAL}", "phuong", f"W{len(units):02d}",
+                              dt.date(1997, 1, 1), old_end, _multi(geom),
+                              parent=f"Quận Cầu Giấy {FICTIONAL}",
+                              successor=f"{successor} {FICTIONAL}"))
     units.append(DemoUnit(f"Huyện Hoài Đức {FICTIONAL}", "huyen", "277", dt.date(2008, 8, 1),
                           old_end, _multi(box(ix0 - 500, iy0 - 500, ix0 + iw + 500, iy0 + ih + 500)),
                           parent="Thành phố Hà Nội", successor=f"Xã Sơn Đồng {FICTIONAL}"))

@@ -41,6 +41,18 @@ def _nfc(s: str) -> str:
     return unicodedata.normalize("NFC", s)
 
 
+def _legal_basis(decided) -> list[str]:
+    """The laws a decision of that date could cite: none passed after it (the 1998 master plan
+    cited the 2009 law)."""
+    if decided.year >= 2010:
+        return ["Căn cứ Luật Quy hoạch đô thị ngày 17 tháng 6 năm 2009;",
+                "Căn cứ Nghị định số 37/2010/NĐ-CP của Chính phủ về lập, thẩm định, phê duyệt "
+                "và quản lý quy hoạch đô thị;"]
+    return ["Căn cứ Luật Tổ chức Hội đồng nhân dân và Ủy ban nhân dân ngày 21 tháng 6 năm 1994;",
+            "Căn cứ Nghị định số 91/CP ngày 17 tháng 8 năm 1994 của Chính phủ ban hành Điều lệ "
+            "quản lý quy hoạch đô thị;"]
+
+
 def documents_for(plans: list[DemoPlan]) -> list[DemoDocument]:
     docs: list[DemoDocument] = []
     notice = "Văn bản minh họa của bản demo, không có giá trị pháp lý."
@@ -56,9 +68,7 @@ def documents_for(plans: list[DemoPlan]) -> list[DemoDocument]:
                 f"{p.decision_date:%m} năm {p.decision_date:%Y}",
                 "QUYẾT ĐỊNH",
                 f"Về việc phê duyệt {p.name}.",
-                "Căn cứ Luật Quy hoạch đô thị ngày 17 tháng 6 năm 2009;",
-                "Căn cứ Nghị định số 37/2010/NĐ-CP của Chính phủ về lập, thẩm định, phê duyệt "
-                "và quản lý quy hoạch đô thị;",
+                *_legal_basis(p.decision_date),
                 f"Điều 1. Phê duyệt {p.name} với các nội dung chính: tỷ lệ 1/{p.scale_denominator}, "
                 f"diện tích khoảng {p.outline.area / 10000:.1f} ha.",
                 "Điều 2. Giao Sở Quy hoạch – Kiến trúc kiểm tra, xác nhận hồ sơ bản vẽ; "

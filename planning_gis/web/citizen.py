@@ -17,6 +17,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from planning_gis.citizen.find import find
 from planning_gis.citizen.info_sheet import build_info_sheet
 from planning_gis.citizen.place import place_context, plot_sheet, point_sheet
+from planning_gis.citizen.red_line import plot_answer, point_answer
 from planning_gis.citizen.snapshot import render_snapshot
 from planning_gis.crs import (
     STORAGE_SRID,
@@ -47,8 +48,9 @@ def requested_point() -> ResolvedPoint:
 
 def share_url(point: ResolvedPoint) -> str:
     """The page's permalink for a point (opens the map there with the panel)."""
+    # The point exactly as asked (repr keeps every digit): a rounded one moves the VN-2000 shown.
     query = urlencode({"z": 17, "c": f"{point.lat:.6f},{point.lon:.6f}",
-                       "p": f"{point.lat:.6f},{point.lon:.6f}"})
+                       "p": f"{point.lat!r},{point.lon!r}"})
     return request.host_url.rstrip("/") + "/#" + query
 
 
@@ -60,6 +62,31 @@ def place():
            "share_url": share_url(pt)}
     resp = jsonify(doc)
     resp.headers["Cache-Control"] = _settings().api_cache_control
+    return resp
+
+
+@bp.get("/api/citizen/red-line")
+def red_line_point():
+    """Is this point inside a planned road's reserve? The nearest road, its width and plan."""
+    pt = requested_point()
+    doc = {"query": pt.as_dict(), **point_answer(db.get_conn(), pt.easting, pt.northing)}
+    resp = jsonify(doc)
+    resp.headers["Cache-Control"] = _settings().api_cache_control
+    return resp
+
+
+@bp.post("/api/citizen/red-line")
+def red_line_plot():
+    """How much of a plot (GeoJSON, as ``POST /api/lookup`` reads it) the road reserves take."""
+    settings = _settings()
+    params.check_known(request.args, PLOT_PARAMS)
+    plot = params.stored_plot(settings, params.plot_crs(request.args, (WGS84, STORAGE_SRID)))
+    c = plot.geom.centroid
+    centre = resolve_lonlat(*vn2000_to_lonlat(c.x, c.y))
+    doc = {"query": centre.as_dict(),
+           **plot_answer(db.get_conn(), plot.geom.wkt, plot.area_m2)}
+    resp = jsonify(doc)
+    resp.headers["Cache-Control"] = "no-store"
     return resp
 
 
@@ -96,6 +123,7 @@ def info_sheet():
     pt = requested_point()
     conn = db.get_conn()
     info = point_sheet(conn, pt, **_lookup_context())
+    info["red_line"] = point_answer(conn, pt.easting, pt.northing)
     plan_ids = [p["id"] for p in info["plans"]]
     png = render_snapshot(conn, pt.easting, pt.northing, plan_ids, settings)
     return _pdf(build_info_sheet(info, png, settings, share_url=share_url(pt)))
@@ -117,6 +145,7 @@ def plot_info_sheet():
     centre = resolve_lonlat(*vn2000_to_lonlat(c.x, c.y))
     conn = db.get_conn()
     info = plot_sheet(conn, geom.wkt, area, centre, **_lookup_context())
+    info["red_line"] = plot_answer(conn, geom.wkt, area)
     plan_ids = [p["id"] for p in info["plans"]]
     png = render_snapshot(conn, c.x, c.y, plan_ids, settings, plot=geom)
     return _pdf(build_info_sheet(info, png, settings, share_url=share_url(centre)))

@@ -274,6 +274,19 @@ def build_spec(server_url: str, version: str = __version__) -> dict:
         "/api/citizen/place": {"get": _op(
             "Administrative units at a point and the data's date", POINT_PARAMS, tags=CITIZEN,
             schema={"type": "object", "required": ["point"]}, errors={})},
+        "/api/citizen/red-line": {
+            "get": _op("The red-line answer at a point: nearest planned road, its width and "
+                       "plan, the distance to the red line, inside the road reserve or not",
+                       POINT_PARAMS, tags=CITIZEN,
+                       schema={"type": "object", "required": ["query", "roads", "summary_vi"]}),
+            "post": {
+                **_op("The red-line answer for a plot: m² and % inside the road reserve, what "
+                      "remains, the setback strip before the building line",
+                      [_p("crs", desc="4326 (default) or 5897")], tags=CITIZEN,
+                      schema={"type": "object", "required": ["cut_m2", "summary_vi"]}),
+                "requestBody": PLOT_BODY,
+            },
+        },
         "/api/citizen/find": {"get": _op(
             "The search box: coordinates recognised, anything else searched",
             [_p("q", required=True), _p("limit", typ="integer", minimum=1, maximum=100,

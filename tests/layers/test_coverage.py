@@ -131,3 +131,15 @@ def test_mid_zoom_reads_the_coverage_index_and_skips_the_live_zones(fresh, conn,
         text("EXPLAIN " + tile_sql(ZONES, 10).text),
         tile_params(ZONES, TMS, TMS.tile(*CENTRE_LONLAT, 10), settings)))
     assert "idx_zone_overview_geom" in low, low
+
+
+def test_the_governing_layer_draws_only_the_governing_plan_at_z16(fresh, conn):
+    """The citizen's default map: at z16, where ``zones`` has every level, ``governing`` has the
+    governing plan's zones only (no blended levels whose colours leave the legend)."""
+    from planning_gis.settings import get_settings
+
+    governing = registry.get("governing", registry.MVT)
+    body = render_tile(conn, governing, TMS, TMS.tile(*CENTRE_LONLAT, 16), get_settings())
+    feats = mapbox_vector_tile.decode(body)["governing"]["features"]
+    plans = _plans_of(conn, feats)
+    assert "detailed" in plans and not plans & {"old_detailed", "draft", "master"}

@@ -54,7 +54,7 @@ def test_place_gives_units_data_date_and_share_link(client, zone):
     assert r.status_code == 200
     doc = r.get_json()
     assert doc["units"] and all(u["name"] for u in doc["units"])
-    assert doc["data_date"] and doc["share_url"].endswith(f"p={zone.lat:.6f}%2C{zone.lon:.6f}")
+    assert doc["data_date"] and doc["share_url"].endswith(f"p={zone.lat!r}%2C{zone.lon!r}")
 
 
 def test_duplicate_point_endpoint_is_gone(client, zone):
@@ -136,7 +136,7 @@ def test_info_sheet_pdf_reads_back(client, zone):
     assert "PHIẾU THÔNG TIN QUY HOẠCH" in body
     assert "không có giá trị pháp lý" in body
     assert zone.label in body and zone.decision_number in body
-    assert "Dữ liệu cập nhật đến" in body and "Độ chính xác bản vẽ" in body
+    assert "Dữ liệu cập nhật đến" in body and "Sai số nắn tờ bản đồ quét" in body
     assert reader.pages[0].images, "the map snapshot is embedded"
 
 

@@ -10,14 +10,23 @@
     vi: {
       title: "Bản đồ quy hoạch Hà Nội", skip: "Chuyển tới ô tìm kiếm",
       searchLabel: "Tìm địa danh, đồ án, ô đất, số quyết định hoặc tọa độ",
-      searchPlaceholder: "Tìm: Cầu Giấy, C.3-2, 1259/QĐ-TTg, X Y…", search: "Tìm kiếm",
+      searchPlaceholder: "Tìm: Xuân Thủy, Cầu Giấy, 1259/QĐ-TTg, X Y…", search: "Tìm kiếm",
       searchHint: "Tọa độ VN-2000 nhập theo thứ tự X (Bắc) rồi Y (Đông); hoặc kinh độ, vĩ độ.",
       locate: "Vị trí của tôi", layersBtn: "Lớp & chú giải", langAria: "English", close: "Đóng",
       mapAria: "Bản đồ quy hoạch. Chạm hoặc nhấn Enter để tra cứu tại tâm bản đồ.",
       swipeLabel: "So sánh: kéo để chia bản đồ quét và ô quy hoạch",
       layers: "Lớp bản đồ", lyrZones: "Quy hoạch sử dụng đất", lyrRedlines: "Chỉ giới đường đỏ",
       lyrPlans: "Ranh giới đồ án", lyrUnits: "Ranh giới hành chính", scan: "Bản đồ gốc (bản quét)",
-      scanNone: "— không hiển thị —", opacity: "Độ mờ bản quét",
+      scanNone: "— không hiển thị —", opacity: "Độ đục của bản quét (0 = trong suốt)",
+      lyrStreets: "Đường phố", level: "Cấp quy hoạch hiển thị", levelGoverning: "Đồ án áp dụng tại từng nơi (mặc định)",
+      levelChung: "Quy hoạch chung", levelPhanKhu: "Quy hoạch phân khu", levelChiTiet: "Quy hoạch chi tiết", levelAll: "Tất cả các cấp (chồng lớp)",
+      zoomIn: "Phóng to", zoomOut: "Thu nhỏ",
+      redLine: "Chỉ giới đường đỏ", road: "Tuyến đường", width: "Lộ giới (bề rộng quy hoạch)", section: "mặt cắt",
+      setback: "Khoảng lùi (chỉ giới xây dựng)", toRedLine: "Khoảng cách tới chỉ giới đường đỏ", insideReserve: "Trong phạm vi lộ giới",
+      yes: "CÓ", no: "Không", byPlan: "Theo đồ án", street: "Đường phố gần nhất",
+      why: "Vì sao áp dụng", whyText: "chi tiết hơn và còn hiệu lực", details: "Cụ thể hóa đồ án", replacedBy: "thay thế bởi",
+      cutArea: "Diện tích trong chỉ giới đường đỏ", remaining: "Diện tích còn lại", setbackStrip: "Trong khoảng lùi (không được xây)", buildable: "Có thể xây dựng",
+      plotFile: "Hoặc chọn tệp (GeoJSON, hoặc tệp văn bản/CSV tọa độ các góc)",
       swipe: "So sánh (vuốt) với ô quy hoạch", legend: "Chú giải", download: "Tải về",
       fictional: "Dữ liệu minh họa, không có giá trị pháp lý",
       noSheets: "Chưa có tờ bản đồ quét nào được công bố.",
@@ -26,7 +35,7 @@
       population: "Dân số", people: "người", times: "lần", floorsUnit: "tầng",
       governing: "Đồ án áp dụng", others: "Các đồ án khác tại vị trí này", superseded: "Hết hiệu lực",
       decision: "Quyết định", issuedBy: "Cơ quan phê duyệt", date: "ngày", number: "số",
-      accuracy: "Độ chính xác bản vẽ", noAccuracy: "chưa có số đo độc lập (ô không vẽ từ tờ bản đồ quét đã nắn chỉnh)",
+      accuracy: "Sai số nắn bản đồ quét (vị trí tờ bản đồ, không phải ranh giới ô đất)", noAccuracy: "chưa có số đo độc lập (ô không vẽ từ tờ bản đồ quét đã nắn chỉnh)",
       accCheck: "sai số tại điểm kiểm tra độc lập", accLoo: "sai số kiểm tra chéo bỏ-một-điểm", sheetWord: "tờ",
       sheetAccuracy: "Độ chính xác của tờ", showScan: "Xem bản quét",
       plotBtn: "Thửa đất", plotTitle: "Phiếu thông tin cho thửa đất",
@@ -35,7 +44,7 @@
       plotDone: "Xong", plotCancel: "Hủy", plotDrawing: "Chạm vào các góc thửa đất theo thứ tự", corners: "góc",
       plotNeed3: "Cần ít nhất 3 góc để tạo thửa đất.", plotBadText: "Không đọc được: hãy dán GeoJSON hoặc mỗi dòng hai số (X Y hoặc kinh độ vĩ độ).",
       plotMixed: "Các góc phải cùng một hệ tọa độ (tất cả VN-2000 hoặc tất cả kinh độ/vĩ độ).",
-      plotArea: "Diện tích thửa", share: "Tỷ lệ", inPlot: "Diện tích trong thửa", total: "Cộng", plotPdf: "Tải phiếu thông tin (PDF)",
+      plotArea: "Diện tích thửa", sharePct: "Tỷ lệ", inPlot: "Diện tích trong thửa", total: "Cộng", plotPdf: "Tải phiếu thông tin (PDF)",
       plotNoZone: "Thửa đất không cắt ô quy hoạch nào.",
       documents: "Hồ sơ, tài liệu", allDocuments: "Xem tất cả {n} văn bản của đồ án", view: "Xem", page: "Trang", openPdf: "Mở PDF", noPages: "Chưa có ảnh trang; hãy mở hoặc tải tệp PDF.", coords: "Tọa độ", units: "Đơn vị hành chính",
       oldName: "tên cũ", sheetPdf: "Phiếu thông tin (PDF)", share: "Chia sẻ", copied: "Đã chép đường dẫn",
@@ -44,19 +53,28 @@
       swap: "Thử đảo thứ tự hai số", geoUnsupported: "Trình duyệt không hỗ trợ định vị.",
       geoDenied: "Không lấy được vị trí của bạn", error: "Có lỗi",
       geoOutside: "Vị trí của bạn ({where}) nằm ngoài Hà Nội. Bản đồ này chỉ có quy hoạch của Hà Nội: hãy tìm theo địa danh hoặc tọa độ.", dataDate: "Dữ liệu đến ngày",
-      kinds: { plan: "Đồ án", zone: "Ô đất", document: "Tài liệu", place: "Địa danh", decision: "Quyết định" },
+      kinds: { plan: "Đồ án", zone: "Ô đất", document: "Tài liệu", place: "Địa danh", decision: "Quyết định", street: "Đường", address: "Số nhà" },
     },
     en: {
       title: "Hanoi planning map", skip: "Skip to search",
       searchLabel: "Search places, plans, zones, decision numbers or coordinates",
-      searchPlaceholder: "Search: Cau Giay, C.3-2, 1259/QĐ-TTg, X Y…", search: "Search",
+      searchPlaceholder: "Search: Xuan Thuy, Cau Giay, 1259/QĐ-TTg, X Y…", search: "Search",
       searchHint: "VN-2000 coordinates: X (northing) first, then Y (easting); or lon, lat.",
       locate: "My location", layersBtn: "Layers & legend", langAria: "Tiếng Việt", close: "Close",
       mapAria: "Planning map. Tap, or press Enter to look up the centre of the map.",
       swipeLabel: "Compare: drag to split the scan and the zones",
       layers: "Map layers", lyrZones: "Land-use zoning", lyrRedlines: "Red boundary lines",
       lyrPlans: "Plan outlines", lyrUnits: "Administrative boundaries", scan: "Original map (scan)",
-      scanNone: "— hidden —", opacity: "Scan opacity",
+      scanNone: "— hidden —", opacity: "Scan opacity (0 = transparent)",
+      lyrStreets: "Streets", level: "Planning level shown", levelGoverning: "The plan that governs at each place (default)",
+      levelChung: "Master plans", levelPhanKhu: "Zoning plans", levelChiTiet: "Detailed plans", levelAll: "Every level (overlaid)",
+      zoomIn: "Zoom in", zoomOut: "Zoom out",
+      redLine: "Red line (road reserve)", road: "Road", width: "Planned width", section: "cross-section",
+      setback: "Setback (building line)", toRedLine: "Distance to the red line", insideReserve: "Inside the road reserve",
+      yes: "YES", no: "No", byPlan: "Plan", street: "Nearest street",
+      why: "Why it governs", whyText: "more detailed and in force", details: "Details the plan", replacedBy: "replaced by",
+      cutArea: "Area inside the red line", remaining: "Area remaining", setbackStrip: "In the setback (not buildable)", buildable: "Buildable",
+      plotFile: "Or choose a file (GeoJSON, or a text/CSV file of corner coordinates)",
       swipe: "Compare (swipe) with the zones", legend: "Legend", download: "Download",
       fictional: "Fictional demo data, no legal value",
       noSheets: "No scanned sheet has been published yet.",
@@ -65,7 +83,7 @@
       population: "Population", people: "people", times: "×", floorsUnit: "floors",
       governing: "Governing plan", others: "Other plans at this point", superseded: "Superseded",
       decision: "Decision", issuedBy: "Approved by", date: "of", number: "no.",
-      accuracy: "Drawing accuracy", noAccuracy: "no independent measure (zone not traced from a georeferenced scan)",
+      accuracy: "Scan georeferencing error (where the sheet lies, not the zone's boundary)", noAccuracy: "no independent measure (zone not traced from a georeferenced scan)",
       accCheck: "error at independent check points", accLoo: "leave-one-out error", sheetWord: "sheet",
       sheetAccuracy: "Sheet accuracy", showScan: "Show the scan",
       plotBtn: "Plot", plotTitle: "Information sheet for a plot",
@@ -74,7 +92,7 @@
       plotDone: "Done", plotCancel: "Cancel", plotDrawing: "Tap the plot's corners in order", corners: "corners",
       plotNeed3: "A plot needs at least 3 corners.", plotBadText: "Cannot read this: paste GeoJSON or two numbers per line (X Y or lon lat).",
       plotMixed: "All corners must be in one system (all VN-2000 or all lon/lat).",
-      plotArea: "Plot area", share: "Share", inPlot: "Area in the plot", total: "Total", plotPdf: "Download the information sheet (PDF)",
+      plotArea: "Plot area", sharePct: "Share of the plot", inPlot: "Area in the plot", total: "Total", plotPdf: "Download the information sheet (PDF)",
       plotNoZone: "The plot crosses no planning zone.",
       documents: "Documents", allDocuments: "All {n} documents of the plan", view: "View", page: "Page", openPdf: "Open PDF", noPages: "No page images yet: open or download the PDF.", coords: "Coordinates", units: "Administrative units",
       oldName: "former name", sheetPdf: "Information sheet (PDF)", share: "Share", copied: "Link copied",
@@ -83,13 +101,14 @@
       swap: "Try the two numbers swapped", geoUnsupported: "This browser cannot give a location.",
       geoDenied: "Could not get your location", error: "Error",
       geoOutside: "Your location ({where}) is outside Hanoi. This map holds Hanoi's plans only: search for a place or coordinates.", dataDate: "Data as of",
-      kinds: { plan: "Plan", zone: "Zone", document: "Document", place: "Place", decision: "Decision" },
+      kinds: { plan: "Plan", zone: "Zone", document: "Document", place: "Place", decision: "Decision", street: "Street", address: "Address" },
     },
   };
-  const LAYERS = ["zones", "redlines", "plans", "units"];
+  const LAYERS = ["zones", "streets", "redlines", "plans", "units"];
+  const LEVELS = ["governing", "chung", "phan_khu", "chi_tiet", "all"];
   // Hanoi's extent: planning_gis.crs.HANOI_BOUNDS_LONLAT, the box the server checks every point against.
   const HANOI = L.latLngBounds([20.53, 105.25], [21.42, 106.05]);
-  const DEFAULT = { z: 14, lat: 21.03, lon: 105.79, layers: ["zones", "redlines", "plans"] };
+  const DEFAULT = { z: 14, lat: 21.03, lon: 105.79, layers: ["zones", "streets", "redlines", "plans"] };
 
   const $ = (sel) => document.querySelector(sel);
   // Data (zone labels, plan names, documents, messages) goes into the page as text nodes, never as
@@ -114,7 +133,7 @@
   const unescapeHtml = (x) => x.replace(/&(?:amp|lt|gt|quot|#34|#39|#x27);/g, (e) => ENTITIES[e]);
   const marked = (html) => String(html ?? "").split(/(<mark>[\s\S]*?<\/mark>)/).filter(Boolean).map((part) =>
     part.startsWith("<mark>") && part.endsWith("</mark>") ? el("mark", {}, unescapeHtml(part.slice(6, -7))) : unescapeHtml(part));
-  const state = { lang: "vi", point: null, info: null, sheet: "", opacity: 80, swipe: false, layers: new Set(DEFAULT.layers) };
+  const state = { lang: "vi", point: null, info: null, sheet: "", opacity: 80, swipe: false, layers: new Set(DEFAULT.layers), level: "governing" };
   const t = (key) => T[state.lang][key] ?? T.vi[key] ?? key;
   window.citizenMetrics = { firstTile: null, panelShown: null };
 
@@ -132,8 +151,10 @@
 
   // ---- the map ------------------------------------------------------------------------------
   const mapEl = $("#map");
-  const map = L.map(mapEl, { preferCanvas: true, zoomControl: true, minZoom: 9, maxZoom: 20, keyboard: true,
+  const map = L.map(mapEl, { preferCanvas: true, zoomControl: false, minZoom: 9, maxZoom: 20, keyboard: true,
     maxBounds: [[20.4, 105.1], [21.6, 106.2]] });
+  // Leaflet's own zoom buttons speak the page's language (their titles are set again by setLang).
+  const zoomControl = L.control.zoom({ zoomInTitle: "Phóng to", zoomOutTitle: "Thu nhỏ" }).addTo(map);
   map.attributionControl.setPrefix(false);
   const tileUrl = (layer) => `/tiles/${layer}/{z}/{x}/{y}.mvt`;
   const vg = (layer, styles, opts = {}) => L.vectorGrid.protobuf(tileUrl(layer), Object.assign({
@@ -164,8 +185,14 @@
   const overlays = {
     zones: vg("zones", (p) => (drawnZones.add(`${p.plan_id}:${p.label}`), p.plan_status === "superseded") ? HIDE
       : !state.layers.has("zones") ? baseStyle(p)
+      : (state.level !== "all" && state.level !== "governing" && p.plan_kind !== state.level) ? baseStyle(p)
       : { fill: true, fillColor: p.color || "#cccccc", fillOpacity: OPACITY[p.plan_kind] ?? 0.8,
         color: p.plan_kind === "chung" ? "#8a8a8a" : "#555555", weight: p.plan_kind === "chung" ? 0.4 : 0.6 }, { zIndex: 2 }),
+    // The zoning of the plan that governs at each place: one level, colours as in the legend.
+    governing: vg("governing", (p) => (drawnZones.add(`${p.plan_id}:${p.label}`), { fill: true, fillColor: p.color || "#cccccc",
+      fillOpacity: 0.8, color: "#555555", weight: 0.6 }), { zIndex: 2, minZoom: 12 }),
+    streets: vg("streets", (p) => ({ color: ["motorway", "trunk", "primary"].includes(p.kind) ? "#f3c46b" : "#ffffff",
+      weight: ["motorway", "trunk", "primary", "secondary"].includes(p.kind) ? 5 : 3, opacity: 0.95 }), { zIndex: 3 }),
     redlines: vg("redlines", (p) => p.plan_status === "superseded" ? HIDE : { color: "#e00000", weight: 2.2 }, { zIndex: 6 }),
     plans: vg("plans", (p) => p.status === "superseded" ? { color: "#777777", weight: 1.2, dashArray: "6 4", fill: false }
       : { color: "#1d1d1d", weight: 2, fill: false }, { zIndex: 4 }),
@@ -179,6 +206,55 @@
     }
   }
   overlays.zones.on("tileload", firstTile);
+  overlays.governing.on("tileload", () => { mapEl.dataset.zones = String(drawnZones.size); firstTile(); });
+  // By default the map draws the governing plan's zoning from z12 (the zones layer below, where
+  // its tiles hold only the master plans); another level or all of them through the zones layer.
+  function syncZoning() {
+    const gov = state.level === "governing" && state.layers.has("zones") && map.getZoom() >= 12;
+    if (gov && !map.hasLayer(overlays.governing)) overlays.governing.addTo(map);
+    if (!gov && map.hasLayer(overlays.governing)) map.removeLayer(overlays.governing);
+    if (gov && map.hasLayer(overlays.zones)) map.removeLayer(overlays.zones);
+    if (!gov && !map.hasLayer(overlays.zones)) overlays.zones.addTo(map);
+    mapEl.dataset.level = state.level;
+  }
+  map.on("zoomend", () => { if (!applying) syncZoning(); });
+  // Street names, drawn by us from the streets layer's GeoJSON at street scale (no external map).
+  const labels = L.layerGroup().addTo(map);
+  let labelsFor = "";
+  async function streetLabels() {
+    if (!state.layers.has("streets") || map.getZoom() < 16) { labels.clearLayers(); labelsFor = ""; return; }
+    const b = map.getBounds();
+    const key = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(4)).join(",");
+    if (key === labelsFor) return;
+    labelsFor = key;
+    try {
+      const doc = await apiGet(`/ogc/collections/streets/items?bbox=${key}&limit=200`);
+      if (labelsFor !== key) return;
+      labels.clearLayers();
+      const seen = new Set();
+      for (const f of doc.features || []) {
+        const name = f.properties && f.properties.name;
+        const g = f.geometry;
+        if (!name || seen.has(name) || !g) continue;
+        const lines = g.type === "MultiLineString" ? g.coordinates : [g.coordinates];
+        const line = lines.reduce((a, c) => (c.length > a.length ? c : a), []);
+        const inView = line.filter(([x, y]) => b.contains([y, x]));
+        if (inView.length < 2) continue;
+        const [x0, y0] = inView[0], [x1, y1] = inView[inView.length - 1];
+        const mid = inView[Math.floor(inView.length / 2)];
+        const at = inView.length === 2 ? [(y0 + y1) / 2, (x0 + x1) / 2] : [mid[1], mid[0]];
+        const p0 = map.latLngToContainerPoint([y0, x0]), p1 = map.latLngToContainerPoint([y1, x1]);
+        let angle = Math.atan2(p1.y - p0.y, p1.x - p0.x) * 180 / Math.PI;
+        if (angle > 90) angle -= 180; if (angle < -90) angle += 180;
+        seen.add(name);
+        const span = el("span", { className: "street-label", style: { transform: `translate(-50%, -50%) rotate(${angle.toFixed(0)}deg)` } }, name);
+        labels.addLayer(L.marker(at, { interactive: false, keyboard: false,
+          icon: L.divIcon({ className: "street-label-box", html: "", iconSize: [0, 0] }) }).on("add", function () { this.getElement().append(span); }));
+      }
+      mapEl.dataset.streetLabels = String(seen.size);
+    } catch (_e) { labelsFor = ""; }
+  }
+  map.on("moveend", streetLabels);
   base.on("tileload", firstTile);
   let marker = null;
 
@@ -191,6 +267,7 @@
     const c = pair(h.get("c")); if (c) out.center = c;
     const p = pair(h.get("p")); out.point = p;
     if (h.has("l")) out.layers = h.get("l").split(",").filter((x) => LAYERS.includes(x));
+    out.level = LEVELS.includes(h.get("lv")) ? h.get("lv") : "governing";
     out.sheet = h.get("s") || "";
     const o = Number(h.get("o")); out.opacity = h.has("o") && o >= 0 && o <= 100 ? o : 80;
     out.swipe = h.get("w") === "1";
@@ -203,7 +280,9 @@
     h.set("z", String(map.getZoom()));
     h.set("c", `${c.lat.toFixed(5)},${c.lng.toFixed(5)}`);
     h.set("l", [...state.layers].join(","));
-    if (state.point) h.set("p", `${state.point[0].toFixed(6)},${state.point[1].toFixed(6)}`);
+    // The tapped point exactly as tapped: rounding it moved the VN-2000 shown after a reload.
+    if (state.point) h.set("p", `${state.point[0]},${state.point[1]}`);
+    if (state.level !== "governing") h.set("lv", state.level);
     if (state.sheet) { h.set("s", state.sheet); h.set("o", String(state.opacity)); if (state.swipe) h.set("w", "1"); }
     if (state.lang === "en") h.set("lang", "en");
     return "#" + h.toString().replace(/%2C/g, ",");
@@ -223,8 +302,9 @@
       const zoningBefore = state.layers.has("zones");
       if (s.layers) state.layers = new Set(s.layers);
       $("input[name=layer][value=zones]").checked = state.layers.has("zones");
-      if (!map.hasLayer(overlays.zones)) overlays.zones.addTo(map);
-      else if (zoningBefore !== state.layers.has("zones")) overlays.zones.redraw();
+      const levelBefore = state.level;
+      state.level = s.level || "governing";
+      $("#level").value = state.level;
       for (const name of LAYERS) {
         if (name === "zones") continue;
         const on = state.layers.has(name);
@@ -235,6 +315,10 @@
       }
       const center = s.center || (s.point ? s.point : (first ? [DEFAULT.lat, DEFAULT.lon] : null));
       if (center) map.setView(center, s.z || (s.point ? 17 : DEFAULT.z), { animate: false });
+      // The zoning layers once the map has its view (removing a layer mid-start breaks VectorGrid).
+      const hadZones = map.hasLayer(overlays.zones);
+      syncZoning();
+      if (hadZones && map.hasLayer(overlays.zones) && (zoningBefore !== state.layers.has("zones") || levelBefore !== state.level)) overlays.zones.redraw();
       state.opacity = s.opacity; $("#opacity").value = String(s.opacity);
       setSheet(s.sheet || "", s.swipe);
       const same = s.point && state.point && s.point[0] === state.point[0] && s.point[1] === state.point[1];
@@ -256,6 +340,9 @@
     btn.textContent = state.lang === "vi" ? "EN" : "VI";
     btn.lang = state.lang === "vi" ? "en" : "vi";
     document.title = t("title");
+    const zin = mapEl.querySelector(".leaflet-control-zoom-in"), zout = mapEl.querySelector(".leaflet-control-zoom-out");
+    if (zin) { zin.title = t("zoomIn"); zin.setAttribute("aria-label", t("zoomIn")); }
+    if (zout) { zout.title = t("zoomOut"); zout.setAttribute("aria-label", t("zoomOut")); }
     renderLegend();
     sheetNote();
     if (state.info) renderPanel(state.info);
@@ -283,12 +370,20 @@
   for (const box of document.querySelectorAll("input[name=layer]")) {
     box.addEventListener("change", () => {
       if (box.checked) state.layers.add(box.value); else state.layers.delete(box.value);
-      if (box.value === "zones") overlays.zones.redraw();
+      if (box.value === "zones") { syncZoning(); overlays.zones.redraw(); }
       else if (box.checked) overlays[box.value].addTo(map);
       else map.removeLayer(overlays[box.value]);
+      if (box.value === "streets") streetLabels();
       save(true);
     });
   }
+
+  $("#level").addEventListener("change", (e) => {
+    state.level = LEVELS.includes(e.target.value) ? e.target.value : "governing";
+    syncZoning();
+    if (map.hasLayer(overlays.zones)) overlays.zones.redraw();
+    save(true);
+  });
 
   // ---- scanned sheets: raster tiles, opacity, swipe -----------------------------------------
   let sheets = [];
@@ -386,13 +481,16 @@
     body.replaceChildren(el("p", { className: "loading" }, t("loading")));
     save(push);
     try {
-      const q = `lon=${latlng.lng.toFixed(7)}&lat=${latlng.lat.toFixed(7)}`;
-      // "What is planned here" is the serving layer's look-up; units and the data's date come beside it.
-      const [look, place] = await Promise.all([apiGet(`/api/lookup?${q}`), apiGet(`/api/citizen/place?${q}`)]);
-      const info = Object.assign({}, look, { point: look.query, units: place.units, data_date: place.data_date });
+      const q = `lon=${latlng.lng}&lat=${latlng.lat}`;
+      // "What is planned here" is the serving layer's look-up; units and the data's date come beside
+      // it, and the red-line answer (is this inside a planned road's reserve?) with them.
+      const [look, place, red] = await Promise.all([apiGet(`/api/lookup?${q}`), apiGet(`/api/citizen/place?${q}`),
+        apiGet(`/api/citizen/red-line?${q}`).catch(() => null)]);
+      const info = Object.assign({}, look, { point: look.query, units: place.units, data_date: place.data_date, red });
       if (!state.point || state.point[0] !== latlng.lat || state.point[1] !== latlng.lng) return; // a newer tap won
       state.info = info;
       renderPanel(info);
+      drawSelection(info);
       window.citizenMetrics.panelShown = performance.now() - tapped;
       panel.dataset.ready = "1";
       if (pan && window.matchMedia("(max-width: 899px)").matches) {
@@ -411,8 +509,32 @@
     return el("div", { className: "card-head" }, el("h2", { id: "panel-title" }, title),
       el("button", { type: "button", className: "close", id: "panel-close", "aria-label": t("close") }, "×"));
   }
+  // What the panel speaks of, drawn on the map: the road (its reserve and red lines) when the point
+  // is by a planned road, and the selected zone's outline.
+  const selection = L.layerGroup().addTo(map);
+  async function drawSelection(info) {
+    selection.clearLayers();
+    const road = info.red && info.red.road;
+    if (road && road.geometry) {
+      if (road.geometry.reserve) selection.addLayer(L.geoJSON(road.geometry.reserve, { interactive: false,
+        style: { color: "#e00000", weight: 0, fillColor: "#e00000", fillOpacity: road.inside_reserve ? 0.28 : 0.14 } }));
+      if (road.geometry.red_lines) selection.addLayer(L.geoJSON(road.geometry.red_lines, { interactive: false,
+        style: { color: "#c00000", weight: 4 } }));
+      mapEl.dataset.road = road.road_name || "";
+    } else delete mapEl.dataset.road;
+    const gov = info.plans.find((p) => p.governing);
+    const z = gov && gov.zones[0];
+    if (!z || (road && road.inside_reserve)) return;
+    try {
+      const feat = await apiGet(`/ogc/collections/zones/items/${Number(z.id)}`);
+      if (state.info !== info) return;
+      selection.addLayer(L.geoJSON(feat, { interactive: false, style: { color: "#1450c8", weight: 3, fill: false, dashArray: null } }));
+      mapEl.dataset.outlined = String(z.id);
+    } catch (_e) { /* the outline is a help, the panel says it all */ }
+  }
   function closePanel(push = true) {
     state.point = null; state.info = null;
+    selection.clearLayers();
     panel.hidden = true; delete panel.dataset.ready;
     document.body.classList.remove("has-panel");
     if (marker) map.removeLayer(marker);
@@ -444,13 +566,53 @@
       (sheets.some((s) => String(s.id) === String(a.sheet_id)) && String(state.sheet) !== String(a.sheet_id))
         ? [" ", el("button", { type: "button", className: "btn", dataset: { sheet: String(a.sheet_id) } }, t("showScan"))] : null];
   }
+  function replacedBy(p, plans) {
+    const by = plans.find((q) => q.id === p.superseded_by);
+    if (!by) return null;
+    return [el("br"), el("small", { dataset: { field: "replaced-by" } }, `${t("replacedBy")}: ${by.name} — ${t("decision")} ${decisionText(by.decision)}`)];
+  }
+  function metres(v) { return v == null ? "—" : `${num(v, 1)} m`; }
+  // The red-line answer: the sentence, then the road's facts (width, section, plan, decision).
+  function redLineSection(red) {
+    const vi = state.lang === "vi";
+    const road = red.road;
+    const fact = (label, field, value) => el("div", {}, el("dt", {}, label), el("dd", { dataset: { field } }, value));
+    const sec = el("section", { className: "redline" + (red.inside_reserve ? " inside" : ""), "aria-label": t("redLine") },
+      el("h3", {}, t("redLine")), el("p", { className: "redline-summary", dataset: { field: "redline" } }, vi ? red.summary_vi : red.summary_en));
+    if (road) {
+      sec.append(el("dl", { className: "facts" },
+        fact(t("road"), "road", road.road_name || "—"),
+        fact(t("width"), "width", `${metres(road.width_m)}${road.cross_section ? `, ${t("section")} ${road.cross_section}` : ""}`),
+        road.setback_m ? fact(t("setback"), "setback", metres(road.setback_m)) : null,
+        fact(t("toRedLine"), "distance", metres(road.distance_m)),
+        "cut_m2" in red ? null : fact(t("insideReserve"), "inside", red.inside_reserve ? t("yes") : t("no")),
+        fact(t("byPlan"), "road-plan", `${road.plan.name} — ${t("decision")} ${decisionText(road.plan.decision)}`)));
+    }
+    if ("cut_m2" in red) {
+      sec.append(el("dl", { className: "facts" },
+        fact(t("cutArea"), "cut", `${num(red.cut_m2, 1)} m² (${num(red.cut_pct, 1)} %)`),
+        fact(t("remaining"), "remaining", `${num(red.remaining_m2, 1)} m²`),
+        red.setback_strip_m2 ? fact(t("setbackStrip"), "setback-strip", `${num(red.setback_strip_m2, 1)} m²`) : null,
+        red.setback_strip_m2 ? fact(t("buildable"), "buildable", `${num(red.buildable_m2, 1)} m²`) : null));
+    } else if (red.street) {
+      sec.append(el("p", { className: "muted" }, `${t("street")}: ${red.street.name}`));
+    }
+    return sec;
+  }
   function renderPanel(info) {
     const vi = state.lang === "vi";
     const gov = info.plans.find((p) => p.governing);
     const z = gov && gov.zones.length ? gov.zones[0] : null;
     const ind = z ? z.indicators : null;
-    const title = z ? `${t("zone")} ${z.label}` : (gov ? gov.name : t("noPlan"));
+    const red = info.red;
+    const road = red && red.road;
+    // Tapping a road shows the road: its name, not the road zone's label.
+    const onRoad = road && road.inside_reserve;
+    const onStreet = !onRoad && z && z.function_code === "GT" && red && red.street;
+    const title = onRoad ? (road.road_name || t("redLine")) : onStreet ? red.street.name
+      : z ? `${t("zone")} ${z.label}` : (gov ? gov.name : t("noPlan"));
     const parts = [panelHead(title)];
+    if (red) parts.push(redLineSection(red));
     const fact = (label, field, value) => el("div", {}, el("dt", {}, label), el("dd", { dataset: { field } }, value));
     if (z) {
       parts.push(el("p", { className: "function" }, swatch(z.legend.color),
@@ -458,7 +620,7 @@
         el("br"), el("small", { lang: vi ? "en" : "vi" }, vi ? z.legend.name_en : z.legend.name_vi)));
       parts.push(el("dl", { className: "indicators" },
         fact(t("area"), "area", `${num(ind.area_m2, 0)} m²`),
-        fact(t("coverage"), "coverage", `${num(ind.coverage_pct, 1)} %`),
+        fact(t("coverage"), "coverage", ind.coverage_pct == null ? "—" : `${num(ind.coverage_pct, 1)} %`),
         fact(t("floors"), "floors", floors(ind)),
         fact(t("far"), "far", ind.far == null ? "—" : num(ind.far, 2) + " " + t("times")),
         fact(t("population"), "population", ind.population == null ? "—" : num(ind.population, 0) + " " + t("people"))));
@@ -466,8 +628,12 @@
       parts.push(el("p", {}, t("noZone")));
     }
     if (gov) {
+      // Why this plan: the most detailed plan in force here; the plan it details is the next one.
+      const detailsPlan = info.plans.find((p) => p.in_force && !p.governing && p.kind.rank < gov.kind.rank);
       const sec = el("section", { className: "gov", "aria-label": t("governing") }, el("h3", {}, t("governing")),
         el("p", { className: "plan-name", dataset: { field: "plan" } }, gov.name),
+        el("p", { className: "why", dataset: { field: "why" } }, `${t("why")}: ${t("whyText")}`,
+          detailsPlan ? [el("br"), `${t("details")}: `, el("span", {}, detailsPlan.name)] : null),
         el("p", { className: "muted" }, `${vi ? gov.kind.name_vi : gov.kind.name_en}${gov.scale ? ", " + gov.scale : ""} · ${vi ? gov.status.name_vi : gov.status.name_en}`),
         el("dl", { className: "facts" }, fact(t("decision"), "decision", decisionText(gov.decision)),
           fact(t("accuracy"), "accuracy", accuracyNodes(z))));
@@ -495,7 +661,8 @@
         return el("li", { className: p.superseded ? "superseded" : "" },
           p.superseded ? [el("span", { className: "badge" }, t("superseded")), " "] : null,
           el("span", {}, p.name), oz ? ` — ${oz.label} (${vi ? oz.legend.name_vi : oz.legend.name_en})` : null,
-          el("br"), el("small", {}, `${t("decision")} ${decisionText(p.decision)}`));
+          el("br"), el("small", {}, `${t("decision")} ${decisionText(p.decision)}`),
+          p.superseded ? replacedBy(p, info.plans) : null);
       }))));
     }
     const pt = info.point;
@@ -613,7 +780,8 @@
   function goTo(r, close = true) {
     const b = bboxBounds(r.bbox);
     if (b) map.fitBounds(b, { maxZoom: 17, animate: false, padding: [20, 20] });
-    if (r.kind === "zone" && b) select(b.getCenter());
+    if (r.kind === "address" && r.point) select(L.latLng(r.point.lat, r.point.lon));
+    else if (r.kind === "zone" && b) select(b.getCenter());
     else if (r.kind === "document" || r.kind === "decision") openDoc(r.id, r.title, r.page_count || 0);
     mapEl.dataset.jumped = String(r.kind) + ":" + r.id;
     save(true);
@@ -684,7 +852,8 @@
       if (doc.type === "FeatureCollection") doc = (doc.features || [])[0] || {};
       return { geometry: doc.type === "Feature" ? doc.geometry : doc, crs: "4326" };
     }
-    const pairs = raw.split(/\n|;/).map((line) => {
+    const pairs = raw.split(/\n|;/).map((line, i, all) => {
+      if (i === 0 && all.length > 3 && !/\d/.test(line)) return null; // a header: "STT, X (m), Y (m)"
       let tok = line.replace(/[xy]\s*[=:]/gi, " ").trim().split(/[\s\t]+/).filter(Boolean);
       if (tok.length === 1) tok = tok[0].split(",");
       tok = tok.map((x) => x.replace(/,$/, "").replace(",", ".")).filter(Boolean);
@@ -717,7 +886,7 @@
       out.push(el("h3", { className: "plot-plan" }, `${role}: ${p.name}`));
       out.push(el("table", { className: "shares", dataset: p.governing ? { governing: "1" } : {} },
         el("thead", {}, el("tr", {}, el("th", {}, t("zone")), el("th", {}, t("lyrZones")),
-          el("th", { className: "n" }, t("inPlot")), el("th", { className: "n" }, t("share")))),
+          el("th", { className: "n" }, t("inPlot")), el("th", { className: "n" }, t("sharePct")))),
         el("tbody", {}, [...p.zones].sort((a, b) => b.share_m2 - a.share_m2).map((z) => el("tr", {},
           el("td", {}, z.label),
           el("td", {}, swatch(z.legend.color), vi ? z.legend.name_vi : z.legend.name_en),
@@ -730,6 +899,15 @@
     return out;
   }
   let plotShape = null;
+  let plotCut = null;
+  // A small file (GeoJSON, or corners one per line as typed) is read here into the text box.
+  $("#plot-file").addEventListener("change", async (e) => {
+    const file = e.target.files && e.target.files[0];
+    if (!file) return;
+    if (file.size > 512 * 1024) { $("#plot-result").replaceChildren(el("p", { className: "error", role: "alert" }, t("plotBadText"))); return; }
+    $("#plot-text").value = (await file.text()).replace(/^\ufeff/, "");
+    submitPlot();
+  });
   async function submitPlot() {
     const out = $("#plot-result");
     let plot;
@@ -738,8 +916,15 @@
     }
     out.replaceChildren(el("p", { className: "loading" }, t("loading")));
     try {
-      const look = await (await postJson(`/api/lookup?crs=${plot.crs}`, plot.geometry)).json();
-      out.replaceChildren(...sharesNodes(look), el("p", { className: "loading", id: "plot-pdf-wait" }, "…"));
+      const [look, red] = await Promise.all([postJson(`/api/lookup?crs=${plot.crs}`, plot.geometry).then((r) => r.json()),
+        postJson(`/api/citizen/red-line?crs=${plot.crs}`, plot.geometry).then((r) => r.json()).catch(() => null)]);
+      out.replaceChildren(...(red ? [redLineSection(red)] : []), ...sharesNodes(look),
+        el("p", { className: "loading", id: "plot-pdf-wait" }, "…"));
+      if (plotCut) { plotCut.remove(); plotCut = null; }
+      if (red && red.cut) {
+        plotCut = L.geoJSON(red.cut, { interactive: false, style: { color: "#c00000", weight: 2, fillColor: "#e00000", fillOpacity: 0.45 } }).addTo(map);
+        mapEl.dataset.plotCut = String(red.cut_m2);
+      }
       if (plotShape) plotShape.remove();
       const pdf = await (await postJson(`/api/info-sheet.pdf?crs=${plot.crs}`, plot.geometry)).blob();
       if (plotPdfUrl) URL.revokeObjectURL(plotPdfUrl);
