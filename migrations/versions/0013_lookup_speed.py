@@ -5,7 +5,7 @@ Each point look-up asks, for every plan under the point, which approved plan sup
 statement on the city data (EXPLAIN ANALYZE, 7 plans under the point).
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0011
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0013"
-down_revision = "0009"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
