@@ -40,11 +40,16 @@ def _select(layer: Dataset, band: ZoomBand | None, source: str, geom: str, where
       ST_MakeEnvelope(:xmin, :ymin, :xmax, :ymax, :srid), :extent, :buffer, true) AS geom
   FROM {source}
   WHERE {" AND ".join(cond)}
-  ORDER BY {order}"""
+  ORDER BY {order}
+  OFFSET 0"""
 
 
 def tile_sql(layer: Dataset, zoom: int | None = None) -> TextClause:
     """The layer's ``ST_AsMVT`` statement for a zoom, built once per zoom band.
+
+    Each SELECT ends in ``OFFSET 0`` so that the outer ``geom IS NOT NULL`` is not pushed into
+    it: pushed down, PostgreSQL clipped every feature twice (``ST_AsMVTGeom`` in the filter and
+    again in the output), 45 % of a dense city tile's time.
 
     A band with a precomputed source reads it while it is current and the live source, with
     the band's filter, otherwise: both branches are in the statement, and the one-time test of

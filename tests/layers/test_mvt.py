@@ -75,6 +75,18 @@ def test_explain_uses_gist_index(city, conn, settings, name):
     assert "Index" in plan
 
 
+@pytest.mark.parametrize("zoom", [10, 12, 14, 16])
+def test_each_feature_is_clipped_once(city, conn, settings, zoom):
+    """The outer ``geom IS NOT NULL`` stays outside the SELECTs: pushed into them, every
+    feature was clipped by ST_AsMVTGeom in a filter and again for the output."""
+    layer = registry.get("zones", registry.MVT)
+    params = tile_params(layer, TMS, TMS.tile(*CENTRE_LONLAT, zoom), settings)
+    plan = "\n".join(r[0] for r in conn.execute(
+        text("EXPLAIN " + tile_sql(layer, zoom).text), params))
+    filters = [line for line in plan.splitlines() if "Filter:" in line]
+    assert not any("st_asmvtgeom" in line for line in filters), plan
+
+
 def test_tilejson_and_style(city, city_client):
     doc = city_client.get("/tiles/zones/tilejson.json").get_json()
     assert doc["tiles"][0].endswith("/tiles/zones/{z}/{x}/{y}.mvt")
