@@ -74,5 +74,13 @@ class EditionCache:
     def bytes_used(self) -> int:
         return self._bytes
 
+    def stats(self) -> dict[str, int | float | None]:
+        """Entries, bytes against the bound, hits and misses since start, and the hit rate."""
+        with self._lock:
+            asked = self.hits + self.misses
+            return {"entries": len(self._items), "bytes": self._bytes,
+                    "max_bytes": self.max_bytes, "hits": self.hits, "misses": self.misses,
+                    "hit_rate": round(self.hits / asked, 4) if asked else None}
+
     def __len__(self) -> int:
         return len(self._items)

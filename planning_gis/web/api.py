@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import text
 
+from layers.editions import EditionCache
 from planning_gis import db
 from planning_gis.web import params
 from planning_gis.web.db import get_conn
@@ -13,21 +16,34 @@ from tiles import catalogue
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
+def _estimate(table: str) -> str:
+    """The planner's row count of a big table (kept by ANALYZE), or an exact count when the
+    table was never analysed: counting 528,091 zones on every health check took 40 ms."""
+    return (f"(SELECT CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint "
+            f"ELSE (SELECT count(*) FROM {table}) END FROM pg_class c "
+            f"WHERE c.oid = '{table}'::regclass)")
+
+
+HEALTH_COUNTS_SQL = text(
+    "SELECT (SELECT count(*) FROM plans) AS plans, "
+    f"{_estimate('land_use_zones')} AS zones, {_estimate('documents')} AS documents, "
+    "(SELECT count(*) FROM map_sheets) AS sheets")
+
+
 @bp.get("/health")
 def health():
     conn = get_conn()
     info = db.versions(conn)
-    counts = conn.execute(
-        text(
-            "SELECT (SELECT count(*) FROM plans) AS plans, (SELECT count(*) FROM land_use_zones)"
-            " AS zones, (SELECT count(*) FROM documents) AS documents,"
-            " (SELECT count(*) FROM map_sheets) AS sheets"
-        )
-    ).one()
+    counts = conn.execute(HEALTH_COUNTS_SQL).one()
+    caches = {name.removesuffix("_cache"): cache.stats()
+              for name, cache in current_app.extensions.items()
+              if isinstance(cache, EditionCache)}
     return jsonify(
         status="ok",
         database=info,
         counts=dict(counts._mapping),
+        # this server process's answer caches (each gunicorn worker has its own)
+        caches={"process": os.getpid(), **caches},
         version=current_app.config["VERSION"],
     )
 

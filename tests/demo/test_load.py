@@ -1,5 +1,6 @@
 """Loading the demo into the real database: counts, idempotence, readable Vietnamese PDFs."""
 
+import os
 import unicodedata
 
 import pytest
@@ -58,7 +59,7 @@ def test_failed_load_leaves_no_rows_and_no_files(settings, tmp_path, monkeypatch
     from planning_gis.settings import Settings
     from tests.conftest import create_database, drop_database
 
-    name = "planning_demo_fail"
+    name = f"planning_demo_fail_{os.getpid()}"  # checkouts test side by side
     url = create_database(name)
     try:
         s = Settings.from_env(database_url=url, data_dir=str(tmp_path))

@@ -341,3 +341,47 @@ def test_chunked_plot_body_over_the_json_limit_is_413(demo, city_client, path):
                          environ_overrides={"wsgi.input_terminated": True})
     assert r.status_code == 413
     assert r.get_json()["code"] == "too_large"
+
+
+def test_a_repeated_point_is_sent_gzipped_with_its_etag_and_a_304(city, city_client):
+    """The exact point's answer is kept gzipped with its tag: a repeat costs neither the
+    look-up statement nor hashing nor compression, and answers as caching.py's rules say."""
+    import gzip as gz
+
+    e, n = city.point_detailed
+    path = f"/api/lookup?x_north={n}&y_east={e}"
+    plain = city_client.get(path)
+    zipped = city_client.get(path, headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert gz.decompress(zipped.data) == plain.data
+    tag = plain.headers["ETag"].strip('"')
+    assert zipped.headers["ETag"].strip('"') == tag + "-gz"
+    assert "Accept-Encoding" in zipped.headers["Vary"]
+    for held in (tag, tag + "-gz"):
+        again = city_client.get(path, headers={"If-None-Match": f'"{held}"'})
+        assert again.status_code == 304 and not again.data
+    # the same place read as lon/lat is another question (its query part differs)
+    lon, lat = vn2000_to_lonlat(e, n)
+    other = city_client.get(f"/api/lookup?lon={lon}&lat={lat}").get_json()
+    assert other["query"]["reading"] != plain.get_json()["query"]["reading"]
+    assert other["plans"] == plain.get_json()["plans"]
+
+
+def test_the_answer_cache_stays_within_its_bound_and_reports_its_hit_rate(city, demo):
+    from server import create_app
+
+    app = create_app(demo.__class__(**{**demo.__dict__, "lookup_cache_mb": 1}))
+    client = app.test_client()
+    cache = app.extensions["lookup_cache"]
+    e, n = city.point_detailed
+    for k in range(120):  # distinct points: each a new exact-point entry
+        assert client.get(f"/api/lookup?x_north={n + k * 0.5}&y_east={e}").status_code == 200
+    assert 0 < cache.bytes_used <= cache.max_bytes == 1024 * 1024
+    cache.max_bytes = 20_000  # a bound smaller than the entries held: the LRU gives way
+    client.get(f"/api/lookup?x_north={n}&y_east={e + 1}")
+    assert cache.bytes_used <= 20_000 and len(cache) >= 1
+    client.get(f"/api/lookup?x_north={n}&y_east={e + 1}")
+    stats = client.get("/api/health").get_json()["caches"]["lookup"]
+    assert stats["max_bytes"] == 20_000 and stats["bytes"] <= 20_000
+    assert stats["hits"] >= 1 and stats["misses"] >= 120
+    assert stats["hit_rate"] == round(stats["hits"] / (stats["hits"] + stats["misses"]), 4)
