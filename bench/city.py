@@ -27,6 +27,7 @@ import datetime as dt
 import http.client
 import os
 import random
+import re
 import secrets
 import statistics
 import sys
@@ -48,7 +49,7 @@ from planning_gis import db, legend, migrate  # noqa: E402
 from planning_gis.demo import city_size  # noqa: E402
 from planning_gis.settings import Settings  # noqa: E402
 
-SECTIONS = ("tiles", "ogc", "search", "lookup")
+SECTIONS = ("tiles", "ogc", "search", "lookup", "cached", "tipg")
 BARS = {
     "load": "<= 15 min",
     "mvt_rps": ">= 1.0x tipg",
@@ -175,12 +176,20 @@ def inner_tiles(per_zoom: int, seed: int = 13) -> list:
     return out
 
 
-def bench_tiles(port: int, tiles: list, clients: int) -> dict:
+def ours_tile(t) -> str:
+    return f"/tiles/zones/{t.z}/{t.x}/{t.y}.mvt"
+
+
+def tipg_tile(t) -> str:
+    return f"/collections/public.land_use_zones/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}"
+
+
+def bench_tiles(port: int, tiles: list, clients: int, path=ours_tile) -> dict:
     results: list[tuple[int, int, int, float]] = []
     lock = threading.Lock()
 
     def one(t) -> None:
-        status, size, secs = get(port, f"/tiles/zones/{t.z}/{t.x}/{t.y}.mvt")
+        status, size, secs = get(port, path(t))
         with lock:
             results.append((t.z, status, size, secs))
 
@@ -220,6 +229,53 @@ def bench_ogc(port: int, zones: int, settings: Settings, repeats: int = 5) -> di
             times.append(secs if status == 200 else float("nan"))
         out[label] = statistics.median(times)
     return out
+
+
+def bench_tipg_ogc(port: int, zones: int, repeats: int = 5) -> dict:
+    """tipg's page 1 and the same deep page (tipg pages by offset, its next links too)."""
+    deep_page = min(8000, max(1, zones // 50))
+    out = {"deep_page": deep_page}
+    for label, path in (("page1", "/collections/public.land_use_zones/items?limit=50"),
+                        ("deep", "/collections/public.land_use_zones/items?limit=50"
+                                 f"&offset={(deep_page - 1) * 50}")):
+        times = []
+        for _ in range(repeats):
+            status, _, secs = get(port, path)
+            times.append(secs if status == 200 else float("nan"))
+        out[label] = statistics.median(times)
+    return out
+
+
+def bare_tile_sql(settings: Settings, tiles: list) -> list[float]:
+    """Seconds per tile of our own ST_AsMVT statement for its zoom band, run alone on one
+    connection (JIT off, as the service's connections), each tile once after a warm pass."""
+    import psycopg
+
+    from layers import mvt, registry
+
+    layer = registry.get("zones", registry.MVT)
+    out = []
+    with psycopg.connect(settings.sync_database_url, options=db.SESSION_OPTIONS) as conn:
+        for _warm_then_measured in range(2):
+            out = []
+            for t in tiles:
+                params = mvt.tile_params(layer, TMS, t, settings)
+                if params is None:
+                    out.append(0.0)
+                    continue
+                sql = mvt.tile_sql(layer, t.z).text
+                psql = re.sub(r"(?<!:):(\w+)", r"%(\1)s", sql)
+                t0 = time.perf_counter()
+                conn.execute(psql, params).fetchone()
+                out.append(time.perf_counter() - t0)
+    return out
+
+
+def bench_cached(port: int, tiles: list) -> list[float]:
+    """Seconds per tile over HTTP, one client, after a first pass has filled the tile cache."""
+    for t in tiles:
+        get(port, ours_tile(t))
+    return [get(port, ours_tile(t))[2] for t in tiles]
 
 
 def lookup_points(settings: Settings, n: int = 2000, seed: int = 7) -> list[tuple[float, float]]:
@@ -308,6 +364,7 @@ def measure(label: str, settings: Settings, args) -> dict:
     poller = threading.Thread(target=first_answer, args=(port, started, ready), daemon=True)
     poller.start()
     res: dict = {"zones": zones}
+    tiles = inner_tiles(args.tiles_per_zoom)
     with ours(port, args.workers, settings, args.threads, PLANNING_MVT_CACHE_MB="0"):
         poller.join(timeout=300)
         res["warmup"] = ready.get("seconds", float("nan"))
@@ -315,7 +372,7 @@ def measure(label: str, settings: Settings, args) -> dict:
         print(f"  first answer {res['warmup']:.1f} s after launch; worker RSS "
               f"{res['rss_warm']} MB", flush=True)
         if "tiles" in args.only:
-            res["tiles"] = bench_tiles(port, inner_tiles(args.tiles_per_zoom), args.clients)
+            res["tiles"] = bench_tiles(port, tiles, args.clients)
             print(f"  tiles: {res['tiles']['n']} in "
                   f"{res['tiles']['n'] / res['tiles']['rps']:.0f} s", flush=True)
         if "ogc" in args.only:
@@ -327,6 +384,26 @@ def measure(label: str, settings: Settings, args) -> dict:
             res["lookup"] = run_wrk(f"http://127.0.0.1:{port}", paths, args.lookup_seconds, 32)
             print(f"  look-up: {res['lookup']}", flush=True)
         res["rss_after"] = worker_rss_mb(port)
+    if "cached" in args.only:
+        with ours(port := free_port(), args.workers, settings, args.threads):
+            cached = bench_cached(port, tiles)
+        bare = bare_tile_sql(settings, tiles)
+        res["cached"] = {"http": statistics.mean(cached), "sql": statistics.mean(bare)}
+        print(f"  cached tiles over HTTP {res['cached']['http'] * 1000:.2f} ms/tile vs bare "
+              f"ST_AsMVT {res['cached']['sql'] * 1000:.2f} ms/tile", flush=True)
+    if "tipg" in args.only:
+        from bench.serving import ensure_venv, tipg_env, uvicorn
+
+        venv = ensure_venv(Path(args.venv))
+        with uvicorn(venv, "tipg.main:app", port := free_port(), args.workers,
+                     tipg_env(settings)):
+            res["tipg_tiles"] = bench_tiles(port, tiles, args.clients, tipg_tile)
+            res["tipg_ogc"] = bench_tipg_ogc(port, zones)
+        print(f"  tipg: {res['tipg_tiles']['rps']:.1f} tiles/s, p99 "
+              f"{res['tipg_tiles']['p99'] * 1000:.0f} ms, largest "
+              f"{res['tipg_tiles']['max_bytes'] / 1024:,.0f} KB; OGC page 1 "
+              f"{res['tipg_ogc']['page1'] * 1000:.0f} ms, deep {res['tipg_ogc']['deep'] * 1000:.0f}"
+              " ms", flush=True)
     return res
 
 
@@ -348,6 +425,25 @@ def report(city: dict, demo: dict, loads: dict) -> None:
         bar = {"rps": BARS["mvt_rps"] + " (tipg: bench/serving.py)", "p99": BARS["mvt_p99"],
                "max_bytes": BARS["mvt_max"]}.get(key, "")
         rows.append((name, fmt(city), fmt(demo), bar))
+    rows.append(("tipg, same tiles (raw land_use_zones), tiles/s",
+                 f"{city['tipg_tiles']['rps']:.2f}", f"{demo['tipg_tiles']['rps']:.2f}", ""))
+    rows.append(("MVT rendered, ours / tipg tiles/s",
+                 f"{city['tiles']['rps'] / city['tipg_tiles']['rps']:.2f}x",
+                 f"{demo['tiles']['rps'] / demo['tipg_tiles']['rps']:.2f}x", BARS["mvt_rps"]))
+    rows.append(("tipg p99 / largest tile",
+                 f"{city['tipg_tiles']['p99'] * 1000:,.0f} ms / "
+                 f"{city['tipg_tiles']['max_bytes'] / 1024:,.0f} KB",
+                 f"{demo['tipg_tiles']['p99'] * 1000:,.0f} ms / "
+                 f"{demo['tipg_tiles']['max_bytes'] / 1024:,.0f} KB", ""))
+    rows.append(("MVT cached, HTTP ms/tile (1 client)",
+                 f"{city['cached']['http'] * 1000:.2f}", f"{demo['cached']['http'] * 1000:.2f}",
+                 ""))
+    rows.append(("bare ST_AsMVT ms/tile, same tiles",
+                 f"{city['cached']['sql'] * 1000:.2f}", f"{demo['cached']['sql'] * 1000:.2f}",
+                 ""))
+    rows.append(("MVT cached / bare ST_AsMVT",
+                 f"{city['cached']['http'] / city['cached']['sql']:.2f}x",
+                 f"{demo['cached']['http'] / demo['cached']['sql']:.2f}x", "<= 1.3x"))
     for r in (city, demo):
         r["ogc_ratio"] = r["ogc"]["deep"] / r["ogc"]["page1"]
         r["ogc_key_ratio"] = r["ogc"].get("deep_keyset", float("nan")) / r["ogc"]["page1"]
@@ -364,6 +460,15 @@ def report(city: dict, demo: dict, loads: dict) -> None:
                  f"{demo['ogc'].get('deep_keyset', float('nan')) * 1000:.0f} ms", ""))
     rows.append(("OGC deep / page 1, by the next link", f"{city['ogc_key_ratio']:.1f}x",
                  f"{demo['ogc_key_ratio']:.1f}x", BARS["ogc"]))
+    for r in (city, demo):
+        r["tipg_deep_ratio"] = r["ogc"].get("deep_keyset", r["ogc"]["deep"]) / r["tipg_ogc"]["deep"]
+    rows.append(("tipg page 1 / deep page (offset)",
+                 f"{city['tipg_ogc']['page1'] * 1000:.0f} / {city['tipg_ogc']['deep'] * 1000:.0f}"
+                 " ms", f"{demo['tipg_ogc']['page1'] * 1000:.0f} / "
+                 f"{demo['tipg_ogc']['deep'] * 1000:.0f} ms", ""))
+    rows.append(("OGC deep page, tipg time / ours (pages/s ratio)",
+                 f"{1 / city['tipg_deep_ratio']:.1f}x", f"{1 / demo['tipg_deep_ratio']:.1f}x",
+                 ">= 1.0x tipg"))
     for key, name in (("rps", "look-up req/s (wrk -c32)"), ("p50", "look-up p50"),
                       ("p99", "look-up p99"), ("errors", "look-up errors")):
         def lk(r: dict, key: str = key) -> str:
@@ -410,6 +515,8 @@ def main() -> None:
     ap.add_argument("--tiles-per-zoom", type=int, default=10)
     ap.add_argument("--lookup-seconds", type=int, default=30, help="the issue asks for 30 s")
     ap.add_argument("--keep-demo", action="store_true", help="leave the demo database")
+    ap.add_argument("--venv", default="/tmp/serving-bench/venv",
+                    help="where tipg is installed (bench/serving.py makes it)")
     ap.add_argument("--skip-demo", action="store_true", help="measure the city only")
     ap.add_argument("--only", default=",".join(SECTIONS),
                     help=f"comma-separated sections to measure (of {','.join(SECTIONS)}); "

@@ -21,9 +21,17 @@ from planning_gis.crs import HANOI_BOUNDS_LONLAT, STORAGE_SRID, WGS84, transform
 from planning_gis.settings import Settings
 from tiles.grid import tile_bounds, tms_srid
 
+#: The web map's grid CRS (WebMercatorQuad), in which the derived zone tables also hold geometry.
+WEB_SRID = 3857
 
-def _select(layer: Dataset, band: ZoomBand | None, source: str, geom: str, where: str) -> str:
-    """One SELECT of a tile's features from ``source``: the band's properties, thinning, order."""
+
+def _select(layer: Dataset, band: ZoomBand | None, source: str, geom: str, where: str,
+            web_geom: str | None = None, area: str | None = None) -> str:
+    """One SELECT of a tile's features from ``source``: the band's properties, thinning, order.
+
+    With ``web_geom`` (the same geometry already in EPSG:3857) a WebMercatorQuad tile skips the
+    per-feature transform; the CASE picks one branch per row, the other is not computed.
+    """
     fields = layer.fields_for(MVT)
     if band is not None and band.fields is not None:
         fields = {k: f for k, f in fields.items() if k in band.fields}
@@ -31,12 +39,16 @@ def _select(layer: Dataset, band: ZoomBand | None, source: str, geom: str, where
     cond = [f"{geom} && ST_Transform(ST_MakeEnvelope(:sxmin, :symin, :sxmax, :symax, :srid), "
             f"{STORAGE_SRID})", f"({layer.where})", f"({layer.tile_where})", f"({where})"]
     if band is not None and band.min_pixels:
-        cond.append(f"ST_Area({geom}) >= :min_area")
+        cond.append(f"{area or f'ST_Area({geom})'} >= :min_area")
     order = (band.order_by if band is not None and band.order_by else None) or layer.order_by
+    shape = f"ST_Transform(ST_Simplify({geom}, :tolerance, true), :srid)"
+    if web_geom:
+        shape = (f"CASE WHEN :srid = {WEB_SRID} THEN ST_Simplify({web_geom}, :tolerance, true) "
+                 f"ELSE {shape} END")
     return f"""
   SELECT t.id{props},
     ST_AsMVTGeom(
-      ST_Transform(ST_Simplify({geom}, :tolerance, true), :srid),
+      {shape},
       ST_MakeEnvelope(:xmin, :ymin, :xmax, :ymax, :srid), :extent, :buffer, true) AS geom
   FROM {source}
   WHERE {" AND ".join(cond)}
@@ -63,7 +75,7 @@ def tile_sql(layer: Dataset, zoom: int | None = None) -> TextClause:
     where = band.where if band is not None else "TRUE"
     if band is not None and band.source and band.current_sql:
         pre = _select(layer, band, band.source, band.geom_sql or layer.geom_sql,
-                      f"{where} AND {band.current_sql}")
+                      f"{where} AND {band.current_sql}", band.web_geom_sql, band.area_sql)
         live = _select(layer, band, layer.source, layer.geom_sql,
                        f"{where} AND NOT {band.current_sql}")
         rows = f"({pre}) UNION ALL ({live})"

@@ -61,6 +61,8 @@ class ZoomBand:
     order_by: str | None = None
     source: str | None = None  # FROM clause of a generalised relation (main alias ``t``)
     geom_sql: str | None = None  # geometry in that source
+    web_geom_sql: str | None = None  # the same geometry in EPSG:3857, when the source holds it
+    area_sql: str | None = None  # its area in m², when the source holds it (for min_pixels)
     current_sql: str | None = None  # SQL boolean: is that source current?
 
 
@@ -204,17 +206,21 @@ _BY_KIND = ("CASE t.plan_kind WHEN 'chung' THEN 1 WHEN 'phan_khu' THEN 2 WHEN 'c
 #: zone_overview), then the governing plan's zones (zone_coverage; migration 0009, refreshed by
 #: layers/coverage.py), then from z16 every zone of every plan with all its indicators.
 _CURRENT = "derived_layer_current('zone_coverage')"
-_OVERVIEW = "zone_overview c JOIN zones_with_legend t ON t.id = c.zone_id"
+#: The derived tables hold the drawing fields of their zones (migration 0014): a tile reads them
+#: alone, under the zones view's names.
+_OVERVIEW = "zone_overview t"
+_COVERAGE = "zone_coverage t"
+#: What the derived tables hold besides the zone: its geometry in the web grid and its area.
+_DERIVED = {"geom_sql": "t.geom", "web_geom_sql": "t.geom_web", "area_sql": "t.area_m2",
+            "current_sql": _CURRENT}
 ZONE_BANDS = (
     ZoomBand(10, where=f"t.plan_kind = 'chung' AND {_IN_FORCE}", fields=_ZONE_DRAWING,
-             min_pixels=4, order_by=_BY_KIND, source=_OVERVIEW, geom_sql="c.geom",
-             current_sql=_CURRENT),
+             min_pixels=4, order_by=_BY_KIND, source=_OVERVIEW, **_DERIVED),
     ZoomBand(12, where=f"t.plan_kind IN ('chung', 'phan_khu') AND {_IN_FORCE}",
              fields=_ZONE_DRAWING, min_pixels=4, order_by=_BY_KIND, source=_OVERVIEW,
-             geom_sql="c.geom", current_sql=_CURRENT),
+             **_DERIVED),
     ZoomBand(14, where=_IN_FORCE, fields=_ZONE_DRAWING, min_pixels=2, order_by=_BY_KIND,
-             source="zone_coverage c JOIN zones_with_legend t ON t.id = c.zone_id",
-             geom_sql="c.geom", current_sql=_CURRENT),
+             source=_COVERAGE, **_DERIVED),
     ZoomBand(16),
 )
 
@@ -295,10 +301,17 @@ for _dataset in (
         "force), without the overlapping levels: what the citizen's map shows by default",
         "zones_with_legend t", {k: _ZONE_FIELDS[k] for k in _ZONE_DRAWING}, "MultiPolygon",
         indexed_table="land_use_zones", minzoom=12, edition="zones", outputs=frozenset({MVT}),
-        zoom_bands=(ZoomBand(12, where=_IN_FORCE, fields=_ZONE_DRAWING, min_pixels=1,
-                             order_by=_BY_KIND,
-                             source="zone_coverage c JOIN zones_with_legend t ON t.id = c.zone_id",
-                             geom_sql="c.geom", current_sql=_CURRENT),),
+        # Thinned by area like the zones layer, and at z12-13 without the street network of
+        # the detailed plans (one polygon per plan whose holes are its blocks: ~1,600 vertices
+        # that no simplification removes; the gaps between the blocks and the streets layer
+        # draw the streets there): a z12 tile over the inner districts was 517 KB and 0.5 s.
+        zoom_bands=tuple(
+            ZoomBand(z, where=where, fields=_ZONE_DRAWING, min_pixels=px,
+                     order_by=_BY_KIND, source=_COVERAGE, **_DERIVED)
+            for z, px, where in (
+                (12, 4, f"{_IN_FORCE} AND NOT (t.plan_kind = 'chi_tiet' AND "
+                        "t.function_code = 'GT')"),
+                (14, 2, _IN_FORCE), (16, 0.5, _IN_FORCE))),
     ),
     Dataset(
         "streets", "Streets", "Đường phố",

@@ -68,7 +68,7 @@ def test_the_coverage_has_no_overlaps_and_only_governing_zones(fresh, conn):
     # (shared edges may "overlap" by a rounding error of 0 m², in the source zones too)
     overlap_m2 = conn.execute(text("""
         SELECT coalesce(sum(ST_Area(ST_Intersection(a.geom, b.geom))), 0) FROM zone_coverage a
-          JOIN zone_coverage b ON a.zone_id < b.zone_id AND ST_Intersects(a.geom, b.geom)
+          JOIN zone_coverage b ON a.id < b.id AND ST_Intersects(a.geom, b.geom)
     """)).scalar_one()
     assert overlap_m2 < 0.01
     stacked = conn.execute(text("""
@@ -143,3 +143,25 @@ def test_the_governing_layer_draws_only_the_governing_plan_at_z16(fresh, conn):
     feats = mapbox_vector_tile.decode(body)["governing"]["features"]
     plans = _plans_of(conn, feats)
     assert "detailed" in plans and not plans & {"old_detailed", "draft", "master"}
+
+
+def test_derived_tables_hold_what_a_tile_draws_in_the_web_grid(fresh, conn, settings):
+    """A tile reads the derived tables alone (no join to 528,091 zones) and, on the web grid,
+    no per-feature transform: their copies of the drawing fields, area and EPSG:3857 geometry
+    agree with the zones they come from."""
+    for table in ("zone_coverage", "zone_overview"):
+        wrong = conn.execute(text(f"""
+            SELECT count(*) FROM {table} t JOIN zones_with_legend z ON z.id = t.id
+             WHERE (t.label, t.function_code, t.color, t.plan_kind, t.plan_status)
+                   IS DISTINCT FROM (z.label, z.function_code, z.color, z.plan_kind, z.plan_status)
+                OR abs(t.area_m2 - ST_Area(t.geom)) > 0.01
+                OR NOT ST_Equals(ST_SnapToGrid(t.geom_web, 0.001),
+                                 ST_SnapToGrid(ST_Transform(t.geom, 3857), 0.001))
+        """)).scalar_one()
+        assert wrong == 0, table
+        assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() > 0
+    params = tile_params(ZONES, TMS, TMS.tile(*CENTRE_LONLAT, 14), settings)
+    plan = "\n".join(r[0] for r in conn.execute(
+        text("EXPLAIN VERBOSE " + tile_sql(ZONES, 14).text), params))
+    pre = plan[:plan.index("NOT derived_layer_current")]
+    assert "land_use_zones" not in pre and "geom_web" in pre, plan
