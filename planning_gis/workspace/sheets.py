@@ -404,14 +404,22 @@ def residual_report(session: Session, sheet: MapSheet, method: str = "auto") -> 
         cp.loo_error_m = row["loo_m"] if row else None
         if row:
             ids[row["label"]] = cp.id
-    for cp in sheet.control_points:
+    # A disabled point is a check point: it keeps its error against the fit it never saw.
+    checks = {int(row["index"]): row for row in rep.data["check_points"]}  # type: ignore[union-attr]
+    for i, cp in enumerate(sheet.control_points):
         if not cp.enabled:
-            cp.residual_m = cp.loo_error_m = None
+            row = checks.get(i)
+            cp.residual_m = row["total_m"] if row else None
+            cp.loo_error_m = None
+            if row:
+                row["id"] = cp.id
     for row in rep.data["residuals"]:  # type: ignore[union-attr]
         row["id"] = ids.get(row["label"])
     sheet.method = rep.fit.method
     sheet.rmse_m = rep.data["rmse_m"]  # type: ignore[assignment]
     sheet.loo_rmse_m = rep.data["loo_rmse_m"]  # type: ignore[assignment]
+    if sheet.state != "published":  # the public figure changes only when a version is published
+        sheet.check_error_m = rep.data["check_rmse_m"]  # type: ignore[assignment]
     session.flush()
     return {**base, "ok": True, **rep.data}
 
@@ -584,7 +592,8 @@ def publish(session: Session, user: User, sheet: MapSheet, settings: Settings,
         session.flush()
         audit.record(session, user, "sheet.publish", "map_sheet", sheet.id,
                      {"version": version, "method": result.method, "rmse_m": row.rmse_m,
-                      "loo_rmse_m": row.loo_rmse_m, "cog": name})
+                      "loo_rmse_m": row.loo_rmse_m,
+                      "check_rmse_m": result.report.get("check_rmse_m"), "cog": name})
     except BaseException:
         out.unlink(missing_ok=True)
         web.unlink(missing_ok=True)
@@ -599,6 +608,7 @@ def _point_sheet_at(sheet: MapSheet, v: SheetVersion, footprint: Polygon) -> Non
     sheet.method = v.method
     sheet.rmse_m = v.rmse_m
     sheet.loo_rmse_m = v.loo_rmse_m
+    sheet.check_error_m = (v.report or {}).get("check_rmse_m")
     sheet.footprint = from_shape(footprint, STORAGE_SRID)
     sheet.published_at = _now()
     sheet.current_version = v.version

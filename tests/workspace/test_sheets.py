@@ -87,3 +87,32 @@ def test_rotation_before_points_and_bad_points(planner_client, demo, simulated, 
     assert c.post(api + "/xoay", json={"quarter_turns": 1}, headers=h).status_code == 409
     with engine.connect() as conn:
         assert conn.scalar(select(MapSheet.state).where(MapSheet.id == sheet)) == "control_points"
+
+
+def test_a_disabled_point_is_a_check_point_everywhere(planner_client, demo, simulated, engine):
+    """Editor table, report, published sheet and /api/sheets all carry the check-point error."""
+    c = planner_client
+    sheet = _upload(c, plan_of(demo, CAU_GIAY), simulated.path.read_bytes())
+    api = f"/quan-tri/api/to-ban-do/{sheet}"
+    h = {"X-CSRF-Token": c.csrf}
+    with open(simulated.points_path, "rb") as fh:
+        assert c.post(api + "/nhap-diem", data={"file": (fh, "a.points"), "replace": "1"},
+                      headers=h, content_type="multipart/form-data").status_code == 200
+    pts = c.get(api).get_json()["points"]
+    body = c.patch(api + f"/diem/{pts[4]['id']}", json={"enabled": False}, headers=h).get_json()
+    check = next(p for p in body["points"] if p["id"] == pts[4]["id"])
+    assert check["enabled"] is False and check["residual_m"] is not None
+    assert check["loo_error_m"] is None
+    rep = body["report"]
+    assert rep["check_count"] == 1 and rep["check_points"][0]["id"] == pts[4]["id"]
+    assert rep["check_rmse_m"] == pytest.approx(check["residual_m"], abs=1e-3)
+    publish_and_wait(c, api, demo)
+    with engine.connect() as conn:
+        # the published fit may differ from the editor's (the neatline is traced at publish):
+        # the public figure is the published fit's own check error
+        published = conn.scalar(select(SheetVersion.report).where(SheetVersion.sheet_id == sheet))
+        stored = conn.scalar(select(MapSheet.check_error_m).where(MapSheet.id == sheet))
+    assert published["check_count"] == 1 and 0 < published["check_rmse_m"] < 5
+    assert stored == pytest.approx(published["check_rmse_m"], abs=1e-3)
+    listed = next(s for s in c.get("/api/sheets").get_json() if s["id"] == sheet)
+    assert listed["accuracy"]["check_error_m"] == pytest.approx(stored, abs=1e-3)

@@ -94,7 +94,8 @@
       tr.dataset.pointId = p.id;
       tr.className = (blunders[p.id] ? "blunder " : "") + (p.enabled ? "" : "disabled");
       tr.append(el("td", {}, p.label), el("td", {}, fmt(p.pixel_x, 1)), el("td", {}, fmt(p.pixel_y, 1)), el("td", {}, fmt(p.x_north, 2)),
-        el("td", {}, fmt(p.y_east, 2)), el("td", { className: "residual" }, fmt(p.residual_m)), el("td", { className: "loo" }, fmt(p.loo_error_m)),
+        el("td", {}, fmt(p.y_east, 2)), el("td", { className: "residual", title: p.enabled ? "Sai số tại điểm khống chế" : "Điểm kiểm tra: sai số so với phép nắn không dùng điểm này" }, fmt(p.residual_m), p.enabled ? null : el("small", { className: "check-tag" }, " (kiểm tra)")),
+        el("td", { className: "loo" }, fmt(p.loo_error_m)),
         el("td", {}, el("input", { type: "checkbox", className: "enable", checked: !!p.enabled })),
         el("td", {}, el("button", { type: "button", className: "delete" }, "Xóa")));
       tr.querySelector(".enable").addEventListener("change", function (ev) { call("PATCH", api + "/diem/" + p.id, { enabled: ev.target.checked }).then(render).catch(fail); });
@@ -106,7 +107,9 @@
     var summary = document.getElementById("fit-summary");
     if (rep.ok) {
       summary.replaceChildren("Tự động chọn: ", el("strong", { id: "chosen-method" }, rep.method), " · RMSE " + fmt(rep.rmse_m) +
-        " m · LOO RMSE " + fmt(rep.loo_rmse_m) + " m", el("br"), el("small", {}, rep.reason));
+        " m · LOO RMSE " + fmt(rep.loo_rmse_m) + " m",
+        rep.check_count ? el("span", { id: "check-summary" }, " · Điểm kiểm tra độc lập (" + rep.check_count + "): RMSE " + fmt(rep.check_rmse_m) + " m") : null,
+        el("br"), el("small", {}, rep.reason));
       Object.keys(rep.methods).forEach(function (m) {
         var s = rep.methods[m], tr = document.createElement("tr");
         tr.dataset.method = m;
