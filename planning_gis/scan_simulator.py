@@ -152,10 +152,14 @@ def _stroke(draw: ImageDraw.ImageDraw, x0: float, y0: float, x1: float, y1: floa
     on the pixels whose centres lie within ``width / 2`` of the line.
     """
     h = width / 2.0
+
+    def rnd(v: float) -> int:  # half up, not to even: every stroke exactly ``width`` wide
+        return math.floor(v + 0.5)
+
     if y0 == y1:
-        box = (round(x0), round(y0 - h), round(x1) - 1, round(y0 + h) - 1)
+        box = (rnd(x0), rnd(y0 - h), rnd(x1) - 1, rnd(y0 - h) + width - 1)
     else:
-        box = (round(x0 - h), round(y0), round(x0 + h) - 1, round(y1) - 1)
+        box = (rnd(x0 - h), rnd(y0), rnd(x0 - h) + width - 1, rnd(y1) - 1)
     draw.rectangle(box, fill=(0, 0, 0))
 
 

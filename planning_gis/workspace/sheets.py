@@ -51,6 +51,7 @@ from planning_gis.errors import (
 )
 from planning_gis.georef import ControlPoint as GcP
 from planning_gis.georef import ControlPointSet, read_control_points, warp_scan, write_csv, write_points
+from planning_gis.georef.control_points import check_in_hanoi
 from planning_gis.georef.report import analyse
 from planning_gis.georef.scan_io import load_scan
 from planning_gis.georef.transforms import Fit
@@ -355,6 +356,43 @@ def import_points(session: Session, user: User, sheet: MapSheet, path: Path, rep
                  {"count": len(cps.points), "replace": replace_all, "file": path.name,
                   "crs": f"EPSG:{epsg}"})
     return len(cps.points)
+
+
+def detect_points(session: Session, user: User, sheet: MapSheet,
+                  settings: Settings) -> dict[str, Any]:
+    """Find control points from the sheet's printed VN-2000 grid and add them for review.
+
+    Points already placed stay; a detected point within 3 px of one is not added again. The
+    detection's report (crossings, ticks, labels found, used and refused, and why) is returned
+    for the editor to show.
+    """
+    from planning_gis.georef.detect import detect_grid
+
+    require_plan_editor(user, sheet.plan)
+    found = detect_grid(scan_file(sheet, settings), crs_epsg=STORAGE_SRID, settings=settings)
+    if found.points:
+        check_in_hanoi(ControlPointSet(found.control_points(), parse_crs(STORAGE_SRID)))
+    taken = [(cp.pixel_x, cp.pixel_y) for cp in sheet.control_points]
+    labels = {cp.label for cp in sheet.control_points}
+    added = 0
+    for d in found.points:
+        if any(abs(d.pixel_x - x) < 3 and abs(d.pixel_y - y) < 3 for x, y in taken):
+            continue
+        if not (0 <= d.pixel_x <= sheet.width and 0 <= d.pixel_y <= sheet.height):
+            continue
+        label = d.label if d.label not in labels else f"{d.label}'"
+        sheet.control_points.append(ControlPoint(
+            sheet_id=sheet.id, label=label, pixel_x=d.pixel_x, pixel_y=d.pixel_y,
+            easting=d.easting, northing=d.northing, enabled=True))
+        taken.append((d.pixel_x, d.pixel_y))
+        added += 1
+    if added:
+        _touch(sheet)
+    session.flush()
+    audit.record(session, user, "point.detect", "map_sheet", sheet.id,
+                 {"found": len(found.points), "added": added})
+    return {"found": len(found.points), "added": added,
+            "confidence": {d.label: d.confidence for d in found.points}, **found.report}
 
 
 def engine_points(sheet: MapSheet) -> list[GcP]:

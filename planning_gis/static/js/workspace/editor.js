@@ -217,6 +217,26 @@
     say("Đang nhập điểm…");
     call("POST", api + "/nhap-diem", fd, true).then(function (d) { render(d); say("Đã nhập " + d.points.length + " điểm."); }).catch(fail);
   });
+  /* "Tìm điểm khống chế": the server finds the printed grid and reads its labels; the points
+     come back in the table for review, with what was found, used and refused. */
+  document.getElementById("detect-points").addEventListener("click", function () {
+    say("Đang tìm lưới tọa độ trên ảnh quét…");
+    call("POST", api + "/tim-diem", {}).then(function (d) {
+      render(d);
+      var r = d.detection || {}, box = document.getElementById("detect-report");
+      var lab = r.labels || {}, cr = r.crosses || {}, tk = r.ticks || {};
+      box.hidden = false;
+      box.replaceChildren(
+        el("strong", {}, "Tìm điểm khống chế: "),
+        "thêm " + r.added + " điểm (tìm được " + r.found + "). Dấu chữ thập: " + cr.found + " tìm thấy, " + cr.off_lattice_refused +
+        " loại (lệch lưới). Vạch khung: " + tk.found + ". Nhãn tọa độ: " + lab.found + " đọc được, " + lab.used + " dùng, " + lab.refused + " loại.",
+        (r.notes || []).length ? el("br") : null, (r.notes || []).join("; "));
+      (lab.readings || []).forEach(function (x) {
+        if (x.status === "refused") { box.appendChild(el("div", { className: "ws-error" }, "Nhãn “" + x.text + "” bị loại: " + x.why)); }
+      });
+      say("Đã thêm " + r.added + " điểm khống chế từ lưới tọa độ; hãy kiểm tra trước khi công bố.");
+    }).catch(fail);
+  });
   function rotate(turns, flip) {
     say("Đang xoay ảnh…");
     call("POST", api + "/xoay", { quarter_turns: turns, flip: flip }).then(function (d) {
