@@ -195,7 +195,7 @@ def _arm_response(dark: np.ndarray, r: int, arms: Sequence[tuple[int, int]]) -> 
         on = _line_filter(dark, dx, dy, lo, r)
         b1 = _line_filter(dark, dx, dy, lo, r, side)
         b2 = _line_filter(dark, dx, dy, lo, r, -side)
-        contrast = on - np.maximum(b1, b2)
+        contrast = on - np.minimum(b1, b2)  # a zone edge along one side must not hide the arm
         out = contrast if out is None else np.minimum(out, contrast)
     assert out is not None
     return out
@@ -445,13 +445,14 @@ def _refine(scan: ScanWindows, x: float, y: float, reach: float, size: tuple[int
         if hi_c <= lo_c or profile[lo_c:hi_c].max() <= 0:
             return None
         k = lo_c + int(np.argmax(profile[lo_c:hi_c]))
-        lo, hi = max(0, k - 3), min(len(profile), k + 4)
+        lo, hi = max(0, k - half), min(len(profile), k + half + 1)
         seg = profile[lo:hi] - np.median(profile)
         seg = np.clip(seg, 0, None)
         if seg.sum() <= 0:
             return None
         return float((np.arange(lo, hi) + 0.5) @ seg / seg.sum())
 
+    half = max(2, int(math.ceil(search / 1.5)))  # the stroke's half-width, at most
     px, py = peak(col_profile, cx), peak(row_profile, cy)
     if px is None or py is None:
         return None
@@ -692,7 +693,7 @@ def detect_grid(
         refine_failed = 0
         for (i, j), (x, y) in zip(lattice.index, lattice.pixels, strict=True):
             c = _refine(scan, (x + 0.5) * factor, (y + 0.5) * factor, arm * factor * 1.2,
-                        (info.width, info.height), max(2.5, 1.5 * factor))
+                        (info.width, info.height), max(1.6, 1.5 * factor))
             if c is None:
                 refine_failed += 1
                 continue
