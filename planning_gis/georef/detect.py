@@ -195,7 +195,7 @@ def _arm_response(dark: np.ndarray, r: int, arms: Sequence[tuple[int, int]]) -> 
         on = _line_filter(dark, dx, dy, lo, r)
         b1 = _line_filter(dark, dx, dy, lo, r, side)
         b2 = _line_filter(dark, dx, dy, lo, r, -side)
-        contrast = on - np.minimum(b1, b2)  # a zone edge along one side must not hide the arm
+        contrast = on - np.maximum(b1, b2)
         out = contrast if out is None else np.minimum(out, contrast)
     assert out is not None
     return out
