@@ -42,6 +42,12 @@ class OutsideHanoi(InvalidInput):
     code = "outside_hanoi"
 
 
+class OutsideArea(InvalidInput):
+    """Control points outside the area of use of their (non-Vietnamese) CRS in both readings."""
+
+    code = "outside_area_of_use"
+
+
 class InvalidTile(InvalidInput):
     """A z/x/y that is not a number or lies outside the tile grid."""
 

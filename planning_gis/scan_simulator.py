@@ -135,6 +135,103 @@ def _font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.I
     return ImageFont.load_default()
 
 
+#: How the grid's coordinates are printed (see :func:`simulate_scan`). The margin styles are
+#: those seen on Hanoi's sheets: ``margin-xy`` "X = 2 321 400" left and right, "Y = 586 400"
+#: top and bottom; ``margin-bare`` "2321400" on the left only and "586400" at the bottom only;
+#: ``margin-dots`` "2.321.400" on the right and "586.400" on top; ``margin-rotated`` northings
+#: turned 90 degrees along the left and right edges, eastings "Y: 586 400" top and bottom.
+LABEL_STYLES = ("cross", "margin-xy", "margin-bare", "margin-dots", "margin-rotated")
+
+
+def _stroke(draw: ImageDraw.ImageDraw, x0: float, y0: float, x1: float, y1: float,
+            width: int) -> None:
+    """An axis-parallel line of ``width`` pixels centred on corner-based (x0, y0)-(x1, y1).
+
+    PIL truncates float coordinates, which would print every cross half a pixel up and left of
+    where the truth says it is; the grid is what control points are read from, so it is drawn
+    on the pixels whose centres lie within ``width / 2`` of the line.
+    """
+    h = width / 2.0
+
+    def rnd(v: float) -> int:  # half up, not to even: every stroke exactly ``width`` wide
+        return math.floor(v + 0.5)
+
+    if y0 == y1:
+        box = (rnd(x0), rnd(y0 - h), rnd(x1) - 1, rnd(y0 - h) + width - 1)
+    else:
+        box = (rnd(x0 - h), rnd(y0), rnd(x0 - h) + width - 1, rnd(y1) - 1)
+    draw.rectangle(box, fill=(0, 0, 0))
+
+
+def _grouped(value: float, sep: str) -> str:
+    digits = f"{value:.0f}"
+    groups = []
+    while digits:
+        groups.insert(0, digits[-3:])
+        digits = digits[:-3]
+    return sep.join(groups)
+
+
+def _margin_labels(sheet: Image.Image, draw: ImageDraw.ImageDraw, style: str, gx: np.ndarray,
+                   gy: np.ndarray, sheet_of, frame: tuple[float, float, int, int],
+                   unit: float) -> None:
+    """Ticks on the neatline where each grid line meets it, and the coordinates in the margin."""
+    ox, oy, map_w, map_h = frame
+    font = _font(int(15 * unit))
+    tick = 10 * unit
+    gap = 6 * unit
+    width = max(1, int(unit))
+    sides_n = {"margin-xy": ("left", "right"), "margin-bare": ("left",),
+               "margin-dots": ("right",), "margin-rotated": ("left", "right")}[style]
+    sides_e = {"margin-xy": ("top", "bottom"), "margin-bare": ("bottom",),
+               "margin-dots": ("top",), "margin-rotated": ("top", "bottom")}[style]
+
+    def text_n(n: float) -> str:
+        return {"margin-xy": f"X = {_grouped(n, ' ')}", "margin-bare": f"{n:.0f}",
+                "margin-dots": _grouped(n, "."), "margin-rotated": f"X = {_grouped(n, ' ')}"}[style]
+
+    def text_e(e: float) -> str:
+        return {"margin-xy": f"Y = {_grouped(e, ' ')}", "margin-bare": f"{e:.0f}",
+                "margin-dots": _grouped(e, "."), "margin-rotated": f"Y: {_grouped(e, ' ')}"}[style]
+
+    def rotated(text: str, x: float, y: float, angle: int, anchor: str) -> None:
+        box = draw.textbbox((0, 0), text, font=font)
+        img = Image.new("L", (box[2] - box[0] + 4, box[3] - box[1] + 4), 0)
+        ImageDraw.Draw(img).text((2 - box[0], 2 - box[1]), text, fill=255, font=font)
+        img = img.rotate(angle, expand=True)
+        w, h = img.size
+        left = x - w if anchor == "right" else x
+        sheet.paste((0, 0, 0), (int(round(left)), int(round(y - h / 2))), img)
+
+    for n in gy:
+        _, v = sheet_of(ox, n)
+        v = float(v)
+        if not oy < v < oy + map_h:
+            continue
+        for side in sides_n:
+            x = ox if side == "left" else ox + map_w
+            out = -1 if side == "left" else 1
+            draw.line([(x, v - 0.5), (x + out * tick, v - 0.5)], fill=(0, 0, 0), width=width)
+            tx = x + out * (tick + gap)
+            if style == "margin-rotated":
+                rotated(text_n(n), tx, v, 90 if side == "left" else 270,
+                        "right" if side == "left" else "left")
+            else:
+                draw.text((tx, v - 0.5), text_n(n), fill=(0, 0, 0), font=font,
+                          anchor="rm" if side == "left" else "lm")
+    for e in gx:
+        u, _ = sheet_of(e, 0.0)
+        u = float(u)
+        if not ox < u < ox + map_w:
+            continue
+        for side in sides_e:
+            y = oy if side == "top" else oy + map_h
+            out = -1 if side == "top" else 1
+            draw.line([(u - 0.5, y), (u - 0.5, y + out * tick)], fill=(0, 0, 0), width=width)
+            draw.text((u - 0.5, y + out * (tick + gap)), text_e(e), fill=(0, 0, 0), font=font,
+                      anchor="mb" if side == "top" else "mt")
+
+
 def demo_zones(bounds: tuple[float, float, float, float], seed: int = 0) -> list[Zone]:
     """A plausible set of planning zones (blocks between roads) filling ``bounds``."""
     rng = np.random.default_rng(seed)
@@ -184,6 +281,7 @@ def simulate_scan(
     grid_step_m: float | None = None,
     check_count: int = 12,
     reading_noise_px: float = 0.35,
+    label_style: str = "cross",
 ) -> SimulatedScan:
     """Draw ``zones`` (EPSG:5897) inside ``bounds`` as a printed sheet, distort it, write it.
 
@@ -198,7 +296,7 @@ def simulate_scan(
     map_w = int(math.ceil((maxx - minx) / mpp))
     map_h = int(math.ceil((maxy - miny) / mpp))
     unit = max(1.0, dpi / 150.0)
-    margin = int(60 * unit)
+    margin = int((60 if label_style == "cross" else 150) * unit)
     panel = int(max(420 * unit, map_w * 0.22))
     width = margin + map_w + margin + panel + margin
     height = margin + map_h + margin
@@ -250,12 +348,15 @@ def simulate_scan(
             if not (ox - 0.5 <= u <= ox + map_w + 0.5 and oy - 0.5 <= v <= oy + map_h + 0.5):
                 continue
             crosses.append((e, n, u, v))
-            draw.line([pil(u - arm, v), pil(u + arm, v)], fill=(0, 0, 0), width=max(1, int(unit)))
-            draw.line([pil(u, v - arm), pil(u, v + arm)], fill=(0, 0, 0), width=max(1, int(unit)))
-            draw.text(pil(u + 3 * unit, v - 3 * unit), f"X={n:.0f}", fill=(0, 0, 0), font=small,
-                      anchor="lb")
-            draw.text(pil(u + 3 * unit, v + 3 * unit), f"Y={e:.0f}", fill=(0, 0, 0), font=small,
-                      anchor="lt")
+            _stroke(draw, u - arm, v, u + arm, v, max(1, int(unit)))
+            _stroke(draw, u, v - arm, u, v + arm, max(1, int(unit)))
+            if label_style == "cross":
+                draw.text(pil(u + 3 * unit, v - 3 * unit), f"X={n:.0f}", fill=(0, 0, 0),
+                          font=small, anchor="lb")
+                draw.text(pil(u + 3 * unit, v + 3 * unit), f"Y={e:.0f}", fill=(0, 0, 0),
+                          font=small, anchor="lt")
+    if label_style != "cross":
+        _margin_labels(sheet, draw, label_style, gx, gy, sheet_of, (ox, oy, map_w, map_h), unit)
 
     # hidden check markers (small circled dots at random places, away from the crosses)
     checks_sheet = []

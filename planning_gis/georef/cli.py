@@ -69,6 +69,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _neatline_options(r)
     r.set_defaults(func=run_residuals)
 
+    g = subparsers.add_parser(
+        "gcps",
+        help="control points: find them on the scan from its printed grid",
+    )
+    gsub = g.add_subparsers(dest="gcps_command", required=True, metavar="ACTION")
+    d = gsub.add_parser(
+        "detect",
+        help="find the printed grid's crossings and read their coordinates from the margin",
+        description="Zero-click control points: crosses, frame ticks and margin labels (OCR); "
+        "coordinates assigned by the lattice, never label by label. Prints a JSON report.",
+    )
+    d.add_argument("scan", metavar="SCAN", help="PNG, JPEG, TIFF or one-page PDF")
+    d.add_argument("--crs", default="EPSG:5897",
+                   help="the CRS the printed grid is in (EPSG:5897)")
+    d.add_argument("--out", required=True, metavar="FILE.points",
+                   help="QGIS .points, or .csv (with a confidence column)")
+    d.set_defaults(func=run_detect)
+
 
 def _neatline_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--neatline-bounds", metavar="minE,minN,maxE,maxN",
@@ -100,6 +118,32 @@ def run_warp(args: argparse.Namespace) -> int:
         neatline_bounds=bounds,
     )
     json.dump(result.as_dict(), sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+def run_detect(args: argparse.Namespace) -> int:
+    from planning_gis.errors import GeoreferenceError, InvalidInput
+    from planning_gis.georef.control_points import ControlPointSet, check_in_hanoi
+    from planning_gis.georef.detect import detect_grid, write_detected
+
+    epsg = epsg_of(args.crs)
+    out = Path(args.out)
+    if out.suffix.lower() not in (".points", ".csv"):
+        raise InvalidInput("--out must end in .points or .csv")
+    if not out.parent.is_dir():
+        raise InvalidInput(f"output folder does not exist: {out.parent}")
+    found = detect_grid(args.scan, crs_epsg=epsg)
+    if not found.points:
+        raise GeoreferenceError(
+            "no control point could be given: "
+            + "; ".join(found.report["notes"] or found.report["left_out"]))  # type: ignore[arg-type]
+    from planning_gis.crs import parse_crs
+
+    check_in_hanoi(ControlPointSet(found.control_points(), parse_crs(epsg)))
+    write_detected(found.points, out, epsg)
+    found.report["out"] = str(out)
+    json.dump(found.report, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
     return 0
 

@@ -26,7 +26,13 @@ from planning_gis.crs import (
     parse_crs,
     transformer,
 )
-from planning_gis.errors import GeoreferenceError, InvalidInput, MissingFile, OutsideHanoi
+from planning_gis.errors import (
+    GeoreferenceError,
+    InvalidInput,
+    MissingFile,
+    OutsideArea,
+    OutsideHanoi,
+)
 
 
 @dataclass(frozen=True)
@@ -256,7 +262,7 @@ def parse_csv_text(text: str, crs: CRS | None = None) -> ControlPointSet:
             result.points = [_swap(p) for p in points]
             result.notes[-1] = (
                 "map columns X, Y are in the GIS order (X = easting): the Vietnamese reading "
-                "falls outside Hanoi and this one inside"
+                "falls outside the CRS's region and this one inside"
             )
     return result
 
@@ -275,35 +281,103 @@ def _lonlat(points: Sequence[ControlPoint], crs: CRS, swapped: bool = False) -> 
     return np.column_stack([np.atleast_1d(lon), np.atleast_1d(lat)])
 
 
-def _hanoi_counts(points: Sequence[ControlPoint], crs: CRS) -> tuple[int, int]:
+#: Geodetic datums of Vietnam's plane systems: a sheet in one of them is a Hanoi sheet here, and
+#: its points are checked against Hanoi's extent (which also catches swapped X/Y, since a
+#: swapped VN-2000 pair lands far outside). Any other CRS is checked against its own area of use.
+HANOI_DATUMS = ("Vietnam 2000", "Hanoi 1972")
+
+
+@dataclass(frozen=True)
+class Region:
+    """Where a control point set's points must fall, in WGS 84 lon/lat, and how to name it."""
+
+    name: str
+    name_vi: str
+    bounds: tuple[float, float, float, float] | None  # west, south, east, north; None = Hanoi
+    hanoi: bool
+
+    def contains(self, lon: float, lat: float) -> bool:
+        if not (math.isfinite(lon) and math.isfinite(lat)):
+            return False
+        if self.hanoi:
+            return in_hanoi_lonlat(lon, lat)
+        assert self.bounds is not None
+        w, s, e, n = self.bounds
+        pad = 0.05  # degrees: areas of use are drawn at the border, sheets run a little past
+        if not (s - pad <= lat <= n + pad):
+            return False
+        if w <= e:
+            return w - pad <= lon <= e + pad
+        return lon >= w - pad or lon <= e + pad  # an area that crosses the antimeridian
+
+
+def region_of(crs: CRS) -> Region | None:
+    """Hanoi for VN-2000 and HN-72 systems, else the CRS's area of use (None if it has none)."""
+    datum = crs.datum.name if crs.datum is not None else ""
+    if any(d in datum for d in HANOI_DATUMS):
+        return Region("Hanoi", "Hà Nội", None, True)
+    area = crs.area_of_use
+    if area is None:
+        return None
+    return Region(f"the area of use of {crs.name} ({area.name})",
+                  f"vùng sử dụng của {crs.name} ({area.name})", tuple(area.bounds), False)
+
+
+def _region_counts(points: Sequence[ControlPoint], crs: CRS, region: Region) -> tuple[int, int]:
     ll = _lonlat(points, crs)
     sw = _lonlat(points, crs, swapped=True)
-    inside = sum(in_hanoi_lonlat(lo, la) for lo, la in ll)
-    inside_sw = sum(in_hanoi_lonlat(lo, la) for lo, la in sw)
+    inside = sum(region.contains(lo, la) for lo, la in ll)
+    inside_sw = sum(region.contains(lo, la) for lo, la in sw)
     return int(inside), int(inside_sw)
 
 
-def check_in_hanoi(cps: ControlPointSet) -> None:
-    """Refuse a file whose points lie outside Hanoi in both axis readings.
+def _hanoi_counts(points: Sequence[ControlPoint], crs: CRS) -> tuple[int, int]:
+    region = region_of(crs) or Region("Hanoi", "Hà Nội", None, True)
+    return _region_counts(points, crs, region)
 
+
+def check_in_hanoi(cps: ControlPointSet) -> None:
+    """Refuse a file whose points lie outside their CRS's region in both axis readings.
+
+    The region is Hanoi for VN-2000 and HN-72 systems (the service's own sheets), and the
+    CRS's area of use from the EPSG database for any other code, so that an old sheet in, say,
+    Swiss LV03 is accepted and a Swiss pair typed in the wrong order is still refused.
     A single point that is only inside when swapped is kept: the residual report names it as a
     swapped-X/Y blunder, which is more useful to the planner than refusing the whole file.
     """
     crs = cps.crs or parse_crs(VN2000_TM3_HANOI)
-    inside, inside_sw = _hanoi_counts(cps.points, crs)
     code = _epsg(crs)
+    region = region_of(crs)
+    if region is None:
+        cps.notes.append(f"EPSG:{code} has no area of use: the points' position is not checked")
+        return
+    inside, inside_sw = _region_counts(cps.points, crs, region)
     if inside >= max(1, len(cps.points) // 2):
         return
-    if inside_sw > inside:
+    if region.hanoi:
+        if inside_sw > inside:
+            raise OutsideHanoi(
+                f"control points in EPSG:{code} fall outside Hanoi, but would be inside with "
+                "easting and northing swapped: check the column names (X = northing, about "
+                "2 3xx xxx; Y = easting, about 5xx xxx in VN-2000)",
+                message_vi="Điểm khống chế nằm ngoài Hà Nội; có vẻ X và Y bị đảo chỗ.",
+            )
         raise OutsideHanoi(
-            f"control points in EPSG:{code} fall outside Hanoi, but would be inside with "
-            "easting and northing swapped: check the column names (X = northing, about "
-            "2 3xx xxx; Y = easting, about 5xx xxx in VN-2000)",
-            message_vi="Điểm khống chế nằm ngoài Hà Nội; có vẻ X và Y bị đảo chỗ.",
+            f"control points in EPSG:{code} fall outside Hanoi in both axis readings: check the "
+            "CRS",
+            message_vi="Điểm khống chế nằm ngoài phạm vi Hà Nội theo cả hai cách đọc X/Y.",
         )
-    raise OutsideHanoi(
-        f"control points in EPSG:{code} fall outside Hanoi in both axis readings: check the CRS",
-        message_vi="Điểm khống chế nằm ngoài phạm vi Hà Nội theo cả hai cách đọc X/Y.",
+    if inside_sw > inside:
+        raise OutsideArea(
+            f"control points in EPSG:{code} fall outside {region.name}, but would be inside "
+            "with easting and northing swapped: check the column names",
+            message_vi=f"Điểm khống chế nằm ngoài {region.name_vi}; có vẻ X và Y bị đảo chỗ.",
+        )
+    raise OutsideArea(
+        f"control points in EPSG:{code} fall outside {region.name} in both axis readings: "
+        "check the CRS",
+        message_vi=f"Điểm khống chế nằm ngoài {region.name_vi} theo cả hai cách đọc X/Y: "
+        "hãy kiểm tra hệ tọa độ.",
     )
 
 

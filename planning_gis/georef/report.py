@@ -292,6 +292,37 @@ def _method_summary(f: Fit) -> dict[str, object]:
     return out
 
 
+def _check_rows(f: Fit, points: Sequence[ControlPoint]) -> list[dict[str, object]]:
+    """Each disabled point's error against the chosen fit: an independent check (QGIS's meaning
+    of a disabled point), since the fit never saw it."""
+    rows = []
+    for i, p in points:
+        e, n = f.forward(np.array([p.pixel_x]), np.array([p.pixel_y]))
+        dx, dy = float(e[0]) - p.easting, float(n[0]) - p.northing
+        total = float(np.hypot(dx, dy))
+        rows.append({
+            "index": i,
+            "label": p.label or f"K{i + 1}",
+            "pixel_x": round(p.pixel_x, 2),
+            "pixel_y": round(p.pixel_y, 2),
+            "easting": round(p.easting, 3),
+            "northing": round(p.northing, 3),
+            "dx_m": _r(dx),
+            "dy_m": _r(dy),
+            "total_m": _r(total),
+            "total_px": _r(total / f.pixel_size_m if f.pixel_size_m else None, 2),
+        })
+    return rows
+
+
+def check_rmse(rows: Sequence[dict[str, object]]) -> float | None:
+    """The root mean square of the check points' errors (None without check points)."""
+    values = [float(r["total_m"]) for r in rows if r.get("total_m") is not None]  # type: ignore[arg-type]
+    if not values:
+        return None
+    return float(np.sqrt(np.mean(np.square(values))))
+
+
 @dataclass
 class Report:
     """The outcome of :func:`analyse`: the chosen fit plus the JSON-ready report."""
@@ -322,6 +353,7 @@ def analyse(
     samples as one-coordinate observations) join the least-squares methods' fits.
     """
     enabled = [p for p in points if p.enabled]
+    checks = [(i, p) for i, p in enumerate(points) if not p.enabled]
     labelled = [p if p.label else replace(p, label=str(i + 1)) for i, p in enumerate(enabled)]
     seen: set[str] = set()
     for i, p in enumerate(labelled):
@@ -430,6 +462,13 @@ def analyse(
         chosen = method
         reason = f"{method} was asked for" + _smoothing_phrase(fits[method])
     f = fits[chosen]
+    check_rows = _check_rows(f, checks)
+    check_err = check_rmse(check_rows)
+    if check_rows:
+        notes.append(
+            f"{len(check_rows)} check point(s) left out of the fit: independent error "
+            f"{check_err:.3f} m RMSE"
+        )
     data: dict[str, object] = {
         "method": chosen,
         "requested": method,
@@ -442,6 +481,9 @@ def analyse(
         "loo_rmse_m": _r(f.loo_rmse_m),
         "loo_rmse_px": _r(f.loo_rmse_m / f.pixel_size_m if f.loo_rmse_m else None, 2),
         "pixel_size_m": _r(f.pixel_size_m, 4),
+        "check_rmse_m": _r(check_err),
+        "check_count": len(check_rows),
+        "check_points": check_rows,
         "smoothing": _smoothing_summary(f),
         "residuals": _residual_rows(f, blunder_labels),
         "blunders": [b.as_dict(drop_blunders) for b in blunders],

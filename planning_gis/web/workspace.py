@@ -273,6 +273,20 @@ def api_import_points(sheet_id: str):
     return _answer(sheet)
 
 
+@bp.post("/api/to-ban-do/<sheet_id>/tim-diem")
+@login_required
+def api_detect_points(sheet_id: str):
+    """"Tìm điểm khống chế": control points from the printed grid, added for review."""
+    sheet = _api_sheet(sheet_id)
+    found = sheets.detect_points(get_session(), current_user(), sheet, _settings())
+    s = get_session()
+    report = sheets.residual_report(s, sheet)
+    s.commit()
+    body = _sheet_json(sheet, report)
+    body["detection"] = found
+    return jsonify(body)
+
+
 @bp.get("/api/to-ban-do/<sheet_id>/diem.<fmt>")
 @login_required
 def api_export_points(sheet_id: str, fmt: str):

@@ -51,6 +51,7 @@ from planning_gis.errors import (
 )
 from planning_gis.georef import ControlPoint as GcP
 from planning_gis.georef import ControlPointSet, read_control_points, warp_scan, write_csv, write_points
+from planning_gis.georef.control_points import check_in_hanoi
 from planning_gis.georef.report import analyse
 from planning_gis.georef.scan_io import load_scan
 from planning_gis.georef.transforms import Fit
@@ -357,6 +358,43 @@ def import_points(session: Session, user: User, sheet: MapSheet, path: Path, rep
     return len(cps.points)
 
 
+def detect_points(session: Session, user: User, sheet: MapSheet,
+                  settings: Settings) -> dict[str, Any]:
+    """Find control points from the sheet's printed VN-2000 grid and add them for review.
+
+    Points already placed stay; a detected point within 3 px of one is not added again. The
+    detection's report (crossings, ticks, labels found, used and refused, and why) is returned
+    for the editor to show.
+    """
+    from planning_gis.georef.detect import detect_grid
+
+    require_plan_editor(user, sheet.plan)
+    found = detect_grid(scan_file(sheet, settings), crs_epsg=STORAGE_SRID, settings=settings)
+    if found.points:
+        check_in_hanoi(ControlPointSet(found.control_points(), parse_crs(STORAGE_SRID)))
+    taken = [(cp.pixel_x, cp.pixel_y) for cp in sheet.control_points]
+    labels = {cp.label for cp in sheet.control_points}
+    added = 0
+    for d in found.points:
+        if any(abs(d.pixel_x - x) < 3 and abs(d.pixel_y - y) < 3 for x, y in taken):
+            continue
+        if not (0 <= d.pixel_x <= sheet.width and 0 <= d.pixel_y <= sheet.height):
+            continue
+        label = d.label if d.label not in labels else f"{d.label}'"
+        sheet.control_points.append(ControlPoint(
+            sheet_id=sheet.id, label=label, pixel_x=d.pixel_x, pixel_y=d.pixel_y,
+            easting=d.easting, northing=d.northing, enabled=True))
+        taken.append((d.pixel_x, d.pixel_y))
+        added += 1
+    if added:
+        _touch(sheet)
+    session.flush()
+    audit.record(session, user, "point.detect", "map_sheet", sheet.id,
+                 {"found": len(found.points), "added": added})
+    return {"found": len(found.points), "added": added,
+            "confidence": {d.label: d.confidence for d in found.points}, **found.report}
+
+
 def engine_points(sheet: MapSheet) -> list[GcP]:
     return [GcP(cp.pixel_x, cp.pixel_y, cp.easting, cp.northing, cp.enabled, cp.label or "")
             for cp in sheet.control_points]
@@ -404,14 +442,22 @@ def residual_report(session: Session, sheet: MapSheet, method: str = "auto") -> 
         cp.loo_error_m = row["loo_m"] if row else None
         if row:
             ids[row["label"]] = cp.id
-    for cp in sheet.control_points:
+    # A disabled point is a check point: it keeps its error against the fit it never saw.
+    checks = {int(row["index"]): row for row in rep.data["check_points"]}  # type: ignore[union-attr]
+    for i, cp in enumerate(sheet.control_points):
         if not cp.enabled:
-            cp.residual_m = cp.loo_error_m = None
+            row = checks.get(i)
+            cp.residual_m = row["total_m"] if row else None
+            cp.loo_error_m = None
+            if row:
+                row["id"] = cp.id
     for row in rep.data["residuals"]:  # type: ignore[union-attr]
         row["id"] = ids.get(row["label"])
     sheet.method = rep.fit.method
     sheet.rmse_m = rep.data["rmse_m"]  # type: ignore[assignment]
     sheet.loo_rmse_m = rep.data["loo_rmse_m"]  # type: ignore[assignment]
+    if sheet.state != "published":  # the public figure changes only when a version is published
+        sheet.check_error_m = rep.data["check_rmse_m"]  # type: ignore[assignment]
     session.flush()
     return {**base, "ok": True, **rep.data}
 
@@ -584,7 +630,8 @@ def publish(session: Session, user: User, sheet: MapSheet, settings: Settings,
         session.flush()
         audit.record(session, user, "sheet.publish", "map_sheet", sheet.id,
                      {"version": version, "method": result.method, "rmse_m": row.rmse_m,
-                      "loo_rmse_m": row.loo_rmse_m, "cog": name})
+                      "loo_rmse_m": row.loo_rmse_m,
+                      "check_rmse_m": result.report.get("check_rmse_m"), "cog": name})
     except BaseException:
         out.unlink(missing_ok=True)
         web.unlink(missing_ok=True)
@@ -599,6 +646,7 @@ def _point_sheet_at(sheet: MapSheet, v: SheetVersion, footprint: Polygon) -> Non
     sheet.method = v.method
     sheet.rmse_m = v.rmse_m
     sheet.loo_rmse_m = v.loo_rmse_m
+    sheet.check_error_m = (v.report or {}).get("check_rmse_m")
     sheet.footprint = from_shape(footprint, STORAGE_SRID)
     sheet.published_at = _now()
     sheet.current_version = v.version

@@ -198,3 +198,67 @@ def test_jpeg_scan(cli, sim, gcps, tmp_path):
     code, _, stderr = cli(["warp", str(jpg), "--gcps", str(gcps), "--method", "affine",
                            "--out", str(tmp_path / "o.tif")])
     assert code == 0, stderr
+
+
+# --- any CRS: VN-2000/HN-72 are checked against Hanoi, others against their area of use ------
+
+def _moved(points, dx: float, dy: float):
+    return [type(p)(p.pixel_x, p.pixel_y, p.easting + dx, p.northing + dy, p.enabled, p.label)
+            for p in points]
+
+
+def test_warp_a_swiss_sheet_in_lv03(cli, sim, tmp_path):
+    """A sheet in Swiss LV03 (EPSG:21781) is warped: its points lie in Switzerland."""
+    pts = _moved(sim.control_points, 600000.0 - 586000.0, 200000.0 - 2325500.0)
+    gcps = tmp_path / "bern.points"
+    write_points(pts, gcps, parse_crs(21781))
+    out = tmp_path / "bern.tif"
+    code, stdout, stderr = cli(["warp", str(sim.path), "--gcps", str(gcps), "--crs",
+                                "EPSG:21781", "--out", str(out)])
+    assert code == 0, stderr
+    report = json.loads(stdout)
+    assert report["crs"] == "EPSG:21781"
+    import rasterio
+
+    with rasterio.open(out) as ds:
+        assert ds.crs.to_epsg() == 21781
+        assert 599000 < ds.bounds.left < 601000 and 199000 < ds.bounds.bottom < 201000
+
+
+def test_swiss_points_typed_in_the_wrong_order_are_refused(cli, sim, tmp_path):
+    pts = _moved(sim.control_points, 600000.0 - 586000.0, 200000.0 - 2325500.0)
+    swapped = [type(p)(p.pixel_x, p.pixel_y, p.northing, p.easting, True, p.label) for p in pts]
+    gcps = tmp_path / "bern.points"
+    write_points(swapped, gcps, parse_crs(21781))
+    _check_fails(cli, ["residuals", "--gcps", str(gcps)], tmp_path,
+                 "outside the area of use of CH1903 / LV03", ["bern.points"])
+
+
+def test_swiss_numbers_in_vn2000_are_still_refused(cli, sim, tmp_path):
+    pts = _moved(sim.control_points, 600000.0 - 586000.0, 200000.0 - 2325500.0)
+    gcps = tmp_path / "bern.points"
+    write_points(pts, gcps, parse_crs(5897))
+    _check_fails(cli, ["residuals", "--gcps", str(gcps)], tmp_path, "outside Hanoi",
+                 ["bern.points"])
+
+
+def test_warp_an_hn72_sheet(cli, sim, tmp_path):
+    """HN-72 (EPSG:2044, Gauss-Kruger zone 18) is a Hanoi system: checked against Hanoi."""
+    from planning_gis.crs import transformer
+
+    t = transformer(5897, 2044)
+    pts = []
+    for p in sim.control_points:
+        e, n = t.transform(p.easting, p.northing)
+        pts.append(type(p)(p.pixel_x, p.pixel_y, e, n, True, p.label))
+    gcps = tmp_path / "hn72.points"
+    write_points(pts, gcps, parse_crs(2044))
+    out = tmp_path / "hn72.tif"
+    code, stdout, stderr = cli(["warp", str(sim.path), "--gcps", str(gcps), "--crs",
+                                "EPSG:2044", "--out", str(out)])
+    assert code == 0, stderr
+    assert json.loads(stdout)["crs"] == "EPSG:2044"
+    swapped = [type(p)(p.pixel_x, p.pixel_y, p.northing, p.easting, True, p.label) for p in pts]
+    write_points(swapped, gcps, parse_crs(2044))
+    _check_fails(cli, ["residuals", "--gcps", str(gcps)], tmp_path, "swapped",
+                 ["hn72.points", "hn72.tif"])

@@ -145,3 +145,30 @@ def test_blunders_are_found_and_dropped_with_the_smoothing_spline(shrunk):
     dropped = report(pts, METHODS, method="tps-smooth", drop_blunders=True)
     assert dropped["points_used"] == len(pts) - 1
     assert dropped["loo_rmse_m"] < kept["loo_rmse_m"] / 10
+
+
+def test_disabled_points_are_check_points_with_their_own_error(sim):
+    """QGIS's disabled point: left out of the fit, its error reported apart as check RMSE."""
+    pts = list(sim.control_points)
+    hold = {3, 8, 12}
+    pts = [replace(p, enabled=i not in hold) for i, p in enumerate(pts)]
+    rep = report(pts)
+    assert rep["points"] == len(pts) - len(hold)
+    assert rep["check_count"] == len(hold)
+    rows = rep["check_points"]
+    assert [r["index"] for r in rows] == sorted(hold)
+    # the error is the chosen fit's prediction at a point it never saw
+    f = analyse(pts).fit
+    p = pts[3]
+    e, n = f.forward(np.array([p.pixel_x]), np.array([p.pixel_y]))
+    assert rows[0]["total_m"] == pytest.approx(np.hypot(e[0] - p.easting, n[0] - p.northing),
+                                                abs=1e-3)
+    expected = np.sqrt(np.mean([r["total_m"] ** 2 for r in rows]))
+    assert rep["check_rmse_m"] == pytest.approx(expected, abs=1e-3)
+    assert 0 < rep["check_rmse_m"] < 5 * rep["loo_rmse_m"] + 1
+    assert any("check point" in n for n in rep["notes"])
+
+
+def test_no_check_points_no_check_figure(sim):
+    rep = report(sim.control_points)
+    assert rep["check_count"] == 0 and rep["check_rmse_m"] is None and rep["check_points"] == []

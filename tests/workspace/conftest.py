@@ -77,6 +77,18 @@ def simulated(tmp_path_factory):
     return sim
 
 
+@pytest.fixture(scope="session")
+def printed_grid(tmp_path_factory):
+    """A sheet of Cầu Giấy whose grid is labelled in the margin ("X = 2 326 100"), as printed."""
+    from planning_gis.scan_simulator import demo_zones, simulate_scan
+
+    folder = tmp_path_factory.mktemp("printed")
+    bounds = (E0 + 30.0, N0 + 30.0, E0 + 580.0, N0 + 430.0)
+    return simulate_scan(demo_zones(bounds, seed=5), bounds, folder / "luoi-in.png", dpi=100,
+                         scale_denominator=2000, seed=5, grid_step_m=100.0,
+                         label_style="margin-xy")
+
+
 def scan_bytes(sim) -> bytes:
     return Path(sim.path).read_bytes()
 

@@ -87,3 +87,66 @@ def test_rotation_before_points_and_bad_points(planner_client, demo, simulated, 
     assert c.post(api + "/xoay", json={"quarter_turns": 1}, headers=h).status_code == 409
     with engine.connect() as conn:
         assert conn.scalar(select(MapSheet.state).where(MapSheet.id == sheet)) == "control_points"
+
+
+def test_a_disabled_point_is_a_check_point_everywhere(planner_client, demo, simulated, engine):
+    """Editor table, report, published sheet and /api/sheets all carry the check-point error."""
+    c = planner_client
+    sheet = _upload(c, plan_of(demo, CAU_GIAY), simulated.path.read_bytes())
+    api = f"/quan-tri/api/to-ban-do/{sheet}"
+    h = {"X-CSRF-Token": c.csrf}
+    with open(simulated.points_path, "rb") as fh:
+        assert c.post(api + "/nhap-diem", data={"file": (fh, "a.points"), "replace": "1"},
+                      headers=h, content_type="multipart/form-data").status_code == 200
+    pts = c.get(api).get_json()["points"]
+    body = c.patch(api + f"/diem/{pts[4]['id']}", json={"enabled": False}, headers=h).get_json()
+    check = next(p for p in body["points"] if p["id"] == pts[4]["id"])
+    assert check["enabled"] is False and check["residual_m"] is not None
+    assert check["loo_error_m"] is None
+    rep = body["report"]
+    assert rep["check_count"] == 1 and rep["check_points"][0]["id"] == pts[4]["id"]
+    assert rep["check_rmse_m"] == pytest.approx(check["residual_m"], abs=1e-3)
+    publish_and_wait(c, api, demo)
+    with engine.connect() as conn:
+        # the published fit may differ from the editor's (the neatline is traced at publish):
+        # the public figure is the published fit's own check error
+        published = conn.scalar(select(SheetVersion.report).where(SheetVersion.sheet_id == sheet))
+        stored = conn.scalar(select(MapSheet.check_error_m).where(MapSheet.id == sheet))
+    assert published["check_count"] == 1 and 0 < published["check_rmse_m"] < 5
+    assert stored == pytest.approx(published["check_rmse_m"], abs=1e-3)
+    listed = next(s for s in c.get("/api/sheets").get_json() if s["id"] == sheet)
+    assert listed["accuracy"]["check_error_m"] == pytest.approx(stored, abs=1e-3)
+
+
+def test_find_control_points_from_the_printed_grid(planner_client, demo, printed_grid, engine):
+    """"Tìm điểm khống chế" fills the table from the printed grid; a second click adds none."""
+    c = planner_client
+    sheet = _upload(c, plan_of(demo, CAU_GIAY), printed_grid.path.read_bytes(), "luoi.png")
+    api = f"/quan-tri/api/to-ban-do/{sheet}"
+    h = {"X-CSRF-Token": c.csrf}
+    resp = c.post(api + "/tim-diem", json={}, headers=h)
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    body = resp.get_json()
+    truth = {(round(p.easting), round(p.northing)) for p in printed_grid.control_points}
+    assert body["detection"]["added"] >= 0.9 * len(truth)
+    assert len(body["points"]) == body["detection"]["added"]
+    assert {(round(p["easting"]), round(p["northing"])) for p in body["points"]} <= truth
+    assert body["report"]["ok"] and body["report"]["loo_rmse_m"] < 1.0
+    again = c.post(api + "/tim-diem", json={}, headers=h).get_json()
+    assert again["detection"]["added"] == 0 and len(again["points"]) == len(body["points"])
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "point.detect", AuditEntry.object_id == str(sheet))) == 2
+
+
+def test_find_control_points_on_a_sheet_without_grid(planner_client, demo):
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (500, 400), (250, 250, 245)).save(buf, "PNG")
+    sheet = _upload(planner_client, plan_of(demo, CAU_GIAY), buf.getvalue(), "trang.png")
+    resp = planner_client.post(f"/quan-tri/api/to-ban-do/{sheet}/tim-diem", json={},
+                               headers={"X-CSRF-Token": planner_client.csrf})
+    assert resp.status_code in (400, 422)
+    body = resp.get_json()
+    assert "lưới tọa độ" in body["detail_vi"]

@@ -94,7 +94,8 @@
       tr.dataset.pointId = p.id;
       tr.className = (blunders[p.id] ? "blunder " : "") + (p.enabled ? "" : "disabled");
       tr.append(el("td", {}, p.label), el("td", {}, fmt(p.pixel_x, 1)), el("td", {}, fmt(p.pixel_y, 1)), el("td", {}, fmt(p.x_north, 2)),
-        el("td", {}, fmt(p.y_east, 2)), el("td", { className: "residual" }, fmt(p.residual_m)), el("td", { className: "loo" }, fmt(p.loo_error_m)),
+        el("td", {}, fmt(p.y_east, 2)), el("td", { className: "residual", title: p.enabled ? "Sai số tại điểm khống chế" : "Điểm kiểm tra: sai số so với phép nắn không dùng điểm này" }, fmt(p.residual_m), p.enabled ? null : el("small", { className: "check-tag" }, " (kiểm tra)")),
+        el("td", { className: "loo" }, fmt(p.loo_error_m)),
         el("td", {}, el("input", { type: "checkbox", className: "enable", checked: !!p.enabled })),
         el("td", {}, el("button", { type: "button", className: "delete" }, "Xóa")));
       tr.querySelector(".enable").addEventListener("change", function (ev) { call("PATCH", api + "/diem/" + p.id, { enabled: ev.target.checked }).then(render).catch(fail); });
@@ -106,7 +107,9 @@
     var summary = document.getElementById("fit-summary");
     if (rep.ok) {
       summary.replaceChildren("Tự động chọn: ", el("strong", { id: "chosen-method" }, rep.method), " · RMSE " + fmt(rep.rmse_m) +
-        " m · LOO RMSE " + fmt(rep.loo_rmse_m) + " m", el("br"), el("small", {}, rep.reason));
+        " m · LOO RMSE " + fmt(rep.loo_rmse_m) + " m",
+        rep.check_count ? el("span", { id: "check-summary" }, " · Điểm kiểm tra độc lập (" + rep.check_count + "): RMSE " + fmt(rep.check_rmse_m) + " m") : null,
+        el("br"), el("small", {}, rep.reason));
       Object.keys(rep.methods).forEach(function (m) {
         var s = rep.methods[m], tr = document.createElement("tr");
         tr.dataset.method = m;
@@ -213,6 +216,26 @@
     if (!ev.target.replace.checked) { fd.delete("replace"); }
     say("Đang nhập điểm…");
     call("POST", api + "/nhap-diem", fd, true).then(function (d) { render(d); say("Đã nhập " + d.points.length + " điểm."); }).catch(fail);
+  });
+  /* "Tìm điểm khống chế": the server finds the printed grid and reads its labels; the points
+     come back in the table for review, with what was found, used and refused. */
+  document.getElementById("detect-points").addEventListener("click", function () {
+    say("Đang tìm lưới tọa độ trên ảnh quét…");
+    call("POST", api + "/tim-diem", {}).then(function (d) {
+      render(d);
+      var r = d.detection || {}, box = document.getElementById("detect-report");
+      var lab = r.labels || {}, cr = r.crosses || {}, tk = r.ticks || {};
+      box.hidden = false;
+      box.replaceChildren(
+        el("strong", {}, "Tìm điểm khống chế: "),
+        "thêm " + r.added + " điểm (tìm được " + r.found + "). Dấu chữ thập: " + cr.found + " tìm thấy, " + cr.off_lattice_refused +
+        " loại (lệch lưới). Vạch khung: " + tk.found + ". Nhãn tọa độ: " + lab.found + " đọc được, " + lab.used + " dùng, " + lab.refused + " loại.",
+        (r.notes || []).length ? el("br") : null, (r.notes || []).join("; "));
+      (lab.readings || []).forEach(function (x) {
+        if (x.status === "refused") { box.appendChild(el("div", { className: "ws-error" }, "Nhãn “" + x.text + "” bị loại: " + x.why)); }
+      });
+      say("Đã thêm " + r.added + " điểm khống chế từ lưới tọa độ; hãy kiểm tra trước khi công bố.");
+    }).catch(fail);
   });
   function rotate(turns, flip) {
     say("Đang xoay ảnh…");
