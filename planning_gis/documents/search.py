@@ -26,7 +26,7 @@ from typing import Any
 from markupsafe import Markup, escape
 from sqlalchemy import Connection, text
 
-from planning_gis.documents.analysis import QueryTerms, analyse_query, fold
+from planning_gis.documents.analysis import STOP_WORDS, QueryTerms, analyse_query, fold
 from planning_gis.documents.text_index import Filters, TextIndex, for_connection
 from planning_gis.errors import InvalidInput
 from planning_gis.models import DOCUMENT_TYPES, PLAN_KINDS, UNIT_LEVELS
@@ -69,11 +69,10 @@ class Query:
 
     @property
     def highlight_terms(self) -> tuple[str, ...]:
-        """The words to mark in titles and snippets: all of a name, the content words of a
-        question (marking every "là" and "có" of a page says nothing)."""
-        if len(self.terms) <= MAX_NAME_TERMS:
-            return tuple(dict.fromkeys(self.terms))
-        return self.ranked.words
+        """The words to mark in titles and snippets: the content words of a query (marking
+        every "là" and "có" of a page says nothing)."""
+        content = [t for t in self.terms if t not in STOP_WORDS]
+        return tuple(dict.fromkeys(content or self.terms))
 
     @property
     def norm(self) -> str:

@@ -235,20 +235,28 @@ class TextIndex:
 
     def _rebuild(self, conn: Connection) -> None:
         start = conn.execute(START_SQL).one()
+        self.build(conn)
+        self._write_state(int(start.xmin), int(start.seq))
+        self._adopt(self._read_state() or {})
+
+    def build(self, conn: Connection) -> None:
+        """Index every document ``conn`` sees, replacing what the index held (no log read:
+        the bench indexes a database read-only with this)."""
         index = self._index or self._open()
         writer = index.writer(WRITER_HEAP, 1)
         try:
             writer.delete_all_documents()
-            for row in conn.execution_options(yield_per=BATCH).execute(DOCS_SQL, {"ids": None}):
+            rows = conn.execute(DOCS_SQL, {"ids": None},
+                                execution_options={"yield_per": BATCH})
+            for row in rows:
                 writer.add_document(document(row))
             writer.commit()
             writer.wait_merging_threads()
         except BaseException:
             writer.rollback()
             raise
-        self._write_state(int(start.xmin), int(start.seq))
         self._index = index
-        self._adopt(self._read_state() or {})
+        index.reload()
 
     def _replay(self, conn: Connection, state: dict[str, int]) -> None:
         xmin = int(conn.execute(START_SQL).one().xmin)
