@@ -73,8 +73,11 @@ DOCS_SQL = text(
     SELECT d.id, d.doc_type, d.number, d.issuer, d.title, d.issued_on, d.text,
            ARRAY(SELECT pd.plan_id FROM plan_documents pd WHERE pd.document_id = d.id) AS plans
       FROM documents d
-     WHERE CAST(:ids AS integer[]) IS NULL OR d.id = ANY(:ids)
+     WHERE d.id = ANY(:ids)
     """
+)
+DOCS_BATCH_SQL = text(
+    DOCS_SQL.text.replace("WHERE d.id = ANY(:ids)", "WHERE d.id > :after ORDER BY d.id LIMIT :n")
 )
 #: The one round trip of a search that has nothing to replay.
 CHECK_SQL = text(
@@ -246,10 +249,14 @@ class TextIndex:
         writer = index.writer(WRITER_HEAP, 1)
         try:
             writer.delete_all_documents()
-            rows = conn.execute(DOCS_SQL, {"ids": None},
-                                execution_options={"yield_per": BATCH})
-            for row in rows:
-                writer.add_document(document(row))
+            after = 0
+            while True:  # keyset batches: no server-side cursor (autocommit connections)
+                rows = conn.execute(DOCS_BATCH_SQL, {"after": after, "n": BATCH}).all()
+                for row in rows:
+                    writer.add_document(document(row))
+                if len(rows) < BATCH:
+                    break
+                after = rows[-1].id
             writer.commit()
             writer.wait_merging_threads()
         except BaseException:
