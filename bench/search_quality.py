@@ -222,7 +222,8 @@ def pyvi_words() -> Callable[[str], list[str]] | None:
 
 PG_SETUP = [
     "DROP TABLE IF EXISTS pg_design_docs, pg_design_terms",
-    "CREATE TABLE pg_design_docs (id integer PRIMARY KEY, tsv tsvector NOT NULL)",
+    "CREATE TABLE pg_design_docs (id integer PRIMARY KEY, len integer NOT NULL, "
+    "tsv tsvector NOT NULL)",
 ]
 PG_INDEX = [
     "CREATE INDEX ON pg_design_docs USING gin (tsv)",
@@ -231,20 +232,25 @@ PG_INDEX = [
     "ALTER TABLE pg_design_terms ADD PRIMARY KEY (term)",
     "ANALYZE pg_design_docs, pg_design_terms",
 ]
-#: OR query over every term; each matching document ranked by the sum over its matching terms
-#: of idf(term) x ts_rank of that term (weights D body 0.1 .. A title 1.0, length-normalised).
+#: BM25 in SQL over a weighted tsvector: an OR tsquery finds the candidates (GIN), each
+#: candidate's vector is unnested once and joined to the query terms; tf counts a title (A) or
+#: number/issuer (B) position twice, idf comes from the corpus statistics (ts_stat).
 PG_RANK_SQL = text(
     """
-    WITH q AS (
-      SELECT t.term, ln(1 + (n.n - coalesce(s.df, 0) + 0.5) / (coalesce(s.df, 0) + 0.5)) AS idf
+    WITH n AS (SELECT count(*) AS n, avg(len) AS avg FROM pg_design_docs),
+    q AS (
+      SELECT s.term, ln(1 + (n.n - s.df + 0.5) / (s.df + 0.5)) AS idf
         FROM unnest(CAST(:terms AS text[])) AS t(term)
-        LEFT JOIN pg_design_terms s ON s.term = t.term
-        CROSS JOIN (SELECT count(*) AS n FROM pg_design_docs) n
-       WHERE s.df IS NOT NULL),
-    cand AS (SELECT d.id, d.tsv FROM pg_design_docs d WHERE d.tsv @@ CAST(:tsq AS tsquery))
-    SELECT c.id, sum(q.idf * ts_rank('{0.1, 0.2, 0.5, 1.0}', c.tsv,
-                                      CAST(quote_literal(q.term) AS tsquery), 1)) AS score
-      FROM cand c JOIN q ON c.tsv @@ CAST(quote_literal(q.term) AS tsquery)
+        JOIN pg_design_terms s ON s.term = t.term CROSS JOIN n),
+    cand AS (SELECT d.id, d.len, d.tsv FROM pg_design_docs d
+              WHERE d.tsv @@ CAST(:tsq AS tsquery))
+    SELECT c.id, sum(q.idf * f.tf * 2.5
+                     / (f.tf + 1.5 * (0.25 + 0.75 * c.len / (SELECT avg FROM n)))) AS score
+      FROM cand c
+     CROSS JOIN LATERAL unnest(c.tsv) u
+      JOIN q ON q.term = u.lexeme
+     CROSS JOIN LATERAL (SELECT sum(CASE WHEN w IN ('A', 'B') THEN 2 ELSE 1 END) AS tf
+                           FROM unnest(u.weights) w) f
      GROUP BY c.id ORDER BY score DESC LIMIT 10
     """
 )
@@ -269,15 +275,15 @@ def build_pg_design(conn, rows: Sequence) -> None:
     for r in rows:
         title, meta, body = analyse(r.title), analyse(" ".join(
             v for v in (r.number, r.issuer) if v)), analyse(r.text)
-        batch.append({"id": r.id, "tsv": _tsv([
+        batch.append({"id": r.id, "len": len(body.words) + len(title.words), "tsv": _tsv([
             (list(title.words + title.pairs), "A"), (list(meta.words + meta.pairs), "B"),
             (list(body.words + body.pairs), "D")])})
         if len(batch) == 2000:
-            conn.execute(text("INSERT INTO pg_design_docs VALUES (:id, CAST(:tsv AS tsvector))"),
+            conn.execute(text("INSERT INTO pg_design_docs VALUES (:id, :len, CAST(:tsv AS tsvector))"),
                          batch)
             batch = []
     if batch:
-        conn.execute(text("INSERT INTO pg_design_docs VALUES (:id, CAST(:tsv AS tsvector))"), batch)
+        conn.execute(text("INSERT INTO pg_design_docs VALUES (:id, :len, CAST(:tsv AS tsvector))"), batch)
     for sql in PG_INDEX:
         conn.execute(text(sql))
 
