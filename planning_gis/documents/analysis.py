@@ -19,7 +19,7 @@ Every analysed text gives three term lists, one per index field:
 Question and function words ("là gì", "có được không", "bao nhiêu") are common to every
 question and every article: BM25's rarity weight already makes them cheap, and
 :data:`STOP_WORDS` keeps them out of the query entirely (not out of the index, so a query made
-only of them still finds something), as it measured better.
+only of them still finds something); measured, it gains little (BM25 already discounts them).
 """
 
 from __future__ import annotations
