@@ -96,6 +96,9 @@ class Settings:
     # How long an edit of a map sheet waits for another edit of the same sheet before a 409.
     edit_lock_timeout_ms: int = 10_000
     preview_warp_max_px: int = 2048  # longest side of the scan used for the warp preview
+    # The ranked search's BM25 index (rebuilt from PostgreSQL when missing; one per node, never
+    # on storage shared between nodes). Empty: <data_dir>/search-index.
+    search_index_dir: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -147,6 +150,11 @@ class Settings:
     @property
     def documents_dir(self) -> Path:
         return self.data_path / "documents"
+
+    @property
+    def search_index_path(self) -> Path:
+        return Path(self.search_index_dir) if self.search_index_dir else (
+            self.data_path / "search-index")
 
     @property
     def bold_font(self) -> str:

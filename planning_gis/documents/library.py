@@ -8,6 +8,10 @@ what the first one costs, and the total is counted up to :data:`COUNT_CAP` rows:
 answer says "more than" instead of a number it would take longer to count than the page.
 Numbered pages (``page=``) are still answered for the first :data:`MAX_OFFSET` rows, where an
 offset is cheap, so that links and bookmarks keep working; deeper ones ask for the cursor.
+
+With words (``q``), the library is ranked by the text index (BM25, any word may match; see
+:mod:`planning_gis.documents.text_index`), best first, with the other filters inside the ranked
+query; such pages are numbered (a rank has no keyset) within the same :data:`MAX_OFFSET`.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 from sqlalchemy import Connection, TextClause, text
 
 from planning_gis.documents.search import parse_query
+from planning_gis.documents.text_index import Filters, TextIndex, for_connection
 from planning_gis.errors import InvalidInput
 from planning_gis.models import DOCUMENT_TYPES
 
@@ -122,8 +127,11 @@ _FILTERS = {
     "issuer": "d.issuer = :issuer",
     "year_from": "d.issued_on >= :year_from AND d.issued_on < :year_to",
     "plan_id": "d.id IN (SELECT pd.document_id FROM plan_documents pd WHERE pd.plan_id = :plan_id)",
-    "tsq": "d.search_tsv @@ to_tsquery('simple', :tsq)",
 }
+
+#: The rows of a ranked page, by the ids the text index gave.
+RANKED_ROWS_SQL = text("SELECT d.id, d.doc_type, d.number, d.issued_on, d.issuer, d.title, "
+                       "d.page_count, d.file_size FROM documents d WHERE d.id = ANY(:ids)")
 
 _COLUMNS = ("d.id, d.doc_type, d.number, d.issued_on, d.issuer, d.title, d.page_count, "
             "d.file_size")
@@ -182,20 +190,62 @@ def _date_vi(value: dt.date | None) -> str:
 
 def filter_params(filters: LibraryFilters) -> dict[str, Any]:
     """The bind parameters of the filters in use (their keys name the SQL fragments)."""
-    query = parse_query(filters.q) if filters.q else None
     values = {
         "doc_type": filters.doc_type, "issuer": filters.issuer,
         "year_from": dt.date(filters.year, 1, 1) if filters.year else None,
         "year_to": dt.date(filters.year + 1, 1, 1) if filters.year else None,
-        "plan_id": filters.plan_id, "tsq": query.tsquery if query else None,
+        "plan_id": filters.plan_id,
     }
     return {k: v for k, v in values.items() if v is not None}
 
 
-def list_documents(conn: Connection, filters: LibraryFilters,
-                   count_cap: int = COUNT_CAP) -> dict[str, Any]:
-    """One page of documents matching the filters, the cursor of the next page, and the total
-    (``None`` past ``count_cap``, with ``total_more_than``)."""
+def _item(r: Any) -> dict[str, Any]:
+    return {
+        "id": r.id, "doc_type": r.doc_type,
+        "doc_type_vi": DOCUMENT_TYPES.get(r.doc_type, (r.doc_type,))[0],
+        "number": r.number, "issued_on": r.issued_on.isoformat() if r.issued_on else None,
+        "issued_on_vi": _date_vi(r.issued_on), "issuer": r.issuer, "title": r.title,
+        "page_count": r.page_count, "file_size": r.file_size,
+        "url": f"/tai-lieu/{r.id}", "file_url": f"/documents/{r.id}/file",
+    }
+
+
+def _ranked(conn: Connection, filters: LibraryFilters, index: TextIndex | None
+            ) -> dict[str, Any]:
+    """A numbered page of the documents the words find, best first (the text index ranks and
+    counts; the rows come from PostgreSQL by id)."""
+    if index is None:
+        from planning_gis.settings import get_settings
+
+        index = for_connection(conn, get_settings().search_index_path)
+    hits, total = index.search(
+        parse_query(filters.q).ranked, limit=filters.per_page,
+        offset=(filters.page - 1) * filters.per_page,
+        filters=Filters(doc_type=filters.doc_type, issuer=filters.issuer, year=filters.year,
+                        plan_id=filters.plan_id))
+    by_id = {r.id: r for r in conn.execute(RANKED_ROWS_SQL, {"ids": [i for i, _ in hits]})}
+    pages = max(1, -(-total // filters.per_page))
+    following = None
+    if filters.page < pages and filters.page * filters.per_page < MAX_OFFSET:
+        following = replace(filters, page=filters.page + 1)
+    return {
+        "total": total, "total_more_than": None, "page": filters.page, "pages": pages,
+        "per_page": filters.per_page, "after": None, "next_after": None,
+        "next_args": following.as_args() if following else None,
+        "items": [_item(by_id[i]) for i, _ in hits if i in by_id],
+    }
+
+
+def list_documents(conn: Connection, filters: LibraryFilters, count_cap: int = COUNT_CAP,
+                   index: TextIndex | None = None) -> dict[str, Any]:
+    """One page of documents matching the filters, the link arguments of the next page, and
+    the total (``None`` past ``count_cap``, with ``total_more_than``): newest first, by keyset;
+    or, with words, best first by the text index."""
+    if filters.q:
+        if filters.after is not None:
+            raise InvalidInput("a search by words pages by number (page=), not by after=",
+                               message_vi="Tìm theo từ khóa thì phân trang bằng tham số page")
+        return _ranked(conn, filters, index)
     where = filter_params(filters)
     page_sql, count_sql = library_sql(frozenset(where) & frozenset(_FILTERS))
     after = filters.after
@@ -208,14 +258,7 @@ def list_documents(conn: Connection, filters: LibraryFilters,
     rows = rows[:filters.per_page]
     counted = conn.execute(count_sql, {**where, "cap": count_cap}).scalar_one()
     total = counted if counted <= count_cap else None
-    items = [{
-        "id": r.id, "doc_type": r.doc_type,
-        "doc_type_vi": DOCUMENT_TYPES.get(r.doc_type, (r.doc_type,))[0],
-        "number": r.number, "issued_on": r.issued_on.isoformat() if r.issued_on else None,
-        "issued_on_vi": _date_vi(r.issued_on), "issuer": r.issuer, "title": r.title,
-        "page_count": r.page_count, "file_size": r.file_size,
-        "url": f"/tai-lieu/{r.id}", "file_url": f"/documents/{r.id}/file",
-    } for r in rows]
+    items = [_item(r) for r in rows]
     following = None
     if more and rows:
         last = rows[-1]

@@ -6,9 +6,12 @@ go through the same normalisation: ``public.f_search_norm`` in SQL (lower, ``una
 alphanumerics to spaces) and :func:`fold` here, which gives the same letters one for one, so that
 highlighted snippets can be cut from the *accented* text at the positions found in the folded one.
 
-The SQL is written once (:data:`SEARCH_SQL`), parameterised, and each branch is answered from a
-GIN index: the generated ``search_tsv`` columns for full text, trigram indexes over
-``f_search_norm(name)`` / ``(number)`` for fuzzy names and numbers.
+Named things (plans, zones, places, decision numbers) are looked up by SQL written once
+(:data:`SEARCH_SQL`), parameterised, each branch answered from a GIN or btree index. Documents
+are ranked by BM25 in the text index (:mod:`planning_gis.documents.text_index`): questions of a
+whole sentence, any word of which may match, rare words weighing more than "là gì" or "có
+không". Both lists are merged so that a query that *is* a number, a label or a name gets that
+item first.
 """
 
 from __future__ import annotations
@@ -17,61 +20,38 @@ import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from markupsafe import Markup, escape
 from sqlalchemy import Connection, text
 
+from planning_gis.documents.analysis import STOP_WORDS, QueryTerms, analyse_query, fold
+from planning_gis.documents.text_index import TextIndex, for_connection
 from planning_gis.errors import InvalidInput
 from planning_gis.models import DOCUMENT_TYPES, PLAN_KINDS, UNIT_LEVELS
 
-MAX_QUERY_CHARS = 200
-MAX_TERMS = 12
+#: A question typed in full ("Thửa đất nằm trong chỉ giới đường đỏ có được cấp phép xây dựng
+#: không?") is 60-300 characters; 1 000 leaves room for a pasted paragraph.
+MAX_QUERY_CHARS = 1000
+#: Queries with more words than this are questions, not names: the last word is not a prefix
+#: and plans, zones and places are not looked up by all their words.
+MAX_NAME_TERMS = 12
 KINDS = ("plan", "zone", "document", "place", "decision")
 #: Word similarity a name must reach to match without every word matching ("cau giy" finds
 #: "Cầu Giấy" at 0.75; unrelated names sharing a word or two stay near 0.6).
 FUZZY_NAME = 0.7
-#: How many of the newest documents matched only in their text are ranked (see SEARCH_SQL).
-BODY_CANDIDATES = 200
+#: Documents ranked by the text index get ``DOCUMENT_TOP * bm25 / best bm25`` of the query: the
+#: best document scores like a plan whose name the query fuzzily matches, below a plan or zone
+#: the query names outright and below an exact decision number (2 + similarity).
+DOCUMENT_TOP = 1.0
 
-_NON_WORD = re.compile(r"[^a-z0-9]")
 
 UNIT_LEVEL_VI = {
     "thanh_pho": "Thành phố", "quan": "Quận", "huyen": "Huyện", "thi_xa": "Thị xã",
     "phuong": "Phường", "xa": "Xã", "thi_tran": "Thị trấn",
 }
 assert set(UNIT_LEVEL_VI) == set(UNIT_LEVELS)
-
-
-def _fold_char(ch: str) -> str:
-    if ch in "đĐ":
-        return "d"
-    decomposed = unicodedata.normalize("NFD", ch)
-    base = decomposed[0].lower() if decomposed else " "
-    return base if len(base) == 1 and not _NON_WORD.match(base) else " "
-
-
-class _FoldTable(dict):
-    """A ``str.translate`` table built on demand: one character in, one character out."""
-
-    def __missing__(self, code: int) -> str:
-        folded = _fold_char(chr(code))
-        self[code] = folded
-        return folded
-
-
-_FOLD = _FoldTable()
-for _code in [*range(0x20, 0x250), *range(0x1E00, 0x1F00)]:
-    _FOLD[_code]  # noqa: B018 - fill the table for ASCII, Latin and Vietnamese up front
-
-
-def fold(value: str) -> str:
-    """Lower case without accents, other characters as spaces; ``len(fold(s)) == len(s)``.
-
-    For NFC Vietnamese this is what ``f_search_norm`` gives in PostgreSQL, before it squeezes
-    the spaces: the one-to-one positions are what lets us highlight the accented original.
-    """
-    return unicodedata.normalize("NFC", value).translate(_FOLD)
 
 
 @dataclass(frozen=True)
@@ -81,6 +61,18 @@ class Query:
     raw: str
     terms: tuple[str, ...]
     prefix_last: bool = True
+
+    @property
+    def ranked(self) -> QueryTerms:
+        """The terms of the ranked document search (stop words out, pairs, accents)."""
+        return analyse_query(self.raw)
+
+    @property
+    def highlight_terms(self) -> tuple[str, ...]:
+        """The words to mark in titles and snippets: the content words of a query (marking
+        every "là" and "có" of a page says nothing)."""
+        content = [t for t in self.terms if t not in STOP_WORDS]
+        return tuple(dict.fromkeys(content or self.terms))
 
     @property
     def norm(self) -> str:
@@ -115,10 +107,7 @@ def parse_query(raw: str | None) -> Query:
     if not terms:
         raise InvalidInput("the query has no letters or digits",
                            message_vi="Từ khóa phải có chữ hoặc số")
-    if len(terms) > MAX_TERMS:
-        raise InvalidInput(f"the query has more than {MAX_TERMS} words",
-                           message_vi=f"Từ khóa có quá {MAX_TERMS} từ")
-    return Query(raw=raw, terms=terms)
+    return Query(raw=raw, terms=terms, prefix_last=len(terms) <= MAX_NAME_TERMS)
 
 
 # --- highlighting -------------------------------------------------------------------------------
@@ -207,11 +196,8 @@ def snippet(value: str | None, terms: tuple[str, ...], width: int = 240,
 #: and a bonus for an exact decision number. Decision numbers are found by their number (the
 #: first all-digit word of the query, a prefix search on a btree index) and ranked by trigram
 #: similarity of the whole number, so "1234 qd ubnd" puts 1234/QĐ-UBND before 1234/QĐ-TTg.
-#: Documents come in two branches: those whose title,
-#: number or issuer match, ranked on the small ``title_tsv``; and those matched in their text,
-#: of which only the newest :body_candidates are ranked on the full (TOASTed) ``search_tsv``:
-#: a word as common as "quy hoạch" matches half the library, and reading every matching text
-#: vector to rank it would cost a hundred milliseconds at 10 000 documents.
+#: Documents themselves are not here: they are ranked by BM25 in the text index
+#: (:mod:`planning_gis.documents.text_index`, any word may match) and merged in :func:`search`.
 SEARCH_SQL = text(
     """
     WITH hits AS (
@@ -234,21 +220,6 @@ SEARCH_SQL = text(
            OR (:norm <% public.f_search_norm(z.label)
                AND word_similarity(:norm, public.f_search_norm(z.label)) >= :fuzzy)
         ORDER BY score DESC LIMIT :per_kind)
-      UNION ALL
-      (SELECT 'document', d.id,
-              0.5 + ts_rank(d.title_tsv, to_tsquery('simple', :tsq), 32) AS score
-         FROM documents d
-        WHERE d.title_tsv @@ to_tsquery('simple', :tsq)
-        ORDER BY score DESC, d.issued_on DESC NULLS LAST LIMIT :per_kind)
-      UNION ALL
-      (SELECT 'document', c.id,
-              0.1 + ts_rank(c.search_tsv, to_tsquery('simple', :tsq), 32) * 0.4
-         FROM (SELECT d.id, d.search_tsv
-                 FROM documents d
-                WHERE d.search_tsv @@ to_tsquery('simple', :tsq)
-                ORDER BY d.issued_on DESC NULLS LAST, d.id DESC
-                LIMIT :body_candidates) c
-        ORDER BY 3 DESC LIMIT :per_kind)
       UNION ALL
       (SELECT 'place', a.id,
               CASE WHEN a.search_tsv @@ to_tsquery('simple', :tsq)
@@ -377,17 +348,37 @@ def run_search_sql(conn: Connection, query: Query, *, limit: int = 20,
     rows = conn.execute(SEARCH_SQL, {
         "tsq": query.tsquery, "norm": query.norm, "per_kind": limit * 2,
         "limit": limit * 2, "kinds": sql_kinds, "fuzzy": FUZZY_NAME,
-        "body_candidates": BODY_CANDIDATES, "number_prefix": query.number_prefix,
+        "number_prefix": query.number_prefix,
     }).all()
     return [(r.kind, r.id, float(r.score)) for r in rows]
 
 
+def _index(conn: Connection, index: TextIndex | None) -> TextIndex:
+    if index is not None:
+        return index
+    from planning_gis.settings import get_settings
+
+    return for_connection(conn, get_settings().search_index_path)
+
+
+def ranked_documents(conn: Connection, query: Query, *, limit: int = 20,
+                     index: TextIndex | None = None) -> list[tuple[int, float]]:
+    """(document id, score) of the documents the text index ranks best for ``query``."""
+    hits, _ = _index(conn, index).search(query.ranked, limit=limit)
+    if not hits:
+        return []
+    top = hits[0][1] or 1.0
+    return [(ident, DOCUMENT_TOP * score / top) for ident, score in hits]
+
+
 def search(conn: Connection, raw_query: str | None, *, limit: int = 20,
-           kinds: tuple[str, ...] | None = None) -> dict[str, Any]:
+           kinds: tuple[str, ...] | None = None,
+           index: TextIndex | None = None) -> dict[str, Any]:
     """Search everything; returns ``{"query", "terms", "results": [...]}`` ranked best first.
 
     A document found through its number appears once, as a ``decision``; a plan found through its
-    approval decision appears as the plan itself, with the decision in its subtitle.
+    approval decision appears as the plan itself, with the decision in its subtitle. ``index``
+    is the text index to rank documents with (default: this node's, brought up to date).
     """
     query = parse_query(raw_query)
     if not 1 <= limit <= 100:
@@ -399,6 +390,9 @@ def search(conn: Connection, raw_query: str | None, *, limit: int = 20,
         raise InvalidInput(f"unknown kind(s) {', '.join(unknown)}; use {', '.join(KINDS)}",
                            message_vi=f"Loại kết quả không hợp lệ: {', '.join(unknown)}")
     rows = run_search_sql(conn, query, limit=limit, kinds=kinds)
+    if "document" in kinds:
+        rows += [("document", ident, score)
+                 for ident, score in ranked_documents(conn, query, limit=limit, index=index)]
     best: dict[tuple[str, int], tuple[str, float]] = {}
     for kind, ident, score in rows:
         target = {"plan_decision": "plan", "decision": "document"}.get(kind, kind)
@@ -420,12 +414,22 @@ def search(conn: Connection, raw_query: str | None, *, limit: int = 20,
         hit.kind = shown
         hit.score = score
         results.append(hit.as_json())
-    return {"query": query.raw, "terms": list(query.terms), "results": results}
+    missing = [ident for (target, ident), _ in ranked
+               if target == "document" and (target, ident) not in details]
+    if missing and "document" in kinds:  # indexed, then rolled back or deleted: drop them
+        _index(conn, index).forget(missing)
+    return {"query": query.raw, "terms": list(query.highlight_terms), "results": results}
+
+
+_highlight = highlight
+_snippet = snippet
 
 
 def _details(conn: Connection, ids: dict[str, list[int]],
              query: Query) -> dict[tuple[str, int], SearchHit]:
-    terms = query.terms
+    terms = query.highlight_terms
+    highlight = partial(_highlight, prefix_last=query.prefix_last)
+    snippet = partial(_snippet, prefix_last=query.prefix_last)
     out: dict[tuple[str, int], SearchHit] = {}
     if ids["plan"]:
         for r in conn.execute(PLANS_SQL, {"ids": ids["plan"]}):

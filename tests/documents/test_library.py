@@ -118,21 +118,9 @@ def test_explain_a_deep_page_reads_the_date_index_and_the_count_stops_at_the_cap
     assert limit["Node Type"] == "Limit" and limit["Actual Rows"] == 101
 
 
-def test_explain_text_and_plan_filters_start_from_their_indexes(many):
-    """The text filter from the GIN index; a plan's documents from ``plan_documents`` (before,
-    one statement with every filter switched off by NULL read the whole date index)."""
-    filters = L.LibraryFilters(q="2345")
-    params = {**L.filter_params(filters), "limit": 21, "offset": 0, "after_date": None,
-              "after_id": None}
-    _, count_sql = L.library_sql(frozenset(L.filter_params(filters)))
-    # 3,000 rows are one seq scan's worth; at city size (100,000) the planner picks the index.
-    # (The page itself may read the date index in order and filter: with LIMIT 21 the planner
-    # weighs that against the GIN index by the words' frequency.)
-    many.execute(text("SET LOCAL enable_seqscan = off"))
-    assert "ix_documents_search_tsv" in _plan(many, count_sql, {**params, "cap": 100})
-    page = L.list_documents(many, filters)
-    assert [d["number"] for d in page["items"]] == ["2345/QĐ-TEST"] and page["total"] == 1
-
+def test_explain_a_plans_documents_start_from_plan_documents(many):
+    """A plan's documents come from ``plan_documents`` (before, one statement with every filter
+    switched off by NULL read the whole date index); words go to the text index (test_ranking)."""
     plan_id = many.execute(text(
         "INSERT INTO plans (name, kind, status, is_fictional) VALUES ('Đồ án thử', 'chi_tiet', "
         "'approved', TRUE) RETURNING id")).scalar_one()
@@ -148,6 +136,15 @@ def test_explain_text_and_plan_filters_start_from_their_indexes(many):
     assert '"Index Name": "pk_documents"' in _plan(many, page_sql, params)
     assert _walk(many, filters) == _expected_order(
         many, f"id IN (SELECT document_id FROM plan_documents WHERE plan_id = {plan_id})")
+
+
+def test_words_page_by_number_through_the_text_index(conn, demo):
+    ranked = L.list_documents(conn, L.LibraryFilters(q="quyết định phê duyệt", per_page=2))
+    assert ranked["items"] and ranked["page"] == 1 and ranked["next_after"] is None
+    if ranked["total"] > 2:
+        assert ranked["next_args"] == {"q": "quyết định phê duyệt", "per_page": 2, "page": 2}
+    with pytest.raises(InvalidInput):
+        L.list_documents(conn, L.LibraryFilters(q="quy hoạch", after=L.Cursor(None, 5)))
 
 
 def test_library_filters_and_paging(conn, demo):

@@ -45,7 +45,7 @@ def test_parse_query_and_tsquery():
 
 @pytest.mark.parametrize("bad, words", [
     ("", "Hãy nhập"), ("   ", "Hãy nhập"), ("!!! ---", "phải có chữ"),
-    ("x" * 201, "dài quá"), (" ".join(["a"] * 13), "quá 12 từ"),
+    ("x" * 1001, "dài quá 1000"),
 ])
 def test_bad_queries_are_refused_clearly(bad, words):
     with pytest.raises(InvalidInput) as err:
@@ -151,14 +151,13 @@ def test_explain_shows_every_branch_uses_its_index(conn, demo):
     for raw in ("quy hoach cau giay", "6631/QĐ-UBND"):
         q = S.parse_query(raw)
         params = {"tsq": q.tsquery, "norm": q.norm, "per_kind": 40, "limit": 40, "fuzzy": 0.7,
-                  "body_candidates": 200, "number_prefix": q.number_prefix,
+                  "number_prefix": q.number_prefix,
                   "kinds": list(S.KINDS) + ["plan_decision"]}
         plan = _plan_json(conn, S.SEARCH_SQL, params)
         assert '"Seq Scan"' not in plan
         plans += plan
     for index in ("ix_plans_search_tsv", "ix_plans_name_trgm", "ix_land_use_zones_search_tsv",
-                  "ix_land_use_zones_label_trgm", "ix_documents_search_tsv",
-                  "ix_documents_title_tsv", "ix_admin_units_search_tsv",
+                  "ix_land_use_zones_label_trgm", "ix_admin_units_search_tsv",
                   "ix_admin_units_name_trgm", "ix_documents_number_prefix",
                   "ix_plans_decision_number_prefix"):
         assert index in plans, index
