@@ -101,14 +101,19 @@ def settings_for(name: str, data_dir: Path) -> Settings:
 
 
 def refresh_coverage(s: Settings) -> None:
-    """Build the tiles' zone coverage if it is stale, as ``demo load`` and the job worker do
-    (the servers here run without a worker)."""
+    """Build the tiles' zone coverage if it is stale and the document index, as ``demo load``
+    and the job worker do (the servers here run without a worker)."""
     from layers import coverage
+    from planning_gis.documents import text_index
 
     done = coverage.refresh_if_stale(db.get_engine(s), settle_seconds=0)
     if done is not None:
         print(f"  zone coverage rebuilt: {done.features:,} zones in {done.seconds:.0f} s",
               flush=True)
+    started = time.perf_counter()
+    with db.get_engine(s).connect() as conn:
+        text_index.ensure(conn, s.search_index_path)
+    print(f"  document index up to date in {time.perf_counter() - started:.0f} s", flush=True)
 
 
 def load_city_timed(args) -> tuple[Settings, float, str]:
@@ -138,6 +143,7 @@ def load_demo_timed(args) -> tuple[Settings, float]:
     s = fresh_database(args.demo_db, Path(args.data_root) / args.demo_db)
     t0 = time.perf_counter()
     load_demo(s, size="full")
+    refresh_coverage(s)
     return s, time.perf_counter() - t0
 
 

@@ -155,6 +155,14 @@ class StoredFileUnreadable(StorageUnavailable):
     code = "stored_file_unreadable"
 
 
+class NotReadyYet(PlanningError):
+    """Derived data the answer needs is still being built (the text index of a large library
+    on a new node): a 503 with Retry-After, the client is not to blame and may try again."""
+
+    code = "not_ready"
+    retry_after = 30
+
+
 class ZonesRejected(InvalidInput):
     """A zones file that was read but does not pass the checks (the report says why): a 422."""
 

@@ -28,7 +28,7 @@ from sqlalchemy import Connection, text
 
 from planning_gis.documents.analysis import STOP_WORDS, QueryTerms, analyse_query, fold
 from planning_gis.documents.text_index import TextIndex, for_connection
-from planning_gis.errors import InvalidInput
+from planning_gis.errors import InvalidInput, NotReadyYet
 from planning_gis.models import DOCUMENT_TYPES, PLAN_KINDS, UNIT_LEVELS
 
 #: A question typed in full ("Thửa đất nằm trong chỉ giới đường đỏ có được cấp phép xây dựng
@@ -390,9 +390,13 @@ def search(conn: Connection, raw_query: str | None, *, limit: int = 20,
         raise InvalidInput(f"unknown kind(s) {', '.join(unknown)}; use {', '.join(KINDS)}",
                            message_vi=f"Loại kết quả không hợp lệ: {', '.join(unknown)}")
     rows = run_search_sql(conn, query, limit=limit, kinds=kinds)
+    pending = False
     if "document" in kinds:
-        rows += [("document", ident, score)
-                 for ident, score in ranked_documents(conn, query, limit=limit, index=index)]
+        try:
+            rows += [("document", ident, score)
+                     for ident, score in ranked_documents(conn, query, limit=limit, index=index)]
+        except NotReadyYet:  # a new node's index of a large library: the rest still answers
+            pending = True
     best: dict[tuple[str, int], tuple[str, float]] = {}
     for kind, ident, score in rows:
         target = {"plan_decision": "plan", "decision": "document"}.get(kind, kind)
@@ -418,7 +422,14 @@ def search(conn: Connection, raw_query: str | None, *, limit: int = 20,
                if target == "document" and (target, ident) not in details]
     if missing and "document" in kinds:  # indexed, then rolled back or deleted: drop them
         _index(conn, index).forget(missing)
-    return {"query": query.raw, "terms": list(query.highlight_terms), "results": results}
+    out = {"query": query.raw, "terms": list(query.highlight_terms), "results": results}
+    if pending:
+        out["notice"] = {
+            "code": "documents_pending",
+            "detail": "documents are left out: this server's document index is being built",
+            "detail_vi": "Chưa tìm trong văn bản: chỉ mục văn bản của máy chủ đang được xây "
+                         "dựng, vui lòng thử lại sau ít phút."}
+    return out
 
 
 _highlight = highlight

@@ -40,6 +40,15 @@ import tantivy
 from sqlalchemy import Connection, text
 
 from planning_gis.documents.analysis import QueryTerms, analyse
+from planning_gis.errors import NotReadyYet
+
+#: A library up to this size is indexed inside the request that first needs it (the demo, tests:
+#: a few seconds); a larger one only by the job worker (``ensure``), which took 69 s for the
+#: city's 100,000 documents: a request would have held a thread past gunicorn's timeout.
+INLINE_BUILD_MAX = 5000
+#: Pending changes a request replays itself; more (a bulk import) are left to the worker and
+#: the search answers from the index as it is meanwhile.
+INLINE_REPLAY_MAX = 2000
 
 #: Bumped when the fields or the analysis change: an index of another version is rebuilt.
 INDEX_VERSION = 1
@@ -83,9 +92,12 @@ DOCS_BATCH_SQL = text(
 CHECK_SQL = text(
     """
     SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,
-           EXISTS (SELECT 1 FROM document_index_log WHERE seq > :seq) AS newer
+           (SELECT count(*) FROM (SELECT 1 FROM document_index_log WHERE seq > :seq
+                                   LIMIT :cap) n) AS newer
     """
 )
+#: Whether the library is small enough to index inside a request (counted up to the limit).
+COUNT_SQL = text("SELECT count(*) FROM (SELECT 1 FROM documents LIMIT :cap) n")
 START_SQL = text(
     """
     SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,
@@ -194,12 +206,17 @@ class TextIndex:
         os.replace(tmp, self._state_file)
 
     @contextlib.contextmanager
-    def _file_lock(self) -> Iterator[None]:
+    def _file_lock(self, wait: bool = True) -> Iterator[bool]:
+        """The node's writer lock; without ``wait``, yields False at once when it is taken."""
         self.path.mkdir(parents=True, exist_ok=True)
         with open(self.path / "lock", "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
             try:
-                yield
+                fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
@@ -210,17 +227,32 @@ class TextIndex:
 
     # --- keeping up with PostgreSQL -----------------------------------------------------------
 
-    def sync(self, conn: Connection) -> None:
-        """Bring the index up to date with what ``conn`` sees (a no-op check when it is)."""
+    def sync(self, conn: Connection, *, inline: bool = False) -> None:
+        """Bring the index up to date with what ``conn`` sees (a no-op check when it is).
+
+        ``inline`` (a request): build only a small library, replay only a few changes, and never
+        wait for another process's build; then answer from the index as it is, or raise
+        :class:`~planning_gis.errors.NotReadyYet` when there is none yet.
+        """
         with self._thread_lock:
             disk = self._read_state()
             if disk is not None and disk != self._state:
                 self._adopt(disk)
             if self._state is not None:
-                check = conn.execute(CHECK_SQL, {"seq": self._state["seq"]}).one()
+                check = conn.execute(CHECK_SQL, {"seq": self._state["seq"],
+                                                 "cap": INLINE_REPLAY_MAX + 1}).one()
                 if not check.newer and check.xmin <= self._state["xid"]:
                     return
-            with self._file_lock():
+                if inline and check.newer > INLINE_REPLAY_MAX:
+                    return  # a bulk import: the worker catches up, answer from what we have
+            elif inline and conn.execute(
+                    COUNT_SQL, {"cap": INLINE_BUILD_MAX + 1}).scalar_one() > INLINE_BUILD_MAX:
+                raise _not_ready()
+            with self._file_lock(wait=not inline) as locked:
+                if not locked:  # another process is building or replaying
+                    if self._state is None:
+                        raise _not_ready()
+                    return
                 disk = self._read_state()
                 if disk is None:
                     self._rebuild(conn)
@@ -334,8 +366,22 @@ def text_index(path: Path) -> TextIndex:
         return _INDEXES[path]
 
 
-def for_connection(conn: Connection, path: Path) -> TextIndex:
-    """The index at ``path``, brought up to date with what ``conn`` sees."""
+def for_connection(conn: Connection, path: Path, *, inline: bool = True) -> TextIndex:
+    """The index at ``path``, brought up to date with what ``conn`` sees (within a request's
+    limits unless ``inline`` is False: see :meth:`TextIndex.sync`)."""
     index = text_index(path)
-    index.sync(conn)
+    index.sync(conn, inline=inline)
     return index
+
+
+def ensure(conn: Connection, path: Path) -> None:
+    """Build or bring the node's index up to date without a request's limits: the job worker
+    when idle, ``demo load``, ``documents import`` and the benches call it."""
+    for_connection(conn, path, inline=False)
+
+
+def _not_ready() -> NotReadyYet:
+    return NotReadyYet(
+        "the document index of this server is being built; try again in a minute",
+        message_vi="Chỉ mục tìm kiếm văn bản của máy chủ đang được xây dựng; vui lòng thử lại "
+                   "sau ít phút.")

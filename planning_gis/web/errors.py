@@ -30,6 +30,7 @@ STATUS_CODES: dict[type[errors.PlanningError], int] = {
     errors.Conflict: 409,
     errors.TooLarge: 413,
     errors.ZonesRejected: 422,
+    errors.NotReadyYet: 503,
     errors.ConfigurationError: 500,
     errors.PlanningError: 500,
 }
@@ -94,6 +95,10 @@ def register_error_handlers(app: Flask) -> None:
             resp.headers["Cache-Control"] = current_app.config["SETTINGS"].tile_cache_control
             return resp
         ref = None
+        if isinstance(exc, errors.NotReadyYet):
+            resp = error_response(status, exc.code, exc.message, exc.message_vi)
+            resp.headers["Retry-After"] = str(exc.retry_after)
+            return resp
         if status >= 500:
             ref = new_ref()
             log.error("server error [ref %s]: %s", ref, exc, exc_info=exc)

@@ -406,6 +406,15 @@ def _refresh_derived_layers(settings: Settings) -> None:
     if done is not None:
         log.info("zone coverage rebuilt from edition %d: %d zones in %.1f s", done.edition,
                  done.features, done.seconds)
+    try:  # this node's document index: built here, not in a request (text_index.ensure)
+        from planning_gis.documents import text_index
+
+        with db.get_engine(settings).connect() as conn:
+            text_index.ensure(conn, settings.search_index_path)
+    except Exception as exc:
+        if is_database_outage(exc):
+            raise
+        log.exception("bringing the document index up to date failed; searches use it as is")
 
 
 def run_worker(settings: Settings, poll_seconds: float = 1.0,

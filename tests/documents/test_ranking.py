@@ -216,9 +216,56 @@ def test_a_lost_index_is_rebuilt_from_the_database(conn, session, tmp_path):
 def test_explain_the_sync_check_and_replay_use_their_indexes(conn):
     conn.execute(text("SET LOCAL enable_seqscan = off"))
     plans = ""
-    for sql, params in ((ti.CHECK_SQL, {"seq": 1}),
+    for sql, params in ((ti.CHECK_SQL, {"seq": 1, "cap": 10}),
                         (ti.CHANGES_SQL, {"seq": 1, "xid": 1, "xmin": 2})):
         plans += json.dumps(conn.execute(text("EXPLAIN (FORMAT JSON) " + sql.text),
                                          params).scalar())
     assert "pk_document_index_log" in plans or "document_index_log_pkey" in plans
     assert "ix_document_index_log_txid" in plans
+
+
+def test_a_request_never_builds_a_large_library_s_index(conn, session, tmp_path, monkeypatch,
+                                                       client):
+    """At city size the first build took 69 s: a request must not hold a thread for it. It
+    answers without documents (the search) or with a 503 to retry (the ranked library); the
+    job worker builds the index (``ensure``), after which the same request finds them."""
+    from planning_gis.errors import NotReadyYet
+
+    w = _word()
+    doc = _doc(session, f"Văn bản {w}", "Nội dung.")
+    monkeypatch.setattr(ti, "INLINE_BUILD_MAX", 0)  # every library counts as large here
+    node = tmp_path / "new-node"
+    from planning_gis.settings import Settings
+
+    monkeypatch.setattr(Settings, "search_index_path", property(lambda self: node))
+    with pytest.raises(NotReadyYet):
+        ti.for_connection(conn, node)
+    pending = S.search(conn, w)
+    assert pending["notice"]["code"] == "documents_pending" and pending["notice"]["detail_vi"]
+    assert _doc_ids(pending) == []
+    with pytest.raises(NotReadyYet):
+        L.list_documents(conn, L.LibraryFilters(q=w))
+    busy = client.get("/api/documents?q=quy+hoạch")
+    assert busy.status_code == 503 and busy.headers["Retry-After"] == "30"
+    assert busy.get_json()["code"] == "not_ready" and busy.get_json()["detail_vi"]
+    assert client.get("/api/search?q=quy+hoạch").get_json()["notice"]["code"] == \
+        "documents_pending"
+    ti.ensure(conn, node)  # the worker, when idle
+    assert _doc_ids(S.search(conn, w)) == [doc.id] and "notice" not in S.search(conn, w)
+
+
+def test_a_request_does_not_wait_for_another_process_building(conn, session, tmp_path):
+    import fcntl
+
+    _doc(session, "Văn bản chờ", "Nội dung.")
+    index = ti.TextIndex(tmp_path / "busy")
+    (tmp_path / "busy").mkdir()
+    with open(tmp_path / "busy" / "lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another worker process is building
+        from planning_gis.errors import NotReadyYet
+
+        with pytest.raises(NotReadyYet):
+            index.sync(conn, inline=True)
+        fcntl.flock(held, fcntl.LOCK_UN)
+    index.sync(conn, inline=True)  # small library, lock free: built in the request
+    assert index.search(A.analyse_query("chờ"))[1] >= 1
