@@ -200,9 +200,9 @@ def snippet(value: str | None, terms: tuple[str, ...], width: int = 240,
 #: (:mod:`planning_gis.documents.text_index`, any word may match) and merged in :func:`search`.
 #: Plans and zones found by their words come first; a name or label close to the query (a typo:
 #: "cau giy") is looked for only when no word match exists (the NOT EXISTS on the word matches,
-#: computed once, is a one-time filter): at city size the trigram index offered 14,510 of the 528,091 zone labels
-#: for "KĐT-O.1-TH1" and 1,505 of the 1,588 plan names for "quy hoạch phân khu đô thị", each
-#: rechecked (325 and 47 ms) next to the exact matches the words had already found.
+#: computed once, is a one-time filter): at city size the trigram index offered 14,510 of the
+#: 528,091 zone labels for "KĐT-O.1-TH1" and 1,505 of the 1,588 plan names for "quy hoạch phân
+#: khu đô thị", each rechecked (325 and 47 ms) next to the exact matches the words had found.
 SEARCH_SQL = text(
     """
     WITH plan_words AS MATERIALIZED (
