@@ -596,6 +596,9 @@ class AuditEntry(Base):
     detail = mapped_column(JSONB)
     ip: Mapped[str | None] = mapped_column(Text)
 
+    # The public record reads each plan's newest entry (migration 0015).
+    __table_args__ = (Index("ix_audit_log_object", "object_type", "object_id", "at"),)
+
 
 class SheetVersion(Base):
     """One publication of a sheet: its COG, fit and points; earlier ones can be restored."""
@@ -820,6 +823,9 @@ class InfoRequest(Base):
     organisation_id: Mapped[int | None] = mapped_column(
         ForeignKey("organisations.id", ondelete="SET NULL"))
     plot = mapped_column(Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=True),
+                         nullable=False)
+    # The plot's point on surface: what the public layer shows (not the family's outline).
+    geom = mapped_column(Geometry("POINT", srid=STORAGE_SRID, spatial_index=True),
                          nullable=False)
     area_m2: Mapped[float] = mapped_column(Float, nullable=False)
     purpose: Mapped[str | None] = mapped_column(Text)

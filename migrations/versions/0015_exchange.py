@@ -23,7 +23,9 @@ down_revision = "0014"
 branch_labels = None
 depends_on = None
 
-#: Public views: published rows only, no personal data; points for the OGC API.
+#: Public views: published rows only, no personal data; points for the OGC API (a comment on
+#: a zone or on the whole plan gets its point on surface when posted; a request shows the
+#: plot's point on surface, not the family's outline).
 VIEWS = {
     "public_questions": """
         SELECT q.id, q.code, q.plan_id, q.organisation_id, o.name AS organisation,
@@ -35,14 +37,13 @@ VIEWS = {
         SELECT c.id, c.consultation_id, k.plan_id, c.zone_id, c.topic, c.public_body,
                c.response_text, c.created_at::date AS posted_on,
                c.responded_at::date AS responded_on,
-               coalesce(c.geom, ST_PointOnSurface(z.geom)) AS geom
+               c.geom
         FROM consultation_comments c JOIN consultations k ON k.id = c.consultation_id
-        LEFT JOIN land_use_zones z ON z.id = c.zone_id
         WHERE c.state = 'published'""",
     "public_info_requests": """
         SELECT r.id, r.code, r.organisation_id, o.name AS organisation, r.status,
                r.received_at::date AS received_on, r.due_on, r.answered_at::date AS answered_on,
-               ST_PointOnSurface(r.plot) AS geom
+               r.geom
         FROM info_requests r LEFT JOIN organisations o ON o.id = r.organisation_id""",
 }
 
@@ -92,6 +93,7 @@ def upgrade() -> None:
     sa.Column('token_sha256', sa.String(length=64), nullable=False),
     sa.Column('organisation_id', sa.Integer(), nullable=True),
     sa.Column('plot', geoalchemy2.types.Geometry(geometry_type='MULTIPOLYGON', srid=5897, dimension=2, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
+    sa.Column('geom', geoalchemy2.types.Geometry(geometry_type='POINT', srid=5897, dimension=2, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
     sa.Column('area_m2', sa.Float(), nullable=False),
     sa.Column('purpose', sa.Text(), nullable=True),
     sa.Column('applicant_name', sa.Text(), nullable=True),
@@ -191,6 +193,7 @@ def upgrade() -> None:
     op.add_column('organisations', sa.Column('admin_unit_id', sa.Integer(), nullable=True))
     op.create_index(op.f('ix_organisations_admin_unit_id'), 'organisations', ['admin_unit_id'], unique=False)
     op.create_foreign_key(op.f('fk_organisations_admin_unit_id_admin_units'), 'organisations', 'admin_units', ['admin_unit_id'], ['id'], ondelete='SET NULL')
+    op.create_index('ix_audit_log_object', 'audit_log', ['object_type', 'object_id', 'at'], unique=False)
     for name, sql in VIEWS.items():
         op.execute(f"CREATE VIEW {name} AS {sql}")
 
@@ -198,6 +201,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     for name in VIEWS:
         op.execute(f"DROP VIEW IF EXISTS {name}")
+    op.drop_index('ix_audit_log_object', table_name='audit_log')
     op.drop_constraint(op.f('fk_organisations_admin_unit_id_admin_units'), 'organisations', type_='foreignkey')
     op.drop_index(op.f('ix_organisations_admin_unit_id'), table_name='organisations')
     op.drop_column('organisations', 'admin_unit_id')
