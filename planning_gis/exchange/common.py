@@ -23,9 +23,12 @@ def hanoi_date(moment: dt.datetime | None = None) -> dt.date:
     return (moment or now()).astimezone(HANOI).date()
 
 
-def date_vi(day: dt.date | dt.datetime | None) -> str:
-    if day is None:
+def date_vi(day: dt.date | dt.datetime | str | None) -> str:
+    """dd/mm/yyyy, as Vietnamese documents write dates (ISO text is accepted too)."""
+    if day is None or day == "":
         return "—"
+    if isinstance(day, str):
+        day = dt.date.fromisoformat(day[:10])
     if isinstance(day, dt.datetime):
         day = hanoi_date(day)
     return day.strftime("%d/%m/%Y")
