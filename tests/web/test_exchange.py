@@ -33,7 +33,10 @@ def xapp(demo):
 
 @pytest.fixture
 def xclient(xapp):
-    return xapp.test_client()
+    c = xapp.test_client()
+    # its own address: the rate counters are shared by every server of the test database
+    c.environ_base["REMOTE_ADDR"] = "10.200.0.1"
+    return c
 
 
 @pytest.fixture
