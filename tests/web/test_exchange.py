@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from planning_gis import db
 from planning_gis.demo.accounts import DEMO_PLANNER_PASSWORD, planner_email
-from tests.exchange.conftest import CAU_GIAY, cau_giay, draft_plan, smtp  # noqa: F401
+from tests.exchange.conftest import CAU_GIAY
 from tests.workspace.conftest import sign_in, token_of
 
 pytestmark = pytest.mark.db
@@ -56,7 +56,7 @@ def _count(demo, table: str) -> int:
         return s.execute(text(f"SELECT count(*) FROM {table}")).scalar()
 
 
-def test_question_path_api(xclient, planner, demo, cau_giay):  # noqa: F811
+def test_question_path_api(xclient, planner, demo, cau_giay):
     org, lon, lat, _e, _n = cau_giay
     email = _email()
     body = ("Nhà tôi ở ngõ 12 có bị ảnh hưởng bởi quy hoạch không? Gọi tôi: 0912 345 678, "
@@ -100,7 +100,7 @@ def test_question_path_api(xclient, planner, demo, cau_giay):  # noqa: F811
     assert feats["features"][0]["properties"]["organisation"] == CAU_GIAY
 
 
-def test_private_question_is_not_published(xclient, planner, demo, cau_giay):  # noqa: F811
+def test_private_question_is_not_published(xclient, planner, demo, cau_giay):
     _org, lon, lat, _e, _n = cau_giay
     doc = xclient.post("/api/questions", json={"body": "Đất của gia đình tôi, thửa số 45.",
                                                "phone": "0987654321", "lon": lon,
@@ -115,7 +115,7 @@ def test_private_question_is_not_published(xclient, planner, demo, cau_giay):  #
     assert xclient.get(f"/api/questions/track/{doc['code']}?k={key}").get_json()["private"]
 
 
-def test_reroute_with_note_and_reports_hide(xclient, xapp, planner, demo, cau_giay):  # noqa: F811
+def test_reroute_with_note_and_reports_hide(xclient, xapp, planner, demo, cau_giay):
     _org, lon, lat, _e, _n = cau_giay
     doc = xclient.post("/api/questions", json={"body": "Câu hỏi về cống thoát nước.",
                                                "email": _email(), "lon": lon,
@@ -150,7 +150,7 @@ def test_reroute_with_note_and_reports_hide(xclient, xapp, planner, demo, cau_gi
     ({"body": "Câu hỏi", "email": "a@b.vn", "lon": 105.8, "lat": 21.0, "extra": 1}, 400,
      "unknown_parameter"),
 ])
-def test_bad_questions_are_refused_and_nothing_is_written(xclient, demo, cau_giay, body,  # noqa: F811
+def test_bad_questions_are_refused_and_nothing_is_written(xclient, demo, cau_giay, body,
                                                           status, code):
     _org, lon, lat, _e, _n = cau_giay
     body = {"lon": lon, "lat": lat, **body} if "plan_id" not in body else body
@@ -162,7 +162,7 @@ def test_bad_questions_are_refused_and_nothing_is_written(xclient, demo, cau_gia
     assert (_count(demo, "questions"), _count(demo, "outbox")) == before
 
 
-def test_script_is_shown_as_text(xclient, planner, demo, cau_giay):  # noqa: F811
+def test_script_is_shown_as_text(xclient, planner, demo, cau_giay):
     _org, lon, lat, _e, _n = cau_giay
     doc = xclient.post("/api/questions", json={
         "body": '<script>alert("x")</script><img src=x onerror=alert(1)>', "email": _email(),
@@ -188,7 +188,7 @@ def test_wrong_code_or_key_is_a_vietnamese_404(xclient):
     assert page.status_code == 404 and "Mã theo dõi" in page.get_data(as_text=True)
 
 
-def test_page_form_keeps_what_was_typed_on_error(xclient, cau_giay):  # noqa: F811
+def test_page_form_keeps_what_was_typed_on_error(xclient, cau_giay):
     _org, lon, lat, _e, _n = cau_giay
     resp = xclient.post("/hoi-dap/hoi", data={"body": "Câu hỏi của tôi về ô đất", "lon": lon,
                                               "lat": lat, "email": "sai"})
@@ -204,7 +204,7 @@ def test_page_form_keeps_what_was_typed_on_error(xclient, cau_giay):  # noqa: F8
     assert "Đang chờ trả lời" in xclient.get(link).get_data(as_text=True)
 
 
-def test_rate_limit_is_shared_and_answered_429(demo, cau_giay):  # noqa: F811
+def test_rate_limit_is_shared_and_answered_429(demo, cau_giay):
     from server import create_app
 
     _org, lon, lat, _e, _n = cau_giay
@@ -233,7 +233,7 @@ def test_oversized_body_is_413_before_reading(xclient):
     assert resp.status_code == 413
 
 
-def test_consultation_comment_in_window_then_refused_after(xclient, planner, demo,  # noqa: F811
+def test_consultation_comment_in_window_then_refused_after(xclient, planner, demo,
                                                            draft_plan, cau_giay):
     today = dt.date.today()
     resp = planner.post("/quan-tri/lay-y-kien", data={
@@ -289,7 +289,7 @@ def test_consultation_comment_in_window_then_refused_after(xclient, planner, dem
     assert xclient.get(f"/api/consultations/{cid}").get_json()["report_published"]
 
 
-def test_information_request_with_corners_answered_in_time(xclient, planner, demo,  # noqa: F811
+def test_information_request_with_corners_answered_in_time(xclient, planner, demo,
                                                            cau_giay):
     _org, _lon, _lat, e, n = cau_giay
     corners = "\n".join(f"{i + 1}  {y:.2f}  {x:.2f}".replace(".", ",")
@@ -331,7 +331,7 @@ def test_bad_corners(xclient, corners, msg):
     assert resp.status_code == 400 and msg in resp.get_json()["detail_vi"], resp.get_json()
 
 
-def test_record_counts_answers(xclient, planner, demo, cau_giay):  # noqa: F811
+def test_record_counts_answers(xclient, planner, demo, cau_giay):
     org, lon, lat, _e, _n = cau_giay
 
     def mine() -> dict:

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from planning_gis import db
 from planning_gis.demo.accounts import DEMO_PLANNER_PASSWORD, planner_email
 from planning_gis.exchange import outbox
-from tests.exchange.conftest import CAU_GIAY, cau_giay, draft_plan, smtp  # noqa: F401
+from tests.exchange.conftest import CAU_GIAY
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
 
@@ -40,7 +40,7 @@ def _sign_in(browser, base: str):
     return staff
 
 
-def test_citizen_question_to_planner_answer(page, browser, live_server, demo, smtp,  # noqa: F811
+def test_citizen_question_to_planner_answer(page, browser, live_server, demo, smtp,
                                             cau_giay, artifacts):
     port, inbox, _c = smtp
     org, lon, lat, _e, _n = cau_giay
@@ -97,7 +97,7 @@ def test_citizen_question_to_planner_answer(page, browser, live_server, demo, sm
     assert page.console_errors == [] and page.foreign_requests == []
 
 
-def test_comment_on_a_draft_plan_in_its_window_then_refused(page, live_server, demo,  # noqa: F811
+def test_comment_on_a_draft_plan_in_its_window_then_refused(page, live_server, demo,
                                                             draft_plan):
     today = dt.date.today()
     with db.session_scope(demo) as s:
