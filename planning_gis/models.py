@@ -719,7 +719,7 @@ class Question(Base):
         ForeignKey("admin_units.id", ondelete="SET NULL"))
     routed_by: Mapped[str] = mapped_column(String(16), nullable=False)
     geom = mapped_column(Geometry("POINT", srid=STORAGE_SRID, spatial_index=True))
-    plot = mapped_column(Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=False))
+    plot = mapped_column(Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=True))
     body: Mapped[str] = mapped_column(Text, nullable=False)
     asker_name: Mapped[str | None] = mapped_column(Text)
     contact_email: Mapped[str | None] = mapped_column(Text)

@@ -128,7 +128,7 @@ def upgrade() -> None:
     sa.Column('admin_unit_id', sa.Integer(), nullable=True),
     sa.Column('routed_by', sa.String(length=16), nullable=False),
     sa.Column('geom', geoalchemy2.types.Geometry(geometry_type='POINT', srid=5897, dimension=2, from_text='ST_GeomFromEWKT', name='geometry'), nullable=True),
-    sa.Column('plot', geoalchemy2.types.Geometry(geometry_type='MULTIPOLYGON', srid=5897, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry'), nullable=True),
+    sa.Column('plot', geoalchemy2.types.Geometry(geometry_type='MULTIPOLYGON', srid=5897, dimension=2, from_text='ST_GeomFromEWKT', name='geometry'), nullable=True),
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('asker_name', sa.Text(), nullable=True),
     sa.Column('contact_email', sa.Text(), nullable=True),

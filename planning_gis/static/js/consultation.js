@@ -6,6 +6,12 @@
   const data = document.getElementById("consultation-data");
   if (!mapEl || !data || typeof L === "undefined") return;
   const doc = JSON.parse(data.textContent);
+  function el(tag, props, text) {
+    const node = document.createElement(tag);
+    Object.assign(node, props);
+    node.textContent = text ?? ""; // citizens' text: a text node, never HTML
+    return node;
+  }
   const map = L.map(mapEl, { attributionControl: false, scrollWheelZoom: false });
   const outline = L.geoJSON(doc.outline, {
     style: { color: "#6a1b9a", weight: 2, dashArray: "6 4", fillColor: "#ce93d8", fillOpacity: 0.2 },
@@ -13,9 +19,7 @@
   map.fitBounds(outline.getBounds(), { padding: [10, 10] });
   for (const c of doc.spots) {
     const m = L.circleMarker([c.lat, c.lon], { radius: 5, color: "#1b5e9a" }).addTo(map);
-    const tip = document.createElement("span");
-    tip.textContent = c.text; // citizens' text: a text node, never HTML
-    m.bindTooltip(tip);
+    m.bindTooltip(el("span", {}, c.text));
   }
   const lon = document.getElementById("comment-lon");
   const lat = document.getElementById("comment-lat");
