@@ -87,6 +87,16 @@ def cau_giay(demo):
 @pytest.fixture(scope="session")
 def draft_plan(demo, cau_giay):
     """A draft plan of Cầu Giấy over the governed point, with two zones (committed)."""
+    return make_draft_plan(demo, cau_giay)
+
+
+@pytest.fixture
+def new_draft_plan(demo, cau_giay):
+    """A draft plan of its own for a test that opens its consultation."""
+    return make_draft_plan(demo, cau_giay)
+
+
+def make_draft_plan(demo, cau_giay) -> int:
     from planning_gis.models import LandUseZone
 
     org, _lon, _lat, e, n = cau_giay

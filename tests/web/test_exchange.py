@@ -234,7 +234,8 @@ def test_oversized_body_is_413_before_reading(xclient):
 
 
 def test_consultation_comment_in_window_then_refused_after(xclient, planner, demo,
-                                                           draft_plan, cau_giay):
+                                                           new_draft_plan, cau_giay):
+    draft_plan = new_draft_plan
     today = dt.date.today()
     resp = planner.post("/quan-tri/lay-y-kien", data={
         "csrf_token": planner.csrf, "plan_id": str(draft_plan),

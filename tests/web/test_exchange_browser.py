@@ -130,3 +130,38 @@ def test_comment_on_a_draft_plan_in_its_window_then_refused(page, live_server, d
     assert page.inner_text("#consultation-state") == "Đã kết thúc lấy ý kiến"
     assert page.locator("#comment-form").count() == 0
     assert page.console_errors == [] and page.foreign_requests == []
+
+
+def test_information_request_answered_within_its_deadline(page, browser, live_server, demo,
+                                                          cau_giay):
+    from planning_gis.exchange.common import hanoi_date
+    from planning_gis.exchange.working_days import add_working_days
+
+    _org, _lon, _lat, e, n = cau_giay
+    page.goto(f"{live_server}/thu-tuc/cung-cap-thong-tin")
+    corners = "\n".join(f"{y:.2f} {x:.2f}".replace(".", ",") for x, y in
+                        [(e, n), (e + 12, n), (e + 12, n + 20), (e, n + 20)])
+    page.fill("#request-form textarea[name=corners]", corners)
+    page.fill("#request-form input[name=name]", "Đỗ Minh Châu")
+    page.fill("#request-form input[name=phone]", "0988 777 666")
+    page.click("#request-form button[type=submit]")
+    page.wait_for_selector("#tracking-code")
+    code = page.inner_text("#tracking-code")
+    due = add_working_days(hanoi_date(), 10)  # the day of receipt is Hanoi's
+    assert page.inner_text("#due-on") == due.strftime("%d/%m/%Y")
+    link = page.get_attribute("#private-link", "href")
+    staff = _sign_in(browser, live_server)
+    staff.goto(f"{live_server}/quan-tri/hoi-dap")
+    staff.locator("#request-inbox tr", has_text=code).locator("a").click()
+    staff.fill("#request-answer-form input[name=officer]", "Lê Văn Nam")
+    staff.click("#request-answer-form button[type=submit]")
+    staff.wait_for_selector("text=đúng hạn")
+    assert staff.console_errors == [] and staff.csp_violations == []
+    staff.context.close()
+    page.goto(f"{live_server}{link}")
+    assert page.inner_text("#request-status") == "Đã trả lời"
+    assert "đúng hạn" in page.inner_text("main")
+    pdf = page.evaluate("fetch(document.querySelector('#request-sheet').href)"
+                        ".then(r => r.headers.get('content-type'))")
+    assert pdf == "application/pdf"
+    assert page.console_errors == [] and page.foreign_requests == []
