@@ -26,7 +26,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session
 
-from layers.lookup import POINT, _plans_at, rank_plans
+from layers.lookup import POINT, plans_at_sql, rank_plans
 from planning_gis.accounts import audit
 from planning_gis.crs import STORAGE_SRID
 from planning_gis.errors import InvalidInput, NotFound
@@ -47,7 +47,7 @@ from planning_gis.settings import Settings
 #: The plans at a point, as the look-up reads them, with the organisation that owns each.
 ROUTE_PLANS_SQL = text(f"""
 SELECT x.*, p.organisation_id
-FROM ({_plans_at(POINT, "ARRAY[]::integer[]")}) x JOIN plans p ON p.id = x.id""")
+FROM ({plans_at_sql(POINT, "ARRAY[]::integer[]")}) x JOIN plans p ON p.id = x.id""")
 
 #: The current administrative units at a point, smallest first, those with a unit's
 #: organisation before those without.

@@ -204,6 +204,9 @@ def _ask_context(fields: Mapping[str, Any]) -> dict[str, Any]:
         ctx["plan"] = plan
         ctx["unit"] = _org_name(plan.organisation_id)
     pt = _point_of(fields)
+    if pt is None and fields.get("plot"):
+        surface = _plot_of(fields).geom.representative_point()
+        pt = (surface.x, surface.y)
     if pt is not None:
         ctx["point"] = pt
         if plan_id is None:

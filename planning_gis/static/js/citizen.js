@@ -933,7 +933,10 @@
       if (plotPdfUrl) URL.revokeObjectURL(plotPdfUrl);
       plotPdfUrl = URL.createObjectURL(pdf);
       $("#plot-pdf-wait").replaceWith(el("div", { className: "actions" },
-        el("a", { className: "btn primary", id: "plot-pdf", href: plotPdfUrl, download: "phieu-thong-tin-thua-dat.pdf" }, t("plotPdf"))));
+        el("a", { className: "btn primary", id: "plot-pdf", href: plotPdfUrl, download: "phieu-thong-tin-thua-dat.pdf" }, t("plotPdf")),
+        // a question about this plot (WGS 84 plots: the form reads lon/lat GeoJSON)
+        String(plot.crs) === "4326" ? el("a", { className: "btn", id: "plot-ask",
+          href: `/hoi-dap/hoi?plot=${encodeURIComponent(JSON.stringify(plot.geometry))}` }, t("ask")) : null));
       const c = look.query.centroid;
       plotShape = L.circleMarker([c.lat, c.lon], { radius: 6, color: "#1450c8", weight: 2, fillOpacity: 0.6, interactive: false }).addTo(map);
       out.dataset.ready = "1";
