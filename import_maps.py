@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "planning_gis.documents.cli",
     "planning_gis.commands.users",
     "planning_gis.commands.jobs",
+    "planning_gis.commands.exchange",
 )
 
 

@@ -18,6 +18,8 @@ from planning_gis.web import (
     citizen,
     db,
     documents,
+    exchange,
+    exchange_workspace,
     limits,
     lookup,
     ogc,
@@ -42,6 +44,7 @@ BLUEPRINTS = (
     ogc.bp,
     lookup.bp,
     openapi.bp,
+    exchange.bp,
 )
 
 
@@ -75,6 +78,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.register_blueprint(blueprint)
     accounts.init_app(app)
     workspace.init_app(app)
+    app.register_blueprint(exchange_workspace.bp)
     vector_tiles.init_app(app)
     lookup.init_app(app)
     # Last: it wraps the cached-tile fast path too, so every answer carries the headers.

@@ -56,6 +56,12 @@ LEFT JOIN LATERAL (
 WHERE ST_Intersects(p.geom, {place}) OR p.id = ANY({zone_plan_ids})"""
 
 
+def plans_at_sql(place: str, zone_plan_ids: str) -> str:
+    """The plans statement for a place, as the look-up reads them (the exchange routes a
+    citizen's question with it, so that "the governing plan" means the same everywhere)."""
+    return _plans_at(place, zone_plan_ids)
+
+
 #: Zones cut by a plot, with the area of each piece in m² (EPSG:5897 is metric).
 PLOT_ZONES_SQL = text(_zones_at(PLOT, f",\n  ST_Area(ST_Intersection(z.geom, {PLOT})) AS share_m2"))
 PLOT_PLANS_SQL = text(_plans_at(PLOT, ":zone_plan_ids"))

@@ -354,3 +354,74 @@ for _dataset in (
     ),
 ):
     register(_dataset)
+
+
+# --- the exchange with citizens (migration 0015): public fields only --------------------------
+
+for _dataset in (
+    Dataset(
+        "questions", "Citizens' questions and answers", "Hỏi đáp của người dân",
+        "Questions on a place that the responsible unit answered in public (personal data "
+        "removed; private questions are not listed)",
+        "public_questions t",
+        {
+            "code": Field("t.code", title_vi="Mã", title="Tracking code", queryable=True),
+            "plan_id": Field("t.plan_id", "integer", title_vi="Mã đồ án", title="Plan id",
+                             queryable=True),
+            "organisation_id": Field("t.organisation_id", "integer", title_vi="Mã đơn vị",
+                                     title="Unit id", queryable=True),
+            "organisation": Field("t.organisation", title_vi="Đơn vị trả lời", title="Unit"),
+            "asked_on": Field("t.asked_on::text", format="date", title_vi="Ngày hỏi",
+                              title="Asked on"),
+            "answered_on": Field("t.answered_on::text", format="date", title_vi="Ngày trả lời",
+                                 title="Answered on"),
+            "due_on": Field("t.due_on::text", format="date", title_vi="Hạn trả lời",
+                            title="Due on"),
+            "question": Field("t.public_body", title_vi="Câu hỏi", title="Question"),
+            "answer": Field("t.public_answer", title_vi="Trả lời", title="Answer"),
+        },
+        "Point", indexed_table="questions", where="t.geom IS NOT NULL", outputs=_OGC_ONLY,
+    ),
+    Dataset(
+        "consultation_comments", "Comments on draft plans", "Góp ý đồ án quy hoạch dự thảo",
+        "Moderated comments of the community consultation on draft plans, with the unit's "
+        "response (filter by plan_id for one draft plan)",
+        "public_comments t",
+        {
+            "consultation_id": Field("t.consultation_id", "integer", title_vi="Mã đợt lấy ý kiến",
+                                     title="Consultation id", queryable=True),
+            "plan_id": Field("t.plan_id", "integer", title_vi="Mã đồ án", title="Plan id",
+                             queryable=True),
+            "zone_id": Field("t.zone_id", "integer", title_vi="Mã ô quy hoạch", title="Zone id",
+                             queryable=True),
+            "topic": Field("t.topic", title_vi="Chủ đề", title="Topic", queryable=True),
+            "comment": Field("t.public_body", title_vi="Góp ý", title="Comment"),
+            "response": Field("t.response_text", title_vi="Phản hồi", title="Response"),
+            "posted_on": Field("t.posted_on::text", format="date", title_vi="Ngày góp ý",
+                               title="Posted on"),
+            "responded_on": Field("t.responded_on::text", format="date",
+                                  title_vi="Ngày phản hồi", title="Responded on"),
+        },
+        "Point", indexed_table="consultation_comments", outputs=_OGC_ONLY,
+    ),
+    Dataset(
+        "info_requests", "Planning-information requests", "Đề nghị cung cấp thông tin quy hoạch",
+        "Requests of the planning-information procedure: status and timeliness at the plot's "
+        "point (no applicant data, no plot outline)",
+        "public_info_requests t",
+        {
+            "code": Field("t.code", title_vi="Mã hồ sơ", title="Code", queryable=True),
+            "organisation_id": Field("t.organisation_id", "integer", title_vi="Mã đơn vị",
+                                     title="Unit id", queryable=True),
+            "organisation": Field("t.organisation", title_vi="Đơn vị", title="Unit"),
+            "status": Field("t.status", title_vi="Trạng thái", title="Status", queryable=True),
+            "received_on": Field("t.received_on::text", format="date",
+                                 title_vi="Ngày tiếp nhận", title="Received on"),
+            "due_on": Field("t.due_on::text", format="date", title_vi="Hạn", title="Due on"),
+            "answered_on": Field("t.answered_on::text", format="date",
+                                 title_vi="Ngày trả kết quả", title="Answered on"),
+        },
+        "Point", indexed_table="info_requests", outputs=_OGC_ONLY,
+    ),
+):
+    register(_dataset)

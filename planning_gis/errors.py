@@ -167,3 +167,26 @@ class ZonesRejected(InvalidInput):
     """A zones file that was read but does not pass the checks (the report says why): a 422."""
 
     code = "zones_rejected"
+
+
+class RateLimited(PlanningError):
+    """Too many posts from one client in a window (a 429 with Retry-After)."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, message_vi: str | None = None,
+                 retry_after: int = 60) -> None:
+        super().__init__(message, message_vi=message_vi)
+        self.retry_after = retry_after
+
+
+class SpamSuspected(InvalidInput):
+    """A form whose hidden honeypot field was filled in: a robot, not a citizen."""
+
+    code = "spam_suspected"
+
+
+class WindowClosed(Conflict):
+    """A comment on a consultation outside its window (not yet open, or closed)."""
+
+    code = "consultation_closed"

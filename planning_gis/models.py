@@ -514,6 +514,11 @@ class Organisation(Base):
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
+    # The administrative unit it answers for: a citizen's question at a point no plan governs
+    # goes to the organisation of the smallest current unit containing it (migration 0015).
+    admin_unit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("admin_units.id", ondelete="SET NULL"), index=True
+    )
 
     __table_args__ = (CheckConstraint("name <> ''", name="name_not_empty"),)
 
@@ -590,6 +595,9 @@ class AuditEntry(Base):
     object_id: Mapped[str | None] = mapped_column(Text)
     detail = mapped_column(JSONB)
     ip: Mapped[str | None] = mapped_column(Text)
+
+    # The public record reads each plan's newest entry (migration 0015).
+    __table_args__ = (Index("ix_audit_log_object", "object_type", "object_id", "at"),)
 
 
 class SheetVersion(Base):
@@ -671,3 +679,212 @@ class LayerEdition(Base):
     changed_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
+
+
+# --- Two-way exchange with citizens (migration 0015) -------------------------------------------
+
+QUESTION_STATES = ("received", "answered")
+COMMENT_STATES = ("pending", "published", "rejected")
+REQUEST_STATES = ("received", "in_progress", "answered", "returned")
+#: Topics of consultation comments (counted on the consultation's page and in its report).
+COMMENT_TOPICS = {
+    "su_dung_dat": ("Chức năng sử dụng đất", "Land use"),
+    "chi_tieu": ("Chỉ tiêu (mật độ, tầng cao)", "Indicators (coverage, floors)"),
+    "giao_thong": ("Giao thông, chỉ giới đường đỏ", "Roads, red lines"),
+    "ha_tang": ("Hạ tầng kỹ thuật", "Utilities"),
+    "cong_cong": ("Công trình công cộng, cây xanh", "Public facilities, green space"),
+    "moi_truong": ("Môi trường", "Environment"),
+    "boi_thuong": ("Bồi thường, tái định cư", "Compensation, resettlement"),
+    "khac": ("Ý kiến khác", "Other"),
+}
+
+
+class Question(Base):
+    """A citizen's question on a place or a plan, owned by the unit that must answer it.
+
+    The contact (e-mail or phone) and the name are personal data: only the unit's staff and
+    the retention command read them; public pages, APIs and layers read ``public_*`` columns,
+    which are written with personal data removed when the answer is published."""
+
+    __tablename__ = "questions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), nullable=False, unique=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"))
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id", ondelete="SET NULL"),
+                                                index=True)
+    admin_unit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("admin_units.id", ondelete="SET NULL"))
+    routed_by: Mapped[str] = mapped_column(String(16), nullable=False)
+    geom = mapped_column(Geometry("POINT", srid=STORAGE_SRID, spatial_index=True))
+    plot = mapped_column(Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=True))
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    asker_name: Mapped[str | None] = mapped_column(Text)
+    contact_email: Mapped[str | None] = mapped_column(Text)
+    contact_phone: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="received")
+    is_private: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    hidden: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    reports: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now())
+    due_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    answered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    answer_text: Mapped[str | None] = mapped_column(Text)
+    answer_officer: Mapped[str | None] = mapped_column(Text)
+    answer_document_ids = mapped_column(JSONB, nullable=False, server_default="[]")
+    answer_info_sheet: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    public_body: Mapped[str | None] = mapped_column(Text)
+    public_answer: Mapped[str | None] = mapped_column(Text)
+    routing = mapped_column(JSONB, nullable=False, server_default="[]")
+    contact_erased_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_in(QUESTION_STATES)})", name="status_known"),
+        CheckConstraint("routed_by IN ('plan', 'unit', 'none', 'staff')", name="routed_by_known"),
+        CheckConstraint("body <> ''", name="body_not_empty"),
+        CheckConstraint("status <> 'answered' OR (answered_at IS NOT NULL AND answer_text IS NOT"
+                        " NULL)", name="answered_has_answer"),
+        Index("ix_questions_inbox", "organisation_id", "status", "due_on"),
+        Index("ix_questions_created", "organisation_id", "created_at"),
+    )
+
+
+class Consultation(Base):
+    """The community consultation (lấy ý kiến cộng đồng dân cư) on a draft plan: its window,
+    set by the unit within Law 47/2024/QH15 Art. 37 (20 to 30 days, both ends counted)."""
+
+    __tablename__ = "consultations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"),
+                                         nullable=False, unique=True)
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), index=True)
+    opens_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    closes_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    summary: Mapped[str | None] = mapped_column(Text)
+    report_text: Mapped[str | None] = mapped_column(Text)
+    report_published_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("closes_on - opens_on + 1 BETWEEN 20 AND 30", name="window_legal"),
+    )
+
+
+class ConsultationComment(Base):
+    """A comment on a draft plan, on one of its zones or on a spot; public after moderation."""
+
+    __tablename__ = "consultation_comments"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    consultation_id: Mapped[int] = mapped_column(
+        ForeignKey("consultations.id", ondelete="CASCADE"), nullable=False)
+    zone_id: Mapped[int | None] = mapped_column(
+        ForeignKey("land_use_zones.id", ondelete="SET NULL"))
+    geom = mapped_column(Geometry("POINT", srid=STORAGE_SRID, spatial_index=True))
+    topic: Mapped[str] = mapped_column(String(16), nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    author_name: Mapped[str | None] = mapped_column(Text)
+    contact_email: Mapped[str | None] = mapped_column(Text)
+    contact_phone: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
+    public_body: Mapped[str | None] = mapped_column(Text)
+    reports: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    response_text: Mapped[str | None] = mapped_column(Text)
+    responded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    responded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now())
+    contact_erased_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(f"state IN ({_in(COMMENT_STATES)})", name="state_known"),
+        CheckConstraint(f"topic IN ({_in(COMMENT_TOPICS)})", name="topic_known"),
+        CheckConstraint("body <> ''", name="body_not_empty"),
+        Index("ix_consultation_comments_state", "consultation_id", "state"),
+    )
+
+
+class InfoRequest(Base):
+    """The planning-information request (thủ tục cung cấp thông tin quy hoạch) for one plot."""
+
+    __tablename__ = "info_requests"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), nullable=False, unique=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"))
+    plot = mapped_column(Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=True),
+                         nullable=False)
+    # The plot's point on surface: what the public layer shows (not the family's outline).
+    geom = mapped_column(Geometry("POINT", srid=STORAGE_SRID, spatial_index=True),
+                         nullable=False)
+    area_m2: Mapped[float] = mapped_column(Float, nullable=False)
+    purpose: Mapped[str | None] = mapped_column(Text)
+    applicant_name: Mapped[str | None] = mapped_column(Text)
+    contact_email: Mapped[str | None] = mapped_column(Text)
+    contact_phone: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="received")
+    received_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now())
+    due_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    working_days: Mapped[int] = mapped_column(Integer, nullable=False)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    answered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    officer_name: Mapped[str | None] = mapped_column(Text)
+    answer_note: Mapped[str | None] = mapped_column(Text)
+    return_reason: Mapped[str | None] = mapped_column(Text)
+    contact_erased_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_in(REQUEST_STATES)})", name="status_known"),
+        CheckConstraint("status <> 'answered' OR officer_name IS NOT NULL",
+                        name="answered_signed"),
+        CheckConstraint("status <> 'returned' OR return_reason IS NOT NULL",
+                        name="returned_has_reason"),
+        Index("ix_info_requests_inbox", "organisation_id", "status", "due_on"),
+        Index("ix_info_requests_received", "organisation_id", "received_at"),
+    )
+
+
+class OutboxMessage(Base):
+    """An e-mail to send, written in the transaction of the event it tells about and sent by
+    the job worker with retries: an SMTP outage delays a message, it cannot lose it."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    to_addr: Mapped[str | None] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(Text, nullable=False)
+    body: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now())
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now())
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_outbox_due", "next_attempt_at", postgresql_where="sent_at IS NULL"),
+    )
+
+
+class RateCounter(Base):
+    """Posts per client key and window, counted in PostgreSQL so that every worker of every
+    node shares them (a per-process memory counter is multiplied by the number of workers)."""
+
+    __tablename__ = "rate_counters"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    window_start: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer, nullable=False)

@@ -99,6 +99,33 @@ class Settings:
     # The ranked search's BM25 index (rebuilt from PostgreSQL when missing; one per node, never
     # on storage shared between nodes). Empty: <data_dir>/search-index.
     search_index_dir: str = ""
+    # Two-way exchange with citizens (planning_gis/exchange).
+    # The planning-information request's legal deadline, in working days (holidays counted).
+    request_deadline_working_days: int = 10
+    # The deadline a unit has to answer a citizen's question, in working days.
+    question_deadline_working_days: int = 10
+    # Characters of a question, comment or answer; longer is a 413.
+    citizen_text_max_chars: int = 4000
+    # Anonymous posts (questions, comments, requests, reports) per client: per minute, per day.
+    citizen_posts_per_minute: int = 5
+    citizen_posts_per_day: int = 40
+    # Reports ("báo cáo vi phạm") that hide a published item until a moderator looks at it.
+    report_hide_threshold: int = 3
+    # Contact data (names, e-mails, phones) is erased this many months after the item was
+    # closed (``import_maps.py exchange erase-contacts``).
+    contact_retention_months: int = 24
+    # E-mail: an SMTP server (empty host: messages wait in the outbox until one is set).
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_tls: str = "none"  # "none", "starttls" or "ssl"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_timeout_s: int = 10
+    mail_from: str = "Ban do quy hoach Ha Noi <khong-tra-loi@quyhoach.localhost>"
+    # The longest wait between two attempts at one message (seconds; doubling from 5 s).
+    mail_retry_max_s: int = 300
+    # The site's public address, for the links in e-mails (no request to read it from).
+    public_base_url: str = "http://127.0.0.1:8000"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -126,6 +153,11 @@ class Settings:
         if settings.session_cookie_secure not in ("auto", "always", "never"):
             raise ConfigurationError(
                 "PLANNING_SESSION_COOKIE_SECURE must be 'auto', 'always' or 'never'")
+        if settings.smtp_tls not in ("none", "starttls", "ssl"):
+            raise ConfigurationError("PLANNING_SMTP_TLS must be 'none', 'starttls' or 'ssl'")
+        if not 1 <= settings.request_deadline_working_days <= 60:
+            raise ConfigurationError(
+                "PLANNING_REQUEST_DEADLINE_WORKING_DAYS must be between 1 and 60")
         if settings.demo_size not in ("full", "tiny", "city"):
             raise ConfigurationError("PLANNING_DEMO_SIZE must be 'full', 'tiny' or 'city'")
         return settings

@@ -78,8 +78,11 @@ def floors_text(zone: dict[str, Any]) -> str:
 
 
 def build_info_sheet(info: dict[str, Any], snapshot_png: bytes, settings: Settings, *,
-                     share_url: str, generated_at: dt.datetime | None = None) -> bytes:
-    """The PDF bytes for the point described by ``info``."""
+                     share_url: str, generated_at: dt.datetime | None = None,
+                     sign_off: list[list[str]] | None = None) -> bytes:
+    """The PDF bytes for the point described by ``info``; ``sign_off`` (rows of label, value:
+    the request's code, the officer who signed it off, the date) is printed when the sheet
+    answers a planning-information request."""
     regular, bold = _fonts(settings)
     generated_at = generated_at or dt.datetime.now().astimezone()
     base = ParagraphStyle("base", fontName=regular, fontSize=9.5, leading=12.5)
@@ -211,6 +214,10 @@ def build_info_sheet(info: dict[str, Any], snapshot_png: bytes, settings: Settin
         ["Ngày lập phiếu", generated_at.strftime("%d/%m/%Y %H:%M")],
         ["Đường dẫn chia sẻ", p(escape(share_url), small)],
     ], regular))
+    if sign_off:
+        story.append(p("6. Trả lời đề nghị cung cấp thông tin / Request answered", h2))
+        story.append(_kv_table([[label, p(escape(value), small)] for label, value in sign_off],
+                               regular))
 
     out = io.BytesIO()
     doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm,

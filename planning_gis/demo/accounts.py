@@ -47,4 +47,18 @@ def load_accounts(session: Session) -> list[str]:
             create_user(session, email, DEMO_PLANNER_PASSWORD, "planner", organisation=name,
                         full_name=f"Cán bộ quy hoạch – {name} (minh họa)")
             created.append(email)
+    link_units(session)
     return created
+
+
+def link_units(session: Session) -> int:
+    """Each "UBND <unit>" organisation answers for the current administrative unit of that name
+    (questions where no plan governs are routed to it); returns how many were linked."""
+    from sqlalchemy import text
+
+    return session.execute(text("""
+        UPDATE organisations o SET admin_unit_id = u.id
+        FROM admin_units u
+        WHERE o.admin_unit_id IS NULL AND o.name ILIKE 'UBND %'
+          AND lower(u.name) LIKE lower(substr(o.name, 6)) || '%'
+          AND (u.valid_to IS NULL OR u.valid_to >= CURRENT_DATE)""")).rowcount

@@ -30,6 +30,11 @@ HEALTH_COUNTS_SQL = text(
     "(SELECT count(*) FROM map_sheets) AS sheets")
 
 
+OUTBOX_SQL = text(
+    "SELECT count(*) AS queued, coalesce(extract(epoch FROM now() - min(next_attempt_at)), 0)"
+    "::int AS oldest_due_s FROM outbox WHERE sent_at IS NULL")
+
+
 @bp.get("/health")
 def health():
     conn = get_conn()
@@ -44,6 +49,8 @@ def health():
         counts=dict(counts._mapping),
         # this server process's answer caches (each gunicorn worker has its own)
         caches={"process": os.getpid(), **caches},
+        # e-mails of the exchange waiting for the SMTP server (the partial index answers it)
+        outbox=dict(conn.execute(OUTBOX_SQL).one()._mapping),
         version=current_app.config["VERSION"],
     )
 

@@ -140,7 +140,13 @@ def plot_info_sheet():
     params.check_known(request.args, PLOT_PARAMS)
     # read and checked exactly as the look-up reads a plot
     plot = params.stored_plot(settings, params.plot_crs(request.args, (WGS84, STORAGE_SRID)))
-    geom, area = plot.geom, plot.area_m2
+    return _pdf(plot_sheet_pdf(plot.geom, plot.area_m2))
+
+
+def plot_sheet_pdf(geom, area: float, sign_off: list[list[str]] | None = None) -> bytes:  # noqa: ANN001
+    """The information sheet of a plot in EPSG:5897 (also the answer to a planning-information
+    request, then with its sign-off)."""
+    settings = _settings()
     c = geom.centroid
     centre = resolve_lonlat(*vn2000_to_lonlat(c.x, c.y))
     conn = db.get_conn()
@@ -148,4 +154,4 @@ def plot_info_sheet():
     info["red_line"] = plot_answer(conn, geom.wkt, area)
     plan_ids = [p["id"] for p in info["plans"]]
     png = render_snapshot(conn, c.x, c.y, plan_ids, settings, plot=geom)
-    return _pdf(build_info_sheet(info, png, settings, share_url=share_url(centre)))
+    return build_info_sheet(info, png, settings, share_url=share_url(centre), sign_off=sign_off)

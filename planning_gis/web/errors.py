@@ -29,6 +29,7 @@ STATUS_CODES: dict[type[errors.PlanningError], int] = {
     errors.TileOutsideBounds: 204,
     errors.Conflict: 409,
     errors.TooLarge: 413,
+    errors.RateLimited: 429,
     errors.ZonesRejected: 422,
     errors.NotReadyYet: 503,
     errors.ConfigurationError: 500,
@@ -44,6 +45,7 @@ HTTP_MESSAGES_VI = {
     405: "Phương thức không được hỗ trợ tại địa chỉ này.",
     413: "Dữ liệu gửi lên quá lớn.",
     414: "Địa chỉ URL quá dài.",
+    429: "Quá nhiều yêu cầu; vui lòng thử lại sau.",
     415: "Định dạng dữ liệu gửi lên không được hỗ trợ.",
 }
 
@@ -106,7 +108,10 @@ def register_error_handlers(app: Flask) -> None:
                 # The message may name our files; the client gets the reference, not the path.
                 return error_response(status, exc.code, "the service cannot read its own data; "
                                       f"the fault is logged as {ref}", exc.message_vi, ref)
-        return error_response(status, exc.code, exc.message, exc.message_vi, ref)
+        resp = error_response(status, exc.code, exc.message, exc.message_vi, ref)
+        if isinstance(exc, errors.RateLimited):
+            resp.headers["Retry-After"] = str(exc.retry_after)
+        return resp
 
     def _http(exc: HTTPException) -> Response:
         status = exc.code or 500

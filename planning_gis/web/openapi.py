@@ -168,6 +168,152 @@ DOCS = ["Documents and search"]
 CITIZEN = ["Citizen's map"]
 PAGES = ["Pages (HTML, Vietnamese)"]
 NOT_MODIFIED = {"304": {"description": "not modified (If-None-Match)"}}
+EXCHANGE = ["Exchange with citizens"]
+#: What an anonymous post may also answer: a closed consultation window, too many posts.
+E409 = {"409": _error("The consultation's window is not open (not yet, or closed)")}
+E429 = {"429": _error("Too many posts from this client (PLANNING_CITIZEN_POSTS_PER_MINUTE, "
+                      "_PER_DAY); Retry-After says when to try again")}
+
+
+def _created(schema: dict, content: str = JSON) -> dict:
+    return {"201": {"description": "Created", "content": {content: {"schema": schema}}}}
+
+
+def _json_body(description: str, properties: dict, required: list[str] | None = None) -> dict:
+    return {"required": True, "content": {JSON: {"schema": {
+        "type": "object", "description": description, "properties": properties,
+        "required": required or [], "additionalProperties": False}}}}
+
+
+_S = {"type": "string"}
+_N = {"type": "number"}
+_I = {"type": "integer"}
+_CONTACT = {"name": {**_S, "description": "optional; never public"},
+            "email": {**_S, "description": "e-mail or phone for the reply; never public"},
+            "phone": _S, "website": {**_S, "description": "honeypot: leave empty"}}
+_PLACE = {"lon": _N, "lat": _N, "x_north": _N, "y_east": _N, "crs": _S}
+
+
+def _post(summary: str, body: dict, created: dict, params: list | None = None,
+          errors: dict | None = None) -> dict:
+    op = _op(summary, params, tags=EXCHANGE, errors={**E404, **E429, **(errors or {})})
+    del op["responses"]["200"]
+    op["responses"].update(created)
+    return {**op, "requestBody": body}
+
+
+def _form_post(summary: str, path_params: list | None = None) -> dict:
+    """A page's form (application/x-www-form-urlencoded): the next page, or the form again
+    with the Vietnamese message."""
+    op = _op(summary, path_params, HTML, tags=PAGES, schema={"type": "string"},
+             errors={**E404, **E409, **E429})
+    op["responses"]["201"] = {"description": "Received", "content": {HTML: {"schema": _S}}}
+    op["responses"]["202"] = {"description": "Report noted", "content": {HTML: {"schema": _S}}}
+    op["requestBody"] = {"required": True, "content": {
+        "application/x-www-form-urlencoded": {"schema": {"type": "object"}}}}
+    return op
+
+
+def exchange_paths() -> dict[str, dict]:
+    """The exchange's API and pages (planning_gis/web/exchange.py)."""
+    qid = _p("questionId", "path", "integer")
+    cid = _p("consultationId", "path", "integer")
+    code = _p("code", "path", desc="tracking code, e.g. HD-7K3M9Q2P")
+    key = _p("k", desc="the private link's key", required=True)
+    obj = {"type": "object"}
+    reported = {"202": {"description": "Report noted", "content": {JSON: {"schema": obj}}}}
+    return {
+        "/api/questions": {
+            "get": _op("Published answers (personal data removed), newest first",
+                       [_p("organisation", typ="integer", minimum=1),
+                        _p("plan", typ="integer", minimum=1),
+                        _p("limit", typ="integer", minimum=1, maximum=200, default=20),
+                        _p("offset", typ="integer", minimum=0, default=0)],
+                       tags=EXCHANGE, schema=obj, errors={}),
+            "post": _post(
+                "Ask a question at a place (point or GeoJSON plot) or on a plan: routed to the "
+                "unit of the governing plan, or of the administrative unit",
+                _json_body("A question", {"body": _S, **_CONTACT, **_PLACE, "plan_id": _I,
+                                          "plot": obj}, ["body"]),
+                _created({"type": "object", "required": ["code", "track_url", "due_on"]})),
+        },
+        "/api/questions/{questionId}": {"get": _op("One published question and its answer",
+                                                   [qid], tags=EXCHANGE, schema=obj)},
+        "/api/questions/{questionId}/report": {"post": _post(
+            "Report a published answer (enough reports hide it until moderated)",
+            {"required": True, "content": {JSON: {"schema": obj}}}, reported, [qid])},
+        "/api/questions/track/{code}": {"get": _op(
+            "The asker's view of their question (private link)", [code, key],
+            tags=EXCHANGE, schema=obj)},
+        "/api/consultations": {"get": _op("Consultations on draft plans and their windows",
+                                          tags=EXCHANGE, schema=obj, errors={})},
+        "/api/consultations/{consultationId}": {"get": _op(
+            "A consultation: window, counts by zone and topic, published comments, responses",
+            [cid], tags=EXCHANGE, schema=obj)},
+        "/api/consultations/{consultationId}/comments": {"post": _post(
+            "Comment on a draft plan, one of its zones or a spot (public after moderation)",
+            _json_body("A comment", {"body": _S, "topic": _S, "zone_id": _I, **_CONTACT,
+                                     **_PLACE}, ["body", "topic"]),
+            _created(obj), [cid], E409)},
+        "/api/comments/{commentId}/report": {"post": _post(
+            "Report a published comment (enough reports send it back to moderation)",
+            {"required": True, "content": {JSON: {"schema": obj}}}, reported,
+            [_p("commentId", "path", "integer")])},
+        "/api/info-requests": {"post": _post(
+            "The planning-information request procedure: a plot (GeoJSON, or VN-2000 corners "
+            "'X Y' one a line) and contact; the legal deadline in working days (holidays "
+            "counted)",
+            _json_body("A request", {"plot": obj, "corners": _S, "crs": _S, "purpose": _S,
+                                     **_CONTACT}, ["name"]),
+            _created({"type": "object", "required": ["code", "due_on", "track_url"]}))},
+        "/api/info-requests/track/{code}": {"get": _op(
+            "The applicant's view of their request: status, due date, holidays in the period",
+            [code, key], tags=EXCHANGE, schema=obj)},
+        "/api/units/record": {"get": _op(
+            "Each unit's record per month: questions received, answered, on time, overdue, "
+            "median days; comments; requests; plans' last update; the city's total",
+            [_p("months", typ="integer", minimum=1, maximum=120, default=12),
+             _p("organisation", typ="integer", minimum=1)], tags=EXCHANGE,
+            schema={"type": "object", "required": ["units", "city"]}, errors={})},
+        "/hoi-dap": {"get": _page("Published questions and answers",
+                                  [_p("page", typ="integer", minimum=1, maximum=10_000),
+                                   _p("don-vi", typ="integer", minimum=1)])},
+        "/hoi-dap/hoi": {"get": _page("The question form for a place or a plan",
+                                      [*POINT_PARAMS, _p("crs"), _p("plan_id", typ="integer"),
+                                       _p("plot")], E404),
+                         "post": _form_post("Send a question (form)")},
+        "/hoi-dap/{questionId}": {"get": _page("A published question and its answer", [qid],
+                                               E404)},
+        "/hoi-dap/{questionId}/bao-cao": {"post": _form_post("Report an answer (form)", [qid])},
+        "/hoi-dap/theo-doi": {"get": _page("Track a question by its code and key",
+                                           [_p("code"), _p("k")], E404)},
+        "/hoi-dap/theo-doi/{code}": {"get": _page("The asker's private page", [code, key],
+                                                  E404)},
+        "/lay-y-kien": {"get": _page("Consultations on draft plans")},
+        "/lay-y-kien/{consultationId}": {"get": _page(
+            "A consultation: the draft on a map, the comment form, comments, counts", [cid],
+            E404)},
+        "/lay-y-kien/{consultationId}/gop-y": {"post": _form_post("Send a comment (form)",
+                                                                  [cid])},
+        "/lay-y-kien/gop-y/{commentId}/bao-cao": {"post": _form_post(
+            "Report a comment (form)", [_p("commentId", "path", "integer")])},
+        "/lay-y-kien/{consultationId}/bao-cao.csv": {"get": _op(
+            "The summary report (comments, responses) as CSV", [cid], "text/csv",
+            tags=EXCHANGE)},
+        "/lay-y-kien/{consultationId}/bao-cao.pdf": {"get": _op(
+            "The summary report (báo cáo tổng hợp, tiếp thu, giải trình) as PDF", [cid],
+            "application/pdf", tags=EXCHANGE)},
+        "/thu-tuc/cung-cap-thong-tin": {"get": _page("The planning-information request form"),
+                                        "post": _form_post("Submit a request (form)")},
+        "/thu-tuc/theo-doi/{code}": {"get": _page("The applicant's private page", [code, key],
+                                                  E404)},
+        "/thu-tuc/theo-doi/{code}/phieu.pdf": {"get": _op(
+            "The answer: the plot's information sheet signed off by the officer", [code, key],
+            "application/pdf", tags=EXCHANGE)},
+        "/cong-khai/don-vi": {"get": _page("Each unit's public record",
+                                           [_p("months", typ="integer", minimum=1, maximum=120),
+                                            _p("organisation", typ="integer", minimum=1)])},
+    }
 
 
 def _page(summary: str, params: list | None = None, errors: dict | None = None) -> dict:
@@ -327,6 +473,7 @@ def build_spec(server_url: str, version: str = __version__) -> dict:
         "/to-ban-do": {"get": _page("The citizen's map with a published sheet laid over it",
                                     [_p("to", typ="integer")], E404)},
     }
+    paths.update(exchange_paths())
     # One concrete items path per collection, with its queryables (read by GDAL's OAPIF).
     for c in registry.datasets(registry.OGC):
         cid = c.id

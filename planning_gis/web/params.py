@@ -359,3 +359,70 @@ def stored_plot(settings: Settings, code: int) -> StoredPlot:
                        message_vi=f"Thửa đất quá lớn ({area / 1e6:.1f} km²; tối đa "
                                   f"{limit:.1f} km²)".replace(".", ","))
     return StoredPlot(geom, area)
+
+
+#: Corners of a plot as written on a land-use certificate: up to this many.
+MAX_CORNERS = 200
+
+
+def _corner(line: str, n: int) -> tuple[float, float]:
+    """One corner line: ``X;Y`` or ``X<tab>Y`` (digits may be grouped by spaces), or tokens
+    separated by spaces whose last two are X and Y (a leading corner number is allowed)."""
+    parts = [p for p in re.split(r"[;\t]", line) if p.strip()]
+    if len(parts) < 2:
+        parts = line.split()
+    if len(parts) < 2:
+        raise InvalidGeometry(f"corner line {n}: give X (north) and Y (east)",
+                              message_vi=f"Dòng {n}: cần hai số X (Bắc) và Y (Đông).")
+    x = parse_number(parts[-2], f"X ({n})", thousands=True)
+    y = parse_number(parts[-1], f"Y ({n})", thousands=True)
+    return x, y
+
+
+def corners_plot(raw: str, settings: Settings) -> StoredPlot:
+    """A plot from VN-2000 (EPSG:5897) corners as the land-use certificate lists them, one a
+    line, X = northing then Y = easting; checked in Hanoi (a swapped pair is named) and by the
+    same size limit as a drawn plot."""
+    corners = []
+    for n, line in enumerate((raw or "").splitlines(), start=1):
+        if not line.strip():
+            continue
+        corners.append(_corner(line, n))
+        if len(corners) > MAX_CORNERS:
+            raise TooLarge(f"at most {MAX_CORNERS} corners",
+                           message_vi=f"Tối đa {MAX_CORNERS} đỉnh thửa đất.")
+    if len(corners) < 3:
+        raise InvalidGeometry("a plot needs at least three corners",
+                              message_vi="Thửa đất cần ít nhất 3 đỉnh (mỗi dòng: X Y).")
+    for x_north, y_east in corners:
+        resolve_projected(x_north, y_east, STORAGE_SRID)
+    from shapely.geometry import Polygon
+
+    poly = Polygon([(y, x) for x, y in corners])
+    if not poly.is_valid or poly.area <= 0:
+        raise InvalidGeometry("the corners do not make a simple polygon",
+                              message_vi="Các đỉnh không tạo thành thửa đất hợp lệ (các cạnh cắt"
+                                         " nhau hoặc sai thứ tự).")
+    if poly.area > settings.lookup_max_plot_m2:
+        raise TooLarge("the plot is too large", message_vi="Thửa đất quá lớn.")
+    return StoredPlot(poly, poly.area)
+
+
+def geojson_plot(body: Any, code: int, settings: Settings) -> StoredPlot:
+    """A plot from a decoded GeoJSON document (a small uploaded file, or a form's hidden field
+    holding the plot drawn on the map) in ``code``, checked as :func:`stored_plot` checks a
+    posted one."""
+    geom = plot_geometry(body, settings)
+    c = geom.centroid
+    if code == WGS84:
+        resolve_lonlat(c.x, c.y)
+    else:
+        resolve_projected(c.y, c.x, code)
+    if code != STORAGE_SRID:
+        geom = shapely_transform(geom, transformer(code, STORAGE_SRID).transform,
+                                 interleaved=False)
+    if geom.area <= 0:
+        raise InvalidGeometry("the plot has no area", message_vi="Thửa đất có diện tích bằng 0")
+    if geom.area > settings.lookup_max_plot_m2:
+        raise TooLarge("the plot is too large", message_vi="Thửa đất quá lớn.")
+    return StoredPlot(geom, geom.area)

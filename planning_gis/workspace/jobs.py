@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from planning_gis import db
 from planning_gis.accounts.users import require_plan_editor
 from planning_gis.errors import NotFound, PlanningError
+from planning_gis.exchange import outbox
 from planning_gis.models import Job, MapSheet, SheetVersion, User
 from planning_gis.settings import Settings
 from planning_gis.workspace import sheets
@@ -441,6 +442,9 @@ def run_worker(settings: Settings, poll_seconds: float = 1.0,
                              len(jobs_back), len(files))
                 recover, next_sweep = False, time.monotonic() + SWEEP_SECONDS
             done = run_pending(settings)
+            # E-mails of the exchange with citizens: queued with their events, sent here, retried
+            # while the SMTP server is down (planning_gis/exchange/outbox.py).
+            mail = outbox.send_due(settings)
             if done == 0:
                 _refresh_derived_layers(settings)
             if failures:
@@ -456,5 +460,5 @@ def run_worker(settings: Settings, poll_seconds: float = 1.0,
                         str(exc).splitlines()[0], delay)
             stop.wait(delay)
             continue
-        if done == 0:
+        if done == 0 and mail.sent < outbox.BATCH:
             stop.wait(poll_seconds)

@@ -47,7 +47,7 @@
       plotArea: "Diện tích thửa", sharePct: "Tỷ lệ", inPlot: "Diện tích trong thửa", total: "Cộng", plotPdf: "Tải phiếu thông tin (PDF)",
       plotNoZone: "Thửa đất không cắt ô quy hoạch nào.",
       documents: "Hồ sơ, tài liệu", allDocuments: "Xem tất cả {n} văn bản của đồ án", view: "Xem", page: "Trang", openPdf: "Mở PDF", noPages: "Chưa có ảnh trang; hãy mở hoặc tải tệp PDF.", coords: "Tọa độ", units: "Đơn vị hành chính",
-      oldName: "tên cũ", sheetPdf: "Phiếu thông tin (PDF)", share: "Chia sẻ", copied: "Đã chép đường dẫn",
+      oldName: "tên cũ", sheetPdf: "Phiếu thông tin (PDF)", ask: "Hỏi đơn vị phụ trách", share: "Chia sẻ", copied: "Đã chép đường dẫn",
       shareLink: "Đường dẫn chia sẻ", noPlan: "Không có đồ án quy hoạch nào tại vị trí này.",
       results: "Kết quả tìm kiếm", noResults: "Không tìm thấy kết quả.", reading: "Đọc là",
       swap: "Thử đảo thứ tự hai số", geoUnsupported: "Trình duyệt không hỗ trợ định vị.",
@@ -95,7 +95,7 @@
       plotArea: "Plot area", sharePct: "Share of the plot", inPlot: "Area in the plot", total: "Total", plotPdf: "Download the information sheet (PDF)",
       plotNoZone: "The plot crosses no planning zone.",
       documents: "Documents", allDocuments: "All {n} documents of the plan", view: "View", page: "Page", openPdf: "Open PDF", noPages: "No page images yet: open or download the PDF.", coords: "Coordinates", units: "Administrative units",
-      oldName: "former name", sheetPdf: "Information sheet (PDF)", share: "Share", copied: "Link copied",
+      oldName: "former name", sheetPdf: "Information sheet (PDF)", ask: "Ask the responsible unit", share: "Share", copied: "Link copied",
       shareLink: "Link to share", noPlan: "No plan covers this point.",
       results: "Search results", noResults: "Nothing found.", reading: "Read as",
       swap: "Try the two numbers swapped", geoUnsupported: "This browser cannot give a location.",
@@ -194,7 +194,9 @@
     streets: vg("streets", (p) => ({ color: ["motorway", "trunk", "primary"].includes(p.kind) ? "#f3c46b" : "#ffffff",
       weight: ["motorway", "trunk", "primary", "secondary"].includes(p.kind) ? 5 : 3, opacity: 0.95 }), { zIndex: 3 }),
     redlines: vg("redlines", (p) => p.plan_status === "superseded" ? HIDE : { color: "#e00000", weight: 2.2 }, { zIndex: 6 }),
+    // A draft under consultation is purple and dashed, never drawn like a plan in force.
     plans: vg("plans", (p) => p.status === "superseded" ? { color: "#777777", weight: 1.2, dashArray: "6 4", fill: false }
+      : p.status === "draft" ? { color: "#6a1b9a", weight: 2.4, dashArray: "8 5", fill: true, fillColor: "#ce93d8", fillOpacity: 0.15 }
       : { color: "#1d1d1d", weight: 2, fill: false }, { zIndex: 4 }),
     units: vg("units", { color: "#6a4c93", weight: 1.6, dashArray: "5 3", fill: false }, { zIndex: 4 }),
   };
@@ -678,6 +680,7 @@
     const q = `lon=${Number(pt.lon)}&lat=${Number(pt.lat)}`;
     parts.push(el("div", { className: "actions" },
       el("a", { className: "btn primary", id: "info-sheet", href: `/api/info-sheet.pdf?${q}`, target: "_blank", rel: "noopener" }, t("sheetPdf")),
+      el("a", { className: "btn", id: "ask-question", href: `/hoi-dap/hoi?${q}` }, t("ask")),
       el("button", { type: "button", className: "btn", id: "share" }, t("share"))),
       el("label", { className: "share-row", htmlFor: "share-url" }, t("shareLink")),
       el("input", { id: "share-url", readOnly: true, value: location.href }));
@@ -930,7 +933,10 @@
       if (plotPdfUrl) URL.revokeObjectURL(plotPdfUrl);
       plotPdfUrl = URL.createObjectURL(pdf);
       $("#plot-pdf-wait").replaceWith(el("div", { className: "actions" },
-        el("a", { className: "btn primary", id: "plot-pdf", href: plotPdfUrl, download: "phieu-thong-tin-thua-dat.pdf" }, t("plotPdf"))));
+        el("a", { className: "btn primary", id: "plot-pdf", href: plotPdfUrl, download: "phieu-thong-tin-thua-dat.pdf" }, t("plotPdf")),
+        // a question about this plot (WGS 84 plots: the form reads lon/lat GeoJSON)
+        String(plot.crs) === "4326" ? el("a", { className: "btn", id: "plot-ask",
+          href: `/hoi-dap/hoi?plot=${encodeURIComponent(JSON.stringify(plot.geometry))}` }, t("ask")) : null));
       const c = look.query.centroid;
       plotShape = L.circleMarker([c.lat, c.lon], { radius: 6, color: "#1450c8", weight: 2, fillOpacity: 0.6, interactive: false }).addTo(map);
       out.dataset.ready = "1";

@@ -1,0 +1,61 @@
+"""What questions, comments and requests share: who may act for a unit, staff to notify, dates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from planning_gis.errors import Forbidden
+from planning_gis.models import Organisation, User
+
+#: Deadlines and months are Hanoi's (a question asked at 23:30 on the 31st is the 31st's).
+HANOI = zoneinfo.ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def hanoi_date(moment: dt.datetime | None = None) -> dt.date:
+    return (moment or now()).astimezone(HANOI).date()
+
+
+def date_vi(day: dt.date | dt.datetime | str | None) -> str:
+    """dd/mm/yyyy, as Vietnamese documents write dates (ISO text is accepted too)."""
+    if day is None or day == "":
+        return "—"
+    if isinstance(day, str):
+        day = dt.date.fromisoformat(day[:10])
+    if isinstance(day, dt.datetime):
+        day = hanoi_date(day)
+    return day.strftime("%d/%m/%Y")
+
+
+def require_unit_staff(user: User | None, organisation_id: int | None) -> User:
+    """An admin, or a planner of the unit that owns the item (else 403)."""
+    if user is None:
+        raise Forbidden("sign in as the unit's staff", message_vi="Hãy đăng nhập.")
+    if user.role == "admin" or (organisation_id is not None
+                                and user.organisation_id == organisation_id):
+        return user
+    raise Forbidden("this item belongs to another unit",
+                    message_vi="Mục này thuộc đơn vị khác; bạn không có quyền xử lý.")
+
+
+def staff_emails(session: Session, organisation_id: int | None) -> list[str]:
+    """Who is told about a new item: the unit's active planners, or the admins when no unit."""
+    q = select(User.email).where(User.is_active)
+    if organisation_id is None:
+        q = q.where(User.role == "admin")
+    else:
+        q = q.where(User.organisation_id == organisation_id)
+    return list(session.scalars(q.order_by(User.id)))
+
+
+def organisation_name(session: Session, organisation_id: int | None) -> str:
+    if organisation_id is None:
+        return "Chưa xác định đơn vị (quản trị phân công)"
+    return session.get(Organisation, organisation_id).name
