@@ -16,6 +16,7 @@ from planning_gis.web import (
     api,
     caching,
     citizen,
+    compare,
     db,
     documents,
     limits,
@@ -42,6 +43,7 @@ BLUEPRINTS = (
     ogc.bp,
     lookup.bp,
     openapi.bp,
+    compare.bp,
 )
 
 

@@ -34,6 +34,9 @@ _FROM_ROW = ", ".join(
     ["a.old_row->>'label'", "a.old_row->>'function_code'"]
     + [f"(a.old_row->>'{name}')::{'integer' if name in _WHOLE else 'float8'}"
        for name, *_ in INDICATORS])
+#: A change of what a comparison reads (an update of a zone's sheet or note alone is not one).
+MATTERS = ("(h.op <> 'U' OR (h.old_row - 'sheet_id' - 'note') IS DISTINCT FROM "
+           "(h.new_row - 'sheet_id' - 'note') OR NOT ST_Equals(h.old_geom, h.geom))")
 #: When a change takes effect (see the module docstring).
 EFFECTIVE = ("coalesce(h.effective_on, CASE WHEN h.op = 'I' THEN DATE '0001-01-01' "
              "ELSE h.recorded_at::date END)")
@@ -168,7 +171,7 @@ SELECT DISTINCT ON (h.row_id) h.row_id, h.op, h.decision, {EFFECTIVE} AS effecti
        h.recorded_at, h.user_email, h.note
 FROM history h
 WHERE h.table_name = 'land_use_zones' AND h.plan_id = :plan
-  AND {EFFECTIVE} > :after AND {EFFECTIVE} <= :upto
+  AND {EFFECTIVE} > :after AND {EFFECTIVE} <= :upto AND {MATTERS}
 ORDER BY h.row_id, {EFFECTIVE} DESC, h.id DESC""")
 
 
