@@ -37,17 +37,22 @@ def changes_here(conn: Connection, easting: float, northing: float,
                  limit: int = 20) -> list[dict[str, Any]]:
     """The changes at a point, newest first: each a change of the comparison, plus ``compare``
     (the query of the full comparison) and ``year``."""
-    pt = f"POINT({easting!r} {northing!r})"
+    return changes_in(conn, f"POINT({easting!r} {northing!r})", limit, scope="point")
+
+
+def changes_in(conn: Connection, pt: str, limit: int = 20,
+               scope: str = "area") -> list[dict[str, Any]]:
+    """The changes over a geometry (WKT, EPSG:5897: a point or a plot), newest first."""
     items: list[dict[str, Any]] = []
     for r in conn.execute(_SUCCESSIONS, {"pt": pt}).all():
-        cmp = compare(conn, r.a, r.b, area_wkt=pt, scope="point")
+        cmp = compare(conn, r.a, r.b, area_wkt=pt, scope=scope)
         for c in cmp.changes:
             items.append({**change_dict(c, cmp.legend),
                           "compare": {"a": r.a, "b": r.b}})
     for r in conn.execute(_ADJUSTMENTS, {"pt": pt}).all():
         day = r.effective
         before = day - dt.timedelta(days=1)
-        cmp = compare(conn, r.plan_id, date_a=before, date_b=day, area_wkt=pt, scope="point")
+        cmp = compare(conn, r.plan_id, date_a=before, date_b=day, area_wkt=pt, scope=scope)
         for c in cmp.changes:
             items.append({**change_dict(c, cmp.legend),
                           "compare": {"a": r.plan_id, "date_a": before.isoformat(),

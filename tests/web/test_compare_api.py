@@ -134,3 +134,29 @@ def test_same_plan_without_dates_and_no_predecessor_is_400(client, adjusted):
 def test_unknown_zone_history_is_404(client):
     assert client.get("/api/zones/99999999/history").status_code == 404
     assert client.get("/api/zones/x/history").status_code == 404
+
+
+def _pdf_text(data: bytes) -> str:
+    from pypdf import PdfReader
+
+    return "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
+
+
+def test_information_sheet_lists_the_changes_at_the_point(client, adjusted):
+    lon, lat = adjusted["rezoned_ll"]
+    r = client.get(f"/api/info-sheet.pdf?lon={lon}&lat={lat}")
+    assert r.status_code == 200
+    body = " ".join(_pdf_text(r.data).split())
+    assert "Thay đổi quy hoạch tại đây" in body
+    assert "sang đất trường học" in body and "1789/QĐ-UBND" in body
+
+
+def test_information_sheet_of_a_plot_lists_its_changes(client, adjusted):
+    lon, lat = adjusted["school_ll"]
+    d = 0.0001
+    ring = [[lon - d, lat - d], [lon + d, lat - d], [lon + d, lat + d], [lon - d, lat + d],
+            [lon - d, lat - d]]
+    r = client.post("/api/info-sheet.pdf", json={"type": "Polygon", "coordinates": [ring]})
+    assert r.status_code == 200
+    body = " ".join(_pdf_text(r.data).split())
+    assert "Thay đổi quy hoạch tại đây" in body and "được tách thành 2 ô" in body
