@@ -135,3 +135,23 @@ def test_zones_at_a_point_use_the_spatial_index(conn):
     params = {"plan": 1, "on": dt.date(2019, 1, 1), "area": "POINT(580000 2330000)"}
     plan = "\n".join(r[0] for r in conn.execute(text("EXPLAIN " + zones_sql(True, True)), params))
     assert "idx_land_use_zones_geom" in plan or "ix_land_use_zones_plan_id" in plan, plan
+
+
+def test_red_lines_and_plans_keep_their_history_too(conn):
+    plan = add_plan(conn, "QH tuyến đường thử")
+    change_context(conn, decision="88/QĐ-UBND", effective_on=dt.date(2022, 1, 3),
+                   user_email="kts@quyhoach.demo")
+    line = conn.execute(text("""
+        INSERT INTO red_lines (plan_id, road_name, width_m, geom)
+        VALUES (:p, 'Đường thử', 30, ST_Multi(ST_GeomFromText(:wkt, 5897))) RETURNING id"""),
+        {"p": plan, "wkt": f"LINESTRING({X0} {Y0}, {X0 + 500} {Y0})"}).scalar_one()
+    conn.execute(text("UPDATE red_lines SET width_m = 40 WHERE id = :id"), {"id": line})
+    conn.execute(text("UPDATE plans SET status = 'superseded' WHERE id = :id"), {"id": plan})
+    rows = conn.execute(text("""
+        SELECT table_name, op, old_row, new_row, decision FROM history
+        WHERE plan_id = :p AND table_name <> 'land_use_zones' ORDER BY id"""), {"p": plan}).all()
+    assert [(r.table_name, r.op) for r in rows] == [
+        ("plans", "I"), ("red_lines", "I"), ("red_lines", "U"), ("plans", "U")]
+    assert rows[2].old_row["width_m"] == 30 and rows[2].new_row["width_m"] == 40
+    assert rows[3].old_row["status"] == "approved" and rows[3].new_row["status"] == "superseded"
+    assert rows[3].decision == "88/QĐ-UBND"
