@@ -133,7 +133,10 @@ def upgrade() -> None:
         FROM history h JOIN plans p ON p.id = h.plan_id
         WHERE h.table_name = 'land_use_zones'
           -- an insert without a decision is the plan's original content, not a change
-          AND NOT (h.op = 'I' AND h.effective_on IS NULL AND h.decision IS NULL)""")
+          AND NOT (h.op = 'I' AND h.effective_on IS NULL AND h.decision IS NULL)
+          -- nor is linking a zone to the sheet it was traced from
+          AND (h.op <> 'U' OR (h.old_row - 'sheet_id' - 'note') IS DISTINCT FROM
+               (h.new_row - 'sheet_id' - 'note') OR NOT ST_Equals(h.old_geom, h.geom))""")
 
 
 def downgrade() -> None:

@@ -155,3 +155,16 @@ def test_red_lines_and_plans_keep_their_history_too(conn):
     assert rows[2].old_row["width_m"] == 30 and rows[2].new_row["width_m"] == 40
     assert rows[3].old_row["status"] == "approved" and rows[3].new_row["status"] == "superseded"
     assert rows[3].decision == "88/QĐ-UBND"
+
+
+def test_change_layer_view_lists_changes_not_original_content(conn):
+    plan = _adjust_2021(conn)
+    change_context(conn)  # the adjustment's context ends: what follows names no decision
+    add_zone(conn, plan, "KHÁC", "CX", cell(5))  # no decision: the plan's own content
+    conn.execute(text("UPDATE land_use_zones SET note = 'ghi chú' WHERE plan_id = :p"),
+                 {"p": plan})
+    rows = conn.execute(text("SELECT change, label, decision FROM zone_changes "
+                             "WHERE plan_id = :p ORDER BY id"), {"p": plan}).all()
+    assert sorted((r.change, r.label) for r in rows) == [
+        ("added", "C.3-2a"), ("added", "C.3-2b"), ("indicators", "C.1"), ("removed", "C.3-2")]
+    assert {r.decision for r in rows} == {"1234/QĐ-UBND"}
