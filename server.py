@@ -16,6 +16,7 @@ from planning_gis.web import (
     api,
     caching,
     citizen,
+    compare,
     db,
     documents,
     exchange,
@@ -45,6 +46,7 @@ BLUEPRINTS = (
     lookup.bp,
     openapi.bp,
     exchange.bp,
+    compare.bp,
 )
 
 

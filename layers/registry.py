@@ -314,6 +314,40 @@ for _dataset in (
                 (14, 2, _IN_FORCE), (16, 0.5, _IN_FORCE))),
     ),
     Dataset(
+        "changes", "Zone changes (adjustment history)", "Thay đổi ô quy hoạch (lịch sử điều chỉnh)",
+        "Every recorded change of a zone (migration 0016): added, removed, function, geometry or "
+        "indicators changed, with the decision and the date it took effect; drawn where the "
+        "zone is (removed zones where they were). Plans compared with each other: /api/compare",
+        "zone_changes t",
+        {
+            # first: a box with a filter on a column without an index of its own still reads
+            # the GiST index (tests/layers/test_features.py takes the first queryable)
+            "change": Field("t.change", title_vi="Loại thay đổi", title="Change",
+                            queryable=True),
+            "zone_id": Field("t.zone_id", "integer", title_vi="Mã ô", title="Zone id",
+                             queryable=True),
+            "plan_id": Field("t.plan_id", "integer", title_vi="Mã đồ án", title="Plan id",
+                             queryable=True),
+            "plan_name": Field("t.plan_name", title_vi="Tên đồ án", title="Plan name",
+                               outputs=_OGC_ONLY),
+            "label": Field("t.label", title_vi="Ký hiệu ô đất", title="Zone label",
+                           queryable=True),
+            "function_from": Field("t.function_from", title_vi="Chức năng trước",
+                                   title="Function before"),
+            "function_to": Field("t.function_to", title_vi="Chức năng sau",
+                                 title="Function after"),
+            "effective_on": Field("t.effective_on::text", format="date",
+                                  title_vi="Ngày có hiệu lực", title="Effective on"),
+            "decision": Field("t.decision", title_vi="Quyết định", title="Decision",
+                              queryable=True),
+            "recorded_at": Field("t.recorded_at::text", format="date-time",
+                                 title_vi="Thời điểm ghi", title="Recorded at",
+                                 outputs=_OGC_ONLY),
+        },
+        "MultiPolygon", indexed_table="history", minzoom=12, edition="zones",
+        order_by="t.id",
+    ),
+    Dataset(
         "streets", "Streets", "Đường phố",
         "Named streets of the base map (OpenStreetMap, or the demo's fictional ones)",
         "streets t",

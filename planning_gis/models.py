@@ -888,3 +888,42 @@ class RateCounter(Base):
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
     window_start: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     hits: Mapped[int] = mapped_column(Integer, nullable=False)
+HISTORY_TABLES = ("land_use_zones", "red_lines", "plans")
+HISTORY_OPS = ("I", "U", "D")
+
+
+class HistoryEntry(Base):
+    """One changed row of a zone, red line or plan: its state before and after, when, why, who.
+
+    Written only by the statement triggers of migration 0016, never by the application (which
+    says why it writes through :func:`planning_gis.history.context.change_context`).
+    """
+
+    __tablename__ = "history"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    table_name: Mapped[str] = mapped_column(String(32), nullable=False)
+    row_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    plan_id: Mapped[int | None] = mapped_column(Integer)
+    op: Mapped[str] = mapped_column(String(1), nullable=False)
+    old_row = mapped_column(JSONB)
+    new_row = mapped_column(JSONB)
+    old_geom = mapped_column(Geometry(srid=STORAGE_SRID, spatial_index=False))
+    geom = mapped_column(Geometry(srid=STORAGE_SRID, spatial_index=False))
+    recorded_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    effective_on: Mapped[dt.date | None] = mapped_column(Date)
+    decision: Mapped[str | None] = mapped_column(Text)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    user_email: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint(f"op IN ({_in(HISTORY_OPS)})", name="op_known"),
+        CheckConstraint(f"table_name IN ({_in(HISTORY_TABLES)})", name="table_known"),
+        Index("ix_history_row", "table_name", "row_id", "id"),
+        Index("ix_history_plan", "plan_id", "table_name"),
+        Index("idx_history_geom", "geom", postgresql_using="gist"),
+        Index("idx_history_old_geom", "old_geom", postgresql_using="gist"),
+    )

@@ -85,6 +85,8 @@ class ZoneReport:
     mapping: dict[str, str | None] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     source_crs: str = ""
+    #: Each feature's polygon in the storage CRS, once read (for the report's map), by fid.
+    shapes: dict[object, object] = field(default_factory=dict, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -187,7 +189,8 @@ def check_zones(session: Session, path: Path, plan_id: int, crs: str | None = No
                 mapping: dict[str, str] | None = None, encoding: str | None = None,
                 repair: bool = True, layer: str | None = None,
                 stop_at_first: bool = False, display_name: str | None = None,
-                limits: ZoneFileLimits | None = None) -> tuple[list[LandUseZone], ZoneReport]:
+                limits: ZoneFileLimits | None = None,
+                replace: bool = False) -> tuple[list[LandUseZone], ZoneReport]:
     """Read and check every feature; returns the rows that would be inserted and the report.
 
     ``mapping`` maps our indicator names (label, function_code, coverage_pct, floors_min,
@@ -196,7 +199,8 @@ def check_zones(session: Session, path: Path, plan_id: int, crs: str | None = No
     tcvn3). With ``repair``, an invalid polygon is repaired (and reported); without, rejected.
     The file is opened only by the driver its type allows (:mod:`planning_gis.safe_files`)
     and within ``limits``; ``display_name`` is how messages name it (an upload's own name,
-    never the server's temporary path).
+    never the server's temporary path). With ``replace`` the file is a new version of the
+    plan's zones: it is not checked for overlaps with the zones it replaces.
     """
     path = Path(path)
     display = display_name or path.name
@@ -281,6 +285,7 @@ def check_zones(session: Session, path: Path, plan_id: int, crs: str | None = No
         geom = shapely.transform(geom, lambda xy: _xy(to_storage, xy))
         if isinstance(geom, Polygon):
             geom = MultiPolygon([geom])
+        report.shapes[fid] = geom
         code = str(get(cols["function_code"]) or "").strip().upper()
         if code not in known:
             problem(fid, "unknown_code",
@@ -304,7 +309,7 @@ def check_zones(session: Session, path: Path, plan_id: int, crs: str | None = No
         rows.append(LandUseZone(plan_id=plan_id, label=label, function_code=code,
                                 area_m2=round(geom.area, 1), geom=from_shape(geom, STORAGE_SRID),
                                 **values))
-    _overlaps(session, plan_id, placed, problem)
+    _overlaps(session, plan_id, placed, problem, against_plan=not replace)
     report.accepted = len(rows)
     return rows, report
 
@@ -313,8 +318,9 @@ def check_zones(session: Session, path: Path, plan_id: int, crs: str | None = No
 OVERLAP_TOLERANCE_M2 = 1.0
 
 
-def _overlaps(session: Session, plan_id: int, placed, problem) -> None:
-    """Report zones that overlap each other or a zone already in the plan."""
+def _overlaps(session: Session, plan_id: int, placed, problem, *,
+              against_plan: bool = True) -> None:
+    """Report zones that overlap each other or (``against_plan``) a zone already in the plan."""
     if not placed:
         return
     geoms = [g for _f, g in placed]
@@ -329,6 +335,8 @@ def _overlaps(session: Session, plan_id: int, placed, problem) -> None:
                     f"feature {placed[j][0]} overlaps feature {placed[i][0]} by {area:.1f} m²",
                     f"Đối tượng {placed[j][0]} chồng lấn đối tượng {placed[i][0]} "
                     f"({area:.1f} m²)")
+    if not against_plan:
+        return
     from geoalchemy2.shape import to_shape as _to_shape
 
     existing = session.execute(select(LandUseZone.label, LandUseZone.geom).where(
@@ -350,13 +358,17 @@ def import_zones(session: Session, path: Path, plan_id: int, crs: str | None = N
                  mapping: dict[str, str] | None = None, encoding: str | None = None,
                  repair: bool = False, layer: str | None = None,
                  report_only: bool = False, display_name: str | None = None,
-                 limits: ZoneFileLimits | None = None) -> ZoneImportResult:
+                 limits: ZoneFileLimits | None = None,
+                 replace: bool = False) -> ZoneImportResult:
     """Read, check and insert every zone of ``path`` into plan ``plan_id``, all or nothing.
 
     Without ``repair`` the first bad feature stops the import with its message (the command
     line's behaviour); with it, invalid polygons are repaired. A report with any rejected
     feature inserts nothing: the first rejection is raised, the whole report is on the result
-    of :func:`check_zones`. ``report_only`` checks without writing.
+    of :func:`check_zones`. ``report_only`` checks without writing. ``replace`` makes the file
+    a new version of the plan's zones: the zones there are deleted and the file's inserted in
+    this one transaction, and the history (migration 0016) keeps the old ones, with the
+    decision the caller named (:func:`planning_gis.history.context.change_context`).
 
     Before anything is read, the plan's row is locked for the rest of the transaction
     (:func:`lock_plan_zones`), so the overlap check and the insert of two imports into one plan
@@ -366,7 +378,7 @@ def import_zones(session: Session, path: Path, plan_id: int, crs: str | None = N
         lock_plan_zones(session, plan_id)
     rows, report = check_zones(session, path, plan_id, crs, mapping=mapping, encoding=encoding,
                                repair=repair, layer=layer, stop_at_first=not repair,
-                               display_name=display_name, limits=limits)
+                               display_name=display_name, limits=limits, replace=replace)
     if report.rejected:
         first = report.rejected[0]
         more = len(report.rejected) - 1
@@ -383,6 +395,9 @@ def import_zones(session: Session, path: Path, plan_id: int, crs: str | None = N
         return ZoneImportResult(plan_id, 0, report.source_crs, report)
     try:
         with session.begin_nested():
+            if replace:
+                session.execute(text("DELETE FROM land_use_zones WHERE plan_id = :p"),
+                                {"p": plan_id})
             session.add_all(rows)
             session.flush()
     except IntegrityError as exc:

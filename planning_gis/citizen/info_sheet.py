@@ -208,6 +208,12 @@ def build_info_sheet(info: dict[str, Any], snapshot_png: bytes, settings: Settin
                 story.append(p(f"… và {more} văn bản khác của đồ án / {more} more documents: "
                                f"{escape(pl['documents_page'])}", small))
 
+    if info.get("changes"):
+        # what the adjustments changed here (migration 0016's history, plans superseded)
+        story.append(p("Thay đổi quy hoạch tại đây / What changed here", h2))
+        for change in info["changes"]:
+            story.append(p("• " + escape(change["summary_vi"]), base))
+            story.append(p(escape(change["summary_en"]), small))
     story.append(p("5. Nguồn dữ liệu / Data", h2))
     story.append(_kv_table([
         ["Dữ liệu cập nhật đến", _date_vi(info.get("data_date"))],

@@ -10,13 +10,13 @@ import logging
 import time
 from dataclasses import dataclass
 
-from geoalchemy2.shape import from_shape
+from geoalchemy2.shape import from_shape, to_shape
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from planning_gis import db
 from planning_gis.crs import STORAGE_SRID
-from planning_gis.demo.city import DemoCity, build_city
+from planning_gis.demo.city import DemoAdjustment, DemoCity, build_city
 from planning_gis.demo.city_load import CityLoadSummary
 from planning_gis.demo.documents import documents_for, render_pdf
 from planning_gis.models import AdminUnit, LandUseZone, Plan, PlanDocument, RedLine
@@ -103,7 +103,49 @@ def _load_plans(session: Session, city: DemoCity) -> dict[str, Plan]:
                                 cross_section=section, setback_m=setback,
                                 geom=from_shape(lines, srid=STORAGE_SRID)))
     session.flush()
+    for p in city.plans:
+        for adj in p.adjustments:
+            _adjust(session, plans[p.key], adj)
     return plans
+
+
+def _adjust(session: Session, plan: Plan, adj: DemoAdjustment) -> None:
+    """Apply a local adjustment as a planner would, so the history records its decision."""
+    from shapely.geometry import MultiPolygon, box
+
+    from planning_gis.demo.city import PROFILES
+    from planning_gis.history.context import change_context
+
+    change_context(session, decision=adj.decision, effective_on=adj.day, note=adj.note)
+    zones = {z.label: z for z in session.scalars(
+        select(LandUseZone).where(LandUseZone.plan_id == plan.id))}
+    for label, code in adj.rezone:
+        z = zones[label]
+        (cmin, _cmax), (_fmin, fmax), _ = PROFILES[code]
+        z.function_code, z.coverage_pct, z.floors_min, z.floors_max = code, float(cmin), 2, fmax
+        z.far, z.population = round(cmin / 100 * fmax, 2), None
+    for label, new_label, code, share in adj.split:
+        z = zones[label]
+        geom = to_shape(z.geom)
+        minx, miny, maxx, maxy = geom.bounds
+        cut = minx + (maxx - minx) * share
+        west = geom.intersection(box(minx, miny, cut, maxy))
+        east = geom.intersection(box(cut, miny, maxx, maxy))
+        z.geom = from_shape(MultiPolygon([east]) if east.geom_type == "Polygon" else east,
+                            srid=STORAGE_SRID)
+        z.area_m2 = round(east.area, 1)
+        (cmin, _cmax), (_fmin, fmax), _ = PROFILES[code]
+        session.add(LandUseZone(
+            plan_id=plan.id, label=new_label, function_code=code, area_m2=round(west.area, 1),
+            coverage_pct=float(cmin), floors_min=2, floors_max=fmax,
+            far=round(cmin / 100 * fmax, 2),
+            geom=from_shape(MultiPolygon([west]) if west.geom_type == "Polygon" else west,
+                            srid=STORAGE_SRID)))
+    for label, values in adj.indicators:
+        for k, v in values.items():
+            setattr(zones[label], k, v)
+    session.flush()
+    change_context(session)  # what follows in this transaction is not the adjustment
 
 
 def _load_documents(session: Session, city: DemoCity, plans: dict[str, Plan],

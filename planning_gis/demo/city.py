@@ -58,6 +58,23 @@ class DemoZone:
 
 
 @dataclass
+class DemoAdjustment:
+    """A local adjustment (điều chỉnh cục bộ) of a plan, applied after its zones are loaded, so
+    that the zones' history (migration 0016) holds it with its decision and date.
+
+    ``rezone``: (label, new code); ``split``: (label, new label, new code, share of the zone's
+    width given to the new one, from its west side); ``indicators``: (label, {field: value}).
+    """
+
+    decision: str
+    day: dt.date
+    note: str
+    rezone: list[tuple[str, str]] = field(default_factory=list)
+    split: list[tuple[str, str, str, float]] = field(default_factory=list)
+    indicators: list[tuple[str, dict[str, float | int]]] = field(default_factory=list)
+
+
+@dataclass
 class DemoPlan:
     key: str
     name: str
@@ -77,6 +94,7 @@ class DemoPlan:
     red_lines: list[tuple[str, float, MultiLineString]] = field(default_factory=list)
     #: Per road name: the plan's cross-section (mặt cắt) and the building line's setback in m.
     road_details: dict[str, tuple[str | None, float | None]] = field(default_factory=dict)
+    adjustments: list[DemoAdjustment] = field(default_factory=list)
 
 
 @dataclass
@@ -264,6 +282,7 @@ def build_city(size: str = "full", seed: int = 2009) -> DemoCity:
     detailed.zones = dzones
     taken = unary_union([z.geom for z in dzones])
     detailed.zones.append(DemoZone("KĐT-GT", "GT", _multi(detailed_outline.difference(taken))))
+    detailed.adjustments.append(_adjustment_2021(dzones))
     plans.append(detailed)
 
     # --- Road plan with red boundary lines, crossing the zoning plan ----------------------------
@@ -316,6 +335,21 @@ def build_city(size: str = "full", seed: int = 2009) -> DemoCity:
 
     return DemoCity(plans=plans, units=_units(cx, cy, mw, mh, ix0, iy0, iw, ih), origin=(cx, cy),
                     basemap=basemap)
+
+
+def _adjustment_2021(zones: list[DemoZone]) -> DemoAdjustment:
+    """The 2021 local adjustment of the detailed plan (the amendment its documents name): a
+    residential block becomes a school, another is split to make room for one, and a third
+    block's height limit is raised."""
+    housing = [z.label for z in zones if z.function_code in ("OM", "NO")]
+    mixed = [z.label for z in zones if z.function_code == "HH"] or housing
+    return DemoAdjustment(
+        "1789/QĐ-UBND", dt.date(2021, 4, 16),
+        "Điều chỉnh cục bộ: bổ sung đất trường học, điều chỉnh tầng cao (minh họa)",
+        rezone=[(housing[0], "TH")],
+        split=[(housing[1], housing[1].rsplit("-", 1)[0] + "-TH9", "TH", 0.55)],
+        indicators=[(mixed[0], {"floors_max": 27, "coverage_pct": 45.0})],
+    )
 
 
 #: Street names of Cầu Giấy given to the demo's fictional streets (labelled "minh họa"): the

@@ -26,6 +26,7 @@ from planning_gis.crs import (
     resolve_lonlat,
     vn2000_to_lonlat,
 )
+from planning_gis.history.here import changes_here, changes_in
 from planning_gis.web import db, params
 
 bp = Blueprint("citizen", __name__)
@@ -124,6 +125,7 @@ def info_sheet():
     conn = db.get_conn()
     info = point_sheet(conn, pt, **_lookup_context())
     info["red_line"] = point_answer(conn, pt.easting, pt.northing)
+    info["changes"] = changes_here(conn, pt.easting, pt.northing)
     plan_ids = [p["id"] for p in info["plans"]]
     png = render_snapshot(conn, pt.easting, pt.northing, plan_ids, settings)
     return _pdf(build_info_sheet(info, png, settings, share_url=share_url(pt)))
@@ -152,6 +154,7 @@ def plot_sheet_pdf(geom, area: float, sign_off: list[list[str]] | None = None) -
     conn = db.get_conn()
     info = plot_sheet(conn, geom.wkt, area, centre, **_lookup_context())
     info["red_line"] = plot_answer(conn, geom.wkt, area)
+    info["changes"] = changes_in(conn, geom.wkt)
     plan_ids = [p["id"] for p in info["plans"]]
     png = render_snapshot(conn, c.x, c.y, plan_ids, settings, plot=geom)
     return build_info_sheet(info, png, settings, share_url=share_url(centre), sign_off=sign_off)

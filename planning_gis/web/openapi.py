@@ -77,6 +77,20 @@ def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+HISTORY = ["History and comparison"]
+#: The comparison's own parameters (GET and POST).
+COMPARE_PARAMS = [
+    _p("a", typ="integer", minimum=1, desc="plan id (the older side, or the plan alone)"),
+    _p("b", typ="integer", minimum=1, desc="plan id of the newer side (default: a)"),
+    _p("date_a", format="date", desc="YYYY-MM-DD: side a as it was that day (default: now)"),
+    _p("date_b", format="date", desc="YYYY-MM-DD: side b as it was that day (default: now)"),
+    _p("format", enum=["json", "csv", "html"], default="json",
+       desc="csv: one line per change; html: a standalone map file that opens offline"),
+    _p("geometry", enum=["0", "1"], default="0", desc="1: each change's GeoJSON (WGS 84)"),
+    _p("sides", enum=["0", "1"], default="0", desc="1: both sides' zones as GeoJSON"),
+]
+
+
 #: z/x/y of the WebMercatorQuad grid (morecantile's zoom 0..24; x, y within the matrix).
 ZXY = [_p("z", "path", "integer", "zoom (0..24)", minimum=0, maximum=24),
        _p("x", "path", "integer", "column", minimum=0),
@@ -152,6 +166,29 @@ SCHEMAS = {
                        "plans": {"type": "array", "items": {"type": "object"}},
                        "source": {"type": "object"}, "message": {"type": "string"},
                        "message_vi": {"type": "string"}}},
+    "Comparison": {
+        "type": "object", "required": ["a", "b", "scope", "counts", "changes"],
+        "properties": {
+            "a": {"type": "object"}, "b": {"type": "object"},
+            "scope": {"enum": ["plan", "point", "area"]},
+            "counts": {"type": "object"}, "query": {"type": "object"},
+            "links": {"type": "object"}, "sides": {"type": "object"},
+            "changes": {"type": "array", "items": {
+                "type": "object", "required": ["kind", "what", "zones_a", "zones_b", "decision",
+                                               "summary_vi", "summary_en"],
+                "properties": {
+                    "kind": {"enum": ["added", "removed", "modified", "split", "merged",
+                                      "reshaped"]},
+                    "what": {"type": "array", "items": {
+                        "enum": ["function", "indicators", "geometry", "label"]}},
+                    "zones_a": {"type": "array", "items": {"type": "object"}},
+                    "zones_b": {"type": "array", "items": {"type": "object"}},
+                    "function": {"type": "object"},
+                    "indicators": {"type": "array", "items": {"type": "object"}},
+                    "geometry_change": {"type": "object", "properties": {
+                        "gained_m2": {"type": "number"}, "lost_m2": {"type": "number"}}},
+                    "decision": {"type": "object"}, "summary_vi": {"type": "string"},
+                    "summary_en": {"type": "string"}, "geometry": {"type": "object"}}}}}},
     "SearchResult": {"type": "object", "required": ["query", "results"],
                      "properties": {"query": {"type": "string"},
                                     "terms": {"type": "array", "items": {"type": "string"}},
@@ -448,6 +485,48 @@ def build_spec(server_url: str, version: str = __version__) -> dict:
                 "requestBody": PLOT_BODY,
             },
         },
+        "/api/compare": {
+            "get": _op(
+                "Two plans, or two dates of one plan, compared zone by zone over a point or the "
+                "whole plans: zones paired by key (the same zone across dates, a label on both "
+                "sides) or by overlap; changes added, removed, modified (function from/to, "
+                "indicators old/new, m² gained and lost), split, merged, reshaped, each "
+                "attributed to its decision. a alone: the plan it supersedes against it",
+                [*COMPARE_PARAMS, *POINT_PARAMS,
+                 _p("crs", desc="CRS of x_north/y_east, EPSG:5897 by default")],
+                tags=HISTORY, schema=_ref("Comparison"),
+                extra={"200": {"description": "OK", "content": {
+                    JSON: {"schema": _ref("Comparison")}, "text/csv": {},
+                    HTML: {"schema": {"type": "string"}}}}}),
+            "post": {
+                **_op("The same comparison over a plot or a drawn area (GeoJSON polygon)",
+                      [*COMPARE_PARAMS, _p("crs", desc="4326 (default) or 5897")],
+                      tags=HISTORY, schema=_ref("Comparison"),
+                      extra={"200": {"description": "OK", "content": {
+                          JSON: {"schema": _ref("Comparison")}, "text/csv": {},
+                          HTML: {"schema": {"type": "string"}}}}}),
+                "requestBody": PLOT_BODY,
+            },
+        },
+        "/api/zones/{zoneId}/history": {"get": _op(
+            "Every recorded change of a zone (also one since deleted), oldest first: its state "
+            "before and after, when it was recorded and took effect, the decision, the user",
+            [_p("zoneId", "path", "integer")], tags=HISTORY,
+            schema={"type": "object", "required": ["zone_id", "events"]})},
+        "/api/history/zoning": {"get": _op(
+            "The zoning at a point on a date: the plans in force then, with their zones as "
+            "they were then (governing plan first)",
+            [*POINT_PARAMS, _p("crs", desc="CRS of x_north/y_east, EPSG:5897 by default"),
+             _p("date", desc="YYYY-MM-DD (default today)", format="date")],
+            tags=HISTORY, schema={"type": "object", "required": ["date", "plans"]}, errors={})},
+        "/api/citizen/changes": {"get": _op(
+            "What changed at a point, in words (\"Năm 2021, ô C.3-2 chuyển từ đất ở sang đất "
+            "trường học (QĐ ...)\"), newest first, each with the link of its comparison",
+            [*POINT_PARAMS, _p("crs", desc="CRS of x_north/y_east, EPSG:5897 by default")],
+            tags=CITIZEN, schema={"type": "object", "required": ["changes"]}, errors={})},
+        "/so-sanh": {"get": _page("The comparison view: two plans side by side or swiped, the "
+                                  "changed zones outlined, the list of changes",
+                                  [*COMPARE_PARAMS[:4], *POINT_PARAMS])},
         "/api/legend": {"get": _op("Land-use legend (codes, names, colours)", tags=["Other"],
                                    schema={"type": "array", "items": {"type": "object"}},
                                    errors={})},

@@ -426,3 +426,49 @@ def geojson_plot(body: Any, code: int, settings: Settings) -> StoredPlot:
     if geom.area > settings.lookup_max_plot_m2:
         raise TooLarge("the plot is too large", message_vi="Thửa đất quá lớn.")
     return StoredPlot(geom, geom.area)
+def optional_date(args: Mapping[str, Any], name: str) -> dt.date | None:
+    """An ISO date (``YYYY-MM-DD``), or None when absent (unlike :func:`date_arg`: no today)."""
+    raw = args.get(name)
+    if not raw:
+        return None
+    return date_arg(args, name)
+
+
+#: What a comparison can be answered as.
+COMPARE_FORMATS = ("json", "csv", "html")
+
+
+@dataclass(frozen=True)
+class CompareQuery:
+    """``a`` (a plan) on ``date_a`` against ``b`` (default: the same plan) on ``date_b``."""
+
+    plan_a: int
+    plan_b: int | None
+    date_a: dt.date | None
+    date_b: dt.date | None
+    format: str
+    geometry: bool
+    sides: bool
+
+
+def compare_query(args: Mapping[str, Any]) -> CompareQuery:
+    """The comparison's parameters, each checked once."""
+    plan_a = int_arg(args, "a", None, 1, 2**31 - 1)
+    if plan_a is None:
+        raise InvalidInput("give the plan to compare: a=PLAN_ID (and b=PLAN_ID or date_a=DATE)",
+                           message_vi="Hãy chọn đồ án cần so sánh: a=mã đồ án "
+                                      "(và b=mã đồ án khác hoặc date_a=ngày).")
+    fmt = str(args.get("format") or "json")
+    if fmt not in COMPARE_FORMATS:
+        raise InvalidInput(f"format must be one of {', '.join(COMPARE_FORMATS)}, got {fmt!r}",
+                           message_vi="format phải là json, csv hoặc html")
+    flags = {}
+    for name in ("geometry", "sides"):
+        raw = str(args.get(name) or "0")
+        if raw not in ("0", "1"):
+            raise InvalidInput(f"{name} must be 0 or 1, got {raw!r}",
+                               message_vi=f"{name} phải là 0 hoặc 1")
+        flags[name] = raw == "1"
+    return CompareQuery(plan_a, int_arg(args, "b", None, 1, 2**31 - 1),
+                        optional_date(args, "date_a"), optional_date(args, "date_b"), fmt,
+                        flags["geometry"], flags["sides"])

@@ -498,8 +498,14 @@ ZONE_FIELDS = [("label", "Ký hiệu ô đất"), ("function_code", "Mã chức 
 @bp.route("/do-an/<plan_id>/o-quy-hoach", methods=["GET", "POST"])
 @login_required
 def zones_form(plan_id: str):
-    """Zones from a GIS file: check (report) or import (all or nothing)."""
+    """Zones from a GIS file: check (report, and when the file is a new version of the plan's
+    zones, what it changes against the version before), download that report as a map file,
+    or import (all or nothing; the history keeps what a new version replaces)."""
+    from planning_gis.dates import parse_date
     from planning_gis.errors import PlanningError
+    from planning_gis.history import map_file, versions
+    from planning_gis.history.context import change_context
+    from planning_gis.history.export import change_dict, to_wgs84
     from planning_gis.safe_files import ZoneFileLimits
     from planning_gis.workspace.uploads import save_limited
     from planning_gis.zones_import import check_zones, import_zones
@@ -507,7 +513,7 @@ def zones_form(plan_id: str):
     s = get_session()
     user = current_user()
     plan = sheets.get_plan(s, params.id_arg(plan_id, "plan"), user)
-    report = error = imported = None
+    report = error = imported = comparison = None
     status = 200
     if request.method == "POST":
         f = request.files.get("file")
@@ -520,22 +526,42 @@ def zones_form(plan_id: str):
                                message_vi="Tệp phải là GeoPackage, GeoJSON, DXF hoặc Shapefile nén .zip.")
         mapping = {k: request.form[f"map_{k}"].strip() for k, _ in ZONE_FIELDS
                    if request.form.get(f"map_{k}", "").strip()}
+        replace = request.form.get("replace") == "1"
+        decision = (request.form.get("decision") or "").strip() or None
+        effective = parse_date(request.form.get("effective_on"), "effective_on")
         opts = dict(mapping=mapping, encoding=request.form.get("encoding") or None,
                     repair=request.form.get("repair") == "1", display_name=display)
         crs = request.form.get("crs") or None
+        action = request.form.get("action")
         with tempfile.TemporaryDirectory(prefix="zones-upload-") as tmp:
             path = Path(tmp) / f"upload{suffix}"
             try:
                 save_limited(f.stream, path, ZoneFileLimits().max_bytes, display)
-                _rows, report = check_zones(s, path, plan.id, crs, **opts)
+                rows, report = check_zones(s, path, plan.id, crs, replace=replace, **opts)
+                cmp = versions.preview(s, plan.id, rows, replace=replace, decision=decision,
+                                       effective_on=effective)
+                if cmp is not None:
+                    comparison = {"before": cmp.a.name, "counts": cmp.counts(),
+                                  "changes": [change_dict(c, cmp.legend) for c in cmp.changes]}
                 s.rollback()
-                if request.form.get("action") == "import" and report.ok:
-                    result = import_zones(s, path, plan.id, crs, **opts)
+                if action == "report":
+                    rejected = [(to_wgs84(report.shapes[p.fid]), p.message_vi)
+                                for p in report.rejected if p.fid in report.shapes]
+                    resp = Response(map_file.import_report_html(
+                        plan.name, display, report.as_dict(), cmp, rejected), mimetype="text/html")
+                    resp.headers["Content-Disposition"] = (
+                        f'attachment; filename="bao-cao-nhap-o-{plan.id}.html"')
+                    return resp
+                if action == "import" and report.ok:
+                    change_context(s, decision=decision, effective_on=effective,
+                                   user_id=user.id, user_email=user.email,
+                                   note=f"nhập ô quy hoạch từ {display}")
+                    result = import_zones(s, path, plan.id, crs, replace=replace, **opts)
                     report = result.report
                     imported = result.inserted
                     audit.record(s, user, "zones.import", "plan", plan.id,
-                                 {"file": display, "inserted": imported,
-                                  "problems": len(report.problems)})
+                                 {"file": display, "inserted": imported, "replace": replace,
+                                  "decision": decision, "problems": len(report.problems)})
                     s.commit()
             except PlanningError as exc:
                 s.rollback()
@@ -543,4 +569,5 @@ def zones_form(plan_id: str):
         if report is not None and not report.ok and error is None:
             status = status_for(ZonesRejected)
     return render_template("workspace/zones.html", plan=plan, fields=ZONE_FIELDS, report=report,
-                           error=error, imported=imported, form=request.form), status
+                           error=error, imported=imported, form=request.form,
+                           comparison=comparison), status

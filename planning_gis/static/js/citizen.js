@@ -28,6 +28,7 @@
       cutArea: "Diện tích trong chỉ giới đường đỏ", remaining: "Diện tích còn lại", setbackStrip: "Trong khoảng lùi (không được xây)", buildable: "Có thể xây dựng",
       plotFile: "Hoặc chọn tệp (GeoJSON, hoặc tệp văn bản/CSV tọa độ các góc)",
       swipe: "So sánh (vuốt) với ô quy hoạch", legend: "Chú giải", download: "Tải về",
+      changesHere: "Thay đổi tại đây", compareLink: "So sánh", noChanges: "Chưa ghi nhận điều chỉnh nào tại vị trí này.",
       fictional: "Dữ liệu minh họa, không có giá trị pháp lý",
       noSheets: "Chưa có tờ bản đồ quét nào được công bố.",
       loading: "Đang tra cứu…", zone: "Ô đất", noZone: "Vị trí này không thuộc ô quy hoạch nào của đồ án đang có hiệu lực.",
@@ -76,6 +77,7 @@
       cutArea: "Area inside the red line", remaining: "Area remaining", setbackStrip: "In the setback (not buildable)", buildable: "Buildable",
       plotFile: "Or choose a file (GeoJSON, or a text/CSV file of corner coordinates)",
       swipe: "Compare (swipe) with the zones", legend: "Legend", download: "Download",
+      changesHere: "What changed here", compareLink: "Compare", noChanges: "No adjustment recorded at this place.",
       fictional: "Fictional demo data, no legal value",
       noSheets: "No scanned sheet has been published yet.",
       loading: "Looking up…", zone: "Zone", noZone: "No zone of a plan in force covers this point.",
@@ -486,9 +488,10 @@
       const q = `lon=${latlng.lng}&lat=${latlng.lat}`;
       // "What is planned here" is the serving layer's look-up; units and the data's date come beside
       // it, and the red-line answer (is this inside a planned road's reserve?) with them.
-      const [look, place, red] = await Promise.all([apiGet(`/api/lookup?${q}`), apiGet(`/api/citizen/place?${q}`),
-        apiGet(`/api/citizen/red-line?${q}`).catch(() => null)]);
-      const info = Object.assign({}, look, { point: look.query, units: place.units, data_date: place.data_date, red });
+      const [look, place, red, changes] = await Promise.all([apiGet(`/api/lookup?${q}`), apiGet(`/api/citizen/place?${q}`),
+        apiGet(`/api/citizen/red-line?${q}`).catch(() => null), apiGet(`/api/citizen/changes?${q}`).catch(() => null)]);
+      const info = Object.assign({}, look, { point: look.query, units: place.units, data_date: place.data_date, red,
+        changes: changes ? changes.changes : null });
       if (!state.point || state.point[0] !== latlng.lat || state.point[1] !== latlng.lng) return; // a newer tap won
       state.info = info;
       renderPanel(info);
@@ -654,6 +657,15 @@
             t("allDocuments").replace("{n}", String(Number(gov.documents_total))))));
         }
       }
+      parts.push(sec);
+    }
+    // What changed here: each adjustment in one sentence, with the link to its full comparison.
+    if (info.changes) {
+      const sec = el("section", { className: "changes", "aria-label": t("changesHere") }, el("h3", {}, t("changesHere")));
+      if (!info.changes.length) sec.append(el("p", { className: "muted" }, t("noChanges")));
+      else sec.append(el("ul", { className: "changes-list" }, info.changes.map((c) => el("li", { dataset: { kind: c.kind } },
+        el("span", { dataset: { field: "change" } }, vi ? c.summary_vi : c.summary_en), " ",
+        el("a", { className: "compare-link", href: String(c.links.page) }, t("compareLink"))))));
       parts.push(sec);
     }
     const others = info.plans.filter((p) => !p.governing);
