@@ -179,8 +179,8 @@ class ReadRouter:
         state.usable = state.lag_seconds is None or state.lag_seconds <= self.max_lag_s
         state.error = "" if state.usable else (
             f"{state.lag_seconds:.1f} s behind the primary (limit {self.max_lag_s:g} s)")
-        state.checked_at = now
-        if state.usable != was:
+        first, state.checked_at = state.checked_at == 0.0, now
+        if state.usable != was and not (first and state.usable):
             log.warning("replica %s %s", safe_url(state.url),
                         "back in the reads" if state.usable else "left out: " + state.error)
 
