@@ -127,14 +127,18 @@ def service_env(settings: Settings) -> dict[str, str]:
 
 
 def start_gunicorn(settings: Settings, port: int, workers: int = 2, threads: int = 4,
-                   **extra_env: str) -> subprocess.Popen:
-    """gunicorn as run.sh and the live-server fixture start it; returns once the port opens."""
+                   new_session: bool = False, **extra_env: str) -> subprocess.Popen:
+    """gunicorn as run.sh and the live-server fixture start it; returns once the port opens.
+
+    ``new_session``: its own process group, so that a test can kill the node (master and
+    workers) at once with ``os.killpg``."""
     gunicorn = Path(sys.executable).with_name("gunicorn")
     proc = subprocess.Popen(
         [str(gunicorn), "-c", "python:planning_gis.web.gunicorn_config", "--workers",
          str(workers), "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
          "--log-level", "warning", "server:create_app()"],
-        cwd=PROJECT_ROOT, env={**service_env(settings), **extra_env})
+        cwd=PROJECT_ROOT, env={**service_env(settings), **extra_env},
+        start_new_session=new_session)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
