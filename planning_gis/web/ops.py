@@ -41,7 +41,7 @@ bp = Blueprint("ops", __name__)
 #: WSGI environ key: the route template of the request, the label of its latency.
 ROUTE_KEY = "planning.route"
 #: The label of a tile answered by the cached-tile fast path (before Flask).
-FAST_TILE_ROUTE = "tile (cached, before Flask)"
+FAST_TILE_ROUTE = "tile cached before Flask"
 
 REQUEST_SECONDS = Histogram(
     "planning_http_request_duration_seconds", "Time to answer a request, by route template",
