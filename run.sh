@@ -4,6 +4,9 @@
 #   ./run.sh test   the same set-up, then the whole test suite
 #   ./run.sh serve  serve what is set up (gunicorn + the supervised job worker), no set-up
 #   ./run.sh secret-key   create the session key file if missing and print its path
+#   ./run.sh cluster  the read side grown sideways, on this machine: a private PostgreSQL
+#                   primary and a streaming replica (under var/cluster, own ports), two app
+#                   nodes, the job worker, nginx with a tile cache in front (README: Cluster)
 # Every step checks before it acts, so a second run is fast and duplicates nothing.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -24,7 +27,7 @@ SERVICE_USER=${PLANNING_SERVICE_USER:-planning}
 
 APT_PACKAGES=(postgresql-15 postgresql-15-postgis-3 postgresql-contrib gdal-bin chromium
   fonts-dejavu-core tesseract-ocr tesseract-ocr-vie poppler-utils wrk nodejs npm python3-venv
-  python3-qgis qgis-providers)
+  python3-qgis qgis-providers nginx-light)
 
 log() { printf '\033[1m[run.sh]\033[0m %s\n' "$*"; }
 as_postgres() { if [ "$(id -u)" = 0 ]; then su postgres -c "$*"; else sudo -u postgres sh -c "$*"; fi; }
@@ -250,6 +253,115 @@ serve() {
   exit "$status"
 }
 
+PG_BIN=${PLANNING_PG_BIN:-/usr/lib/postgresql/15/bin}
+CLUSTER_DIR=${PLANNING_CLUSTER_DIR:-$PLANNING_DATA_DIR/cluster}
+CLUSTER_PG_PORT=${CLUSTER_PG_PORT:-55432}
+CLUSTER_REPLICA_PORT=${CLUSTER_REPLICA_PORT:-55433}
+CLUSTER_NODE_PORTS=${CLUSTER_NODE_PORTS:-"8001 8002"}
+CLUSTER_PORT=${CLUSTER_PORT:-8080}
+
+cluster_pg_start() {
+  # $1 data folder, $2 port, $3 extra server options. The servers run as the service user
+  # (or us): they are this cluster's own, never the shared 15/main on 5432.
+  local data=$1 port=$2
+  if "${AS_SERVICE[@]}" "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    return 0
+  fi
+  "${AS_SERVICE[@]}" "$PG_BIN/pg_ctl" -D "$data" -l "$data/../$(basename "$data").log" -w -t 120 \
+    -o "-p $port -k $CLUSTER_DIR/sockets -c listen_addresses=127.0.0.1 $3" start >/dev/null
+}
+
+cluster_psql() { "${AS_SERVICE[@]}" "$PG_BIN/psql" -h 127.0.0.1 -p "$CLUSTER_PG_PORT" -U postgres -v ON_ERROR_STOP=1 -qtA "$@"; }
+
+cluster_up_db() {
+  mkdir -p "$CLUSTER_DIR/sockets"
+  [ "$(id -u)" = 0 ] && chown -R "$SERVICE_USER:$SERVICE_USER" "$CLUSTER_DIR"
+  local primary=$CLUSTER_DIR/primary replica=$CLUSTER_DIR/replica
+  if [ ! -f "$primary/PG_VERSION" ]; then
+    log "creating the cluster's PostgreSQL primary in $primary (port $CLUSTER_PG_PORT)"
+    # trust on 127.0.0.1 only, for this one machine; on separate machines: scram-sha-256 and
+    # a replication role (README, Cluster).
+    "${AS_SERVICE[@]}" "$PG_BIN/initdb" -D "$primary" -A trust -U postgres -E UTF8 \
+      --locale C.UTF-8 >/dev/null
+  fi
+  cluster_pg_start "$primary" "$CLUSTER_PG_PORT" \
+    "-c wal_level=replica -c max_wal_senders=8 -c wal_keep_size=512MB -c shared_buffers=256MB"
+  cluster_psql -d postgres -c "SELECT 1 FROM pg_roles WHERE rolname='$PLANNING_DB_USER'" | grep -q 1 ||
+    cluster_psql -d postgres -c "CREATE ROLE $PLANNING_DB_USER LOGIN CREATEDB PASSWORD '$PLANNING_DB_PASSWORD'"
+  cluster_psql -d postgres -c "SELECT 1 FROM pg_database WHERE datname='$PLANNING_DB_NAME'" | grep -q 1 ||
+    cluster_psql -d postgres -c "CREATE DATABASE $PLANNING_DB_NAME OWNER $PLANNING_DB_USER"
+  cluster_psql -d "$PLANNING_DB_NAME" -c 'CREATE EXTENSION IF NOT EXISTS postgis; CREATE EXTENSION IF NOT EXISTS unaccent; CREATE EXTENSION IF NOT EXISTS pg_trgm;'
+  "${AS_SERVICE[@]}" "$SPY" import_maps.py db upgrade
+  "${AS_SERVICE[@]}" "$SPY" import_maps.py demo load
+  if [ ! -f "$replica/PG_VERSION" ]; then
+    log "making the streaming replica with pg_basebackup -R in $replica (port $CLUSTER_REPLICA_PORT)"
+    "${AS_SERVICE[@]}" "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$CLUSTER_PG_PORT" -U postgres \
+      -D "$replica" -R -X stream -c fast
+  fi
+  cluster_pg_start "$replica" "$CLUSTER_REPLICA_PORT" "-c hot_standby_feedback=on -c shared_buffers=256MB"
+}
+
+cluster() {
+  # One machine standing for several: see README, "Cluster", for the same pieces on separate
+  # machines. Ctrl-C stops everything this started (PostgreSQL servers included).
+  setup_system
+  setup_python
+  setup_frontend
+  ensure_secret_key
+  prepare_service_user
+  service_python
+  local base="postgresql+psycopg://$PLANNING_DB_USER:$PLANNING_DB_PASSWORD@127.0.0.1"
+  export PLANNING_DATABASE_URL="$base:$CLUSTER_PG_PORT/$PLANNING_DB_NAME"
+  export PLANNING_READ_DATABASE_URL="$base:$CLUSTER_REPLICA_PORT/$PLANNING_DB_NAME"
+  cluster_up_db
+  local pids=() upstreams=() port
+  for port in $CLUSTER_NODE_PORTS; do
+    # Each node its own search index (never on storage shared between nodes).
+    "${AS_SERVICE[@]}" env "PLANNING_SEARCH_INDEX_DIR=$CLUSTER_DIR/node-$port/search-index" \
+      "$SPY" -m gunicorn -c python:planning_gis.web.gunicorn_config \
+      --workers "${WORKERS:-2}" --threads "${THREADS:-4}" --bind "127.0.0.1:$port" \
+      --access-logfile "$CLUSTER_DIR/node-$port.access.log" "server:create_app()" &
+    pids+=($!)
+    upstreams+=(--upstream "127.0.0.1:$port")
+  done
+  GUNICORN_PID=${pids[0]}
+  supervise_worker &
+  SUPERVISOR_PID=$!
+  local conf
+  conf=$("${AS_SERVICE[@]}" "$SPY" -m planning_gis.cluster "$CLUSTER_DIR/nginx" \
+    --listen "127.0.0.1:$CLUSTER_PORT" "${upstreams[@]}")
+  "${AS_SERVICE[@]}" nginx -c "$conf" -p "$CLUSTER_DIR/nginx" -g 'daemon off;' &
+  local nginx_pid=$!
+  cluster_stop() {
+    kill -TERM "$nginx_pid" "${pids[@]}" "$SUPERVISOR_PID" 2>/dev/null || true
+    wait "$nginx_pid" "${pids[@]}" "$SUPERVISOR_PID" 2>/dev/null || true
+    "${AS_SERVICE[@]}" "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/replica" -m fast stop >/dev/null 2>&1 || true
+    "${AS_SERVICE[@]}" "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/primary" -m fast stop >/dev/null 2>&1 || true
+  }
+  trap 'cluster_stop; exit 130' INT
+  trap 'cluster_stop; exit 143' TERM
+  for _ in $(seq 1 120); do
+    curl -fs "http://127.0.0.1:$CLUSTER_PORT/api/ready" >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  log "cluster up:"
+  log "  the service (nginx, tile cache)  http://127.0.0.1:$CLUSTER_PORT/"
+  for port in $CLUSTER_NODE_PORTS; do
+    log "  app node                         http://127.0.0.1:$port/  (/api/ready, /metrics)"
+  done
+  log "  PostgreSQL primary               127.0.0.1:$CLUSTER_PG_PORT  ($CLUSTER_DIR/primary)"
+  log "  PostgreSQL streaming replica     127.0.0.1:$CLUSTER_REPLICA_PORT  ($CLUSTER_DIR/replica)"
+  log "  logs                             $CLUSTER_DIR/*.log, $CLUSTER_DIR/nginx/access.log"
+  local status=0
+  # An app node that dies is routed around by nginx (and is the operator's to restart); the
+  # cluster stops when nginx does.
+  wait "$nginx_pid" || status=$?
+  log "nginx stopped (status $status): stopping the rest"
+  trap - INT TERM
+  cluster_stop
+  exit "$status"
+}
+
 case "${1:-}" in
   demo)
     setup
@@ -271,8 +383,11 @@ case "${1:-}" in
   setup)
     setup
     ;;
+  cluster)
+    cluster
+    ;;
   *)
-    echo "usage: ./run.sh demo | serve | test [pytest args] | setup | secret-key" >&2
+    echo "usage: ./run.sh demo | serve | test [pytest args] | setup | secret-key | cluster" >&2
     exit 2
     ;;
 esac

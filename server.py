@@ -25,6 +25,7 @@ from planning_gis.web import (
     lookup,
     ogc,
     openapi,
+    ops,
     pages,
     raster_tiles,
     security_headers,
@@ -85,4 +86,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     lookup.init_app(app)
     # Last: it wraps the cached-tile fast path too, so every answer carries the headers.
     security_headers.init_app(app)
+    ops.init_app(app)  # liveness, readiness, metrics; times every answer, the fast path's too
     return app

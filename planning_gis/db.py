@@ -20,6 +20,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
+from planning_gis import replicas
+from planning_gis.replicas import ReadRouter
 from planning_gis.settings import Settings, get_settings
 
 _engines: dict[str, Engine] = {}
@@ -36,10 +38,11 @@ _engines: dict[str, Engine] = {}
 SESSION_OPTIONS = "-c jit=off -c random_page_cost=1.1"
 
 
-def get_engine(settings: Settings | None = None) -> Engine:
-    """The shared engine for the configured database URL (created once per URL)."""
+def get_engine(settings: Settings | None = None, url: str | None = None) -> Engine:
+    """The shared engine for a database URL (created once per URL): the primary's by default,
+    a replica's when ``url`` names one (see :func:`read_url`)."""
     settings = settings or get_settings()
-    url = settings.database_url
+    url = url or settings.database_url
     engine = _engines.get(url)
     if engine is None:
         # After a PostgreSQL restart every pooled connection is dead; unchecked, each one failed
@@ -97,8 +100,26 @@ def _ping_when_idle(engine: Engine) -> None:
             raise sa_exc.DisconnectionError(f"stale pooled connection: {err}") from err
 
 
+def read_router(settings: Settings) -> ReadRouter | None:
+    """This process's replica router, or None when PLANNING_READ_DATABASE_URL is unset."""
+    return replicas.router_for(settings.database_url, settings.read_database_urls,
+                               float(settings.read_max_lag_seconds),
+                               settings.read_check_ms / 1000)
+
+
+def read_url(settings: Settings) -> str:
+    """Where a public read goes now: a replica that answers and is current, or the primary.
+
+    One request reads all its statements from the URL chosen once (see planning_gis/replicas.py
+    for why edition-keyed caches need that).
+    """
+    router = read_router(settings)
+    return router.read_url() if router is not None else settings.database_url
+
+
 def dispose_engines() -> None:
     """Close every pool and every hot-path connection (tests drop their databases afterwards)."""
+    replicas.close_routers()
     for engine in _engines.values():
         engine.dispose()
     _engines.clear()
@@ -113,7 +134,7 @@ _hot_all: list[psycopg.Connection] = []
 _hot_lock = threading.Lock()
 
 
-def hot_read_connection(settings: Settings) -> psycopg.Connection:
+def hot_read_connection(settings: Settings, url: str | None = None) -> psycopg.Connection:
     """This thread's own autocommit psycopg connection, for one-row reads on the hottest paths.
 
     Why not the engine: checking a connection out of SQLAlchemy's pool, switching it to
@@ -125,7 +146,7 @@ def hot_read_connection(settings: Settings) -> psycopg.Connection:
     """
     if getattr(_hot, "pid", None) != os.getpid():
         _hot.pid, _hot.conns = os.getpid(), {}
-    url = settings.sync_database_url
+    url = replicas.libpq_url(url or settings.database_url)
     conn = _hot.conns.get(url)
     if conn is None or conn.closed:
         conn = psycopg.connect(url, autocommit=True, prepare_threshold=0,
@@ -136,10 +157,10 @@ def hot_read_connection(settings: Settings) -> psycopg.Connection:
     return conn
 
 
-def drop_hot_connection(settings: Settings) -> None:
+def drop_hot_connection(settings: Settings, url: str | None = None) -> None:
     """Forget (and close) this thread's hot-path connection after an error on it."""
     conns = getattr(_hot, "conns", {})
-    conn = conns.pop(settings.sync_database_url, None)
+    conn = conns.pop(replicas.libpq_url(url or settings.database_url), None)
     if conn is not None:
         conn.close()
         with _hot_lock:

@@ -35,6 +35,14 @@ class Settings:
     """Validated configuration; build it with :meth:`from_env`."""
 
     database_url: str = "postgresql+psycopg://planning:planning@127.0.0.1:5432/planning"
+    # Streaming replicas for the public read paths (tiles, OGC API, look-up, search, pages):
+    # one URL or several separated by commas or spaces. Empty: every read on the primary.
+    read_database_url: str = ""
+    # A replica further behind the primary than this (or unreachable) is left out of the reads
+    # until it catches up; reads then go to the other replicas or the primary.
+    read_max_lag_seconds: int = 10
+    # How often each server process checks its replicas (their lag, whether they answer).
+    read_check_ms: int = 1000
     data_dir: str = field(default_factory=_default_data_dir)
     # Pixels a scan may have before we refuse it (decompression bombs): 40 000 x 30 000.
     max_scan_pixels: int = 1_200_000_000
@@ -158,6 +166,14 @@ class Settings:
         if not 1 <= settings.request_deadline_working_days <= 60:
             raise ConfigurationError(
                 "PLANNING_REQUEST_DEADLINE_WORKING_DAYS must be between 1 and 60")
+        for url in settings.read_database_urls:
+            if not url.startswith(("postgresql://", "postgresql+psycopg://")):
+                raise ConfigurationError(
+                    f"PLANNING_READ_DATABASE_URL holds {url.split('@')[-1]!r}, which is no"
+                    " postgresql:// URL")
+        if settings.read_max_lag_seconds < 0 or settings.read_check_ms < 50:
+            raise ConfigurationError("PLANNING_READ_MAX_LAG_SECONDS must be >= 0 and"
+                                     " PLANNING_READ_CHECK_MS >= 50")
         if settings.demo_size not in ("full", "tiny", "city"):
             raise ConfigurationError("PLANNING_DEMO_SIZE must be 'full', 'tiny' or 'city'")
         return settings
@@ -206,6 +222,11 @@ class Settings:
         Passing the megabytes gave GDAL a 256-byte block cache, and tile reads were 12x slower.)
         """
         return self.gdal_cachemax_mb * 1024 * 1024
+
+    @property
+    def read_database_urls(self) -> tuple[str, ...]:
+        """The replicas' URLs (none when PLANNING_READ_DATABASE_URL is unset)."""
+        return tuple(u for u in self.read_database_url.replace(",", " ").split() if u)
 
     @property
     def sync_database_url(self) -> str:

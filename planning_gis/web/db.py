@@ -3,14 +3,41 @@
 The tutorial's pattern (``init_app`` registers the teardown): a blueprint asks for
 :func:`get_conn`, the connection is opened on first use and returned to the pool when the app
 context ends. Services never call this: they take a connection or a session as an argument.
+
+Where it reads (PLANNING_READ_DATABASE_URL): a public request reads from a replica chosen once
+per request (the same server the cached-tile fast path read the edition from, see
+planning_gis/replicas.py); a request that carries the session cookie (a planner, signed in or
+signing in) reads from the primary, so a planner sees their own edit at once; writes never go
+through this connection (the workspace's ORM session is on the primary).
 """
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import Connection
+from sqlalchemy import exc as sa_exc
 
+from planning_gis import db
 from planning_gis.db import get_engine
+
+#: WSGI environ key: the database URL this request reads from, once chosen.
+READ_URL_KEY = "planning.read_url"
+
+
+def pinned_to_primary(environ: dict, cookie_name: str) -> bool:
+    """Whether a request must read from the primary: it carries our session cookie (a planner's
+    browser), so what it wrote a moment ago must be visible to it."""
+    return f"{cookie_name}=" in environ.get("HTTP_COOKIE", "")
+
+
+def choose_read_url(environ: dict, settings, cookie_name: str) -> str:
+    """The URL this request reads from: chosen once and kept in the environ."""
+    url = environ.get(READ_URL_KEY)
+    if url is None:
+        url = (settings.database_url if pinned_to_primary(environ, cookie_name)
+               else db.read_url(settings))
+        environ[READ_URL_KEY] = url
+    return url
 
 
 def get_conn() -> Connection:
@@ -19,11 +46,28 @@ def get_conn() -> Connection:
     It runs in autocommit: requests only read through it (writes go through
     :func:`session_scope`), so there is no BEGIN/ROLLBACK round trip around each statement.
     Under READ COMMITTED every statement had its own snapshot anyway.
+
+    A replica that refuses the connection is left out (until its check finds it well again) and
+    the request reads from the primary instead.
     """
     if "db_conn" not in g:
-        g.db_conn = get_engine(current_app.config["SETTINGS"]).connect().execution_options(
-            isolation_level="AUTOCOMMIT"
-        )
+        settings = current_app.config["SETTINGS"]
+        url = settings.database_url
+        if has_request_context():
+            url = choose_read_url(request.environ, settings,
+                                  current_app.config["SESSION_COOKIE_NAME"])
+        try:
+            conn = get_engine(settings, url).connect()
+        except sa_exc.OperationalError as err:
+            router = db.read_router(settings)
+            if url == settings.database_url or router is None:
+                raise
+            router.mark_failed(url, str(err.orig or err).strip().split("\n")[0])
+            url = settings.database_url
+            if has_request_context():
+                request.environ[READ_URL_KEY] = url
+            conn = get_engine(settings, url).connect()
+        g.db_conn = conn.execution_options(isolation_level="AUTOCOMMIT")
     return g.db_conn
 
 

@@ -16,8 +16,9 @@ from flask import Flask, Response, current_app, jsonify, render_template, reques
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from planning_gis import errors
+from planning_gis import db, errors
 from planning_gis.web import MACHINE_PREFIXES
+from planning_gis.web.db import READ_URL_KEY
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,16 @@ def error_response(status: int, code: str, message: str, message_vi: str | None 
     return resp
 
 
+def _leave_out_replica(error: str) -> None:
+    """When this request read from a replica, leave it out of the reads until its check finds it
+    well: the next requests go to another replica or the primary instead of failing too."""
+    settings = current_app.config["SETTINGS"]
+    url = request.environ.get(READ_URL_KEY)
+    router = db.read_router(settings)
+    if router is not None and url and url != settings.database_url:
+        router.mark_failed(url, error.strip().split("\n")[0])
+
+
 def register_error_handlers(app: Flask) -> None:
     def _planning(exc: errors.PlanningError) -> Response:
         status = status_for(exc)
@@ -142,6 +153,7 @@ def register_error_handlers(app: Flask) -> None:
         # to retry, rather than a bare 500 that reads like a bug.
         ref = new_ref()
         log.error("database unavailable [ref %s]: %s", ref, exc.orig or exc)
+        _leave_out_replica(str(exc.orig or exc))
         resp = error_response(503, "database_unavailable",
                               "the database is unavailable; try again in a moment",
                               "Cơ sở dữ liệu tạm thời không truy cập được; vui lòng thử lại sau.",

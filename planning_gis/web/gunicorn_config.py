@@ -31,11 +31,28 @@ unless ``--control-socket`` says otherwise.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
+# Prometheus metrics summed over the workers (planning_gis/web/ops.py): prometheus_client keeps
+# each process's counts in files of this folder. It must be set before prometheus_client is
+# imported, which the preloaded app does right after this module is read; one folder per
+# instance, removed when the instance stops.
+_OWN_METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+if _OWN_METRICS_DIR:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="planning-metrics-")
+
 preload_app = True
+# Structured access log: one JSON object a line (a log shipper reads fields, not a format).
+# The path only: no query string and no referer, which can carry a citizen's private link
+# (``?k=`` of a question or request: a secret that opens their contact details to whoever
+# reads the logs). nginx's log (planning_gis/cluster.py) logs ``$uri`` for the same reason.
+access_log_format = ('{"time":"%(t)s","remote":"%(h)s","method":"%(m)s","path":"%(U)s",'
+                     '"status":%(s)s,"bytes":"%(B)s","ms":%(M)s,"agent":"%(a)s"}')
 worker_class = "gthread"
 keepalive = 0
 limit_request_line = 8190  # the maximum, so the app's own JSON 414 (PLANNING_MAX_URL_BYTES) answers first
@@ -79,3 +96,15 @@ def post_worker_init(worker: Any) -> None:
     from planning_gis.web.warmup import warm_up
 
     warm_up(worker.wsgi, connections=max(1, int(worker.cfg.threads)))
+
+
+def child_exit(_server: Any, worker: Any) -> None:
+    """A worker that stopped no longer counts in the live gauges."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(_server: Any) -> None:
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

@@ -536,6 +536,14 @@ def build_spec(server_url: str, version: str = __version__) -> dict:
             schema={"type": "object", "required": ["type", "features"]}, errors={})},
         "/api/health": {"get": _op("Health and versions", tags=["Other"], errors={},
                                    schema={"type": "object", "required": ["status"]})},
+        "/api/live": {"get": _op("Liveness: the process answers (no database asked)",
+                                 tags=["Other"], errors={},
+                                 schema={"type": "object", "required": ["status"]})},
+        "/api/ready": {"get": _op("Readiness for a load balancer: 503 when the primary does not"
+                                  " answer or no replica is current", tags=["Other"], errors={},
+                                  schema={"type": "object", "required": ["status"]})},
+        "/metrics": {"get": _op("Prometheus metrics (latency per route, caches, jobs, replica"
+                                " lag)", content="text/plain", tags=["Other"], errors={})},
         "/api/openapi.json": {"get": _op("This document", content="application/vnd.oai.openapi+json",
                                          tags=["Other"], errors={})},
         "/api/docs": {"get": _page("This document as a readable page")},

@@ -22,8 +22,10 @@ from flask import Flask
 from layers import registry
 from layers.editions import EDITION_PSYCOPG, EditionCache
 from layers.tile_cache import CachedTile
-from planning_gis.db import drop_hot_connection, hot_read_connection
+from planning_gis.db import drop_hot_connection, hot_read_connection, read_router
 from planning_gis.web.caching import cors_headers, entity_tags
+from planning_gis.web.db import READ_URL_KEY, choose_read_url
+from planning_gis.web.ops import FAST_TILE_ROUTE, ROUTE_KEY
 from tiles.catalogue import TILES_PREFIX
 from tiles.grid import tms_for
 
@@ -69,6 +71,7 @@ class CachedTileFastPath:
         self.cache: EditionCache = app.extensions["mvt_cache"]
         self.tms_id = tms_for(self.settings).id
         self.cors = cors_headers(self.settings)
+        self.cookie_name = app.config["SESSION_COOKIE_NAME"]
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD")
@@ -83,6 +86,7 @@ class CachedTileFastPath:
                         cached, environ.get("HTTP_ACCEPT_ENCODING", ""),
                         environ.get("HTTP_IF_NONE_MATCH", ""),
                         self.settings.tile_cache_control, self.cors)
+                    environ[ROUTE_KEY] = FAST_TILE_ROUTE
                     start_response(STATUS_LINES[status], headers)
                     return [] if method == "HEAD" else [body]
         return self.wsgi_app(environ, start_response)
@@ -90,11 +94,18 @@ class CachedTileFastPath:
     def _hit(self, layer: registry.Dataset, m: re.Match,
              environ: dict[str, Any]) -> CachedTile | None:
         z, x, y = int(m.group(2)), int(m.group(3)), int(m.group(4))
+        # The server this request reads from (a replica, or the primary for a planner): the
+        # view renders a miss from the same one, so the tile is never older than its edition.
+        url = choose_read_url(environ, self.settings, self.cookie_name)
         try:
-            row = hot_read_connection(self.settings).execute(EDITION_PSYCOPG,
-                                                             (layer.edition,)).fetchone()
-        except psycopg.Error:
-            drop_hot_connection(self.settings)
+            row = hot_read_connection(self.settings, url).execute(EDITION_PSYCOPG,
+                                                                  (layer.edition,)).fetchone()
+        except psycopg.Error as err:
+            drop_hot_connection(self.settings, url)
+            router = read_router(self.settings)
+            if router is not None and url != self.settings.database_url:
+                router.mark_failed(url, str(err).strip().split("\n")[0])
+                environ.pop(READ_URL_KEY, None)  # Flask chooses again
             return None  # Flask answers, with the error mapped to its status
         edition = row[0] if row else None
         if edition is None:

@@ -39,11 +39,14 @@ def warm_up(app: Flask, connections: int = 1) -> None:
     the first clients pay the cold start, as they would without it.
     """
     try:
-        engine = get_engine(app.config["SETTINGS"])
-        # Check out the connections all at once so that the pool keeps that many open.
-        conns = [engine.connect() for _ in range(min(connections, engine.pool.size()))]
-        for conn in conns:
-            conn.close()
+        settings = app.config["SETTINGS"]
+        # The primary's pool and each replica's (public reads go there).
+        for url in (settings.database_url, *settings.read_database_urls):
+            engine = get_engine(settings, url)
+            # Check out the connections all at once so that the pool keeps that many open.
+            conns = [engine.connect() for _ in range(min(connections, engine.pool.size()))]
+            for conn in conns:
+                conn.close()
         for src, dst in ((WGS84, STORAGE_SRID), (STORAGE_SRID, WGS84),
                          (WEB_MERCATOR, STORAGE_SRID), (STORAGE_SRID, WEB_MERCATOR)):
             transformer(src, dst)

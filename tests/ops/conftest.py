@@ -42,6 +42,8 @@ def _as_postgres() -> list[str]:
 class PrivateCluster:
     root: Path
     port: int
+    #: ``pg_ctl start -o`` options (kept to start a stopped server again as it was).
+    start_options: str = ""
 
     @property
     def datadir(self) -> Path:
@@ -51,6 +53,13 @@ class PrivateCluster:
         subprocess.run([*_as_postgres(), str(PG_BIN / "pg_ctl"), "-D", str(self.datadir),
                         "-l", str(self.root / "server.log"), *args],
                        check=True, capture_output=True, timeout=timeout)
+
+    def stop(self) -> None:
+        """Stop at once (as a crash or a pulled cable: sessions are cut)."""
+        self.pg_ctl("stop", "-m", "immediate")
+
+    def start(self) -> None:
+        self.pg_ctl("start", "-w", "-o", self.start_options)
 
     def restart(self) -> None:
         """Stop (fast: every session is terminated, as a package upgrade does) and start again;
@@ -70,12 +79,12 @@ def private_cluster() -> Iterator[PrivateCluster]:
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
     cluster = PrivateCluster(root, free_port())
+    cluster.start_options = (f"-p {cluster.port} -k {root} -c listen_addresses=127.0.0.1"
+                             " -c fsync=off -c synchronous_commit=off -c full_page_writes=off")
     subprocess.run([*_as_postgres(), str(PG_BIN / "initdb"), "-D", str(cluster.datadir),
                     "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8",
                     "--locale", "C.UTF-8"], check=True, capture_output=True, timeout=120)
-    cluster.pg_ctl("start", "-w", "-o",
-                   f"-p {cluster.port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-                   " -c synchronous_commit=off -c full_page_writes=off")
+    cluster.pg_ctl("start", "-w", "-o", cluster.start_options)
     try:
         yield cluster
     finally:
@@ -118,14 +127,18 @@ def service_env(settings: Settings) -> dict[str, str]:
 
 
 def start_gunicorn(settings: Settings, port: int, workers: int = 2, threads: int = 4,
-                   **extra_env: str) -> subprocess.Popen:
-    """gunicorn as run.sh and the live-server fixture start it; returns once the port opens."""
+                   new_session: bool = False, **extra_env: str) -> subprocess.Popen:
+    """gunicorn as run.sh and the live-server fixture start it; returns once the port opens.
+
+    ``new_session``: its own process group, so that a test can kill the node (master and
+    workers) at once with ``os.killpg``."""
     gunicorn = Path(sys.executable).with_name("gunicorn")
     proc = subprocess.Popen(
         [str(gunicorn), "-c", "python:planning_gis.web.gunicorn_config", "--workers",
          str(workers), "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
          "--log-level", "warning", "server:create_app()"],
-        cwd=PROJECT_ROOT, env={**service_env(settings), **extra_env})
+        cwd=PROJECT_ROOT, env={**service_env(settings), **extra_env},
+        start_new_session=new_session)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -143,3 +156,37 @@ def start_worker(settings: Settings) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, str(PROJECT_ROOT / "import_maps.py"), "jobs",
                              "run", "--poll", "0.2"], cwd=PROJECT_ROOT,
                             env=service_env(settings))
+
+
+def make_replica(primary: PrivateCluster, prefix: str = "planning-pg-replica-") -> PrivateCluster:
+    """A streaming replica of ``primary`` made as an operator makes one: ``pg_basebackup -R``
+    (which writes ``standby.signal`` and the ``primary_conninfo``), started on its own port."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    root.chmod(0o755)
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres", "postgres")
+    replica = PrivateCluster(root, free_port())
+    subprocess.run([*_as_postgres(), str(PG_BIN / "pg_basebackup"), "-h", "127.0.0.1", "-p",
+                    str(primary.port), "-U", "postgres", "-D", str(replica.datadir), "-R",
+                    "-X", "stream", "--no-sync", "-c", "fast"],
+                   check=True, capture_output=True, timeout=300)
+    replica.start_options = (f"-p {replica.port} -k {root} -c listen_addresses=127.0.0.1"
+                             " -c fsync=off -c hot_standby_feedback=on")
+    replica.pg_ctl("start", "-w", "-o", replica.start_options)
+    return replica
+
+
+@pytest.fixture(scope="module")
+def private_replica(private_cluster: PrivateCluster, private_settings: Settings
+                    ) -> Iterator[PrivateCluster]:
+    """A streaming replica of the private cluster, with the tiny demo already loaded."""
+    replica = make_replica(private_cluster)
+    try:
+        yield replica
+    finally:
+        try:
+            replica.pg_ctl("stop", "-m", "immediate")
+        except subprocess.CalledProcessError:
+            pass  # a test left it stopped
+        finally:
+            shutil.rmtree(replica.root, ignore_errors=True)

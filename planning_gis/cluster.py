@@ -1,0 +1,135 @@
+"""The reverse proxy in front of the app nodes: nginx's configuration, made by code.
+
+``./run.sh cluster`` and the fault tests (tests/ops/test_cluster_faults.py) write the same file,
+so what is tested is what an operator runs. Why each piece:
+
+* ``upstream`` with both app nodes and ``proxy_next_upstream error timeout http_502 http_504``:
+  a node that is killed refuses connections (or cuts the one in flight before any byte was
+  sent), and nginx sends the request to the other node; ``max_fails=1 fail_timeout=5s`` leaves
+  a dead node out for 5 s at a time instead of trying it on every request.
+* ``proxy_cache`` for tiles and static files, honouring our headers: the app's Cache-Control
+  decides how long an answer is fresh, then nginx revalidates it with our ETag
+  (``proxy_cache_revalidate``: a 304 from the app refreshes the stored copy without a body).
+  ``proxy_cache_lock``: a storm of requests for one cold tile renders it once; the others wait
+  for that answer. The key holds the normalised Accept-Encoding (gzip or not) instead of
+  honouring ``Vary`` itself: every browser spells Accept-Encoding its own way and each spelling
+  would otherwise be a variant of its own.
+* A request with our session cookie (a planner) bypasses the cache and is not stored: the app
+  reads it from the primary, and what it answers is that planner's own fresh view.
+
+On separate machines the same file names the app nodes by their addresses (see README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+SESSION_COOKIE = "qh_session"
+
+
+def nginx_conf(prefix: Path, listen: str, upstreams: list[str], cache_max: str = "2g",
+               worker_processes: int = 1) -> str:
+    """nginx.conf for a proxy on ``listen`` in front of ``upstreams`` (host:port each), with its
+    pid, logs, temporary files and cache under ``prefix``."""
+    prefix = prefix.resolve()
+    servers = "\n".join(f"    server {u} max_fails=1 fail_timeout=5s;" for u in upstreams)
+    temp = prefix / "tmp"
+    cached = f"""
+      proxy_pass http://app;
+      proxy_cache answers;
+      proxy_cache_key $scheme$proxy_host$request_uri$gzip_ok;
+      proxy_ignore_headers Vary;
+      proxy_cache_lock on;
+      proxy_cache_lock_timeout 15s;
+      proxy_cache_lock_age 15s;
+      proxy_cache_revalidate on;
+      proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;
+      proxy_cache_background_update on;
+      proxy_cache_bypass $cookie_{SESSION_COOKIE};
+      proxy_no_cache $cookie_{SESSION_COOKIE};
+      add_header X-Cache $upstream_cache_status always;"""
+    return f"""# Written by planning_gis/cluster.py: edit that, not this file.
+worker_processes {worker_processes};
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 4096; }}
+
+http {{
+  include /etc/nginx/mime.types;
+  log_format json escape=json '{{"time":"$time_iso8601","remote":"$remote_addr",'
+      '"method":"$request_method","path":"$uri","status":$status,'
+      '"bytes":$body_bytes_sent,"seconds":$request_time,"upstream":"$upstream_addr",'
+      '"upstream_status":"$upstream_status","cache":"$upstream_cache_status"}}';
+  access_log {prefix}/access.log json buffer=64k flush=1s;
+  client_body_temp_path {temp}/body;
+  proxy_temp_path {temp}/proxy;
+  fastcgi_temp_path {temp}/fastcgi;
+  uwsgi_temp_path {temp}/uwsgi;
+  scgi_temp_path {temp}/scgi;
+  client_max_body_size 2g;
+  proxy_request_buffering off;
+  keepalive_timeout 30s;
+  keepalive_requests 10000;
+
+  proxy_cache_path {prefix}/cache levels=1:2 keys_zone=answers:32m max_size={cache_max}
+                   inactive=7d use_temp_path=off;
+
+  # gzip or not: the only two variants the app makes (see web/caching.py).
+  map $http_accept_encoding $gzip_ok {{
+    default "";
+    "~*gzip" "gzip";
+  }}
+
+  upstream app {{
+{servers}
+  }}
+
+  server {{
+    listen {listen};
+    proxy_http_version 1.1;
+    proxy_set_header Host $http_host;
+    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    proxy_set_header X-Forwarded-Proto $scheme;
+    proxy_set_header Accept-Encoding $gzip_ok;
+    proxy_connect_timeout 1s;
+    proxy_read_timeout 120s;
+    proxy_next_upstream error timeout http_502 http_504;
+    proxy_next_upstream_tries 2;
+
+    location /tiles/ {{{cached}
+    }}
+    location /static/ {{{cached}
+    }}
+    location / {{
+      proxy_pass http://app;
+    }}
+  }}
+}}
+"""
+
+
+def write_nginx_conf(prefix: Path, listen: str, upstreams: list[str]) -> Path:
+    """Write the configuration and make the folders nginx needs; the file's path."""
+    for sub in ("tmp", "cache"):
+        (prefix / sub).mkdir(parents=True, exist_ok=True)
+    path = prefix / "nginx.conf"
+    path.write_text(nginx_conf(prefix, listen, upstreams), encoding="utf-8")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m planning_gis.cluster",
+                                     description="write nginx.conf for the app nodes")
+    parser.add_argument("prefix", type=Path, help="folder of nginx.conf, logs, cache")
+    parser.add_argument("--listen", required=True, help="address:port nginx listens on")
+    parser.add_argument("--upstream", action="append", required=True,
+                        help="an app node's host:port (repeat)")
+    args = parser.parse_args(argv)
+    print(write_nginx_conf(args.prefix, args.listen, args.upstream))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
