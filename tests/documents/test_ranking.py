@@ -115,8 +115,11 @@ def test_same_ranking_without_diacritics_and_accents_preferred_when_typed(conn, 
     assert accented[:2] == [lake.id, house.id]
     assert _doc_ids(S.search(conn, f"hộ {w}", kinds=("document",)))[:2] == [house.id, lake.id]
     q = f"Hồ {w} được giữ làm hồ điều hòa không"
+    assert _doc_ids(S.search(conn, q, kinds=("document",)))[0] == lake.id
+    # without accents the two are the same words: both found first, in either order (a tie,
+    # broken by where the index stored them, which depends on what else it holds)
     plain = S.search(conn, S.fold(q), kinds=("document",))
-    assert _doc_ids(plain)[0] == _doc_ids(S.search(conn, q, kinds=("document",)))[0] == lake.id
+    assert set(_doc_ids(plain)[:2]) == {lake.id, house.id}
 
 
 def test_decision_number_and_zone_label_come_first_over_documents_citing_them(conn, session,
