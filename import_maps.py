@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "planning_gis.commands.users",
     "planning_gis.commands.jobs",
     "planning_gis.commands.exchange",
+    "planning_gis.commands.backup",
 )
 
 
