@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "planning_gis.commands.jobs",
     "planning_gis.commands.exchange",
     "planning_gis.commands.backup",
+    "planning_gis.commands.publish",
 )
 
 
