@@ -234,6 +234,28 @@ def restore_backup(settings: Settings, src: Path) -> BackupSummary:
                     raise BackupFailed(
                         f"extension {ext} is missing in the target database and this role may "
                         f"not create it: CREATE EXTENSION {ext}; as a superuser first") from exc
+        # The files first (idempotent: a file already there with its bytes is kept), so that a
+        # restore stopped by a missing or damaged file can simply be run again: the database,
+        # restored last in one transaction, is what makes the target non-empty.
+        total = 0
+        data_dir = settings.data_path
+        for rel, meta in files.items():
+            source = src / "files" / rel
+            target = data_dir / rel
+            if target.is_file() and sha256_file(target) == meta["sha256"]:
+                total += meta["size"]
+                continue
+            if not source.is_file():
+                raise StorageUnavailable(f"backup file {source} is missing")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(f".{target.name}.restoring")
+            shutil.copyfile(source, partial)
+            if sha256_file(partial) != meta["sha256"]:
+                partial.unlink()
+                raise BackupFailed(
+                    f"backup file {source} is not the file backed up (sha256 differs)")
+            os.replace(partial, target)
+            total += meta["size"]
         # The extensions exist: every entry of the dump but theirs is restored, in one
         # transaction (a failure leaves the new database empty).
         args, env = _libpq(settings.database_url)
@@ -260,23 +282,5 @@ def restore_backup(settings: Settings, src: Path) -> BackupSummary:
     wrong = {t: (n, counts.get(t)) for t, n in expected.items() if counts.get(t) != n}
     if wrong:
         raise BackupFailed(f"restored row counts differ (table: backed up, restored): {wrong}")
-    total = 0
-    data_dir = settings.data_path
-    for rel, meta in files.items():
-        source = src / "files" / rel
-        target = data_dir / rel
-        if target.is_file() and sha256_file(target) == meta["sha256"]:
-            total += meta["size"]
-            continue
-        if not source.is_file():
-            raise StorageUnavailable(f"backup file {source} is missing")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.restoring")
-        shutil.copyfile(source, partial)
-        if sha256_file(partial) != meta["sha256"]:
-            partial.unlink()
-            raise BackupFailed(f"backup file {source} is not the file backed up (sha256 differs)")
-        os.replace(partial, target)
-        total += meta["size"]
     return BackupSummary(src, len(counts), sum(counts.values()), len(files), total,
                          time.perf_counter() - started)

@@ -118,3 +118,6 @@ def test_a_tampered_file_is_refused(demo: Settings, target: Settings, tmp_path):
     some.write_bytes(b"changed")
     with pytest.raises(backup.BackupFailed, match="sha256"):
         backup.restore_backup(target, folder)
+    # Refused before the database: the target is still empty, so a mended backup may be
+    # restored into it at once.
+    assert set(_counts(target.database_url)) <= {"public.spatial_ref_sys"}
