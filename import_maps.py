@@ -25,6 +25,8 @@ COMMAND_MODULES = (
     "planning_gis.commands.users",
     "planning_gis.commands.jobs",
     "planning_gis.commands.exchange",
+    "planning_gis.commands.backup",
+    "planning_gis.commands.publish",
 )
 
 

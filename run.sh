@@ -328,8 +328,13 @@ cluster() {
   supervise_worker &
   SUPERVISOR_PID=$!
   local conf
+  # The static read side (PMTiles + TileJSON per layer); a layer whose edition did not change
+  # since the last run is kept.
+  "${AS_SERVICE[@]}" "$SPY" import_maps.py publish static "$CLUSTER_DIR/static" \
+    --base-url "http://127.0.0.1:$CLUSTER_PORT/pmtiles" | sed 's/^/  static: /' ||
+    log "static publication failed (the API serves the same tiles): see the message above"
   conf=$("${AS_SERVICE[@]}" "$SPY" -m planning_gis.cluster "$CLUSTER_DIR/nginx" \
-    --listen "127.0.0.1:$CLUSTER_PORT" "${upstreams[@]}")
+    --listen "127.0.0.1:$CLUSTER_PORT" --static "$CLUSTER_DIR/static" "${upstreams[@]}")
   "${AS_SERVICE[@]}" nginx -c "$conf" -p "$CLUSTER_DIR/nginx" -g 'daemon off;' &
   local nginx_pid=$!
   cluster_stop() {
@@ -346,6 +351,7 @@ cluster() {
   done
   log "cluster up:"
   log "  the service (nginx, tile cache)  http://127.0.0.1:$CLUSTER_PORT/"
+  log "  static PMTiles + TileJSON        http://127.0.0.1:$CLUSTER_PORT/pmtiles/zones.json"
   for port in $CLUSTER_NODE_PORTS; do
     log "  app node                         http://127.0.0.1:$port/  (/api/ready, /metrics)"
   done

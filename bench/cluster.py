@@ -12,7 +12,10 @@ that each "cold" figure meets tiles nobody asked for yet: half A on the node dir
 through nginx. Cold = one pass over every tile of the half, 16 clients (each tile rendered by
 the app; through nginx also stored in its cache); warm = wrk for ``--seconds`` over the same
 half, 32 connections (the node answers from its in-process edition cache, nginx from its disk
-cache without asking a node).
+cache without asking a node). Static = the same half read from ``publish static``'s
+``zones.pmtiles`` through nginx's ``/pmtiles/`` (``run.sh cluster`` publishes it into
+``var/cluster/static``) as a PMTiles client reads a tile: one HTTP range request for the tile's
+bytes (the directories are fetched once per client and kept), wrk with 32 connections.
 """
 
 from __future__ import annotations
@@ -38,6 +41,28 @@ def _extent(tiles) -> tuple[float, float, float, float]:
     boxes = [TMS.bounds(t) for t in tiles]
     return (min(b.left for b in boxes), min(b.bottom for b in boxes),
             max(b.right for b in boxes), max(b.top for b in boxes))
+
+
+def archive_ranges(path: Path) -> dict[tuple[int, int, int], tuple[int, int]]:
+    """Each tile of a PMTiles archive: its (offset, length) in the file, from the directories."""
+    from pmtiles.reader import MemorySource
+    from pmtiles.tile import deserialize_directory, deserialize_header, tileid_to_zxy
+
+    get = MemorySource(path.read_bytes())
+    header = deserialize_header(get(0, 127))
+    out: dict[tuple[int, int, int], tuple[int, int]] = {}
+
+    def walk(offset: int, length: int) -> None:
+        for e in deserialize_directory(get(offset, length)):
+            if e.run_length:
+                for i in range(e.run_length):
+                    out[tileid_to_zxy(e.tile_id + i)] = (header["tile_data_offset"] + e.offset,
+                                                         e.length)
+            else:
+                walk(header["leaf_directory_offset"] + e.offset, e.length)
+
+    walk(header["root_offset"], header["root_length"])
+    return out
 
 
 def one_pass(base: str, paths: list[str], clients: int = 16) -> dict[str, float]:
@@ -71,6 +96,8 @@ def main() -> int:
     parser.add_argument("--proxy", default="http://127.0.0.1:8080")
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--zooms", default="14,15,16")
+    parser.add_argument("--static-dir", type=Path, default=ROOT / "var" / "cluster" / "static",
+                        help="publish static's folder that nginx serves under /pmtiles/")
     args = parser.parse_args()
     # The cluster's primary (run.sh cluster's defaults) unless PLANNING_DATABASE_URL says.
     os.environ.setdefault("PLANNING_DATABASE_URL",
@@ -92,6 +119,17 @@ def main() -> int:
         run_wrk(args.node, a, args.seconds, 32))
     row("2 nodes behind nginx, cold cache", one_pass(args.proxy, b))
     row("2 nodes behind nginx, warm cache", run_wrk(args.proxy, b, args.seconds, 32))
+    archive = args.static_dir / "zones.pmtiles"
+    if archive.is_file():
+        where = archive_ranges(archive)
+        half_b = [t for t in tiles[1::2] if (t.z, t.x, t.y) in where]
+        ranges = [f"/pmtiles/zones.pmtiles\tbytes={o}-{o + n - 1}"
+                  for o, n in (where[(t.z, t.x, t.y)] for t in half_b)]
+        if ranges:
+            row(f"static PMTiles through nginx (range requests, {len(ranges)} tiles)",
+                run_wrk(args.proxy, ranges, args.seconds, 32))
+    else:
+        print(f"no {archive}: run import_maps.py publish static {args.static_dir} first")
     table("Tiles through the cluster (same machine: client, nginx, nodes, PostgreSQL)", rows)
     # Look-ups (never cached by nginx: each reaches a node, which reads the replica).
     rng = random.Random(17)

@@ -108,13 +108,19 @@ def uvicorn(venv: Path, app: str, port: int, workers: int, env: dict[str, str]):
                   workers)
 
 
+# A line is a path, or a path, a tab and a Range header value (a PMTiles client's request).
 LUA = """
 local paths = {}
-for line in io.lines("%s") do paths[#paths + 1] = line end
+for line in io.lines("%s") do
+  local p, r = line:match("^([^\t]*)\t?(.*)$")
+  paths[#paths + 1] = {p, r}
+end
 local i = 0
 request = function()
   i = i %% #paths + 1
-  return wrk.format("GET", paths[i], {["Accept-Encoding"] = "gzip"})
+  local headers = {["Accept-Encoding"] = "gzip"}
+  if paths[i][2] ~= "" then headers["Range"] = paths[i][2] end
+  return wrk.format("GET", paths[i][1], headers)
 end
 """
 

@@ -16,6 +16,9 @@ so what is tested is what an operator runs. Why each piece:
   would otherwise be a variant of its own.
 * A request with our session cookie (a planner) bypasses the cache and is not stored: the app
   reads it from the primary, and what it answers is that planner's own fresh view.
+* ``/pmtiles/``: the folder ``import_maps.py publish static`` writes (PMTiles + TileJSON),
+  served as files; nginx answers HTTP range requests on files by itself, which is all a
+  PMTiles client asks. Revalidated by ETag (a republished layer is a new file), CORS open.
 
 On separate machines the same file names the app nodes by their addresses (see README).
 """
@@ -30,10 +33,20 @@ SESSION_COOKIE = "qh_session"
 
 
 def nginx_conf(prefix: Path, listen: str, upstreams: list[str], cache_max: str = "2g",
-               worker_processes: int = 1) -> str:
+               worker_processes: int = 1, static_dir: Path | None = None) -> str:
     """nginx.conf for a proxy on ``listen`` in front of ``upstreams`` (host:port each), with its
-    pid, logs, temporary files and cache under ``prefix``."""
+    pid, logs, temporary files and cache under ``prefix``; ``static_dir`` (the output of
+    ``publish static``) is served under ``/pmtiles/``."""
     prefix = prefix.resolve()
+    static = "" if static_dir is None else f"""
+    location /pmtiles/ {{
+      alias {static_dir.resolve()}/;
+      types {{ application/vnd.pmtiles pmtiles; application/json json; }}
+      add_header Cache-Control "public, max-age=60, must-revalidate" always;
+      add_header Access-Control-Allow-Origin "*" always;
+      add_header Access-Control-Allow-Headers "Range, If-Match" always;
+      add_header Access-Control-Expose-Headers "ETag, Content-Range" always;
+    }}"""
     servers = "\n".join(f"    server {u} max_fails=1 fail_timeout=5s;" for u in upstreams)
     temp = prefix / "tmp"
     cached = f"""
@@ -104,18 +117,22 @@ http {{
     }}
     location / {{
       proxy_pass http://app;
-    }}
+    }}{static}
   }}
 }}
 """
 
 
-def write_nginx_conf(prefix: Path, listen: str, upstreams: list[str]) -> Path:
+def write_nginx_conf(prefix: Path, listen: str, upstreams: list[str],
+                     static_dir: Path | None = None) -> Path:
     """Write the configuration and make the folders nginx needs; the file's path."""
     for sub in ("tmp", "cache"):
         (prefix / sub).mkdir(parents=True, exist_ok=True)
+    if static_dir is not None:
+        static_dir.mkdir(parents=True, exist_ok=True)
     path = prefix / "nginx.conf"
-    path.write_text(nginx_conf(prefix, listen, upstreams), encoding="utf-8")
+    path.write_text(nginx_conf(prefix, listen, upstreams, static_dir=static_dir),
+                    encoding="utf-8")
     return path
 
 
@@ -126,8 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--listen", required=True, help="address:port nginx listens on")
     parser.add_argument("--upstream", action="append", required=True,
                         help="an app node's host:port (repeat)")
+    parser.add_argument("--static", type=Path, default=None,
+                        help="the folder of publish static, served under /pmtiles/")
     args = parser.parse_args(argv)
-    print(write_nginx_conf(args.prefix, args.listen, args.upstream))
+    print(write_nginx_conf(args.prefix, args.listen, args.upstream, args.static))
     return 0
 
 

@@ -31,6 +31,7 @@ from flask import (
     url_for,
 )
 from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -71,8 +72,15 @@ def get_session() -> Session:
 def _close_session(_exc: BaseException | None = None) -> None:
     s = g.pop("orm_session", None)
     if s is not None:
-        s.rollback()
-        s.close()
+        try:
+            s.rollback()
+        except sa_exc.DBAPIError:
+            # The server went away under the request (a restart): the connection is already
+            # invalidated and nothing is left open. Raising here would escape Flask's error
+            # handlers and turn the view's answer (a 503 with Retry-After) into a bare 500.
+            pass
+        finally:
+            s.close()
 
 
 def current_user() -> User | None:

@@ -1,0 +1,217 @@
+"""Static publication of the vector layers: one PMTiles archive and one TileJSON per layer.
+
+Protomaps' approach: the read side as files that nginx, object storage or a CDN serve with
+HTTP range requests, no app node or database behind them. The tiles are the API's own (the
+registry's layers rendered by :func:`layers.mvt.render_tile` on the WebMercatorQuad grid), so
+the archive and ``/tiles/{layer}/{z}/{x}/{y}.mvt`` give the same bytes; they are stored
+gzip-compressed, as PMTiles clients expect for MVT.
+
+Per layer the archive covers the data's extent from the layer's ``minzoom`` to its ``maxzoom``
+capped at ``max_zoom`` (16 by default: beyond it a map client overzooms the z16 tile), and the
+top zoom is lowered further while the tile count would pass ``max_tiles``, so that a city-wide
+layer cannot fill the disk; the TileJSON says the zooms kept.
+
+A layer is written again only when its edition (layers/editions.py) or what was asked of it
+(zoom cap) changed. The edition and the tiles are read in one repeatable-read snapshot, so the
+edition recorded is the data's. Files are written under a temporary name and renamed: a
+reader never sees half an archive.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from morecantile import Tile, TileMatrixSet
+from pmtiles.tile import Compression, TileType, zxy_to_tileid
+from pmtiles.writer import Writer
+from sqlalchemy import Connection, text
+
+from layers import registry
+from layers.editions import layer_edition
+from layers.mvt import layer_bounds, render_tile
+from layers.registry import MVT, Dataset
+from planning_gis import db
+from planning_gis.errors import InvalidInput
+from planning_gis.settings import Settings
+from tiles.grid import get_tms
+
+STATIC_TMS = "WebMercatorQuad"
+DEFAULT_MAX_ZOOM = 16
+DEFAULT_MAX_TILES = 200_000
+#: Bumped when what is written changes shape, so that old archives are written again.
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Published:
+    """What ``publish static`` did for one layer."""
+
+    layer: str
+    edition: int | None
+    minzoom: int
+    maxzoom: int
+    tiles: int  # tiles with data written (empty tiles are left out of the archive)
+    bytes: int
+    seconds: float
+    skipped: bool  # the archive on disk was already of this edition
+
+    def line(self) -> str:
+        if self.skipped:
+            return f"{self.layer}: unchanged (edition {self.edition}), kept"
+        return (f"{self.layer}: edition {self.edition}, z{self.minzoom}-{self.maxzoom}, "
+                f"{self.tiles} tiles, {self.bytes / 1e6:.2f} MB in {self.seconds:.1f} s "
+                f"({self.tiles / max(self.seconds, 1e-6):.0f} tiles/s)")
+
+
+def tile_ranges(tms: TileMatrixSet, bounds: list[float], zoom: int
+                ) -> tuple[range, range]:
+    """The x and y tile ranges covering ``bounds`` (lon/lat) at ``zoom`` (from the grid)."""
+    w, s, e, n = bounds
+    ul = tms.tile(w, n, zoom)
+    lr = tms.tile(e, s, zoom)
+    return range(ul.x, lr.x + 1), range(ul.y, lr.y + 1)
+
+
+def plan_zooms(tms: TileMatrixSet, layer: Dataset, bounds: list[float], max_zoom: int,
+               max_tiles: int) -> range:
+    """The layer's zooms within the caps: its own range, ``max_zoom``, then ``max_tiles``."""
+    top = min(layer.maxzoom, max_zoom)
+    while top >= layer.minzoom:
+        total = 0
+        for z in range(layer.minzoom, top + 1):
+            xs, ys = tile_ranges(tms, bounds, z)
+            total += len(xs) * len(ys)
+        if total <= max_tiles:
+            break
+        top -= 1
+    return range(layer.minzoom, top + 1)
+
+
+def _ordered_tiles(tms: TileMatrixSet, bounds: list[float], zooms: range) -> Iterable[Tile]:
+    """Tiles in PMTiles' tile-id order (zoom, then Hilbert curve): a clustered archive."""
+    for z in zooms:
+        xs, ys = tile_ranges(tms, bounds, z)
+        ids = sorted((zxy_to_tileid(z, x, y), x, y) for x in xs for y in ys)
+        for _, x, y in ids:
+            yield Tile(x, y, z)
+
+
+def tilejson(layer: Dataset, bounds: list[float], zooms: range, edition: int | None,
+             base_url: str) -> dict:
+    """The layer's TileJSON 3.0: the archive's URL in the ``pmtiles://`` form that the
+    ``pmtiles`` JS package's protocol reads, the fields from the registry."""
+    w, s, e, n = bounds
+    archive = f"{base_url.rstrip('/')}/{layer.id}.pmtiles" if base_url else f"{layer.id}.pmtiles"
+    return {
+        "tilejson": "3.0.0",
+        "name": layer.id,
+        "description": f"{layer.tile_title_vi or layer.title_vi} – {layer.tile_title or layer.title}",
+        "scheme": "xyz",
+        "tiles": [f"pmtiles://{archive}/{{z}}/{{x}}/{{y}}"],
+        "pmtiles": archive,
+        "minzoom": zooms.start,
+        "maxzoom": zooms.stop - 1,
+        "bounds": [w, s, e, n],
+        "center": [(w + e) / 2, (s + n) / 2, max(zooms.start, min(12, zooms.stop - 1))],
+        "vector_layers": [{"id": layer.id, "description": layer.tile_title or layer.title,
+                           "minzoom": zooms.start, "maxzoom": zooms.stop - 1,
+                           "fields": layer.tilejson_fields}],
+        "planning": {"format": FORMAT, "edition": edition, "tile_matrix_set": STATIC_TMS},
+    }
+
+
+def _e7(v: float) -> int:
+    return int(round(v * 10_000_000))
+
+
+def _write_archive(path: Path, conn: Connection, layer: Dataset, tms: TileMatrixSet,
+                   bounds: list[float], zooms: range, settings: Settings, meta: dict
+                   ) -> tuple[int, int]:
+    """Render and write the archive to ``path``; (tiles written, bytes). No tile: no file."""
+    count = 0
+    with open(path, "wb") as fh:
+        writer = Writer(fh)
+        for tile in _ordered_tiles(tms, bounds, zooms):
+            body = render_tile(conn, layer, tms, tile, settings)
+            if body:
+                writer.write_tile(zxy_to_tileid(tile.z, tile.x, tile.y),
+                                  gzip.compress(body, compresslevel=6, mtime=0))
+                count += 1
+        if count:
+            w, s, e, n = bounds
+            writer.finalize({
+                "tile_type": TileType.MVT, "tile_compression": Compression.GZIP,
+                "min_lon_e7": _e7(w), "min_lat_e7": _e7(s), "max_lon_e7": _e7(e),
+                "max_lat_e7": _e7(n), "center_zoom": meta["center"][2],
+                "center_lon_e7": _e7(meta["center"][0]), "center_lat_e7": _e7(meta["center"][1]),
+            }, meta)
+    if not count:
+        path.unlink()
+        return 0, 0
+    return count, path.stat().st_size
+
+
+def _previous(outdir: Path, layer_id: str) -> dict | None:
+    try:
+        return json.loads((outdir / f"{layer_id}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def publish_layer(settings: Settings, layer: Dataset, outdir: Path, *,
+                  max_zoom: int = DEFAULT_MAX_ZOOM, max_tiles: int = DEFAULT_MAX_TILES,
+                  force: bool = False, base_url: str = "") -> Published:
+    """Write ``outdir/<layer>.pmtiles`` and ``<layer>.json`` unless they are of this edition."""
+    started = time.perf_counter()
+    tms = get_tms(STATIC_TMS)
+    with db.get_engine(settings).connect() as conn:
+        # One snapshot for the edition and every tile (the edition recorded is the data's).
+        conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+        edition = layer_edition(conn, layer.edition or layer.id)
+        bounds = layer_bounds(conn, layer)
+        zooms = plan_zooms(tms, layer, bounds, max_zoom, max_tiles)
+        prev = _previous(outdir, layer.id)
+        wanted = {"format": FORMAT, "edition": edition, "tile_matrix_set": STATIC_TMS}
+        archive = outdir / f"{layer.id}.pmtiles"
+        if (not force and edition is not None and prev is not None
+                and prev.get("planning") == wanted and prev.get("maxzoom") == zooms.stop - 1
+                and prev.get("minzoom") == zooms.start
+                and (archive.is_file() or not prev.get("tiles"))):
+            return Published(layer.id, edition, zooms.start, zooms.stop - 1, 0, 0,
+                             time.perf_counter() - started, True)
+        if not zooms:
+            raise InvalidInput(f"layer {layer.id}: even z{layer.minzoom} has more than "
+                               f"{max_tiles} tiles over the data; raise --max-tiles")
+        meta = tilejson(layer, bounds, zooms, edition, base_url)
+        partial = outdir / f".{layer.id}.pmtiles.partial"
+        count, size = _write_archive(partial, conn, layer, tms, bounds, zooms, settings, meta)
+        conn.rollback()
+    if count:
+        os.replace(partial, archive)
+    else:
+        meta["tiles"] = []  # nothing to draw: no archive (a PMTiles needs one tile)
+        archive.unlink(missing_ok=True)
+    doc = outdir / f".{layer.id}.json.partial"
+    doc.write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(doc, outdir / f"{layer.id}.json")
+    return Published(layer.id, edition, zooms.start, zooms.stop - 1, count, size,
+                     time.perf_counter() - started, False)
+
+
+def publish_static(settings: Settings, outdir: Path, layer_ids: list[str] | None = None,
+                   **options) -> list[Published]:
+    """Publish every vector layer of the registry (or the named ones) into ``outdir``."""
+    if options.get("max_zoom", DEFAULT_MAX_ZOOM) not in range(0, 23):
+        raise InvalidInput("--max-zoom must be between 0 and 22")
+    if options.get("max_tiles", DEFAULT_MAX_TILES) < 1:
+        raise InvalidInput("--max-tiles must be at least 1")
+    layers = [registry.get(i, MVT) for i in layer_ids] if layer_ids else \
+        list(registry.datasets(MVT))
+    outdir.mkdir(parents=True, exist_ok=True)
+    return [publish_layer(settings, layer, outdir, **options) for layer in layers]
