@@ -14,6 +14,7 @@ from pypdf import PdfReader
 from sqlalchemy import text
 
 from planning_gis.crs import lonlat_to_vn2000
+from tests.conftest import axe_violations
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
 
@@ -67,6 +68,9 @@ def test_page_loads_with_our_tiles_and_legend(page, live_server, artifacts):
     # Vector tiles came from us and were drawn on canvas.
     assert page.locator(".leaflet-tile-container canvas").count() > 0
     page.screenshot(path=str(artifacts / "citizen-desktop-start.png"))
+    assert axe_violations(page, name="map") == []
+    page.click("#layers-btn")
+    assert axe_violations(page, name="map-layers") == []
     _clean(page)
 
 
@@ -83,6 +87,7 @@ def test_tap_a_zone_shows_its_indicators_then_back_and_forward(page, live_server
     assert "Đồ án áp dụng" in panel
     assert "p=" in page.evaluate("location.hash")
     page.screenshot(path=str(artifacts / "citizen-desktop-panel.png"))
+    assert axe_violations(page, name="map-panel") == []
     # English switch: the same panel, translated.
     page.click("#lang")
     assert "Building coverage" in page.inner_text("#panel")
@@ -145,12 +150,14 @@ def test_open_a_document_in_the_page(page, live_server, zone):
             link.click()
         assert resp.value.status == 200 and resp.value.headers["content-type"] == "image/png"
         assert page.locator("#viewer[open] #viewer-pages img").count() >= 1
+        page.wait_for_selector("#viewer-pages img", state="visible")
     else:  # the library has not counted its pages: the viewer offers the PDF itself
         link.click()
         assert page.locator("#viewer[open]").count() == 1
     pdf = page.request.get(live_server + page.get_attribute("#viewer-download", "href"))
     assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
     assert pdf.body().startswith(b"%PDF")
+    assert axe_violations(page, name="viewer") == []
     page.click("#viewer-close")
     _clean(page)
 
@@ -183,6 +190,7 @@ def test_phone_tap_opens_a_bottom_sheet(phone, live_server, zone, artifacts):
     phone.click("#layers-btn")
     assert phone.locator("#layers").is_visible()
     phone.screenshot(path=str(artifacts / "citizen-phone-layers.png"))
+    assert axe_violations(phone, name="phone-layers") == []
     # Nothing is wider than the screen.
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     _clean(phone)

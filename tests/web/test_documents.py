@@ -13,6 +13,7 @@ from pypdf import PdfReader
 from sqlalchemy import text
 
 from planning_gis import db
+from tests.conftest import axe_violations
 
 pytestmark = pytest.mark.db
 
@@ -186,12 +187,27 @@ def test_search_box_and_document_map_in_chromium(page, live_server, artifacts, i
     first = page.inner_html(".search-results li")
     assert "<mark>Cầu</mark>" in first
     page.screenshot(path=str(artifacts / "documents-search-box.png"))
+    assert axe_violations(page, name="library-search") == []
+    # A list of links (axe: an option may not hold a link): the arrows move the focus to them.
+    page.press("#search-q", "ArrowDown")
+    assert page.evaluate("document.activeElement.closest('.search-results li') !== null")
+    page.keyboard.press("ArrowUp")
+    assert page.evaluate("document.activeElement.id") == "search-q"
     page.goto(f"{live_server}/tai-lieu/{ids['doc']}")
     page.wait_for_function("() => document.getElementById('outline-map').dataset.outlines > 0",
                            timeout=10000)
     page.wait_for_function("() => document.querySelector('#trang-1 img').complete", timeout=10000)
     assert page.eval_on_selector("#trang-1 img", "img => img.naturalWidth") > 300
     page.screenshot(path=str(artifacts / "documents-document-page.png"), full_page=True)
+    assert axe_violations(page, name="document") == []
+    page.goto(f"{live_server}/quy-hoach/{ids['plan']}")
+    page.wait_for_function("() => document.getElementById('outline-map').dataset.outlines > 0",
+                           timeout=10000)
+    assert axe_violations(page, name="plan") == []
+    page.goto(f"{live_server}/tim-kiem?q=cau+giay")
+    assert axe_violations(page, name="search-page") == []
+    page.goto(f"{live_server}/tai-lieu")
+    assert axe_violations(page, name="library") == []
     assert page.console_errors == []
     assert page.foreign_requests == []
 
