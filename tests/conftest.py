@@ -304,3 +304,13 @@ def phone(browser, live_server):
     yield pg
     pg.context.close()
     assert pg.csp_violations == []
+
+
+@pytest.fixture
+def small_phone(browser, live_server):
+    """A 360 × 740 touch phone (the narrowest the issue asks for), watched like the page fixture."""
+    pg = open_watched_page(browser, viewport={"width": 360, "height": 740},
+                           device_scale_factor=2, is_mobile=True, has_touch=True)
+    yield pg
+    pg.context.close()
+    assert pg.csp_violations == []

@@ -213,3 +213,49 @@ def test_controls_are_labelled_for_screen_readers(page, live_server):
     page.keyboard.press("Enter")
     page.wait_for_selector("#panel[data-ready]", timeout=10000)
     _clean(page)
+
+
+def test_document_viewer_on_a_360_px_phone(small_phone, live_server, artifacts):
+    """The viewer fills the phone; each page is as wide as the screen, zooms with − / + (then
+    scrolls sideways) and has its text below it; nothing is wider than the screen."""
+    ph = small_phone
+    ph.goto(f"{live_server}/")
+    ph.wait_for_selector("#map[data-ready]")
+    ph.fill("#q", "6631/QĐ-UBND")
+    ph.wait_for_selector("#results .hit", timeout=10000)
+    hits = ph.locator("#results .hit").filter(has=ph.locator(".kind", has_text="Quyết định"))
+    hits.filter(has_text="6631").first.click()
+    ph.wait_for_selector("#viewer[open] #viewer-pages[data-text] .page img", timeout=10000)
+    ph.wait_for_function("() => document.querySelector('#viewer-pages img').complete")
+    box = ph.locator("#viewer").bounding_box()
+    assert box["width"] == pytest.approx(360, abs=1) and box["height"] == pytest.approx(740, abs=1)
+    img = ph.locator("#viewer-pages .page img").first.bounding_box()
+    assert img["width"] >= 340, img
+    text = ph.locator("#viewer-pages .page-text").first
+    assert len(text.inner_text().strip()) > 20
+    assert text.bounding_box()["y"] >= img["y"] + img["height"] - 1  # the text is below the page
+    widths = ("() => { const p = document.getElementById('viewer-pages');"
+              " return [p.scrollWidth, p.clientWidth]; }")
+    scroll, client = ph.evaluate(widths)
+    assert scroll <= client
+    assert ph.evaluate("document.documentElement.scrollWidth") <= 360
+    ph.screenshot(path=str(artifacts / "viewer-phone-360.png"))
+    assert axe_violations(ph, name="viewer-phone") == []
+    # Zoomed twice: the page is twice as wide and scrolls sideways; its text stays on screen.
+    ph.click("#viewer-zoom-in")
+    ph.click("#viewer-zoom-in")
+    assert ph.inner_text("#viewer-zoom-level") == "200 %"
+    ph.wait_for_function("() => { const i = document.querySelector('#viewer-pages img');"
+                         " return i.src.endsWith('dpi=200') && i.complete; }")
+    zoomed = ph.locator("#viewer-pages .page img").first.bounding_box()
+    assert zoomed["width"] == pytest.approx(2 * img["width"], rel=0.02)
+    scroll, client = ph.evaluate(widths)
+    assert scroll > client * 1.8
+    assert text.bounding_box()["width"] <= 360
+    ph.screenshot(path=str(artifacts / "viewer-phone-360-zoomed.png"))
+    ph.click("#viewer-zoom-out")
+    ph.click("#viewer-zoom-out")
+    assert ph.locator("#viewer-zoom-out").is_disabled()
+    ph.click("#viewer-close")
+    assert ph.locator("#viewer[open]").count() == 0
+    _clean(ph)

@@ -212,6 +212,24 @@ def test_search_box_and_document_map_in_chromium(page, live_server, artifacts, i
     assert page.foreign_requests == []
 
 
+@pytest.mark.browser
+def test_document_page_on_a_360_px_phone(small_phone, live_server, artifacts, ids):
+    """On a phone each page image is the full width, its text below it, and nothing is wider
+    than the screen; the image opens at 200 dpi to zoom."""
+    ph = small_phone
+    ph.goto(f"{live_server}/tai-lieu/{ids['doc']}")
+    ph.wait_for_function("() => document.querySelector('#trang-1 img').complete", timeout=10000)
+    img = ph.locator("#trang-1 img").bounding_box()
+    assert img["width"] >= 330, img
+    text = ph.locator("#trang-1 .page-text").bounding_box()
+    assert text["y"] >= img["y"] + img["height"] - 1 and text["width"] >= 330
+    assert ph.evaluate("document.documentElement.scrollWidth") <= 360
+    assert "dpi=200" in ph.get_attribute("#trang-1 .page-body > a", "href")
+    ph.screenshot(path=str(artifacts / "documents-document-phone-360.png"), full_page=True)
+    assert axe_violations(ph, name="document-phone") == []
+    assert ph.console_errors == [] and ph.foreign_requests == []
+
+
 def test_a_file_missing_from_our_store_is_a_500_with_a_reference(client, ids, demo):
     """It was a 404 (as if the document did not exist); the row exists, our file is gone."""
     with db.session_scope(demo) as s:

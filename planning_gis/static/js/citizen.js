@@ -47,7 +47,7 @@
       plotMixed: "Các góc phải cùng một hệ tọa độ (tất cả VN-2000 hoặc tất cả kinh độ/vĩ độ).",
       plotArea: "Diện tích thửa", sharePct: "Tỷ lệ", inPlot: "Diện tích trong thửa", total: "Cộng", plotPdf: "Tải phiếu thông tin (PDF)",
       plotNoZone: "Thửa đất không cắt ô quy hoạch nào.",
-      documents: "Hồ sơ, tài liệu", allDocuments: "Xem tất cả {n} văn bản của đồ án", view: "Xem", page: "Trang", openPdf: "Mở PDF", noPages: "Chưa có ảnh trang; hãy mở hoặc tải tệp PDF.", coords: "Tọa độ", units: "Đơn vị hành chính",
+      documents: "Hồ sơ, tài liệu", allDocuments: "Xem tất cả {n} văn bản của đồ án", view: "Xem", page: "Trang", openPdf: "Mở PDF", zoomPageIn: "Phóng to trang", pageSize: "Cỡ trang", zoomPageOut: "Thu nhỏ trang", pageText: "Chữ của trang", noPageText: "(trang không có chữ)", noPages: "Chưa có ảnh trang; hãy mở hoặc tải tệp PDF.", coords: "Tọa độ", units: "Đơn vị hành chính",
       oldName: "tên cũ", sheetPdf: "Phiếu thông tin (PDF)", ask: "Hỏi đơn vị phụ trách", share: "Chia sẻ", copied: "Đã chép đường dẫn",
       shareLink: "Đường dẫn chia sẻ", noPlan: "Không có đồ án quy hoạch nào tại vị trí này.",
       results: "Kết quả tìm kiếm", noResults: "Không tìm thấy kết quả.", reading: "Đọc là",
@@ -96,7 +96,7 @@
       plotMixed: "All corners must be in one system (all VN-2000 or all lon/lat).",
       plotArea: "Plot area", sharePct: "Share of the plot", inPlot: "Area in the plot", total: "Total", plotPdf: "Download the information sheet (PDF)",
       plotNoZone: "The plot crosses no planning zone.",
-      documents: "Documents", allDocuments: "All {n} documents of the plan", view: "View", page: "Page", openPdf: "Open PDF", noPages: "No page images yet: open or download the PDF.", coords: "Coordinates", units: "Administrative units",
+      documents: "Documents", allDocuments: "All {n} documents of the plan", view: "View", page: "Page", openPdf: "Open PDF", zoomPageIn: "Zoom in on the pages", pageSize: "Page size", zoomPageOut: "Zoom out of the pages", pageText: "Text of the page", noPageText: "(no text on this page)", noPages: "No page images yet: open or download the PDF.", coords: "Coordinates", units: "Administrative units",
       oldName: "former name", sheetPdf: "Information sheet (PDF)", ask: "Ask the responsible unit", share: "Share", copied: "Link copied",
       shareLink: "Link to share", noPlan: "No plan covers this point.",
       results: "Search results", noResults: "Nothing found.", reading: "Read as",
@@ -712,21 +712,73 @@
   // ---- documents in the page ----------------------------------------------------------------
   const viewer = $("#viewer");
   // Pages are shown as images rendered by the library: phones do not draw a PDF inside a page.
+  // Each page is as wide as the viewer (the whole screen on a phone), zoomed with − / + (the
+  // pages then scroll sideways) or the fingers, and its text follows it, so that it can be read,
+  // copied and enlarged by the phone's own text size.
+  const ZOOMS = [1, 1.5, 2, 3];
+  let zoomAt = 0, openSeq = 0;
+  function setPageZoom(i) {
+    zoomAt = Math.max(0, Math.min(ZOOMS.length - 1, i));
+    const pagesEl = $("#viewer-pages");
+    pagesEl.style.setProperty("--page-zoom", String(ZOOMS[zoomAt]));
+    pagesEl.classList.toggle("zoomed", zoomAt > 0);
+    pagesEl.dataset.zoom = String(ZOOMS[zoomAt]);
+    $("#viewer-zoom-out").disabled = zoomAt === 0;
+    $("#viewer-zoom-in").disabled = zoomAt === ZOOMS.length - 1;
+    $("#viewer-zoom-level").textContent = `${Math.round(ZOOMS[zoomAt] * 100)} %`;
+    // Enlarged pages are drawn from the sharper 200 dpi rendering (the library's largest).
+    for (const img of pagesEl.querySelectorAll(".page img")) {
+      const base = img.dataset.src;
+      if (base) img.src = zoomAt > 0 ? `${base}?dpi=200` : base;
+    }
+  }
+  function pageFigures(doc, n) {
+    return Array.from({ length: n }, (_, i) => el("figure", { className: "page" },
+      el("div", { className: "page-image" },
+        el("img", { src: `/documents/${doc}/pages/${i + 1}.png`, alt: `${t("page")} ${i + 1}`, loading: i ? "lazy" : "eager",
+          dataset: { src: `/documents/${doc}/pages/${i + 1}.png` } })),
+      el("figcaption", {}, el("b", {}, `${t("page")} ${i + 1}`),
+        el("div", { className: "page-text", lang: "vi", dataset: { page: String(i + 1) } }))));
+  }
   function openDoc(id, title, pages) {
-    const file = `/documents/${Number(id)}/file`;
+    const doc = Number(id);
+    const file = `/documents/${doc}/file`;
+    const pagesEl = $("#viewer-pages");
     $("#viewer-title").textContent = title;
     $("#viewer-download").href = file;
     $("#viewer-open").href = file;
-    // Without a known page count (text not read yet) only the PDF links are offered.
-    const n = Math.min(Number(pages) || 0, 60);
-    const doc = Number(id);
-    $("#viewer-pages").replaceChildren(...(n ? Array.from({ length: n }, (_, i) =>
-      el("img", { src: `/documents/${doc}/pages/${i + 1}.png`, alt: `${t("page")} ${i + 1}`, loading: i ? "lazy" : "eager" }))
-      : [el("p", {}, t("noPages"))]));
+    // The panel knows the page count; a search hit does not: the document's record then tells.
+    let n = Math.min(Number(pages) || 0, 60);
+    pagesEl.replaceChildren(...(n ? pageFigures(doc, n) : [el("p", { className: "loading" }, t("loading"))]));
+    pagesEl.scrollTo(0, 0);
+    setPageZoom(0);
     viewer.showModal();
+    // The text of each page, read by the library (from the PDF or by OCR), as text.
+    const mine = ++openSeq;
+    fetch(`/api/documents/${doc}`).then((r) => (r.ok ? r.json() : null)).then((d) => {
+      if (mine !== openSeq) return;
+      if (!n) {
+        n = Math.min(Number(d && d.page_count) || 0, 60);
+        // Without a page count (text not read yet) only the PDF links are offered.
+        pagesEl.replaceChildren(...(n ? pageFigures(doc, n) : [el("p", {}, t("noPages"))]));
+      }
+      if (!d || !Array.isArray(d.pages)) return;
+      for (const p of d.pages) {
+        const box = pagesEl.querySelector(`.page-text[data-page="${Number(p.page)}"]`);
+        if (!box) continue;
+        const words = String(p.text ?? "").trim();
+        box.textContent = words || t("noPageText");
+        box.classList.toggle("empty", !words);
+      }
+      pagesEl.dataset.text = "1";
+    }).catch(() => {
+      if (mine === openSeq && !n) pagesEl.replaceChildren(el("p", {}, t("noPages")));
+    });
   }
   $("#viewer-close").addEventListener("click", () => viewer.close());
-  viewer.addEventListener("close", () => { $("#viewer-pages").replaceChildren(); });
+  $("#viewer-zoom-in").addEventListener("click", () => setPageZoom(zoomAt + 1));
+  $("#viewer-zoom-out").addEventListener("click", () => setPageZoom(zoomAt - 1));
+  viewer.addEventListener("close", () => { openSeq++; $("#viewer-pages").replaceChildren(); delete $("#viewer-pages").dataset.text; });
 
   // ---- tap, keyboard ------------------------------------------------------------------------
   map.on("click", (e) => (drawing ? addCorner(e.latlng) : select(e.latlng)));
