@@ -137,7 +137,8 @@
     part.startsWith("<mark>") && part.endsWith("</mark>") ? el("mark", {}, unescapeHtml(part.slice(6, -7))) : unescapeHtml(part));
   const state = { lang: "vi", point: null, info: null, sheet: "", opacity: 80, swipe: false, layers: new Set(DEFAULT.layers), level: "governing" };
   const t = (key) => T[state.lang][key] ?? T.vi[key] ?? key;
-  window.citizenMetrics = { firstTile: null, panelShown: null };
+  // Timings read by bench/citizen.py (ms since navigation, or since the tap / the search).
+  window.citizenMetrics = { firstTile: null, firstZoning: null, panelShown: null, searchStart: null, centred: null };
 
   // ---- numbers and dates, written the Vietnamese way in Vietnamese -------------------------
   function num(v, digits = 1) {
@@ -209,8 +210,15 @@
       mapEl.dataset.firstTile = "1";
     }
   }
-  overlays.zones.on("tileload", firstTile);
-  overlays.governing.on("tileload", () => { mapEl.dataset.zones = String(drawnZones.size); firstTile(); });
+  // The first tile that drew zoning (not only the base fill): the issue's "first zoning tile".
+  function firstZoning() {
+    if (window.citizenMetrics.firstZoning === null && drawnZones.size > 0 && state.layers.has("zones")) {
+      window.citizenMetrics.firstZoning = performance.now();
+      mapEl.dataset.firstZoning = "1";
+    }
+  }
+  overlays.zones.on("tileload", () => { firstTile(); firstZoning(); });
+  overlays.governing.on("tileload", () => { mapEl.dataset.zones = String(drawnZones.size); firstTile(); firstZoning(); });
   // By default the map draws the governing plan's zoning from z12 (the zones layer below, where
   // its tiles hold only the master plans); another level or all of them through the zones layer.
   function syncZoning() {
@@ -804,6 +812,7 @@
   let lastResults = [];
   async function runSearch(q, jump) {
     if (!q.trim()) { hideResults(); return; }
+    if (jump) window.citizenMetrics.searchStart = performance.now();
     let doc;
     try {
       doc = await apiGet(`/api/citizen/find?q=${encodeURIComponent(q)}`);
@@ -847,6 +856,10 @@
   function goTo(r, close = true) {
     const b = bboxBounds(r.bbox);
     if (b) map.fitBounds(b, { maxZoom: 17, animate: false, padding: [20, 20] });
+    if (b && window.citizenMetrics.searchStart !== null) {
+      window.citizenMetrics.centred = performance.now() - window.citizenMetrics.searchStart;
+      window.citizenMetrics.searchStart = null;
+    }
     if (r.kind === "address" && r.point) select(L.latLng(r.point.lat, r.point.lon));
     else if (r.kind === "zone" && b) select(b.getCenter());
     else if (r.kind === "document" || r.kind === "decision") openDoc(r.id, r.title, r.page_count || 0);
