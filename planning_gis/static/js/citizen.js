@@ -177,7 +177,8 @@
     base = vg("units", { fill: true, fillColor: "#f1efe6", fillOpacity: 1, color: "#b9b2a0", weight: 1 }, { zIndex: 0 });
     map.attributionControl.addAttribution("Dữ liệu: Sở QH-KT Hà Nội (minh họa)");
   }
-  base.addTo(map);
+  // The base goes on the map after the zoning (applyState): on a slow phone (six connections,
+  // half a second each) the zoning's tiles are asked for first, the base fill under them next.
 
   // The master plan's big zones stay light so that the detailed zoning drawn over them reads.
   const OPACITY = { chung: 0.28, phan_khu: 0.6 };
@@ -210,15 +211,24 @@
       mapEl.dataset.firstTile = "1";
     }
   }
+  // What the first paint does not need (the legend, the sheets' list, street names) waits for
+  // the first zoning tile, all zoning tiles, or 4 s, whichever comes first, so that it does not
+  // hold a connection the zoning's tiles are waiting for.
+  let mapDrawn;
+  const mapDrawnOnce = new Promise((resolve) => { mapDrawn = resolve; });
+  setTimeout(() => mapDrawn(), 4000);
   // The first tile that drew zoning (not only the base fill): the issue's "first zoning tile".
   function firstZoning() {
     if (window.citizenMetrics.firstZoning === null && drawnZones.size > 0 && state.layers.has("zones")) {
       window.citizenMetrics.firstZoning = performance.now();
       mapEl.dataset.firstZoning = "1";
+      mapDrawn();
     }
   }
   overlays.zones.on("tileload", () => { firstTile(); firstZoning(); });
   overlays.governing.on("tileload", () => { mapEl.dataset.zones = String(drawnZones.size); firstTile(); firstZoning(); });
+  overlays.zones.on("load", () => mapDrawn());
+  overlays.governing.on("load", () => mapDrawn());
   // By default the map draws the governing plan's zoning from z12 (the zones layer below, where
   // its tiles hold only the master plans); another level or all of them through the zones layer.
   function syncZoning() {
@@ -234,6 +244,7 @@
   const labels = L.layerGroup().addTo(map);
   let labelsFor = "";
   async function streetLabels() {
+    await mapDrawnOnce; // names come after the first zoning tile (see mapDrawnOnce)
     if (!state.layers.has("streets") || map.getZoom() < 16) { labels.clearLayers(); labelsFor = ""; return; }
     const b = map.getBounds();
     const key = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(4)).join(",");
@@ -317,6 +328,13 @@
       const levelBefore = state.level;
       state.level = s.level || "governing";
       $("#level").value = state.level;
+      const center = s.center || (s.point ? s.point : (first ? [DEFAULT.lat, DEFAULT.lon] : null));
+      if (center) map.setView(center, s.z || (s.point ? 17 : DEFAULT.z), { animate: false });
+      // The zoning layers once the map has its view (removing a layer mid-start breaks VectorGrid),
+      // then the base and the other layers: their tiles queue behind the zoning's.
+      const hadZones = map.hasLayer(overlays.zones);
+      syncZoning();
+      if (!map.hasLayer(base)) base.addTo(map);
       for (const name of LAYERS) {
         if (name === "zones") continue;
         const on = state.layers.has(name);
@@ -325,11 +343,6 @@
         if (on && !map.hasLayer(overlays[name])) overlays[name].addTo(map);
         if (!on && map.hasLayer(overlays[name])) map.removeLayer(overlays[name]);
       }
-      const center = s.center || (s.point ? s.point : (first ? [DEFAULT.lat, DEFAULT.lon] : null));
-      if (center) map.setView(center, s.z || (s.point ? 17 : DEFAULT.z), { animate: false });
-      // The zoning layers once the map has its view (removing a layer mid-start breaks VectorGrid).
-      const hadZones = map.hasLayer(overlays.zones);
-      syncZoning();
       if (hadZones && map.hasLayer(overlays.zones) && (zoningBefore !== state.layers.has("zones") || levelBefore !== state.level)) overlays.zones.redraw();
       state.opacity = s.opacity; $("#opacity").value = String(s.opacity);
       setSheet(s.sheet || "", s.swipe);
@@ -368,7 +381,7 @@
     ul.replaceChildren(...legendRows.map((r) => el("li", {}, swatch(r.color), el("b", {}, r.code), " ",
       el("span", {}, state.lang === "vi" ? r.name_vi : r.name_en))));
   }
-  fetch("/api/legend").then((r) => r.json()).then((rows) => { legendRows = rows; renderLegend(); });
+  mapDrawnOnce.then(() => fetch("/api/legend")).then((r) => r.json()).then((rows) => { legendRows = rows; renderLegend(); });
 
   const layersCard = $("#layers");
   function toggleLayers(open, focus = true) {
@@ -401,7 +414,9 @@
   let sheets = [];
   let sheetLayer = null;
   const swipeEl = $("#swipe");
-  fetch("/api/sheets").then((r) => r.json()).then((rows) => {
+  // A sheet asked for in the link is fetched at once; otherwise the list waits for the map.
+  const sheetsWanted = new URLSearchParams(location.hash.slice(1)).has("s") ? Promise.resolve() : mapDrawnOnce;
+  sheetsWanted.then(() => fetch("/api/sheets")).then((r) => r.json()).then((rows) => {
     sheets = rows;
     const sel = $("#sheet");
     for (const s of rows) {
