@@ -498,6 +498,19 @@
     return state.lang === "vi" ? (d.detail_vi || d.detail || e.message) : (d.detail || e.message);
   }
 
+  // What changed here: each adjustment in one sentence, with the link to its full comparison; an
+  // empty, hidden slot while it is being asked for (or when the answer failed).
+  function changesSection(info) {
+    if (!info.changes) return el("section", { className: "changes", hidden: true });
+    const vi = state.lang === "vi";
+    const sec = el("section", { className: "changes", "aria-label": t("changesHere") }, el("h3", {}, t("changesHere")));
+    if (!info.changes.length) sec.append(el("p", { className: "muted" }, t("noChanges")));
+    else sec.append(el("ul", { className: "changes-list" }, info.changes.map((c) => el("li", { dataset: { kind: c.kind } },
+      el("span", { dataset: { field: "change" } }, vi ? c.summary_vi : c.summary_en), " ",
+      el("a", { className: "compare-link", href: String(c.links.page) }, t("compareLink"))))));
+    return sec;
+  }
+
   async function select(latlng, { push = true, pan = true } = {}) {
     const tapped = performance.now();
     state.point = [latlng.lat, latlng.lng];
@@ -511,16 +524,24 @@
       const q = `lon=${latlng.lng}&lat=${latlng.lat}`;
       // "What is planned here" is the serving layer's look-up; units and the data's date come beside
       // it, and the red-line answer (is this inside a planned road's reserve?) with them.
-      const [look, place, red, changes] = await Promise.all([apiGet(`/api/lookup?${q}`), apiGet(`/api/citizen/place?${q}`),
-        apiGet(`/api/citizen/red-line?${q}`).catch(() => null), apiGet(`/api/citizen/changes?${q}`).catch(() => null)]);
+      // "What changed here" is asked for once the panel is shown: on a slow phone whose six
+      // connections are busy with tiles, one request fewer before the answer.
+      const [look, place, red] = await Promise.all([apiGet(`/api/lookup?${q}`), apiGet(`/api/citizen/place?${q}`),
+        apiGet(`/api/citizen/red-line?${q}`).catch(() => null)]);
       const info = Object.assign({}, look, { point: look.query, units: place.units, data_date: place.data_date, red,
-        changes: changes ? changes.changes : null });
+        changes: undefined });
       if (!state.point || state.point[0] !== latlng.lat || state.point[1] !== latlng.lng) return; // a newer tap won
       state.info = info;
       renderPanel(info);
       drawSelection(info);
       window.citizenMetrics.panelShown = performance.now() - tapped;
       panel.dataset.ready = "1";
+      apiGet(`/api/citizen/changes?${q}`).then((c) => c.changes, () => null).then((changes) => {
+        if (state.info !== info) return; // another point was chosen meanwhile
+        info.changes = changes;
+        const slot = body.querySelector("section.changes");
+        if (slot) slot.replaceWith(changesSection(info));
+      });
       if (pan && window.matchMedia("(max-width: 899px)").matches) {
         // Keep the point visible above the bottom sheet.
         const y = map.latLngToContainerPoint(latlng).y;
@@ -682,15 +703,7 @@
       }
       parts.push(sec);
     }
-    // What changed here: each adjustment in one sentence, with the link to its full comparison.
-    if (info.changes) {
-      const sec = el("section", { className: "changes", "aria-label": t("changesHere") }, el("h3", {}, t("changesHere")));
-      if (!info.changes.length) sec.append(el("p", { className: "muted" }, t("noChanges")));
-      else sec.append(el("ul", { className: "changes-list" }, info.changes.map((c) => el("li", { dataset: { kind: c.kind } },
-        el("span", { dataset: { field: "change" } }, vi ? c.summary_vi : c.summary_en), " ",
-        el("a", { className: "compare-link", href: String(c.links.page) }, t("compareLink"))))));
-      parts.push(sec);
-    }
+    parts.push(changesSection(info));
     const others = info.plans.filter((p) => !p.governing);
     if (others.length) {
       parts.push(el("section", {}, el("h3", {}, t("others")), el("ul", { className: "others" }, others.map((p) => {
