@@ -158,7 +158,7 @@ def main() -> None:
             browser.close()
         print(f"== 390×844 phone, CPU 4× slower, Fast 3G, cold cache; {args.runs} runs at "
               f"{lat:.5f}, {lon:.5f}")
-        for key, label, bar in (("first_tile_ms", "first map tile (base fill) after navigation", 3000),
+        for key, label, bar in (("first_tile_ms", "first map tile (any layer) after navigation", 3000),
                                 ("first_zoning_ms", "first zoning tile after navigation", 2500),
                                 ("panel_ms", "red-line panel after the tap (in page)", 1000),
                                 ("panel_wall_ms", "red-line panel after the tap (wall)", 1000),
