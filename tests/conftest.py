@@ -269,6 +269,9 @@ def axe_violations(pg, context: str | None = None, *, name: str = "page",
     axe is loaded as a script from our own server (CSP allows 'self', never inline code), only
     into the page under test. ``context`` is a CSS selector to audit one part (an open dialog);
     every violation, blocking or not, is written to ``test-artifacts/axe-NAME.txt``."""
+    if not (PROJECT_ROOT / "planning_gis" / AXE_PATH.lstrip("/")).is_file():
+        raise RuntimeError("axe-core is not in planning_gis/static/vendor: ./run.sh setup installs it"
+                           " (frontend/package.json, frontend/build.sh)")
     if not pg.evaluate("typeof window.axe === 'object'"):
         pg.add_script_tag(url=AXE_PATH)
         pg.wait_for_function("typeof window.axe === 'object'")
