@@ -9,3 +9,7 @@ cp -r "$here/node_modules/leaflet/dist/leaflet.js" "$here/node_modules/leaflet/d
 # The bundled build carries its protobuf decoder (pbf, vector-tile): one file, no other deps.
 cp "$here/node_modules/leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js" \
   "$out/leaflet.vectorgrid/"
+# axe-core: only the browser tests load it (an accessibility audit of every page, run in the page
+# through Playwright, never linked from our templates).
+mkdir -p "$out/axe-core"
+cp "$here/node_modules/axe-core/axe.min.js" "$here/node_modules/axe-core/LICENSE" "$out/axe-core/"

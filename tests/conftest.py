@@ -255,6 +255,41 @@ def open_watched_page(browser, **context_options):
     return pg
 
 
+#: axe-core, installed from npm by ``frontend/`` (``frontend/build.sh`` copies it beside Leaflet).
+AXE_PATH = "/static/vendor/axe-core/axe.min.js"
+#: The issue's bar: no violation of these impacts on any page (moderate and minor are reported).
+AXE_BLOCKING = ("critical", "serious")
+
+
+def axe_violations(pg, context: str | None = None, *, name: str = "page",
+                   blocking: tuple[str, ...] = AXE_BLOCKING) -> list[str]:
+    """Run axe-core in the page as it is now and return its blocking violations, one line each
+    (rule, impact, the first nodes' selectors), so that an assertion names what to fix.
+
+    axe is loaded as a script from our own server (CSP allows 'self', never inline code), only
+    into the page under test. ``context`` is a CSS selector to audit one part (an open dialog);
+    every violation, blocking or not, is written to ``test-artifacts/axe-NAME.txt``."""
+    if not (PROJECT_ROOT / "planning_gis" / AXE_PATH.lstrip("/")).is_file():
+        raise RuntimeError("axe-core is not in planning_gis/static/vendor: ./run.sh setup installs it"
+                           " (frontend/package.json, frontend/build.sh)")
+    if not pg.evaluate("typeof window.axe === 'object'"):
+        pg.add_script_tag(url=AXE_PATH)
+        pg.wait_for_function("typeof window.axe === 'object'")
+    result = pg.evaluate(
+        """async (ctx) => {
+            const r = await axe.run(ctx ? document.querySelector(ctx) : document,
+                                    {resultTypes: ['violations']});
+            return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.map(n => n.target.join(' ') + ' :: ' + (n.failureSummary || '')
+                                       .replace(/\\s+/g, ' ').slice(0, 200))}));
+        }""", context)
+    lines = [f"{v['id']} [{v['impact']}] {v['help']}: " + " | ".join(v["nodes"][:4])
+             for v in result]
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / f"axe-{name}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return [line for v, line in zip(result, lines, strict=True) if v["impact"] in blocking]
+
+
 @pytest.fixture
 def page(browser, live_server):
     """A desktop page (1280 × 800), watched by :func:`open_watched_page`."""
@@ -268,6 +303,16 @@ def page(browser, live_server):
 def phone(browser, live_server):
     """A 390 × 844 touch phone, watched like the page fixture."""
     pg = open_watched_page(browser, viewport={"width": 390, "height": 844},
+                           device_scale_factor=2, is_mobile=True, has_touch=True)
+    yield pg
+    pg.context.close()
+    assert pg.csp_violations == []
+
+
+@pytest.fixture
+def small_phone(browser, live_server):
+    """A 360 × 740 touch phone (the narrowest the issue asks for), watched like the page fixture."""
+    pg = open_watched_page(browser, viewport={"width": 360, "height": 740},
                            device_scale_factor=2, is_mobile=True, has_touch=True)
     yield pg
     pg.context.close()

@@ -14,6 +14,7 @@ from pypdf import PdfReader
 from sqlalchemy import text
 
 from planning_gis.crs import lonlat_to_vn2000
+from tests.conftest import axe_violations
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
 
@@ -67,6 +68,9 @@ def test_page_loads_with_our_tiles_and_legend(page, live_server, artifacts):
     # Vector tiles came from us and were drawn on canvas.
     assert page.locator(".leaflet-tile-container canvas").count() > 0
     page.screenshot(path=str(artifacts / "citizen-desktop-start.png"))
+    assert axe_violations(page, name="map") == []
+    page.click("#layers-btn")
+    assert axe_violations(page, name="map-layers") == []
     _clean(page)
 
 
@@ -83,6 +87,7 @@ def test_tap_a_zone_shows_its_indicators_then_back_and_forward(page, live_server
     assert "Đồ án áp dụng" in panel
     assert "p=" in page.evaluate("location.hash")
     page.screenshot(path=str(artifacts / "citizen-desktop-panel.png"))
+    assert axe_violations(page, name="map-panel") == []
     # English switch: the same panel, translated.
     page.click("#lang")
     assert "Building coverage" in page.inner_text("#panel")
@@ -145,12 +150,14 @@ def test_open_a_document_in_the_page(page, live_server, zone):
             link.click()
         assert resp.value.status == 200 and resp.value.headers["content-type"] == "image/png"
         assert page.locator("#viewer[open] #viewer-pages img").count() >= 1
+        page.wait_for_selector("#viewer-pages img", state="visible")
     else:  # the library has not counted its pages: the viewer offers the PDF itself
         link.click()
         assert page.locator("#viewer[open]").count() == 1
     pdf = page.request.get(live_server + page.get_attribute("#viewer-download", "href"))
     assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
     assert pdf.body().startswith(b"%PDF")
+    assert axe_violations(page, name="viewer") == []
     page.click("#viewer-close")
     _clean(page)
 
@@ -183,6 +190,7 @@ def test_phone_tap_opens_a_bottom_sheet(phone, live_server, zone, artifacts):
     phone.click("#layers-btn")
     assert phone.locator("#layers").is_visible()
     phone.screenshot(path=str(artifacts / "citizen-phone-layers.png"))
+    assert axe_violations(phone, name="phone-layers") == []
     # Nothing is wider than the screen.
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     _clean(phone)
@@ -205,3 +213,49 @@ def test_controls_are_labelled_for_screen_readers(page, live_server):
     page.keyboard.press("Enter")
     page.wait_for_selector("#panel[data-ready]", timeout=10000)
     _clean(page)
+
+
+def test_document_viewer_on_a_360_px_phone(small_phone, live_server, artifacts):
+    """The viewer fills the phone; each page is as wide as the screen, zooms with − / + (then
+    scrolls sideways) and has its text below it; nothing is wider than the screen."""
+    ph = small_phone
+    ph.goto(f"{live_server}/")
+    ph.wait_for_selector("#map[data-ready]")
+    ph.fill("#q", "6631/QĐ-UBND")
+    ph.wait_for_selector("#results .hit", timeout=10000)
+    hits = ph.locator("#results .hit").filter(has=ph.locator(".kind", has_text="Quyết định"))
+    hits.filter(has_text="6631").first.click()
+    ph.wait_for_selector("#viewer[open] #viewer-pages[data-text] .page img", timeout=10000)
+    ph.wait_for_function("() => document.querySelector('#viewer-pages img').complete")
+    box = ph.locator("#viewer").bounding_box()
+    assert box["width"] == pytest.approx(360, abs=1) and box["height"] == pytest.approx(740, abs=1)
+    img = ph.locator("#viewer-pages .page img").first.bounding_box()
+    assert img["width"] >= 340, img
+    text = ph.locator("#viewer-pages .page-text").first
+    assert len(text.inner_text().strip()) > 20
+    assert text.bounding_box()["y"] >= img["y"] + img["height"] - 1  # the text is below the page
+    widths = ("() => { const p = document.getElementById('viewer-pages');"
+              " return [p.scrollWidth, p.clientWidth]; }")
+    scroll, client = ph.evaluate(widths)
+    assert scroll <= client
+    assert ph.evaluate("document.documentElement.scrollWidth") <= 360
+    ph.screenshot(path=str(artifacts / "viewer-phone-360.png"))
+    assert axe_violations(ph, name="viewer-phone") == []
+    # Zoomed twice: the page is twice as wide and scrolls sideways; its text stays on screen.
+    ph.click("#viewer-zoom-in")
+    ph.click("#viewer-zoom-in")
+    assert ph.inner_text("#viewer-zoom-level") == "200 %"
+    ph.wait_for_function("() => { const i = document.querySelector('#viewer-pages img');"
+                         " return i.src.endsWith('dpi=200') && i.complete; }")
+    zoomed = ph.locator("#viewer-pages .page img").first.bounding_box()
+    assert zoomed["width"] == pytest.approx(2 * img["width"], rel=0.02)
+    scroll, client = ph.evaluate(widths)
+    assert scroll > client * 1.8
+    assert text.bounding_box()["width"] <= 360
+    ph.screenshot(path=str(artifacts / "viewer-phone-360-zoomed.png"))
+    ph.click("#viewer-zoom-out")
+    ph.click("#viewer-zoom-out")
+    assert ph.locator("#viewer-zoom-out").is_disabled()
+    ph.click("#viewer-close")
+    assert ph.locator("#viewer[open]").count() == 0
+    _clean(ph)

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import text
 
-from tests.conftest import open_watched_page
+from tests.conftest import axe_violations, open_watched_page
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
 
@@ -120,6 +120,7 @@ def test_plot_typed_as_vn2000_corners_and_drawn_on_the_map(page, live_server, en
     page.goto(f"{live_server}/")
     page.wait_for_selector("#map[data-ready]")
     page.click("#plot-btn")
+    assert axe_violations(page, name="plot-dialog") == []
     # X (northing) first, as on a land certificate, with corner numbers and decimal commas.
     page.fill("#plot-text", "\n".join(f"{i + 1} {x:.1f} {y:.1f}".replace(".", ",")
                                       for i, (x, y) in enumerate(corners)))
@@ -134,6 +135,7 @@ def test_plot_typed_as_vn2000_corners_and_drawn_on_the_map(page, live_server, en
         const b = new Uint8Array(await r.arrayBuffer());
         return String.fromCharCode(...b.slice(0, 5)); }""")
     assert pdf == "%PDF-"
+    assert axe_violations(page, name="plot-result") == []
     # Swapped order (Y X) is explained in Vietnamese, not guessed.
     page.fill("#plot-text", "\n".join(f"{y:.1f} {x:.1f}" for x, y in corners))
     page.click("#plot-submit")
@@ -142,6 +144,7 @@ def test_plot_typed_as_vn2000_corners_and_drawn_on_the_map(page, live_server, en
     page.fill("#plot-text", "abc")
     page.click("#plot-submit")
     assert "Không đọc được" in page.inner_text("#plot-result .error")
+    assert axe_violations(page, name="plot-error") == []
     # Drawn: three taps on the map, then "Xong".
     assert page.locator("#draw-bar").is_hidden()
     page.click("#plot-draw")
@@ -211,6 +214,7 @@ def test_screenshots_with_the_sheet_overlay(page, phone, live_server, traced, ar
         pg.wait_for_selector("#panel[data-ready]", timeout=10000)
         pg.wait_for_load_state("networkidle")
         pg.screenshot(path=str(artifacts / f"citizen-{name}-sheet-panel.png"))
+        assert axe_violations(pg, name=f"{name}-sheet-panel") == []
         assert pg.evaluate("document.documentElement.scrollWidth") <= pg.viewport_size["width"]
         _clean(pg)
     phone.click("#layers-btn")

@@ -13,6 +13,7 @@ from pypdf import PdfReader
 from sqlalchemy import text
 
 from planning_gis import db
+from tests.conftest import axe_violations
 
 pytestmark = pytest.mark.db
 
@@ -186,14 +187,47 @@ def test_search_box_and_document_map_in_chromium(page, live_server, artifacts, i
     first = page.inner_html(".search-results li")
     assert "<mark>Cầu</mark>" in first
     page.screenshot(path=str(artifacts / "documents-search-box.png"))
+    assert axe_violations(page, name="library-search") == []
+    # A list of links (axe: an option may not hold a link): the arrows move the focus to them.
+    page.press("#search-q", "ArrowDown")
+    assert page.evaluate("document.activeElement.closest('.search-results li') !== null")
+    page.keyboard.press("ArrowUp")
+    assert page.evaluate("document.activeElement.id") == "search-q"
     page.goto(f"{live_server}/tai-lieu/{ids['doc']}")
     page.wait_for_function("() => document.getElementById('outline-map').dataset.outlines > 0",
                            timeout=10000)
     page.wait_for_function("() => document.querySelector('#trang-1 img').complete", timeout=10000)
     assert page.eval_on_selector("#trang-1 img", "img => img.naturalWidth") > 300
     page.screenshot(path=str(artifacts / "documents-document-page.png"), full_page=True)
+    assert axe_violations(page, name="document") == []
+    page.goto(f"{live_server}/quy-hoach/{ids['plan']}")
+    page.wait_for_function("() => document.getElementById('outline-map').dataset.outlines > 0",
+                           timeout=10000)
+    assert axe_violations(page, name="plan") == []
+    page.goto(f"{live_server}/tim-kiem?q=cau+giay")
+    assert axe_violations(page, name="search-page") == []
+    page.goto(f"{live_server}/tai-lieu")
+    assert axe_violations(page, name="library") == []
     assert page.console_errors == []
     assert page.foreign_requests == []
+
+
+@pytest.mark.browser
+def test_document_page_on_a_360_px_phone(small_phone, live_server, artifacts, ids):
+    """On a phone each page image is the full width, its text below it, and nothing is wider
+    than the screen; the image opens at 200 dpi to zoom."""
+    ph = small_phone
+    ph.goto(f"{live_server}/tai-lieu/{ids['doc']}")
+    ph.wait_for_function("() => document.querySelector('#trang-1 img').complete", timeout=10000)
+    img = ph.locator("#trang-1 img").bounding_box()
+    assert img["width"] >= 330, img
+    text = ph.locator("#trang-1 .page-text").bounding_box()
+    assert text["y"] >= img["y"] + img["height"] - 1 and text["width"] >= 330
+    assert ph.evaluate("document.documentElement.scrollWidth") <= 360
+    assert "dpi=200" in ph.get_attribute("#trang-1 .page-body > a", "href")
+    ph.screenshot(path=str(artifacts / "documents-document-phone-360.png"), full_page=True)
+    assert axe_violations(ph, name="document-phone") == []
+    assert ph.console_errors == [] and ph.foreign_requests == []
 
 
 def test_a_file_missing_from_our_store_is_a_500_with_a_reference(client, ids, demo):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import open_watched_page  # noqa: F401 - the fixtures' helper
+from tests.conftest import axe_violations
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
 
@@ -51,6 +51,7 @@ def test_street_tap_red_line_plot_and_sheet(page, live_server, road, artifacts):
     # The permalink keeps the tapped point exactly.
     assert f"p={road.lat},{road.lon}" in page.evaluate("location.hash")
     page.screenshot(path=str(artifacts / "red-line-panel.png"))
+    assert axe_violations(page, name="red-line-panel") == []
     # The plot: corners typed as on a land certificate (X north first), straddling the red line.
     e, n = road.e, road.n + road.width_m / 2 - 10  # 10 m inside the reserve ... 10 m outside
     corners = [(n, e - 10), (n, e + 10), (n + 20, e + 10), (n + 20, e - 10)]
@@ -70,6 +71,7 @@ def test_street_tap_red_line_plot_and_sheet(page, live_server, road, artifacts):
         return String.fromCharCode(...b.slice(0, 5)); }""")
     assert pdf == "%PDF-"
     page.screenshot(path=str(artifacts / "red-line-plot.png"))
+    assert axe_violations(page, name="red-line-plot") == []
     assert page.console_errors == [] and page.foreign_requests == []
 
 
@@ -80,6 +82,7 @@ def test_old_ward_name_finds_the_new_ward(page, live_server):
     page.wait_for_selector("#results .hit", timeout=10000)
     first = page.locator("#results .hit").first.inner_text()
     assert "Phường Dịch Vọng" in first and "nay thuộc Phường" in first
+    assert axe_violations(page, name="search-results") == []
     assert page.console_errors == [] and page.foreign_requests == []
 
 

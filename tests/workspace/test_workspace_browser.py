@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from planning_gis.demo.accounts import DEMO_PLANNER_PASSWORD, planner_email
+from tests.conftest import axe_violations
 from tests.workspace.conftest import CAU_GIAY, plan_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.db]
@@ -22,6 +23,7 @@ def test_planner_takes_a_scan_to_the_public_map(page, live_server, demo, simulat
     page.fill("input[name=password]", DEMO_PLANNER_PASSWORD)
     page.click("#login-form button[type=submit]")
     page.wait_for_selector("#plans")
+    assert axe_violations(page, name="workspace-plans") == []
     plan_id = plan_of(demo, CAU_GIAY)
     page.goto(f"{live_server}/quan-tri/do-an/{plan_id}")
     page.fill("#upload-form input[name=title]", "Tờ thử nghiệm trình duyệt")
@@ -37,6 +39,7 @@ def test_planner_takes_a_scan_to_the_public_map(page, live_server, demo, simulat
     page.wait_for_selector("#methods-table tr.chosen")
     chosen = page.inner_text("#chosen-method")
     assert chosen
+    assert axe_violations(page, name="workspace-editor") == []
     # draw the neatline: click its corners on the scan, then save
     page.click("#mode-mask")
     page.locator("#scan-map").scroll_into_view_if_needed()

@@ -12,7 +12,7 @@
       searchLabel: "Tìm địa danh, đồ án, ô đất, số quyết định hoặc tọa độ",
       searchPlaceholder: "Tìm: Xuân Thủy, Cầu Giấy, 1259/QĐ-TTg, X Y…", search: "Tìm kiếm",
       searchHint: "Tọa độ VN-2000 nhập theo thứ tự X (Bắc) rồi Y (Đông); hoặc kinh độ, vĩ độ.",
-      locate: "Vị trí của tôi", layersBtn: "Lớp & chú giải", langAria: "English", close: "Đóng",
+      locate: "Vị trí của tôi", layersBtn: "Lớp & chú giải", langAria: "EN – English", close: "Đóng",
       mapAria: "Bản đồ quy hoạch. Chạm hoặc nhấn Enter để tra cứu tại tâm bản đồ.",
       swipeLabel: "So sánh: kéo để chia bản đồ quét và ô quy hoạch",
       layers: "Lớp bản đồ", lyrZones: "Quy hoạch sử dụng đất", lyrRedlines: "Chỉ giới đường đỏ",
@@ -47,7 +47,7 @@
       plotMixed: "Các góc phải cùng một hệ tọa độ (tất cả VN-2000 hoặc tất cả kinh độ/vĩ độ).",
       plotArea: "Diện tích thửa", sharePct: "Tỷ lệ", inPlot: "Diện tích trong thửa", total: "Cộng", plotPdf: "Tải phiếu thông tin (PDF)",
       plotNoZone: "Thửa đất không cắt ô quy hoạch nào.",
-      documents: "Hồ sơ, tài liệu", allDocuments: "Xem tất cả {n} văn bản của đồ án", view: "Xem", page: "Trang", openPdf: "Mở PDF", noPages: "Chưa có ảnh trang; hãy mở hoặc tải tệp PDF.", coords: "Tọa độ", units: "Đơn vị hành chính",
+      documents: "Hồ sơ, tài liệu", allDocuments: "Xem tất cả {n} văn bản của đồ án", view: "Xem", page: "Trang", openPdf: "Mở PDF", zoomPageIn: "Phóng to trang", pageSize: "Cỡ trang", zoomPageOut: "Thu nhỏ trang", pageText: "Chữ của trang", noPageText: "(trang không có chữ)", noPages: "Chưa có ảnh trang; hãy mở hoặc tải tệp PDF.", coords: "Tọa độ", units: "Đơn vị hành chính",
       oldName: "tên cũ", sheetPdf: "Phiếu thông tin (PDF)", ask: "Hỏi đơn vị phụ trách", share: "Chia sẻ", copied: "Đã chép đường dẫn",
       shareLink: "Đường dẫn chia sẻ", noPlan: "Không có đồ án quy hoạch nào tại vị trí này.",
       results: "Kết quả tìm kiếm", noResults: "Không tìm thấy kết quả.", reading: "Đọc là",
@@ -61,7 +61,7 @@
       searchLabel: "Search places, plans, zones, decision numbers or coordinates",
       searchPlaceholder: "Search: Xuan Thuy, Cau Giay, 1259/QĐ-TTg, X Y…", search: "Search",
       searchHint: "VN-2000 coordinates: X (northing) first, then Y (easting); or lon, lat.",
-      locate: "My location", layersBtn: "Layers & legend", langAria: "Tiếng Việt", close: "Close",
+      locate: "My location", layersBtn: "Layers & legend", langAria: "VI – Tiếng Việt", close: "Close",
       mapAria: "Planning map. Tap, or press Enter to look up the centre of the map.",
       swipeLabel: "Compare: drag to split the scan and the zones",
       layers: "Map layers", lyrZones: "Land-use zoning", lyrRedlines: "Red boundary lines",
@@ -96,7 +96,7 @@
       plotMixed: "All corners must be in one system (all VN-2000 or all lon/lat).",
       plotArea: "Plot area", sharePct: "Share of the plot", inPlot: "Area in the plot", total: "Total", plotPdf: "Download the information sheet (PDF)",
       plotNoZone: "The plot crosses no planning zone.",
-      documents: "Documents", allDocuments: "All {n} documents of the plan", view: "View", page: "Page", openPdf: "Open PDF", noPages: "No page images yet: open or download the PDF.", coords: "Coordinates", units: "Administrative units",
+      documents: "Documents", allDocuments: "All {n} documents of the plan", view: "View", page: "Page", openPdf: "Open PDF", zoomPageIn: "Zoom in on the pages", pageSize: "Page size", zoomPageOut: "Zoom out of the pages", pageText: "Text of the page", noPageText: "(no text on this page)", noPages: "No page images yet: open or download the PDF.", coords: "Coordinates", units: "Administrative units",
       oldName: "former name", sheetPdf: "Information sheet (PDF)", ask: "Ask the responsible unit", share: "Share", copied: "Link copied",
       shareLink: "Link to share", noPlan: "No plan covers this point.",
       results: "Search results", noResults: "Nothing found.", reading: "Read as",
@@ -137,7 +137,8 @@
     part.startsWith("<mark>") && part.endsWith("</mark>") ? el("mark", {}, unescapeHtml(part.slice(6, -7))) : unescapeHtml(part));
   const state = { lang: "vi", point: null, info: null, sheet: "", opacity: 80, swipe: false, layers: new Set(DEFAULT.layers), level: "governing" };
   const t = (key) => T[state.lang][key] ?? T.vi[key] ?? key;
-  window.citizenMetrics = { firstTile: null, panelShown: null };
+  // Timings read by bench/citizen.py (ms since navigation, or since the tap / the search).
+  window.citizenMetrics = { firstTile: null, firstZoning: null, panelShown: null, searchStart: null, centred: null };
 
   // ---- numbers and dates, written the Vietnamese way in Vietnamese -------------------------
   function num(v, digits = 1) {
@@ -176,7 +177,8 @@
     base = vg("units", { fill: true, fillColor: "#f1efe6", fillOpacity: 1, color: "#b9b2a0", weight: 1 }, { zIndex: 0 });
     map.attributionControl.addAttribution("Dữ liệu: Sở QH-KT Hà Nội (minh họa)");
   }
-  base.addTo(map);
+  // The base goes on the map after the zoning (applyState): on a slow phone (six connections,
+  // half a second each) the zoning's tiles are asked for first, the base fill under them next.
 
   // The master plan's big zones stay light so that the detailed zoning drawn over them reads.
   const OPACITY = { chung: 0.28, phan_khu: 0.6 };
@@ -209,8 +211,24 @@
       mapEl.dataset.firstTile = "1";
     }
   }
-  overlays.zones.on("tileload", firstTile);
-  overlays.governing.on("tileload", () => { mapEl.dataset.zones = String(drawnZones.size); firstTile(); });
+  // What the first paint does not need (the legend, the sheets' list, street names) waits for
+  // the first zoning tile, all zoning tiles, or 4 s, whichever comes first, so that it does not
+  // hold a connection the zoning's tiles are waiting for.
+  let mapDrawn;
+  const mapDrawnOnce = new Promise((resolve) => { mapDrawn = resolve; });
+  setTimeout(() => mapDrawn(), 4000);
+  // The first tile that drew zoning (not only the base fill): the issue's "first zoning tile".
+  function firstZoning() {
+    if (window.citizenMetrics.firstZoning === null && drawnZones.size > 0 && state.layers.has("zones")) {
+      window.citizenMetrics.firstZoning = performance.now();
+      mapEl.dataset.firstZoning = "1";
+      mapDrawn();
+    }
+  }
+  overlays.zones.on("tileload", () => { firstTile(); firstZoning(); });
+  overlays.governing.on("tileload", () => { mapEl.dataset.zones = String(drawnZones.size); firstTile(); firstZoning(); });
+  overlays.zones.on("load", () => mapDrawn());
+  overlays.governing.on("load", () => mapDrawn());
   // By default the map draws the governing plan's zoning from z12 (the zones layer below, where
   // its tiles hold only the master plans); another level or all of them through the zones layer.
   function syncZoning() {
@@ -226,6 +244,7 @@
   const labels = L.layerGroup().addTo(map);
   let labelsFor = "";
   async function streetLabels() {
+    await mapDrawnOnce; // names come after the first zoning tile (see mapDrawnOnce)
     if (!state.layers.has("streets") || map.getZoom() < 16) { labels.clearLayers(); labelsFor = ""; return; }
     const b = map.getBounds();
     const key = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(4)).join(",");
@@ -309,6 +328,13 @@
       const levelBefore = state.level;
       state.level = s.level || "governing";
       $("#level").value = state.level;
+      const center = s.center || (s.point ? s.point : (first ? [DEFAULT.lat, DEFAULT.lon] : null));
+      if (center) map.setView(center, s.z || (s.point ? 17 : DEFAULT.z), { animate: false });
+      // The zoning layers once the map has its view (removing a layer mid-start breaks VectorGrid),
+      // then the base and the other layers: their tiles queue behind the zoning's.
+      const hadZones = map.hasLayer(overlays.zones);
+      syncZoning();
+      if (!map.hasLayer(base)) base.addTo(map);
       for (const name of LAYERS) {
         if (name === "zones") continue;
         const on = state.layers.has(name);
@@ -317,11 +343,6 @@
         if (on && !map.hasLayer(overlays[name])) overlays[name].addTo(map);
         if (!on && map.hasLayer(overlays[name])) map.removeLayer(overlays[name]);
       }
-      const center = s.center || (s.point ? s.point : (first ? [DEFAULT.lat, DEFAULT.lon] : null));
-      if (center) map.setView(center, s.z || (s.point ? 17 : DEFAULT.z), { animate: false });
-      // The zoning layers once the map has its view (removing a layer mid-start breaks VectorGrid).
-      const hadZones = map.hasLayer(overlays.zones);
-      syncZoning();
       if (hadZones && map.hasLayer(overlays.zones) && (zoningBefore !== state.layers.has("zones") || levelBefore !== state.level)) overlays.zones.redraw();
       state.opacity = s.opacity; $("#opacity").value = String(s.opacity);
       setSheet(s.sheet || "", s.swipe);
@@ -360,7 +381,7 @@
     ul.replaceChildren(...legendRows.map((r) => el("li", {}, swatch(r.color), el("b", {}, r.code), " ",
       el("span", {}, state.lang === "vi" ? r.name_vi : r.name_en))));
   }
-  fetch("/api/legend").then((r) => r.json()).then((rows) => { legendRows = rows; renderLegend(); });
+  mapDrawnOnce.then(() => fetch("/api/legend")).then((r) => r.json()).then((rows) => { legendRows = rows; renderLegend(); });
 
   const layersCard = $("#layers");
   function toggleLayers(open, focus = true) {
@@ -393,7 +414,9 @@
   let sheets = [];
   let sheetLayer = null;
   const swipeEl = $("#swipe");
-  fetch("/api/sheets").then((r) => r.json()).then((rows) => {
+  // A sheet asked for in the link is fetched at once; otherwise the list waits for the map.
+  const sheetsWanted = new URLSearchParams(location.hash.slice(1)).has("s") ? Promise.resolve() : mapDrawnOnce;
+  sheetsWanted.then(() => fetch("/api/sheets")).then((r) => r.json()).then((rows) => {
     sheets = rows;
     const sel = $("#sheet");
     for (const s of rows) {
@@ -475,6 +498,19 @@
     return state.lang === "vi" ? (d.detail_vi || d.detail || e.message) : (d.detail || e.message);
   }
 
+  // What changed here: each adjustment in one sentence, with the link to its full comparison; an
+  // empty, hidden slot while it is being asked for (or when the answer failed).
+  function changesSection(info) {
+    if (!info.changes) return el("section", { className: "changes", hidden: true });
+    const vi = state.lang === "vi";
+    const sec = el("section", { className: "changes", "aria-label": t("changesHere") }, el("h3", {}, t("changesHere")));
+    if (!info.changes.length) sec.append(el("p", { className: "muted" }, t("noChanges")));
+    else sec.append(el("ul", { className: "changes-list" }, info.changes.map((c) => el("li", { dataset: { kind: c.kind } },
+      el("span", { dataset: { field: "change" } }, vi ? c.summary_vi : c.summary_en), " ",
+      el("a", { className: "compare-link", href: String(c.links.page) }, t("compareLink"))))));
+    return sec;
+  }
+
   async function select(latlng, { push = true, pan = true } = {}) {
     const tapped = performance.now();
     state.point = [latlng.lat, latlng.lng];
@@ -488,16 +524,24 @@
       const q = `lon=${latlng.lng}&lat=${latlng.lat}`;
       // "What is planned here" is the serving layer's look-up; units and the data's date come beside
       // it, and the red-line answer (is this inside a planned road's reserve?) with them.
-      const [look, place, red, changes] = await Promise.all([apiGet(`/api/lookup?${q}`), apiGet(`/api/citizen/place?${q}`),
-        apiGet(`/api/citizen/red-line?${q}`).catch(() => null), apiGet(`/api/citizen/changes?${q}`).catch(() => null)]);
+      // "What changed here" is asked for once the panel is shown: on a slow phone whose six
+      // connections are busy with tiles, one request fewer before the answer.
+      const [look, place, red] = await Promise.all([apiGet(`/api/lookup?${q}`), apiGet(`/api/citizen/place?${q}`),
+        apiGet(`/api/citizen/red-line?${q}`).catch(() => null)]);
       const info = Object.assign({}, look, { point: look.query, units: place.units, data_date: place.data_date, red,
-        changes: changes ? changes.changes : null });
+        changes: undefined });
       if (!state.point || state.point[0] !== latlng.lat || state.point[1] !== latlng.lng) return; // a newer tap won
       state.info = info;
       renderPanel(info);
       drawSelection(info);
       window.citizenMetrics.panelShown = performance.now() - tapped;
       panel.dataset.ready = "1";
+      apiGet(`/api/citizen/changes?${q}`).then((c) => c.changes, () => null).then((changes) => {
+        if (state.info !== info) return; // another point was chosen meanwhile
+        info.changes = changes;
+        const slot = body.querySelector("section.changes");
+        if (slot) slot.replaceWith(changesSection(info));
+      });
       if (pan && window.matchMedia("(max-width: 899px)").matches) {
         // Keep the point visible above the bottom sheet.
         const y = map.latLngToContainerPoint(latlng).y;
@@ -659,15 +703,7 @@
       }
       parts.push(sec);
     }
-    // What changed here: each adjustment in one sentence, with the link to its full comparison.
-    if (info.changes) {
-      const sec = el("section", { className: "changes", "aria-label": t("changesHere") }, el("h3", {}, t("changesHere")));
-      if (!info.changes.length) sec.append(el("p", { className: "muted" }, t("noChanges")));
-      else sec.append(el("ul", { className: "changes-list" }, info.changes.map((c) => el("li", { dataset: { kind: c.kind } },
-        el("span", { dataset: { field: "change" } }, vi ? c.summary_vi : c.summary_en), " ",
-        el("a", { className: "compare-link", href: String(c.links.page) }, t("compareLink"))))));
-      parts.push(sec);
-    }
+    parts.push(changesSection(info));
     const others = info.plans.filter((p) => !p.governing);
     if (others.length) {
       parts.push(el("section", {}, el("h3", {}, t("others")), el("ul", { className: "others" }, others.map((p) => {
@@ -712,21 +748,73 @@
   // ---- documents in the page ----------------------------------------------------------------
   const viewer = $("#viewer");
   // Pages are shown as images rendered by the library: phones do not draw a PDF inside a page.
+  // Each page is as wide as the viewer (the whole screen on a phone), zoomed with − / + (the
+  // pages then scroll sideways) or the fingers, and its text follows it, so that it can be read,
+  // copied and enlarged by the phone's own text size.
+  const ZOOMS = [1, 1.5, 2, 3];
+  let zoomAt = 0, openSeq = 0;
+  function setPageZoom(i) {
+    zoomAt = Math.max(0, Math.min(ZOOMS.length - 1, i));
+    const pagesEl = $("#viewer-pages");
+    pagesEl.style.setProperty("--page-zoom", String(ZOOMS[zoomAt]));
+    pagesEl.classList.toggle("zoomed", zoomAt > 0);
+    pagesEl.dataset.zoom = String(ZOOMS[zoomAt]);
+    $("#viewer-zoom-out").disabled = zoomAt === 0;
+    $("#viewer-zoom-in").disabled = zoomAt === ZOOMS.length - 1;
+    $("#viewer-zoom-level").textContent = `${Math.round(ZOOMS[zoomAt] * 100)} %`;
+    // Enlarged pages are drawn from the sharper 200 dpi rendering (the library's largest).
+    for (const img of pagesEl.querySelectorAll(".page img")) {
+      const base = img.dataset.src;
+      if (base) img.src = zoomAt > 0 ? `${base}?dpi=200` : base;
+    }
+  }
+  function pageFigures(doc, n) {
+    return Array.from({ length: n }, (_, i) => el("figure", { className: "page" },
+      el("div", { className: "page-image" },
+        el("img", { src: `/documents/${doc}/pages/${i + 1}.png`, alt: `${t("page")} ${i + 1}`, loading: i ? "lazy" : "eager",
+          dataset: { src: `/documents/${doc}/pages/${i + 1}.png` } })),
+      el("figcaption", {}, el("b", {}, `${t("page")} ${i + 1}`),
+        el("div", { className: "page-text", lang: "vi", dataset: { page: String(i + 1) } }))));
+  }
   function openDoc(id, title, pages) {
-    const file = `/documents/${Number(id)}/file`;
+    const doc = Number(id);
+    const file = `/documents/${doc}/file`;
+    const pagesEl = $("#viewer-pages");
     $("#viewer-title").textContent = title;
     $("#viewer-download").href = file;
     $("#viewer-open").href = file;
-    // Without a known page count (text not read yet) only the PDF links are offered.
-    const n = Math.min(Number(pages) || 0, 60);
-    const doc = Number(id);
-    $("#viewer-pages").replaceChildren(...(n ? Array.from({ length: n }, (_, i) =>
-      el("img", { src: `/documents/${doc}/pages/${i + 1}.png`, alt: `${t("page")} ${i + 1}`, loading: i ? "lazy" : "eager" }))
-      : [el("p", {}, t("noPages"))]));
+    // The panel knows the page count; a search hit does not: the document's record then tells.
+    let n = Math.min(Number(pages) || 0, 60);
+    pagesEl.replaceChildren(...(n ? pageFigures(doc, n) : [el("p", { className: "loading" }, t("loading"))]));
+    pagesEl.scrollTo(0, 0);
+    setPageZoom(0);
     viewer.showModal();
+    // The text of each page, read by the library (from the PDF or by OCR), as text.
+    const mine = ++openSeq;
+    fetch(`/api/documents/${doc}`).then((r) => (r.ok ? r.json() : null)).then((d) => {
+      if (mine !== openSeq) return;
+      if (!n) {
+        n = Math.min(Number(d && d.page_count) || 0, 60);
+        // Without a page count (text not read yet) only the PDF links are offered.
+        pagesEl.replaceChildren(...(n ? pageFigures(doc, n) : [el("p", {}, t("noPages"))]));
+      }
+      if (!d || !Array.isArray(d.pages)) return;
+      for (const p of d.pages) {
+        const box = pagesEl.querySelector(`.page-text[data-page="${Number(p.page)}"]`);
+        if (!box) continue;
+        const words = String(p.text ?? "").trim();
+        box.textContent = words || t("noPageText");
+        box.classList.toggle("empty", !words);
+      }
+      pagesEl.dataset.text = "1";
+    }).catch(() => {
+      if (mine === openSeq && !n) pagesEl.replaceChildren(el("p", {}, t("noPages")));
+    });
   }
   $("#viewer-close").addEventListener("click", () => viewer.close());
-  viewer.addEventListener("close", () => { $("#viewer-pages").replaceChildren(); });
+  $("#viewer-zoom-in").addEventListener("click", () => setPageZoom(zoomAt + 1));
+  $("#viewer-zoom-out").addEventListener("click", () => setPageZoom(zoomAt - 1));
+  viewer.addEventListener("close", () => { openSeq++; $("#viewer-pages").replaceChildren(); delete $("#viewer-pages").dataset.text; });
 
   // ---- tap, keyboard ------------------------------------------------------------------------
   map.on("click", (e) => (drawing ? addCorner(e.latlng) : select(e.latlng)));
@@ -752,6 +840,7 @@
   let lastResults = [];
   async function runSearch(q, jump) {
     if (!q.trim()) { hideResults(); return; }
+    if (jump) window.citizenMetrics.searchStart = performance.now();
     let doc;
     try {
       doc = await apiGet(`/api/citizen/find?q=${encodeURIComponent(q)}`);
@@ -795,6 +884,10 @@
   function goTo(r, close = true) {
     const b = bboxBounds(r.bbox);
     if (b) map.fitBounds(b, { maxZoom: 17, animate: false, padding: [20, 20] });
+    if (b && window.citizenMetrics.searchStart !== null) {
+      window.citizenMetrics.centred = performance.now() - window.citizenMetrics.searchStart;
+      window.citizenMetrics.searchStart = null;
+    }
     if (r.kind === "address" && r.point) select(L.latLng(r.point.lat, r.point.lon));
     else if (r.kind === "zone" && b) select(b.getCenter());
     else if (r.kind === "document" || r.kind === "decision") openDoc(r.id, r.title, r.page_count || 0);

@@ -11,7 +11,10 @@
     node.textContent = text ?? "";
     return node;
   }
-  const map = L.map(mapEl, { attributionControl: false, scrollWheelZoom: false });
+  // A region, not an image: Leaflet makes the map and its zoom buttons focusable. The buttons
+  // speak Vietnamese, like the citizen's map.
+  const map = L.map(mapEl, { attributionControl: false, scrollWheelZoom: false, zoomControl: false });
+  L.control.zoom({ zoomInTitle: "Phóng to", zoomOutTitle: "Thu nhỏ" }).addTo(map);
   const layer = L.geoJSON(fc, {
     style: { color: "#b22222", weight: 2, fillColor: "#f4a460", fillOpacity: 0.25 },
     onEachFeature: (f, l) => {

@@ -30,14 +30,14 @@
   }
   // Only our own paths become links.
   const ownUrl = (u) => (typeof u === "string" && u.startsWith("/") && !u.startsWith("//") ? u : "#");
-  let timer = null, seq = 0, selected = -1;
+  let timer = null, seq = 0;
 
   function render(results) {
     list.replaceChildren();
-    selected = -1;
     for (const r of results) {
+      // A list of links (not a listbox of options: an option may not hold a link); the arrow
+      // keys move the focus from the box to the links and between them.
       const li = document.createElement("li");
-      li.setAttribute("role", "option");
       // title_html and snippet_html come escaped from the server, with <mark> only.
       li.append(el("a", { href: ownUrl(r.url) }, el("span", { className: "kind" }, KIND_VI[r.kind] || r.kind), ...marked(r.title_html),
         ...(r.subtitle ? [el("br"), el("small", {}, r.subtitle)] : []),
@@ -59,16 +59,27 @@
   }
 
   input.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(query, 150); });
+  const links = () => [...list.querySelectorAll("li > a")];
   input.addEventListener("keydown", (e) => {
-    const items = list.querySelectorAll("li");
+    const all = links();
+    if ((e.key === "ArrowDown" || e.key === "ArrowUp") && all.length && !list.hidden) {
+      e.preventDefault();
+      all[e.key === "ArrowDown" ? 0 : all.length - 1].focus();
+    } else if (e.key === "Escape") {
+      render([]);
+    }
+  });
+  list.addEventListener("keydown", (e) => {
+    const all = links();
+    const i = all.indexOf(document.activeElement);
+    if (i < 0) return;
     if (e.key === "ArrowDown" || e.key === "ArrowUp") {
       e.preventDefault();
-      selected = (selected + (e.key === "ArrowDown" ? 1 : -1) + items.length) % items.length;
-      items.forEach((li, i) => li.setAttribute("aria-selected", i === selected ? "true" : "false"));
-    } else if (e.key === "Enter" && selected >= 0 && items[selected]) {
-      e.preventDefault();
-      items[selected].querySelector("a").click();
+      const j = i + (e.key === "ArrowDown" ? 1 : -1);
+      if (j < 0 || j >= all.length) input.focus(); else all[j].focus();
     } else if (e.key === "Escape") {
+      e.preventDefault();
+      input.focus();
       render([]);
     }
   });

@@ -96,8 +96,8 @@
       tr.append(el("td", {}, p.label), el("td", {}, fmt(p.pixel_x, 1)), el("td", {}, fmt(p.pixel_y, 1)), el("td", {}, fmt(p.x_north, 2)),
         el("td", {}, fmt(p.y_east, 2)), el("td", { className: "residual", title: p.enabled ? "Sai số tại điểm khống chế" : "Điểm kiểm tra: sai số so với phép nắn không dùng điểm này" }, fmt(p.residual_m), p.enabled ? null : el("small", { className: "check-tag" }, " (kiểm tra)")),
         el("td", { className: "loo" }, fmt(p.loo_error_m)),
-        el("td", {}, el("input", { type: "checkbox", className: "enable", checked: !!p.enabled })),
-        el("td", {}, el("button", { type: "button", className: "delete" }, "Xóa")));
+        el("td", {}, el("input", { type: "checkbox", className: "enable", checked: !!p.enabled, "aria-label": "Dùng điểm " + p.label + " để nắn" })),
+        el("td", {}, el("button", { type: "button", className: "delete", "aria-label": "Xóa điểm " + p.label }, "Xóa")));
       tr.querySelector(".enable").addEventListener("change", function (ev) { call("PATCH", api + "/diem/" + p.id, { enabled: ev.target.checked }).then(render).catch(fail); });
       tr.querySelector(".delete").addEventListener("click", function () { call("DELETE", api + "/diem/" + p.id).then(render).catch(fail); });
       tbody.appendChild(tr);
