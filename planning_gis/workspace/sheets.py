@@ -55,6 +55,7 @@ from planning_gis.georef.control_points import check_in_hanoi
 from planning_gis.georef.report import analyse
 from planning_gis.georef.scan_io import load_scan
 from planning_gis.georef.transforms import Fit
+from planning_gis.messages import localise_report
 from planning_gis.models import ControlPoint, MapSheet, Plan, SheetVersion, User
 from planning_gis.settings import Settings
 from planning_gis.workspace import uploads
@@ -391,8 +392,9 @@ def detect_points(session: Session, user: User, sheet: MapSheet,
     session.flush()
     audit.record(session, user, "point.detect", "map_sheet", sheet.id,
                  {"found": len(found.points), "added": added})
-    return {"found": len(found.points), "added": added,
-            "confidence": {d.label: d.confidence for d in found.points}, **found.report}
+    return localise_report({"found": len(found.points), "added": added,
+                            "confidence": {d.label: d.confidence for d in found.points},
+                            **found.report})
 
 
 def engine_points(sheet: MapSheet) -> list[GcP]:
@@ -429,7 +431,8 @@ def residual_report(session: Session, sheet: MapSheet, method: str = "auto") -> 
     except GeoreferenceError as exc:
         for cp in sheet.control_points:
             cp.residual_m = cp.loo_error_m = None
-        return {**base, "ok": False, "error": str(exc), "error_vi": exc.message_vi}
+        return localise_report({**base, "ok": False, "error": str(exc),
+                                "error_vi": exc.message_vi})
     by_label = {row["label"]: row for row in rep.data["residuals"]}  # type: ignore[index]
     ids = {}
     enabled = [cp for cp in sheet.control_points if cp.enabled]
@@ -459,7 +462,7 @@ def residual_report(session: Session, sheet: MapSheet, method: str = "auto") -> 
     if sheet.state != "published":  # the public figure changes only when a version is published
         sheet.check_error_m = rep.data["check_rmse_m"]  # type: ignore[assignment]
     session.flush()
-    return {**base, "ok": True, **rep.data}
+    return localise_report({**base, "ok": True, **rep.data})
 
 
 # --- neatline mask ------------------------------------------------------------------------

@@ -109,12 +109,12 @@
       summary.replaceChildren("Tự động chọn: ", el("strong", { id: "chosen-method" }, rep.method), " · RMSE " + fmt(rep.rmse_m) +
         " m · LOO RMSE " + fmt(rep.loo_rmse_m) + " m",
         rep.check_count ? el("span", { id: "check-summary" }, " · Điểm kiểm tra độc lập (" + rep.check_count + "): RMSE " + fmt(rep.check_rmse_m) + " m") : null,
-        el("br"), el("small", {}, rep.reason));
+        el("br"), el("small", { id: "fit-reason", title: rep.reason || "" }, rep.reason_vi || rep.reason));
       Object.keys(rep.methods).forEach(function (m) {
         var s = rep.methods[m], tr = document.createElement("tr");
         tr.dataset.method = m;
         if (m === rep.method) { tr.className = "chosen"; }
-        tr.append(el("td", {}, m + " – " + s.description), el("td", {}, fmt(s.rmse_m)), el("td", {}, fmt(s.loo_rmse_m)), el("td", {}, s.why_not || ""));
+        tr.append(el("td", { title: s.description || "" }, m + " – " + (s.description_vi || s.description)), el("td", {}, fmt(s.rmse_m)), el("td", {}, fmt(s.loo_rmse_m)), el("td", { title: s.why_not || "" }, s.why_not_vi || s.why_not || ""));
         mt.appendChild(tr);
       });
     } else {
@@ -125,7 +125,8 @@
     (rep.blunders || []).forEach(function (b) {
       var p = document.createElement("p");
       p.className = "ws-error blunder-note";
-      p.textContent = "Điểm " + b.label + " có vẻ sai (" + fmt(b.error_m, 1) + " m): " + b.likely_cause + " – " + b.detail;
+      p.textContent = "Điểm " + b.label + " có vẻ sai (" + fmt(b.error_m, 1) + " m): " + (b.likely_cause_vi || b.likely_cause) + " – " + (b.detail_vi || b.detail);
+      p.title = b.likely_cause + " – " + b.detail;
       bl.appendChild(p);
     });
     drawMask(data.neatline);
@@ -230,9 +231,9 @@
         el("strong", {}, "Tìm điểm khống chế: "),
         "thêm " + r.added + " điểm (tìm được " + r.found + "). Dấu chữ thập: " + cr.found + " tìm thấy, " + cr.off_lattice_refused +
         " loại (lệch lưới). Vạch khung: " + tk.found + ". Nhãn tọa độ: " + lab.found + " đọc được, " + lab.used + " dùng, " + lab.refused + " loại.",
-        (r.notes || []).length ? el("br") : null, (r.notes || []).join("; "));
+        (r.notes || []).length ? el("br") : null, (r.notes_vi || r.notes || []).join("; "));
       (lab.readings || []).forEach(function (x) {
-        if (x.status === "refused") { box.appendChild(el("div", { className: "ws-error" }, "Nhãn “" + x.text + "” bị loại: " + x.why)); }
+        if (x.status === "refused") { box.appendChild(el("div", { className: "ws-error" }, "Nhãn “" + x.text + "” bị loại: " + (x.why_vi || x.why))); }
       });
       say("Đã thêm " + r.added + " điểm khống chế từ lưới tọa độ; hãy kiểm tra trước khi công bố.");
     }).catch(fail);
