@@ -161,3 +161,38 @@ def resolve_projected(
         f"X={x_north}, Y={y_east} in EPSG:{code} is outside Hanoi in both axis readings",
         message_vi="Tọa độ nằm ngoài phạm vi Hà Nội theo cả hai cách đọc X/Y.",
     )
+
+
+_SPACES = dict.fromkeys(map(ord, " \u00a0\u2009\u202f\t'"), None)
+
+
+def parse_printed_number(text: str | float | int) -> float:
+    """A coordinate typed as printed on a Vietnamese sheet: ``2.325.260``, ``2 325 260``,
+    ``2 325 260,50``, ``586400,25``, ``2,325,260.5``, ``2325260.5``.
+
+    Spaces (also non-breaking and thin ones) and apostrophes group thousands. With both ``.``
+    and ``,`` the last one is the decimal mark and the other groups thousands. A mark that
+    appears more than once groups thousands; a single ``,`` is a decimal comma (Vietnamese
+    usage) and a single ``.`` a decimal point. Raises ``ValueError`` on anything else.
+    """
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        return float(text)
+    s = str(text).strip().translate(_SPACES)
+    if s.startswith("+"):
+        s = s[1:]
+    dots, commas = s.count("."), s.count(",")
+    if dots and commas:
+        decimal = "." if s.rfind(".") > s.rfind(",") else ","
+        group = "," if decimal == "." else "."
+        if s.count(decimal) > 1:
+            raise ValueError(f"not a number: {text!r}")
+        s = s.replace(group, "").replace(decimal, ".")
+    elif dots > 1:
+        s = s.replace(".", "")
+    elif commas > 1:
+        s = s.replace(",", "")
+    elif commas == 1:
+        s = s.replace(",", ".")
+    if not s or not all(c.isdigit() or c in ".-" for c in s) or s.count("-") > (s[0] == "-"):
+        raise ValueError(f"not a number: {text!r}")
+    return float(s)

@@ -65,3 +65,23 @@ def test_crs_spellings(value, code):
 def test_geographic_crs_refused_for_projected_pair():
     with pytest.raises(InvalidInput):
         crs.resolve_projected(2326256.8, 586513.4, crs="EPSG:4326")
+
+
+@pytest.mark.parametrize("typed, value", [
+    ("2.325.260", 2325260.0), ("2 325 260", 2325260.0), ("2\u00a0325\u202f260", 2325260.0),
+    ("2 325 260,50", 2325260.5), ("586400,25", 586400.25), ("2,325,260.5", 2325260.5),
+    ("2.325.260,5", 2325260.5), ("2325260.5", 2325260.5), ("105.8342", 105.8342),
+    ("21,0278", 21.0278), (" 586 400 ", 586400.0), (586400, 586400.0), ("-12,5", -12.5),
+])
+def test_coordinates_typed_as_printed(typed, value):
+    from planning_gis.crs import parse_printed_number
+
+    assert parse_printed_number(typed) == pytest.approx(value)
+
+
+@pytest.mark.parametrize("typed", ["", "abc", "2.325,260,5", "1-2", "2 325 260 m", "--1"])
+def test_coordinates_that_are_not_numbers(typed):
+    from planning_gis.crs import parse_printed_number
+
+    with pytest.raises(ValueError):
+        parse_printed_number(typed)

@@ -37,6 +37,7 @@ from planning_gis.crs import (
     WEB_MERCATOR,
     WGS84,
     parse_crs,
+    parse_printed_number,
     resolve_lonlat,
     resolve_projected,
 )
@@ -226,9 +227,13 @@ def _ground(data: dict[str, Any]) -> tuple[float, float]:
     """(easting, northing) in EPSG:5897 from x_north/y_east (+ crs) or lon/lat."""
     def num(key: str) -> float:
         try:
-            value = float(str(data[key]).replace(",", ".").replace(" ", ""))
-        except (TypeError, ValueError) as exc:
-            raise InvalidInput(f"{key} must be a number", message_vi=f"{key} phải là một số.") from exc
+            # typed as printed: "2.325.260", "2 325 260", "586400,25"
+            value = parse_printed_number(data[key])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInput(
+                f"{key} must be a number (as printed: 2 325 260, 2.325.260 or 586400,25)",
+                message_vi=f"{key} phải là một số (như in trên bản đồ: 2 325 260, 2.325.260 "
+                "hoặc 586400,25).") from exc
         if not math.isfinite(value):
             raise InvalidInput(f"{key} must be a finite number")
         return value

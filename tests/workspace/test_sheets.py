@@ -85,6 +85,15 @@ def test_rotation_before_points_and_bad_points(planner_client, demo, simulated, 
                                      "y_east": 586000}, headers=h)
     assert ok.status_code == 201
     assert c.post(api + "/xoay", json={"quarter_turns": 1}, headers=h).status_code == 409
+    # X/Y typed as printed on the sheet: dots or spaces between thousands, a decimal comma
+    printed = c.post(api + "/diem", json={"pixel_x": 40, "pixel_y": 30, "x_north": "2.326.050",
+                                          "y_east": "586 050,5"}, headers=h)
+    assert printed.status_code == 201, printed.get_data(as_text=True)
+    pt = next(p for p in printed.get_json()["points"] if p["pixel_x"] == 40)
+    assert (pt["x_north"], pt["y_east"]) == (2326050.0, 586050.5)
+    junk = c.post(api + "/diem", json={"pixel_x": 50, "pixel_y": 30, "x_north": "2.326,050,1",
+                                       "y_east": "586050"}, headers=h)
+    assert junk.status_code == 400 and "như in trên bản đồ" in junk.get_json()["detail_vi"]
     with engine.connect() as conn:
         assert conn.scalar(select(MapSheet.state).where(MapSheet.id == sheet)) == "control_points"
 
