@@ -141,8 +141,12 @@ def editor(sheet_id: str):
         w, so = t.transform(minx, miny)
         e, n = t.transform(maxx, maxy)
         plan_bounds = [w, so, e, n]
+    from planning_gis.crs import local_vn2000_grid
+
+    vn_grid = local_vn2000_grid(tuple(plan_bounds or (105.78, 21.0, 105.86, 21.06)))
     return render_template("workspace/editor.html", sheet=sheet, plan=sheet.plan,
                            state_labels=sheets.STATE_LABELS, plan_bounds=plan_bounds,
+                           vn_grid=vn_grid,
                            maxzoom=LocalTileMatrixSet(sheet.width, sheet.height).maxzoom)
 
 
@@ -208,6 +212,7 @@ def _sheet_json(sheet: MapSheet, report: dict[str, Any] | None = None) -> dict[s
     return {"id": sheet.id, "state": sheet.state, "state_vi": sheets.STATE_LABELS[sheet.state],
             "width": sheet.width, "height": sheet.height, "points": pts,
             "neatline": sheets.neatline_coords(sheet), "method": sheet.method,
+            "method_choice": sheet.method_choice or "auto",
             "rmse_m": sheet.rmse_m, "loo_rmse_m": sheet.loo_rmse_m,
             "current_version": sheet.current_version, "report": report}
 
@@ -330,6 +335,18 @@ def api_preview(sheet_id: str):
     s.commit()
     info["url"] = url_for("workspace.preview_png", sheet_id=sheet.id)
     return jsonify(info)
+
+
+@bp.post("/api/to-ban-do/<sheet_id>/phep-nan")
+@login_required
+def api_method(sheet_id: str):
+    """Save the planner's choice of transformation ({"method": "poly2"}, or "auto")."""
+    sheet = _api_sheet(sheet_id)
+    method = _json_body().get("method")
+    if method is not None and not isinstance(method, str):
+        raise InvalidInput("method must be a text", message_vi="Phép nắn phải là một chuỗi.")
+    sheets.set_method(get_session(), current_user(), sheet, method)
+    return _answer(sheet)
 
 
 @bp.post("/api/to-ban-do/<sheet_id>/cong-bo")

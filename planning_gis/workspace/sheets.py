@@ -55,7 +55,7 @@ from planning_gis.georef import ControlPointSet, read_control_points, warp_scan,
 from planning_gis.georef.control_points import check_in_hanoi
 from planning_gis.georef.report import analyse
 from planning_gis.georef.scan_io import load_scan
-from planning_gis.georef.transforms import Fit
+from planning_gis.georef.transforms import METHODS, Fit
 from planning_gis.messages import localise_report
 from planning_gis.models import ControlPoint, MapSheet, Plan, SheetVersion, User
 from planning_gis.settings import Settings
@@ -419,7 +419,32 @@ def export_points(sheet: MapSheet, fmt: str, folder: Path) -> Path:
     return out
 
 
-def residual_report(session: Session, sheet: MapSheet, method: str = "auto") -> dict[str, Any]:
+def chosen_method(sheet: MapSheet, method: str | None = None) -> str:
+    """The method to use: the one asked for, else the planner's saved choice, else ``auto``."""
+    if method and method != "auto":
+        return method
+    return sheet.method_choice or "auto"
+
+
+def set_method(session: Session, user: User, sheet: MapSheet, method: str | None) -> None:
+    """Save the planner's choice of transformation (``auto`` or None clears it)."""
+    require_plan_editor(user, sheet.plan)
+    value = None if method in (None, "", "auto") else str(method)
+    if value is not None and value not in METHODS:
+        raise InvalidInput(
+            f"unknown method {method!r}: choose auto or {', '.join(METHODS)}",
+            message_vi=f"Không có phép biến đổi {method!r}: hãy chọn tự động hoặc "
+            + ", ".join(METHODS) + ".")
+    old = sheet.method_choice
+    sheet.method_choice = value
+    _touch(sheet)
+    session.flush()
+    audit.record(session, user, "sheet.method", "map_sheet", sheet.id,
+                 {"from": old or "auto", "to": value or "auto"})
+
+
+def residual_report(session: Session, sheet: MapSheet, method: str | None = None
+                    ) -> dict[str, Any]:
     """Every method's RMSE and leave-one-out error, the automatic choice, flagged blunders.
 
     The chosen method's residuals are written back on the points so lists can show them. With
@@ -431,7 +456,7 @@ def residual_report(session: Session, sheet: MapSheet, method: str = "auto") -> 
     if sheet.neatline is not None:
         region = to_shape(sheet.neatline).area or None
     try:
-        rep = analyse(points, method, image_size=(sheet.width, sheet.height),
+        rep = analyse(points, chosen_method(sheet, method), image_size=(sheet.width, sheet.height),
                       crs_epsg=STORAGE_SRID, include_all_residuals=True, region_area_px=region)
     except GeoreferenceError as exc:
         for cp in sheet.control_points:
@@ -548,7 +573,7 @@ def preview_warp(session: Session, user: User, sheet: MapSheet, settings: Settin
     try:
         img.save(small)
         result = warp_scan(small, ControlPointSet(points, parse_crs(STORAGE_SRID)),
-                           crs=WEB_MERCATOR, method="auto", out=cog, mask=mask,
+                           crs=WEB_MERCATOR, method=chosen_method(sheet), out=cog, mask=mask,
                            settings=settings)
         with rasterio.open(cog) as ds:
             arr = ds.read()
@@ -618,8 +643,8 @@ def publish(session: Session, user: User, sheet: MapSheet, settings: Settings,
     web = web_cog_path(out)
     try:
         result = warp_scan(scan_file(sheet, settings), engine_points(sheet), crs=STORAGE_SRID,
-                           method=method, out=out, mask=_mask(sheet), settings=settings,
-                           progress=progress)
+                           method=chosen_method(sheet, method), out=out, mask=_mask(sheet),
+                           settings=settings, progress=progress)
         make_web_cog(out)  # the tile server's grid-aligned copy (tiles.web_cog)
         footprint = _footprint(sheet, result.method, result.fit)
         report = {k: v for k, v in result.report.items() if k != "methods"}

@@ -159,3 +159,31 @@ def test_find_control_points_on_a_sheet_without_grid(planner_client, demo):
     assert resp.status_code in (400, 422)
     body = resp.get_json()
     assert "lưới tọa độ" in body["detail_vi"]
+
+
+def test_the_planners_method_is_saved_and_used_by_publish(planner_client, demo, simulated,
+                                                           engine):
+    """A manual choice of transformation is kept with the sheet: the report, then publish."""
+    c = planner_client
+    sheet = _upload(c, plan_of(demo, CAU_GIAY), simulated.path.read_bytes(), "phep-nan.png")
+    api = f"/quan-tri/api/to-ban-do/{sheet}"
+    h = {"X-CSRF-Token": c.csrf}
+    assert c.post(api + "/nhap-diem", data={"file": (simulated.points_path.open("rb"), "p.points"),
+                                            "replace": "1"},
+                  headers=h, content_type="multipart/form-data").status_code == 200
+    assert c.get(api).get_json()["method_choice"] == "auto"
+    body = c.post(api + "/phep-nan", json={"method": "helmert"}, headers=h).get_json()
+    assert body["method_choice"] == "helmert"
+    assert body["report"]["method"] == "helmert" and body["report"]["requested"] == "helmert"
+    assert "người dùng chọn Helmert" in body["report"]["reason_vi"]
+    bad = c.post(api + "/phep-nan", json={"method": "spline"}, headers=h)
+    assert bad.status_code == 400 and "Không có phép biến đổi" in bad.get_json()["detail_vi"]
+    assert c.post(api + "/phep-nan", json={"method": 3}, headers=h).status_code == 400
+    job = publish_and_wait(c, api, demo)
+    assert job["state"] == "done" and job["result"]["method"] == "helmert"
+    with engine.connect() as conn:
+        assert conn.scalar(select(MapSheet.method_choice).where(MapSheet.id == sheet)) == "helmert"
+        assert conn.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "sheet.method", AuditEntry.object_id == str(sheet))) == 1
+    back = c.post(api + "/phep-nan", json={"method": "auto"}, headers=h).get_json()
+    assert back["method_choice"] == "auto" and back["report"]["requested"] == "auto"

@@ -52,6 +52,7 @@ def test_planner_takes_a_scan_to_the_public_map(page, live_server, demo, simulat
     page.click("#preview")
     page.wait_for_selector("img.warp-preview")
     page.fill("#opacity", "0.4")
+    page.once("dialog", lambda d: d.accept())  # the confirmation before publishing
     page.click("#publish")  # queued as a job; the page polls it until the worker is done
     page.wait_for_selector("#status:has-text('Đã công bố')", timeout=300_000)
     page.screenshot(path=str(artifacts / "workspace-editor.png"), full_page=True)

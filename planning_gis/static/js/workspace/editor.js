@@ -63,9 +63,44 @@
   var pb = JSON.parse(root.dataset.planBounds || "null") || [105.78, 21.0, 105.86, 21.06];
   refMap.fitBounds([[pb[1], pb[0]], [pb[3], pb[2]]]);
   refMarkers.addTo(refMap);
+  /* The VN-2000 grid and the cursor read in X (north) / Y (east): the server fits quadratics
+     between lon/lat and EPSG:5897 over the plan (pyproj with the datum shift; error in mm). */
+  var vg = JSON.parse(root.dataset.vnGrid || "null");
+  function quad(c, u, v) { return c[0] + c[1] * u + c[2] * v + c[3] * u * u + c[4] * u * v + c[5] * v * v; }
+  function toVn(lon, lat) { var u = lon - vg.lonlat_origin[0], v = lat - vg.lonlat_origin[1]; return [quad(vg.east, u, v), quad(vg.north, u, v)]; }
+  function toLl(e, n) { var u = (e - vg.en_origin[0]) / 1000, v = (n - vg.en_origin[1]) / 1000; return [quad(vg.lat, u, v), quad(vg.lon, u, v)]; }
+  function grouped(v) { return Math.round(v).toString().replace(/\B(?=(\d{3})+(?!\d))/g, " "); }
+  var gridLayer = L.layerGroup();
+  function drawGrid() {
+    gridLayer.clearLayers();
+    if (!vg) { return; }
+    var b = refMap.getBounds(), corners = [toVn(b.getWest(), b.getSouth()), toVn(b.getEast(), b.getNorth()),
+      toVn(b.getWest(), b.getNorth()), toVn(b.getEast(), b.getSouth())];
+    var e0 = Math.min.apply(null, corners.map(function (c) { return c[0]; })), e1 = Math.max.apply(null, corners.map(function (c) { return c[0]; }));
+    var n0 = Math.min.apply(null, corners.map(function (c) { return c[1]; })), n1 = Math.max.apply(null, corners.map(function (c) { return c[1]; }));
+    var step = [10, 20, 50, 100, 200, 500, 1000, 2000, 5000].find(function (s) { return (e1 - e0) / s <= 12; }) || 10000;
+    var style = { color: "#1a5fb4", weight: 1, opacity: 0.6, interactive: false, className: "vn-grid" };
+    for (var e = Math.ceil(e0 / step) * step; e <= e1; e += step) {
+      gridLayer.addLayer(L.polyline([toLl(e, n0), toLl(e, (n0 + n1) / 2), toLl(e, n1)], style));
+    }
+    for (var n = Math.ceil(n0 / step) * step; n <= n1; n += step) {
+      gridLayer.addLayer(L.polyline([toLl(e0, n), toLl((e0 + e1) / 2, n), toLl(e1, n)], style));
+    }
+  }
+  refMap.on("moveend", drawGrid);
+  gridLayer.addTo(refMap);
+  drawGrid();
+  var readout = document.getElementById("cursor-vn");
+  refMap.on("mousemove", function (ev) {
+    if (!vg) { return; }
+    var p = toVn(ev.latlng.lng, ev.latlng.lat);
+    readout.textContent = "X = " + grouped(p[1]) + "  Y = " + grouped(p[0]);
+  });
+  var zonesLayer = L.layerGroup().addTo(refMap);
+  L.control.layers(null, { "Lưới VN-2000": gridLayer, "Ô quy hoạch của đồ án": zonesLayer }, { collapsed: false }).addTo(refMap);
   fetch(root.dataset.zones + "?bbox=" + pb.join(",")).then(function (r) { return r.json(); }).then(function (fc) {
-    L.geoJSON(fc, { style: function (f) { return { color: "#555", weight: 1, fillColor: f.properties.color, fillOpacity: 0.5 }; },
-      onEachFeature: function (f, layer) { layer.bindTooltip(el("span", { className: "ws-zone-tip" }, f.properties.label + " " + f.properties.function_code)); } }).addTo(refMap);
+    zonesLayer.addLayer(L.geoJSON(fc, { style: function (f) { return { color: "#555", weight: 1, fillColor: f.properties.color, fillOpacity: 0.5 }; },
+      onEachFeature: function (f, layer) { layer.bindTooltip(el("span", { className: "ws-zone-tip" }, f.properties.label + " " + f.properties.function_code)); } }));
   }).catch(function () {});
 
   function label(text, cls) { return L.divIcon({ className: "", html: el("span", { className: "ws-label " + (cls || "") }, text), iconSize: null, iconAnchor: [-4, 8] }); }
@@ -105,8 +140,10 @@
     var mt = document.querySelector("#methods-table tbody");
     mt.replaceChildren();
     var summary = document.getElementById("fit-summary");
+    var choice = document.getElementById("method-choice");
+    choice.value = data.method_choice || "auto";
     if (rep.ok) {
-      summary.replaceChildren("Tự động chọn: ", el("strong", { id: "chosen-method" }, rep.method), " · RMSE " + fmt(rep.rmse_m) +
+      summary.replaceChildren(data.method_choice && data.method_choice !== "auto" ? "Phép nắn đã chọn: " : "Tự động chọn: ", el("strong", { id: "chosen-method" }, rep.method), " · RMSE " + fmt(rep.rmse_m) +
         " m · LOO RMSE " + fmt(rep.loo_rmse_m) + " m",
         rep.check_count ? el("span", { id: "check-summary" }, " · Điểm kiểm tra độc lập (" + rep.check_count + "): RMSE " + fmt(rep.check_rmse_m) + " m") : null,
         el("br"), el("small", { id: "fit-reason", title: rep.reason || "" }, rep.reason_vi || rep.reason));
@@ -286,10 +323,25 @@
     });
   }
   publishBtn.addEventListener("click", function () {
+    /* A confirmation first: publishing puts the sheet on the citizens' map. */
+    var rep = (state && state.report) || {};
+    var what = rep.ok ? (" Phép nắn: " + rep.method + ", RMSE " + fmt(rep.rmse_m) + " m" +
+      (rep.check_count ? ", điểm kiểm tra độc lập RMSE " + fmt(rep.check_rmse_m) + " m" : "") + ".") : "";
+    if (!window.confirm("Công bố tờ bản đồ này lên bản đồ công khai cho người dân?" + what)) {
+      say("Chưa công bố.");
+      return;
+    }
     publishBtn.disabled = true;
     say("Đang gửi yêu cầu công bố…");
     call("POST", api + "/cong-bo").then(function (d) { return watchJob(d.url); })
       .catch(function (e) { publishBtn.disabled = false; fail(e); });
+  });
+  /* The planner's own method, saved with the sheet: the report, the preview and publish use it. */
+  document.getElementById("method-choice").addEventListener("change", function (ev) {
+    call("POST", api + "/phep-nan", { method: ev.target.value }).then(function (d) {
+      say(ev.target.value === "auto" ? "Đã trở về chế độ tự động chọn phép nắn." : "Đã lưu phép nắn: " + ev.target.value + ".");
+      render(d);
+    }).catch(fail);
   });
   document.getElementById("unpublish").addEventListener("click", function () {
     call("POST", api + "/an").then(function () { say("Đã ngừng công bố."); return call("GET", api); }).then(render).catch(fail);
