@@ -36,7 +36,7 @@ from sqlalchemy import select
 from planning_gis.accounts import audit
 from planning_gis.accounts.users import can_edit_plan
 from planning_gis.crs import STORAGE_SRID, vn2000_to_lonlat
-from planning_gis.errors import InvalidInput, NotFound, ZonesRejected
+from planning_gis.errors import InvalidInput, NotFound, TooLarge, ZonesRejected
 from planning_gis.models import PLAN_KINDS, PLAN_STATUSES, MapSheet, Plan
 from planning_gis.settings import Settings
 from planning_gis.web import db, params
@@ -99,30 +99,52 @@ def home():
 def plan_page(plan_id: str):
     s = get_session()
     plan = sheets.get_plan(s, params.id_arg(plan_id, "plan"), current_user())
+    return _plan_page(plan)
+
+
+def _plan_page(plan, upload_error: str | None = None, upload_title: str = "",
+               status: int = 200) -> Response:
+    """The plan page; after a refused upload, with the reason beside the form and its title
+    kept (the old full-page "Lỗi 400" led away to the citizen map)."""
     from planning_gis.workspace import plans as plan_forms
 
-    return render_template("workspace/plan.html", plan=plan, kinds=PLAN_KINDS,
+    s = get_session()
+    html = render_template("workspace/plan.html", plan=plan, kinds=PLAN_KINDS,
                            statuses=PLAN_STATUSES, state_labels=sheets.STATE_LABELS,
                            documents=plan_forms.documents_of(s, plan),
                            doc_types=plan_forms.DOCUMENT_TYPES,
-                           other_documents=plan_forms.linkable_documents(s, plan))
+                           other_documents=plan_forms.linkable_documents(s, plan),
+                           upload_error=upload_error, upload_title=upload_title)
+    return Response(html, status=status, mimetype="text/html")
 
 
 @bp.post("/do-an/<plan_id>/to-ban-do")
 @login_required
 def upload(plan_id: str):
-    """A scan from the upload form (multipart), streamed to storage."""
+    """A scan from the upload form (multipart), streamed to storage.
+
+    A refused scan (bad file, too large, unsafe) comes back as the plan page with the reason in
+    Vietnamese beside the form; API clients (``Accept: application/json``) get the JSON error.
+    """
     s = get_session()
     user = current_user()
     plan = sheets.get_plan(s, params.id_arg(plan_id, "plan"), user)
-    f = request.files.get("scan")
-    if f is None or not f.filename:
-        raise InvalidInput("choose a scan file to upload", message_vi="Hãy chọn tệp ảnh quét.")
-    name = unicodedata.normalize("NFC", Path(f.filename).name)
-    sheet = sheets.create_sheet(s, user, plan, f.stream, name, request.form.get("title", ""),
-                                _settings(), declared_size=f.content_length or None)
+    wants_json = request.accept_mimetypes.best == "application/json"
+    title = request.form.get("title", "")
+    try:
+        f = request.files.get("scan")
+        if f is None or not f.filename:
+            raise InvalidInput("choose a scan file to upload", message_vi="Hãy chọn tệp ảnh quét.")
+        name = unicodedata.normalize("NFC", Path(f.filename).name)
+        sheet = sheets.create_sheet(s, user, plan, f.stream, name, title, _settings(),
+                                    declared_size=f.content_length or None)
+    except (InvalidInput, TooLarge) as exc:
+        if wants_json:
+            raise
+        s.rollback()
+        return _plan_page(plan, exc.message_vi, title, status_for(exc))
     s.commit()
-    if request.accept_mimetypes.best == "application/json":
+    if wants_json:
         return jsonify(id=sheet.id, url=url_for("workspace.editor", sheet_id=sheet.id)), 201
     return redirect(url_for("workspace.editor", sheet_id=sheet.id), 303)
 

@@ -187,3 +187,27 @@ def test_the_planners_method_is_saved_and_used_by_publish(planner_client, demo, 
             AuditEntry.action == "sheet.method", AuditEntry.object_id == str(sheet))) == 1
     back = c.post(api + "/phep-nan", json={"method": "auto"}, headers=h).get_json()
     assert back["method_choice"] == "auto" and back["report"]["requested"] == "auto"
+
+
+def test_a_refused_upload_comes_back_on_the_plan_page(planner_client, demo):
+    """Not a full-page "Lỗi 400": the plan page, the reason beside the form, the title kept."""
+    c = planner_client
+    plan_id = plan_of(demo, CAU_GIAY)
+    resp = c.post(f"/quan-tri/do-an/{plan_id}/to-ban-do",
+                  data={"csrf_token": c.csrf, "title": "Tờ số <3> hỏng",
+                        "scan": (io.BytesIO(b"this is not an image" * 50), "hong.png")},
+                  content_type="multipart/form-data")
+    assert resp.status_code == 400
+    html = resp.get_data(as_text=True)
+    assert 'id="upload-form"' in html and 'id="upload-error"' in html
+    assert "Chưa tải lên được:" in html
+    assert 'value="Tờ số &lt;3&gt; hỏng"' in html  # kept, as text
+    missing = c.post(f"/quan-tri/do-an/{plan_id}/to-ban-do",
+                     data={"csrf_token": c.csrf, "title": "Không có tệp"},
+                     content_type="multipart/form-data")
+    assert missing.status_code == 400 and "Hãy chọn tệp ảnh quét." in missing.get_data(as_text=True)
+    as_json = c.post(f"/quan-tri/do-an/{plan_id}/to-ban-do",
+                     data={"csrf_token": c.csrf,
+                           "scan": (io.BytesIO(b"this is not an image" * 50), "hong.png")},
+                     content_type="multipart/form-data", headers={"Accept": "application/json"})
+    assert as_json.status_code == 400 and as_json.get_json()["detail_vi"]
