@@ -359,6 +359,17 @@ def api_preview(sheet_id: str):
     return jsonify(info)
 
 
+@bp.post("/api/to-ban-do/<sheet_id>/xoa")
+@login_required
+def api_delete_sheet(sheet_id: str):
+    """Delete a draft sheet (never published); 409 for one with published versions."""
+    s = get_session()
+    sheet = _api_sheet(sheet_id)
+    plan_id = sheets.delete_draft(s, current_user(), sheet)
+    s.commit()
+    return jsonify(deleted=int(sheet_id), url=url_for("workspace.plan_page", plan_id=plan_id))
+
+
 @bp.post("/api/to-ban-do/<sheet_id>/phep-nan")
 @login_required
 def api_method(sheet_id: str):

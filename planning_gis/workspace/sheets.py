@@ -419,6 +419,29 @@ def export_points(sheet: MapSheet, fmt: str, folder: Path) -> Path:
     return out
 
 
+def delete_draft(session: Session, user: User, sheet: MapSheet) -> int:
+    """Delete a sheet that was never published (a wrong upload, a duplicate); returns its plan.
+
+    A sheet with published versions keeps its history: it can be withdrawn from the public map
+    ("Ngừng công bố"), not deleted. The stored scan stays in the content-addressed store, where
+    the same file uploaded again is found instead of stored twice.
+    """
+    require_plan_editor(user, sheet.plan)
+    versions = session.scalar(select(func.count()).select_from(SheetVersion)
+                              .where(SheetVersion.sheet_id == sheet.id))
+    if sheet.state == "published" or versions:
+        raise Conflict(
+            "a sheet that has been published keeps its history: withdraw it instead",
+            message_vi="Tờ bản đồ đã từng được công bố nên được giữ lại cùng lịch sử: hãy dùng "
+            "“Ngừng công bố” thay vì xóa.")
+    plan_id, sheet_id, title = sheet.plan_id, sheet.id, sheet.title
+    session.delete(sheet)
+    session.flush()
+    audit.record(session, user, "sheet.delete", "map_sheet", sheet_id,
+                 {"title": title, "plan": plan_id})
+    return plan_id
+
+
 def chosen_method(sheet: MapSheet, method: str | None = None) -> str:
     """The method to use: the one asked for, else the planner's saved choice, else ``auto``."""
     if method and method != "auto":

@@ -185,6 +185,8 @@ def test_the_planners_method_is_saved_and_used_by_publish(planner_client, demo, 
         assert conn.scalar(select(MapSheet.method_choice).where(MapSheet.id == sheet)) == "helmert"
         assert conn.scalar(select(func.count()).select_from(AuditEntry).where(
             AuditEntry.action == "sheet.method", AuditEntry.object_id == str(sheet))) == 1
+    kept = c.post(api + "/xoa", headers=h)  # published once: withdrawn, never deleted
+    assert kept.status_code == 409 and "Ngừng công bố" in kept.get_json()["detail_vi"]
     back = c.post(api + "/phep-nan", json={"method": "auto"}, headers=h).get_json()
     assert back["method_choice"] == "auto" and back["report"]["requested"] == "auto"
 
@@ -211,3 +213,23 @@ def test_a_refused_upload_comes_back_on_the_plan_page(planner_client, demo):
                            "scan": (io.BytesIO(b"this is not an image" * 50), "hong.png")},
                      content_type="multipart/form-data", headers={"Accept": "application/json"})
     assert as_json.status_code == 400 and as_json.get_json()["detail_vi"]
+
+
+def test_a_draft_sheet_can_be_deleted(planner_client, demo, simulated, engine):
+    c = planner_client
+    plan_id = plan_of(demo, CAU_GIAY)
+    sheet = _upload(c, plan_id, simulated.path.read_bytes(), "nhap.png")
+    api = f"/quan-tri/api/to-ban-do/{sheet}"
+    h = {"X-CSRF-Token": c.csrf}
+    assert c.post(api + "/diem", json={"pixel_x": 10, "pixel_y": 10, "x_north": "2 326 000",
+                                       "y_east": "586 000"}, headers=h).status_code == 201
+    assert c.post(api + "/xoa").status_code in (400, 403)  # no CSRF token
+    resp = c.post(api + "/xoa", headers=h)
+    assert resp.status_code == 200
+    assert resp.get_json()["url"] == f"/quan-tri/do-an/{plan_id}"
+    assert c.get(api).status_code == 404
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(MapSheet)
+                           .where(MapSheet.id == sheet)) == 0
+        assert conn.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "sheet.delete", AuditEntry.object_id == str(sheet))) == 1

@@ -343,6 +343,10 @@
       render(d);
     }).catch(fail);
   });
+  document.getElementById("delete-sheet").addEventListener("click", function () {
+    if (!window.confirm("Xóa tờ bản đồ nháp này cùng các điểm khống chế? Không thể hoàn tác.")) { return; }
+    call("POST", api + "/xoa").then(function (d) { window.location.href = d.url; }).catch(fail);
+  });
   document.getElementById("unpublish").addEventListener("click", function () {
     call("POST", api + "/an").then(function () { say("Đã ngừng công bố."); return call("GET", api); }).then(render).catch(fail);
   });
