@@ -113,7 +113,8 @@ def _plan_page(plan, upload_error: str | None = None, upload_title: str = "",
                            statuses=PLAN_STATUSES, state_labels=sheets.STATE_LABELS,
                            documents=plan_forms.documents_of(s, plan),
                            doc_types=plan_forms.DOCUMENT_TYPES,
-                           other_documents=plan_forms.linkable_documents(s, plan),
+                           other_documents=plan_forms.linkable_documents(s, plan,
+                                                                         current_user()),
                            upload_error=upload_error, upload_title=upload_title)
     return Response(html, status=status, mimetype="text/html")
 
