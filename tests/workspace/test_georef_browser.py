@@ -54,6 +54,20 @@ def test_found_points_reviewed_checked_and_published(page, live_server, demo, pr
     zones_toggle.uncheck()
     assert not zones_toggle.is_checked()
 
+    # residual arrows on both maps; the next point's map position predicted from the others
+    assert page.locator("#scan-map path.residual-arrow").count() == rows.count()
+    assert page.locator("#ref-map path.residual-arrow").count() == rows.count()
+    assert "phóng đại" in page.inner_text("#arrow-scale")
+    x, y = printed_grid.width / 2, printed_grid.height / 2
+    pt = page.evaluate(
+        "([x, y]) => { const p = window.__scanMapPoint(x, y);"
+        " const r = document.getElementById('scan-map').getBoundingClientRect();"
+        " return [r.left + p[0], r.top + p[1]]; }", [x, y])
+    page.mouse.click(pt[0], pt[1])
+    assert "Vị trí dự đoán: X ≈ 2 32" in page.inner_text("#pending")
+    assert page.locator("#ref-map path.predicted-point").count() == 1
+    assert page.get_attribute("#point-form input[name=x_north]", "placeholder").startswith("≈ 2 32")
+
     # one check point: left out of the fit, its error still shown
     first = rows.nth(0)
     first.locator("input.enable").uncheck()

@@ -96,8 +96,9 @@
     var p = toVn(ev.latlng.lng, ev.latlng.lat);
     readout.textContent = "X = " + grouped(p[1]) + "  Y = " + grouped(p[0]);
   });
+  var scanArrows = L.layerGroup().addTo(scanMap), refArrows = L.layerGroup().addTo(refMap);
   var zonesLayer = L.layerGroup().addTo(refMap);
-  L.control.layers(null, { "Lưới VN-2000": gridLayer, "Ô quy hoạch của đồ án": zonesLayer }, { collapsed: false }).addTo(refMap);
+  L.control.layers(null, { "Lưới VN-2000": gridLayer, "Ô quy hoạch của đồ án": zonesLayer, "Mũi tên sai số": refArrows }, { collapsed: false }).addTo(refMap);
   fetch(root.dataset.zones + "?bbox=" + pb.join(",")).then(function (r) { return r.json(); }).then(function (fc) {
     zonesLayer.addLayer(L.geoJSON(fc, { style: function (f) { return { color: "#555", weight: 1, fillColor: f.properties.color, fillOpacity: 0.5 }; },
       onEachFeature: function (f, layer) { layer.bindTooltip(el("span", { className: "ws-zone-tip" }, f.properties.label + " " + f.properties.function_code)); } }));
@@ -137,6 +138,20 @@
       tr.querySelector(".delete").addEventListener("click", function () { call("DELETE", api + "/diem/" + p.id).then(render).catch(fail); });
       tbody.appendChild(tr);
     });
+    /* Residual arrows on both maps, from each point to where the fit puts it, exaggerated so
+       the largest is a twentieth of the sheet (the factor is said beside the maps). */
+    scanArrows.clearLayers(); refArrows.clearLayers();
+    var rows = (rep.residuals || []).filter(function (r) { return r.id && r.total_px !== null; });
+    var maxPx = Math.max.apply(null, rows.map(function (r) { return r.total_px || 0; }).concat([1e-9]));
+    var k = Math.min(1000, Math.max(1, 0.05 * W / maxPx));
+    var byId = {}; data.points.forEach(function (p) { byId[p.id] = p; });
+    rows.forEach(function (r) {
+      var p = byId[r.id]; if (!p) { return; }
+      var style = { color: r.blunder ? "#d00" : "#c64600", weight: 2, interactive: false, className: "residual-arrow" };
+      scanArrows.addLayer(L.polyline([ll(p.pixel_x, p.pixel_y), ll(p.pixel_x + k * (r.dx_px || 0), p.pixel_y + k * (r.dy_px || 0))], style));
+      if (vg) { refArrows.addLayer(L.polyline([[p.lat, p.lon], toLl(p.easting + k * (r.dx_m || 0), p.northing + k * (r.dy_m || 0))], style)); }
+    });
+    document.getElementById("arrow-scale").textContent = rows.length ? "Mũi tên sai số phóng đại ×" + Math.round(k) + "." : "";
     var mt = document.querySelector("#methods-table tbody");
     mt.replaceChildren();
     var summary = document.getElementById("fit-summary");
@@ -229,7 +244,43 @@
     if (pendingMarker) { scanMap.removeLayer(pendingMarker); }
     pendingMarker = L.marker(ev.latlng, { icon: label("?", "pending") }).addTo(scanMap);
     document.getElementById("pending").textContent = "Điểm ảnh (" + q[0].toFixed(1) + ", " + q[1].toFixed(1) + "): bấm vào bản đồ hoặc nhập X, Y.";
+    predictNext(q);
   });
+  /* Once 3 points are in use, the map position of the next point is predicted (an affine fit of
+     the enabled points, as QGIS does) and marked on the reference map; the X/Y boxes show it. */
+  var predictedMarker = null;
+  function affineFit(pts) {
+    // least squares of [1, x, y] -> e and -> n, by the 3x3 normal equations
+    var a = [[0, 0, 0], [0, 0, 0], [0, 0, 0]], be = [0, 0, 0], bn = [0, 0, 0];
+    pts.forEach(function (p) {
+      var t = [1, p.pixel_x, p.pixel_y];
+      for (var i = 0; i < 3; i++) { be[i] += t[i] * p.easting; bn[i] += t[i] * p.northing; for (var j = 0; j < 3; j++) { a[i][j] += t[i] * t[j]; } }
+    });
+    function solve(b) {
+      var m = a.map(function (r, i) { return r.concat([b[i]]); });
+      for (var c = 0; c < 3; c++) {
+        var piv = c; for (var r = c + 1; r < 3; r++) { if (Math.abs(m[r][c]) > Math.abs(m[piv][c])) { piv = r; } }
+        var tmp = m[c]; m[c] = m[piv]; m[piv] = tmp;
+        if (Math.abs(m[c][c]) < 1e-12) { return null; }
+        for (var r2 = 0; r2 < 3; r2++) { if (r2 !== c) { var f = m[r2][c] / m[c][c]; for (var k = c; k < 4; k++) { m[r2][k] -= f * m[c][k]; } } }
+      }
+      return [m[0][3] / m[0][0], m[1][3] / m[1][1], m[2][3] / m[2][2]];
+    }
+    var ce = solve(be), cn = solve(bn);
+    return ce && cn ? function (x, y) { return [ce[0] + ce[1] * x + ce[2] * y, cn[0] + cn[1] * x + cn[2] * y]; } : null;
+  }
+  function predictNext(q) {
+    if (predictedMarker) { refMap.removeLayer(predictedMarker); predictedMarker = null; }
+    var used = ((state && state.points) || []).filter(function (p) { return p.enabled; });
+    var f = used.length >= 3 ? affineFit(used) : null;
+    var form = document.getElementById("point-form");
+    if (!f || !vg) { form.x_north.placeholder = "2 3xx xxx"; form.y_east.placeholder = "5xx xxx"; return; }
+    var en = f(q[0], q[1]);
+    predictedMarker = L.circleMarker(toLl(en[0], en[1]), { radius: 8, color: "#e66100", dashArray: "3 3", className: "predicted-point" }).addTo(refMap);
+    form.x_north.placeholder = "≈ " + grouped(en[1]);
+    form.y_east.placeholder = "≈ " + grouped(en[0]);
+    document.getElementById("pending").textContent += " Vị trí dự đoán: X ≈ " + grouped(en[1]) + ", Y ≈ " + grouped(en[0]) + ".";
+  }
   function addPoint(extra) {
     if (!pending) { say("Hãy bấm vào ảnh quét trước để chọn điểm.", true); return; }
     var body = { pixel_x: pending[0], pixel_y: pending[1] };
@@ -237,6 +288,7 @@
     call("POST", api + "/diem", body).then(function (d) {
       pending = null;
       if (pendingMarker) { scanMap.removeLayer(pendingMarker); pendingMarker = null; }
+      if (predictedMarker) { refMap.removeLayer(predictedMarker); predictedMarker = null; }
       document.getElementById("point-form").reset();
       render(d); say("Đã thêm điểm.");
     }).catch(fail);
