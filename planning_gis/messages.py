@@ -164,6 +164,8 @@ _RULES: list[Rule] = [(re.compile(p, re.S), f) for p, f in [
      lambda g: f"chưa đến hai đường lưới {_axis(g[1])} có nhãn khớp nhau"),
     (r"the (easting|northing) labels back two different grids equally: not settled",
      lambda g: f"các nhãn {_axis(g[1])} ủng hộ hai lưới khác nhau ngang nhau: chưa xác định"),
+    (r"not a grid coordinate",
+     lambda g: "không phải tọa độ lưới (chữ khác trong lề: tỷ lệ, tên, ghi chú)"),
     (r"no second reading on another line agrees with it",
      lambda g: "không có nhãn nào trên đường lưới khác khớp với nhãn này"),
     (r"agrees with no reading on another line",

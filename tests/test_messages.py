@@ -129,3 +129,4 @@ def test_detection_sentences():
               "line)").startswith("đọc được 2321500 nhưng lưới cho 2321400")
     assert vi("no northing label could be read") == "không đọc được nhãn tọa độ X (Bắc) nào"
     assert "hàng lưới" in vi("labelled Y (X = northing, Y = easting) but it stands on a row")
+    assert translate("not a grid coordinate").startswith("không phải tọa độ lưới")

@@ -32,6 +32,7 @@ def test_found_points_reviewed_checked_and_published(page, live_server, demo, pr
     page.wait_for_selector("#status:has-text('Đã thêm')", timeout=120_000)
     report = page.inner_text("#detect-report")
     assert "Tìm điểm khống chế" in report and "Nhãn tọa độ" in report
+    assert "null" not in report and "tiếng Anh" not in report, report
     truth = len(printed_grid.control_points)
     rows = page.locator("#points-table tbody tr")
     assert rows.count() >= 0.9 * truth

@@ -320,7 +320,7 @@
         el("strong", {}, "Tìm điểm khống chế: "),
         "thêm " + r.added + " điểm (tìm được " + r.found + "). Dấu chữ thập: " + cr.found + " tìm thấy, " + cr.off_lattice_refused +
         " loại (lệch lưới). Vạch khung: " + tk.found + ". Nhãn tọa độ: " + lab.found + " đọc được, " + lab.used + " dùng, " + lab.refused + " loại.",
-        (r.notes || []).length ? el("br") : null, (r.notes_vi || r.notes || []).join("; "));
+        (r.notes || []).length ? el("br") : "", (r.notes_vi || r.notes || []).join("; "));
       (lab.readings || []).forEach(function (x) {
         if (x.status === "refused") { box.appendChild(el("div", { className: "ws-error" }, "Nhãn “" + x.text + "” bị loại: " + (x.why_vi || x.why))); }
       });
