@@ -79,6 +79,16 @@ def test_found_points_reviewed_checked_and_published(page, live_server, demo, pr
     assert checked.locator("td.residual").inner_text().split()[0] not in ("–", "")
     assert "(kiểm tra)" in checked.locator("td.residual").inner_text()
 
+    # undo brings the point back into the fit; done again, it stays a check point
+    page.click("#undo")
+    page.wait_for_selector("#status:has-text('Đã hoàn tác')")
+    page.wait_for_function("document.querySelectorAll('#points-table tbody tr.disabled').length"
+                           " === 0")
+    assert page.locator("#check-summary").count() == 0
+    rows.nth(0).locator("input.enable").uncheck()
+    page.wait_for_selector("#check-summary")
+    assert page.locator("#points-table tbody tr.disabled").count() == 1
+
     # publish, after a confirmation that names the fit and the check error
     messages = []
 

@@ -119,11 +119,13 @@
     data.points.forEach(function (p) {
       var cls = blunders[p.id] ? "blunder" : "";
       var m = L.marker(ll(p.pixel_x, p.pixel_y), { draggable: true, icon: label(p.label, cls), title: p.label });
-      m.on("dragend", function () { var q = px(m.getLatLng()); call("PATCH", api + "/diem/" + p.id, { pixel_x: q[0], pixel_y: q[1] }).then(render).catch(fail); });
+      m.on("dragend", function () { var q = px(m.getLatLng()); pushUndo("di chuyển điểm " + p.label, function () { return call("PATCH", api + "/diem/" + p.id, { pixel_x: p.pixel_x, pixel_y: p.pixel_y }); });
+        call("PATCH", api + "/diem/" + p.id, { pixel_x: q[0], pixel_y: q[1] }).then(render).catch(fail); });
       scanMarkers.addLayer(m);
       L.circleMarker(ll(p.pixel_x, p.pixel_y), { radius: 3, color: blunders[p.id] ? "#d00" : "#06c" }).addTo(scanMarkers);
       var r = L.marker([p.lat, p.lon], { draggable: true, icon: label(p.label, cls), title: p.label });
-      r.on("dragend", function () { var q = r.getLatLng(); call("PATCH", api + "/diem/" + p.id, { lon: q.lng, lat: q.lat }).then(render).catch(fail); });
+      r.on("dragend", function () { var q = r.getLatLng(); pushUndo("di chuyển điểm " + p.label, function () { return call("PATCH", api + "/diem/" + p.id, { x_north: p.northing, y_east: p.easting }); });
+        call("PATCH", api + "/diem/" + p.id, { lon: q.lng, lat: q.lat }).then(render).catch(fail); });
       refMarkers.addLayer(r);
       L.circleMarker([p.lat, p.lon], { radius: 3, color: blunders[p.id] ? "#d00" : "#06c" }).addTo(refMarkers);
       var tr = document.createElement("tr");
@@ -134,8 +136,18 @@
         el("td", { className: "loo" }, fmt(p.loo_error_m)),
         el("td", {}, el("input", { type: "checkbox", className: "enable", checked: !!p.enabled })),
         el("td", {}, el("button", { type: "button", className: "delete" }, "Xóa")));
-      tr.querySelector(".enable").addEventListener("change", function (ev) { call("PATCH", api + "/diem/" + p.id, { enabled: ev.target.checked }).then(render).catch(fail); });
-      tr.querySelector(".delete").addEventListener("click", function () { call("DELETE", api + "/diem/" + p.id).then(render).catch(fail); });
+      tr.querySelector(".enable").addEventListener("change", function (ev) { var was = p.enabled;
+        pushUndo((was ? "tắt" : "bật") + " điểm " + p.label, function () { return call("PATCH", api + "/diem/" + p.id, { enabled: was }); });
+        call("PATCH", api + "/diem/" + p.id, { enabled: ev.target.checked }).then(render).catch(fail); });
+      tr.querySelector(".delete").addEventListener("click", function () {
+        pushUndo("xóa điểm " + p.label, function () {
+          return call("POST", api + "/diem", { pixel_x: p.pixel_x, pixel_y: p.pixel_y, x_north: p.northing, y_east: p.easting, label: p.label }).then(function (d) {
+            if (p.enabled) { return d; }
+            var back = d.points.filter(function (x) { return x.label === p.label; }).pop();
+            return back ? call("PATCH", api + "/diem/" + back.id, { enabled: false }) : d;
+          });
+        });
+        call("DELETE", api + "/diem/" + p.id).then(render).catch(fail); });
       tbody.appendChild(tr);
     });
     /* Residual arrows on both maps, from each point to where the fit puts it, exaggerated so
@@ -285,7 +297,10 @@
     if (!pending) { say("Hãy bấm vào ảnh quét trước để chọn điểm.", true); return; }
     var body = { pixel_x: pending[0], pixel_y: pending[1] };
     Object.keys(extra).forEach(function (k) { body[k] = extra[k]; });
+    var before = {}; ((state && state.points) || []).forEach(function (x) { before[x.id] = true; });
     call("POST", api + "/diem", body).then(function (d) {
+      var added = d.points.filter(function (x) { return !before[x.id]; })[0];
+      if (added) { pushUndo("thêm điểm " + added.label, function () { return call("DELETE", api + "/diem/" + added.id); }); }
       pending = null;
       if (pendingMarker) { scanMap.removeLayer(pendingMarker); pendingMarker = null; }
       if (predictedMarker) { refMap.removeLayer(predictedMarker); predictedMarker = null; }
@@ -387,6 +402,25 @@
     say("Đang gửi yêu cầu công bố…");
     call("POST", api + "/cong-bo").then(function (d) { return watchJob(d.url); })
       .catch(function (e) { publishBtn.disabled = false; fail(e); });
+  });
+  /* Undo (button or Ctrl+Z): each point edit pushes the call that reverses it. Imports and
+     "Tìm điểm khống chế" replace many points at once and are not undone here. */
+  var undoStack = [], undoBtn = document.getElementById("undo");
+  function pushUndo(what, fn) {
+    undoStack.push({ what: what, fn: fn });
+    if (undoStack.length > 50) { undoStack.shift(); }
+    undoBtn.disabled = false; undoBtn.title = "Hoàn tác: " + what;
+  }
+  function undo() {
+    var op = undoStack.pop();
+    undoBtn.disabled = !undoStack.length;
+    undoBtn.title = undoStack.length ? "Hoàn tác: " + undoStack[undoStack.length - 1].what : "";
+    if (!op) { return; }
+    op.fn().then(function () { return call("GET", api); }).then(function (d) { render(d); say("Đã hoàn tác: " + op.what + "."); }).catch(fail);
+  }
+  undoBtn.addEventListener("click", undo);
+  document.addEventListener("keydown", function (ev) {
+    if ((ev.ctrlKey || ev.metaKey) && ev.key === "z" && !/^(INPUT|TEXTAREA|SELECT)$/.test(ev.target.tagName)) { ev.preventDefault(); undo(); }
   });
   /* The planner's own method, saved with the sheet: the report, the preview and publish use it. */
   document.getElementById("method-choice").addEventListener("change", function (ev) {
