@@ -52,6 +52,13 @@ def test_planner_takes_a_scan_to_the_public_map(page, live_server, demo, simulat
     page.click("#preview")
     page.wait_for_selector("img.warp-preview")
     page.fill("#opacity", "0.4")
+    page.fill("#swipe", "0.5")  # the preview left of the middle, the reference map right of it
+    page.dispatch_event("#swipe", "input")
+    clip = page.eval_on_selector("img.warp-preview", "e => e.style.clipPath")
+    assert clip.startswith("inset(0px") or clip.startswith("inset(0 "), clip
+    page.fill("#swipe", "1")
+    page.dispatch_event("#swipe", "input")
+    assert page.eval_on_selector("img.warp-preview", "e => e.style.clipPath") == ""
     page.once("dialog", lambda d: d.accept())  # the confirmation before publishing
     page.click("#publish")  # queued as a job; the page polls it until the worker is done
     page.wait_for_selector("#status:has-text('Đã công bố')", timeout=300_000)

@@ -359,11 +359,23 @@
 
   var opacity = document.getElementById("opacity");
   opacity.addEventListener("input", function () { if (preview) { preview.setOpacity(+opacity.value); } });
+  /* Swipe: the preview is shown left of a vertical line that the slider moves across the map,
+     the reference map (zones, grid) right of it. */
+  var swipe = document.getElementById("swipe");
+  function applySwipe() {
+    if (!preview || !preview.getElement()) { return; }
+    var img = preview.getElement(), box = refMap.getContainer().getBoundingClientRect(), r = img.getBoundingClientRect();
+    var cut = box.left + box.width * (+swipe.value) - r.left;  // px from the image's left edge
+    img.style.clipPath = +swipe.value >= 1 ? "" : "inset(0 " + Math.max(0, r.width - cut) + "px 0 0)";
+  }
+  swipe.addEventListener("input", applySwipe);
+  refMap.on("move zoom zoomend moveend", applySwipe);
   document.getElementById("preview").addEventListener("click", function () {
     say("Đang nắn thử ảnh…");
     call("POST", api + "/xem-truoc").then(function (d) {
       if (preview) { refMap.removeLayer(preview); }
       preview = L.imageOverlay(d.url + "?t=" + Date.now(), d.bounds, { opacity: +opacity.value, className: "warp-preview" }).addTo(refMap);
+      preview.on("load", applySwipe);
       refMap.fitBounds(d.bounds);
       say("Ảnh xem trước: " + d.method + ", RMSE " + fmt(d.rmse_m) + " m.");
       return call("GET", api);
