@@ -46,8 +46,11 @@ def test_found_points_reviewed_checked_and_published(page, live_server, demo, pr
 
     # the reference map: VN-2000 grid lines, the cursor read in X/Y, the zones switchable
     assert page.locator("#ref-map path.vn-grid").count() > 2
+    page.evaluate("window.scrollTo(0, 0)")  # the detection button left the page scrolled
     box = page.locator("#ref-map").bounding_box()
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.move(box["x"] + box["width"] / 2 - 20, box["y"] + box["height"] / 2)
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, steps=4)
+    page.wait_for_selector("#cursor-vn:has-text('X =')")
     readout = page.inner_text("#cursor-vn")
     assert readout.startswith("X = 2 32") and "Y = 58" in readout, readout
     zones_toggle = page.locator(".leaflet-control-layers label:has-text('Ô quy hoạch') input")
@@ -82,8 +85,7 @@ def test_found_points_reviewed_checked_and_published(page, live_server, demo, pr
     # undo brings the point back into the fit; done again, it stays a check point
     page.click("#undo")
     page.wait_for_selector("#status:has-text('Đã hoàn tác')")
-    page.wait_for_function("document.querySelectorAll('#points-table tbody tr.disabled').length"
-                           " === 0")
+    page.wait_for_selector("#points-table tbody tr.disabled", state="detached")
     assert page.locator("#check-summary").count() == 0
     rows.nth(0).locator("input.enable").uncheck()
     page.wait_for_selector("#check-summary")

@@ -97,6 +97,7 @@
     readout.textContent = "X = " + grouped(p[1]) + "  Y = " + grouped(p[0]);
   });
   var scanArrows = L.layerGroup().addTo(scanMap), refArrows = L.layerGroup().addTo(refMap);
+  var vertexLayer = L.layerGroup().addTo(scanMap);
   var zonesLayer = L.layerGroup().addTo(refMap);
   L.control.layers(null, { "Lưới VN-2000": gridLayer, "Ô quy hoạch của đồ án": zonesLayer, "Mũi tên sai số": refArrows }, { collapsed: false }).addTo(refMap);
   fetch(root.dataset.zones + "?bbox=" + pb.join(",")).then(function (r) { return r.json(); }).then(function (fc) {
@@ -199,10 +200,25 @@
 
   function drawMask(coords) {
     if (maskLayer) { scanMap.removeLayer(maskLayer); maskLayer = null; }
+    vertexLayer.clearLayers();
     if (!coords) { return; }
     var outer = [ll(-W, -H), ll(2 * W, -H), ll(2 * W, 2 * H), ll(-W, 2 * H)];
     var inner = coords.map(function (c) { return ll(c[0], c[1]); });
     maskLayer = L.polygon([outer, inner], { color: "#ff0", weight: 2, fillColor: "#000", fillOpacity: 0.6, interactive: false }).addTo(scanMap);
+    /* Each vertex can be dragged; the neatline is saved at once (and the edit can be undone). */
+    var ring = coords.slice();
+    if (ring.length > 3 && ring[0][0] === ring[ring.length - 1][0] && ring[0][1] === ring[ring.length - 1][1]) { ring.pop(); }
+    ring.forEach(function (c, i) {
+      var v = L.marker(ll(c[0], c[1]), { draggable: true, zIndexOffset: 1000, title: "Đỉnh khung " + (i + 1),
+        icon: L.divIcon({ className: "neatline-vertex", iconSize: [10, 10] }) });
+      v.on("dragend", function () {
+        var moved = ring.map(function (x) { return x.slice(); });
+        moved[i] = px(v.getLatLng());
+        pushUndo("di chuyển đỉnh khung", function () { return call("PUT", api + "/khung", { coordinates: ring }); });
+        call("PUT", api + "/khung", { coordinates: moved }).then(function (d) { render(d); say("Đã lưu khung bản đồ."); }).catch(fail);
+      });
+      vertexLayer.addLayer(v);
+    });
   }
 
   function loadVersions() {
