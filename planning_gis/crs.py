@@ -161,3 +161,79 @@ def resolve_projected(
         f"X={x_north}, Y={y_east} in EPSG:{code} is outside Hanoi in both axis readings",
         message_vi="Tọa độ nằm ngoài phạm vi Hà Nội theo cả hai cách đọc X/Y.",
     )
+
+
+_SPACES = dict.fromkeys(map(ord, " \u00a0\u2009\u202f\t'"), None)
+
+
+def parse_printed_number(text: str | float | int) -> float:
+    """A coordinate typed as printed on a Vietnamese sheet: ``2.325.260``, ``2 325 260``,
+    ``2 325 260,50``, ``586400,25``, ``2,325,260.5``, ``2325260.5``.
+
+    Spaces (also non-breaking and thin ones) and apostrophes group thousands. With both ``.``
+    and ``,`` the last one is the decimal mark and the other groups thousands. A mark that
+    appears more than once groups thousands; a single ``,`` is a decimal comma (Vietnamese
+    usage) and a single ``.`` a decimal point. Raises ``ValueError`` on anything else.
+    """
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        return float(text)
+    s = str(text).strip().translate(_SPACES)
+    if s.startswith("+"):
+        s = s[1:]
+    dots, commas = s.count("."), s.count(",")
+    if dots and commas:
+        decimal = "." if s.rfind(".") > s.rfind(",") else ","
+        group = "," if decimal == "." else "."
+        if s.count(decimal) > 1:
+            raise ValueError(f"not a number: {text!r}")
+        s = s.replace(group, "").replace(decimal, ".")
+    elif dots > 1:
+        s = s.replace(".", "")
+    elif commas > 1:
+        s = s.replace(",", "")
+    elif commas == 1:
+        s = s.replace(",", ".")
+    if not s or not all(c.isdigit() or c in ".-" for c in s) or s.count("-") > (s[0] == "-"):
+        raise ValueError(f"not a number: {text!r}")
+    return float(s)
+
+
+def local_vn2000_grid(bounds_lonlat: tuple[float, float, float, float],
+                      margin: float = 0.25) -> dict[str, object]:
+    """Order-2 polynomials between lon/lat and VN-2000 / TM-3 (EPSG:5897) over one area.
+
+    The editor's reference map draws the VN-2000 grid and reads the cursor in X/Y without a
+    projection library in the browser: over a plan (a few km) the true transformation (pyproj,
+    with the datum shift) is fitted by a quadratic in each direction, and the largest error on a
+    dense check grid is returned with it (millimetres for a district; the figure says so).
+    """
+    import numpy as np
+
+    w, s, e, n = bounds_lonlat
+    dw, dh = (e - w) * margin + 1e-3, (n - s) * margin + 1e-3
+    w, s, e, n = w - dw, s - dh, e + dw, n + dh
+    lon, lat = np.meshgrid(np.linspace(w, e, 15), np.linspace(s, n, 15))
+    lon, lat = lon.ravel(), lat.ravel()
+    east, north = transformer(4326, VN2000_TM3_HANOI).transform(lon, lat)
+    east, north = np.asarray(east), np.asarray(north)
+
+    def terms(u, v):
+        return np.column_stack([np.ones_like(u), u, v, u * u, u * v, v * v])
+
+    lo = (float(lon.mean()), float(lat.mean()))
+    en = (float(east.mean()), float(north.mean()))
+    a = terms(lon - lo[0], lat - lo[1])
+    ce = np.linalg.lstsq(a, east, rcond=None)[0]
+    cn = np.linalg.lstsq(a, north, rcond=None)[0]
+    b = terms((east - en[0]) / 1000.0, (north - en[1]) / 1000.0)  # km: well conditioned
+    clon = np.linalg.lstsq(b, lon, rcond=None)[0]
+    clat = np.linalg.lstsq(b, lat, rcond=None)[0]
+    # check between the fitting nodes
+    lon2, lat2 = np.meshgrid(np.linspace(w, e, 22), np.linspace(s, n, 22))
+    lon2, lat2 = lon2.ravel(), lat2.ravel()
+    e2, n2 = transformer(4326, VN2000_TM3_HANOI).transform(lon2, lat2)
+    t2 = terms(lon2 - lo[0], lat2 - lo[1])
+    err = float(np.hypot(t2 @ ce - np.asarray(e2), t2 @ cn - np.asarray(n2)).max())
+    return {"lonlat_origin": list(lo), "east": ce.tolist(), "north": cn.tolist(),
+            "en_origin": list(en), "lon": clon.tolist(), "lat": clat.tolist(),
+            "max_error_m": round(err, 4)}

@@ -6,6 +6,8 @@ one place, and the CLI prints ``str(error)`` as its one-line message.
 
 from __future__ import annotations
 
+from planning_gis.messages import translate
+
 
 class PlanningError(Exception):
     """Base of every error this project raises on purpose."""
@@ -15,7 +17,9 @@ class PlanningError(Exception):
     def __init__(self, message: str, *, message_vi: str | None = None) -> None:
         super().__init__(message)
         self.message = message
-        self.message_vi = message_vi or message
+        # Without a Vietnamese text from the raiser, the message catalogue gives one (the
+        # engine's English sentences are matched there); failing that, the English stays.
+        self.message_vi = message_vi or translate(message) or message
 
 
 class ConfigurationError(PlanningError):

@@ -293,6 +293,8 @@ class MapSheet(Base):
     crs_epsg: Mapped[int] = mapped_column(Integer, nullable=False, default=STORAGE_SRID)
     state: Mapped[str] = mapped_column(String(16), nullable=False, default="uploaded")
     method: Mapped[str | None] = mapped_column(String(16))
+    # The planner's own choice of transformation (NULL: auto), used by the report and publish.
+    method_choice: Mapped[str | None] = mapped_column(String(16))
     rmse_m: Mapped[float | None] = mapped_column(Float)
     loo_rmse_m: Mapped[float | None] = mapped_column(Float)
     check_error_m: Mapped[float | None] = mapped_column(Float)

@@ -15,7 +15,7 @@ All pixel coordinates are corner-based (GDAL/QGIS convention: the top-left pixel
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -265,6 +265,15 @@ def demo_zones(bounds: tuple[float, float, float, float], seed: int = 0) -> list
     return zones
 
 
+def function_code(label: str) -> str:
+    """The land-use code in a zone label: "D.1-HH1" -> "HH", "CX.3" -> "CX", "MN-01" -> "MN"."""
+    part = label.rsplit("-", 1)[-1] if "-" in label else label.split(".")[0]
+    code = part.rstrip("0123456789.")
+    if not code:  # "MN-01": the code is before the dash
+        code = label.split("-")[0].split(".")[0]
+    return code
+
+
 def simulate_scan(
     zones: Sequence[Zone],
     bounds: tuple[float, float, float, float],
@@ -282,12 +291,14 @@ def simulate_scan(
     check_count: int = 12,
     reading_noise_px: float = 0.35,
     label_style: str = "cross",
+    legend_names: Mapping[str, str] | None = None,
 ) -> SimulatedScan:
     """Draw ``zones`` (EPSG:5897) inside ``bounds`` as a printed sheet, distort it, write it.
 
     The sheet size follows from the bounds, the scale and the dpi; PNG or TIFF by the suffix of
     ``out_path``. Returns the control points (grid crosses, with reading noise), the hidden check
     points and the neatline in scan pixels, and the exact pixel <-> map mapping.
+    ``legend_names`` (function code -> name) writes names beside the legend's colours.
     """
     rng = np.random.default_rng(seed)
     out_path = Path(out_path)
@@ -317,8 +328,9 @@ def simulate_scan(
     def pil(u, v):  # corner-based continuous -> PIL coordinates
         return (float(u) - 0.5, float(v) - 0.5)
 
-    # zones
-    for geom, colour, label in zones:
+    # zones, largest first: a plan's road or background zone is one polygon whose holes are
+    # the blocks, and PIL fills only its outline, so drawn last it would paint over them all
+    for geom, colour, label in sorted(zones, key=lambda z: -z[0].area):
         polys = list(getattr(geom, "geoms", [geom]))
         for poly in polys:
             if poly.geom_type != "Polygon":
@@ -404,7 +416,7 @@ def simulate_scan(
     ly += 26 * unit
     seen = {}
     for _geom, colour, label in zones:
-        code = label.split(".")[0]
+        code = function_code(label)
         if code not in seen:
             seen[code] = colour
     for code, colour in seen.items():
@@ -412,7 +424,9 @@ def simulate_scan(
             break
         draw.rectangle([pil(px0 + 20 * unit, ly), pil(px0 + 50 * unit, ly + 16 * unit)],
                        fill=colour, outline=(0, 0, 0))
-        draw.text(pil(px0 + 60 * unit, ly), code, fill=(0, 0, 0), font=normal)
+        name = (legend_names or {}).get(code)
+        draw.text(pil(px0 + 60 * unit, ly), f"{code} – {name}" if name else code,
+                  fill=(0, 0, 0), font=normal)
         ly += 24 * unit
     del draw
 

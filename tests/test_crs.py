@@ -65,3 +65,44 @@ def test_crs_spellings(value, code):
 def test_geographic_crs_refused_for_projected_pair():
     with pytest.raises(InvalidInput):
         crs.resolve_projected(2326256.8, 586513.4, crs="EPSG:4326")
+
+
+@pytest.mark.parametrize("typed, value", [
+    ("2.325.260", 2325260.0), ("2 325 260", 2325260.0), ("2\u00a0325\u202f260", 2325260.0),
+    ("2 325 260,50", 2325260.5), ("586400,25", 586400.25), ("2,325,260.5", 2325260.5),
+    ("2.325.260,5", 2325260.5), ("2325260.5", 2325260.5), ("105.8342", 105.8342),
+    ("21,0278", 21.0278), (" 586 400 ", 586400.0), (586400, 586400.0), ("-12,5", -12.5),
+])
+def test_coordinates_typed_as_printed(typed, value):
+    from planning_gis.crs import parse_printed_number
+
+    assert parse_printed_number(typed) == pytest.approx(value)
+
+
+@pytest.mark.parametrize("typed", ["", "abc", "2.325,260,5", "1-2", "2 325 260 m", "--1"])
+def test_coordinates_that_are_not_numbers(typed):
+    from planning_gis.crs import parse_printed_number
+
+    with pytest.raises(ValueError):
+        parse_printed_number(typed)
+
+
+def test_the_editors_vn2000_grid_is_pyproj_to_the_millimetre():
+    """The quadratics the editor's reference map uses (grid lines, cursor read-out) agree with
+    pyproj's transformation, datum shift included, over a district."""
+    import numpy as np
+
+    from planning_gis.crs import local_vn2000_grid
+
+    g = local_vn2000_grid((105.78, 21.0, 105.86, 21.06))
+    assert g["max_error_m"] < 0.01
+    lo = g["lonlat_origin"]
+    u, v = 105.8342 - lo[0], 21.0278 - lo[1]
+    t = np.array([1, u, v, u * u, u * v, v * v])
+    assert float(t @ g["east"]) == pytest.approx(586513.4, abs=0.1)
+    assert float(t @ g["north"]) == pytest.approx(2326256.8, abs=0.1)
+    en = g["en_origin"]
+    b = np.array([1, (586513.4 - en[0]) / 1000, (2326256.8 - en[1]) / 1000, 0, 0, 0])
+    b[3:] = [b[1] ** 2, b[1] * b[2], b[2] ** 2]
+    assert float(b @ g["lon"]) == pytest.approx(105.8342, abs=2e-6)
+    assert float(b @ g["lat"]) == pytest.approx(21.0278, abs=2e-6)

@@ -1,6 +1,7 @@
 """Scanned sheets for the demo, made the way a planner makes them.
 
-Each sheet is drawn by the scan simulator (printed grid labelled X=…/Y=…, title block and legend
+Each sheet is drawn by the scan simulator from the plan's own zones in their legend colours
+(printed grid labelled X=…/Y=… in the margin, title block and legend with the function names
 outside the neatline, rotation, uneven paper shrink, scanner drift, noise) and then goes through
 the planner's own path: upload, import the ``.points`` read off the grid, mask the neatline,
 publish. The hidden check markers the simulator keeps aside give each sheet an honest,
@@ -71,7 +72,9 @@ def _window(plan: DemoPlan, frac: tuple[float, float, float, float]) -> tuple[fl
 def load_sheets(session: Session, city: DemoCity, plans: dict[str, Plan], settings: Settings) -> int:
     """Make, georeference and publish the demo's sheets; returns how many were published."""
     admin = session.scalars(select(User).where(User.email == DEMO_ADMIN[0])).one()
-    colours = {row["code"]: row["color"] for row in read_legend_csv()}
+    legend = read_legend_csv()
+    colours = {row["code"]: row["color"] for row in legend}
+    names = {row["code"]: row["name_vi"] for row in legend}
     size = "tiny" if settings.demo_size == "tiny" or len(plans["zoning"].zones) < 100 else "full"
     by_key = {p.key: p for p in city.plans}
     count = 0
@@ -87,6 +90,9 @@ def load_sheets(session: Session, city: DemoCity, plans: dict[str, Plan], settin
                 scale_denominator=spec.scale_denominator, dpi=spec.dpi,
                 rotation_deg=spec.rotation_deg, shrink_px=spec.shrink_px,
                 drift_px=spec.drift_px, seed=spec.seed,
+                # labels in the margin, as the city prints them: the plan's zones stay
+                # readable under the grid, and "Tìm điểm khống chế" can read the sheet
+                label_style="margin-xy", legend_names=names,
             )
             with sim.path.open("rb") as fh:
                 sheet = workspace.create_sheet(session, admin, plans[spec.plan_key], fh,

@@ -36,7 +36,7 @@ from sqlalchemy import select
 from planning_gis.accounts import audit
 from planning_gis.accounts.users import can_edit_plan
 from planning_gis.crs import STORAGE_SRID, vn2000_to_lonlat
-from planning_gis.errors import InvalidInput, NotFound, ZonesRejected
+from planning_gis.errors import InvalidInput, NotFound, TooLarge, ZonesRejected
 from planning_gis.models import PLAN_KINDS, PLAN_STATUSES, MapSheet, Plan
 from planning_gis.settings import Settings
 from planning_gis.web import db, params
@@ -99,30 +99,53 @@ def home():
 def plan_page(plan_id: str):
     s = get_session()
     plan = sheets.get_plan(s, params.id_arg(plan_id, "plan"), current_user())
+    return _plan_page(plan)
+
+
+def _plan_page(plan, upload_error: str | None = None, upload_title: str = "",
+               status: int = 200) -> Response:
+    """The plan page; after a refused upload, with the reason beside the form and its title
+    kept (the old full-page "Lỗi 400" led away to the citizen map)."""
     from planning_gis.workspace import plans as plan_forms
 
-    return render_template("workspace/plan.html", plan=plan, kinds=PLAN_KINDS,
+    s = get_session()
+    html = render_template("workspace/plan.html", plan=plan, kinds=PLAN_KINDS,
                            statuses=PLAN_STATUSES, state_labels=sheets.STATE_LABELS,
                            documents=plan_forms.documents_of(s, plan),
                            doc_types=plan_forms.DOCUMENT_TYPES,
-                           other_documents=plan_forms.linkable_documents(s, plan))
+                           other_documents=plan_forms.linkable_documents(s, plan,
+                                                                         current_user()),
+                           upload_error=upload_error, upload_title=upload_title)
+    return Response(html, status=status, mimetype="text/html")
 
 
 @bp.post("/do-an/<plan_id>/to-ban-do")
 @login_required
 def upload(plan_id: str):
-    """A scan from the upload form (multipart), streamed to storage."""
+    """A scan from the upload form (multipart), streamed to storage.
+
+    A refused scan (bad file, too large, unsafe) comes back as the plan page with the reason in
+    Vietnamese beside the form; API clients (``Accept: application/json``) get the JSON error.
+    """
     s = get_session()
     user = current_user()
     plan = sheets.get_plan(s, params.id_arg(plan_id, "plan"), user)
-    f = request.files.get("scan")
-    if f is None or not f.filename:
-        raise InvalidInput("choose a scan file to upload", message_vi="Hãy chọn tệp ảnh quét.")
-    name = unicodedata.normalize("NFC", Path(f.filename).name)
-    sheet = sheets.create_sheet(s, user, plan, f.stream, name, request.form.get("title", ""),
-                                _settings(), declared_size=f.content_length or None)
+    wants_json = request.accept_mimetypes.best == "application/json"
+    title = request.form.get("title", "")
+    try:
+        f = request.files.get("scan")
+        if f is None or not f.filename:
+            raise InvalidInput("choose a scan file to upload", message_vi="Hãy chọn tệp ảnh quét.")
+        name = unicodedata.normalize("NFC", Path(f.filename).name)
+        sheet = sheets.create_sheet(s, user, plan, f.stream, name, title, _settings(),
+                                    declared_size=f.content_length or None)
+    except (InvalidInput, TooLarge) as exc:
+        if wants_json:
+            raise
+        s.rollback()
+        return _plan_page(plan, exc.message_vi, title, status_for(exc))
     s.commit()
-    if request.accept_mimetypes.best == "application/json":
+    if wants_json:
         return jsonify(id=sheet.id, url=url_for("workspace.editor", sheet_id=sheet.id)), 201
     return redirect(url_for("workspace.editor", sheet_id=sheet.id), 303)
 
@@ -141,8 +164,12 @@ def editor(sheet_id: str):
         w, so = t.transform(minx, miny)
         e, n = t.transform(maxx, maxy)
         plan_bounds = [w, so, e, n]
+    from planning_gis.crs import local_vn2000_grid
+
+    vn_grid = local_vn2000_grid(tuple(plan_bounds or (105.78, 21.0, 105.86, 21.06)))
     return render_template("workspace/editor.html", sheet=sheet, plan=sheet.plan,
                            state_labels=sheets.STATE_LABELS, plan_bounds=plan_bounds,
+                           vn_grid=vn_grid,
                            maxzoom=LocalTileMatrixSet(sheet.width, sheet.height).maxzoom)
 
 
@@ -208,6 +235,7 @@ def _sheet_json(sheet: MapSheet, report: dict[str, Any] | None = None) -> dict[s
     return {"id": sheet.id, "state": sheet.state, "state_vi": sheets.STATE_LABELS[sheet.state],
             "width": sheet.width, "height": sheet.height, "points": pts,
             "neatline": sheets.neatline_coords(sheet), "method": sheet.method,
+            "method_choice": sheet.method_choice or "auto",
             "rmse_m": sheet.rmse_m, "loo_rmse_m": sheet.loo_rmse_m,
             "current_version": sheet.current_version, "report": report}
 
@@ -330,6 +358,29 @@ def api_preview(sheet_id: str):
     s.commit()
     info["url"] = url_for("workspace.preview_png", sheet_id=sheet.id)
     return jsonify(info)
+
+
+@bp.post("/api/to-ban-do/<sheet_id>/xoa")
+@login_required
+def api_delete_sheet(sheet_id: str):
+    """Delete a draft sheet (never published); 409 for one with published versions."""
+    s = get_session()
+    sheet = _api_sheet(sheet_id)
+    plan_id = sheets.delete_draft(s, current_user(), sheet)
+    s.commit()
+    return jsonify(deleted=int(sheet_id), url=url_for("workspace.plan_page", plan_id=plan_id))
+
+
+@bp.post("/api/to-ban-do/<sheet_id>/phep-nan")
+@login_required
+def api_method(sheet_id: str):
+    """Save the planner's choice of transformation ({"method": "poly2"}, or "auto")."""
+    sheet = _api_sheet(sheet_id)
+    method = _json_body().get("method")
+    if method is not None and not isinstance(method, str):
+        raise InvalidInput("method must be a text", message_vi="Phép nắn phải là một chuỗi.")
+    sheets.set_method(get_session(), current_user(), sheet, method)
+    return _answer(sheet)
 
 
 @bp.post("/api/to-ban-do/<sheet_id>/cong-bo")

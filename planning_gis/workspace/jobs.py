@@ -43,6 +43,7 @@ from planning_gis import db
 from planning_gis.accounts.users import require_plan_editor
 from planning_gis.errors import NotFound, PlanningError
 from planning_gis.exchange import outbox
+from planning_gis.messages import engine_error_vi, is_engine_error
 from planning_gis.models import Job, MapSheet, SheetVersion, User
 from planning_gis.settings import Settings
 from planning_gis.workspace import sheets
@@ -262,6 +263,8 @@ def run_job(settings: Settings, job_id: int) -> str:
             log.error("job %s failed", job_id, exc_info=exc)
             error = f"internal error: {type(exc).__name__}: {exc}".splitlines()[0]
             error_vi = "Lỗi hệ thống khi xử lý; hãy thử lại hoặc báo quản trị viên."
+            if is_engine_error(exc):  # GDAL / PROJ / rasterio: their English, said in Vietnamese
+                error_vi = engine_error_vi(exc)
         with db.get_engine(settings).begin() as conn:
             conn.execute(update(Job).where(Job.id == job_id).values(
                 state="failed", error=error, error_vi=error_vi, finished_at=_now()))

@@ -11,13 +11,13 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
 
 from planning_gis.accounts import audit
 from planning_gis.accounts.users import ensure_organisation, require_plan_editor
 from planning_gis.dates import parse_date
-from planning_gis.errors import InvalidInput, NotFound
+from planning_gis.errors import Forbidden, InvalidInput, NotFound
 from planning_gis.models import (
     DOCUMENT_TYPES,
     PLAN_KINDS,
@@ -103,10 +103,35 @@ def documents_of(session: Session, plan: Plan) -> list[PlanDocument]:
         .order_by(plan_documents.c.sort_order, PlanDocument.id)))
 
 
-def linkable_documents(session: Session, plan: Plan, limit: int = 200) -> list[PlanDocument]:
+def _linkable_by(user: User | None):
+    """SQL condition: documents ``user``'s organisation may link to its plans.
+
+    Admins link any document. A planner links the library's documents that belong to no plan
+    (city-wide decisions, regulations) and those already linked to a plan of their own
+    organisation; a document only another organisation's plans hold is that organisation's
+    record to link, not theirs.
+    """
+    if user is not None and user.role == "admin":
+        return None
+    org = user.organisation_id if user is not None else None
+    any_plan = select(plan_documents.c.document_id).where(
+        plan_documents.c.document_id == PlanDocument.id)
+    own = (select(plan_documents.c.document_id)
+           .join(Plan, Plan.id == plan_documents.c.plan_id)
+           .where(plan_documents.c.document_id == PlanDocument.id,
+                  Plan.organisation_id == org))
+    return or_(~any_plan.exists(), own.exists())
+
+
+def linkable_documents(session: Session, plan: Plan, user: User | None = None,
+                       limit: int = 200) -> list[PlanDocument]:
+    """Documents ``user`` may link to ``plan`` that are not linked to it yet, newest first."""
     linked = select(plan_documents.c.document_id).where(plan_documents.c.plan_id == plan.id)
-    return list(session.scalars(select(PlanDocument).where(PlanDocument.id.not_in(linked))
-                                .order_by(PlanDocument.issued_on.desc().nulls_last())
+    query = select(PlanDocument).where(PlanDocument.id.not_in(linked))
+    allowed = _linkable_by(user)
+    if allowed is not None:
+        query = query.where(allowed)
+    return list(session.scalars(query.order_by(PlanDocument.issued_on.desc().nulls_last())
                                 .limit(limit)))
 
 
@@ -132,6 +157,12 @@ def link_document(session: Session, user: User, plan: Plan, document_id: int) ->
     doc = session.get(PlanDocument, document_id)
     if doc is None:
         raise NotFound(f"no document {document_id}", message_vi="Không có văn bản này.")
+    allowed = _linkable_by(user)
+    if allowed is not None and not session.scalar(
+            select(PlanDocument.id).where(PlanDocument.id == doc.id, allowed)):
+        raise Forbidden(
+            f"document {doc.id} belongs to another organisation's plans",
+            message_vi="Văn bản này thuộc hồ sơ đồ án của đơn vị khác: bạn không thể liên kết.")
     exists = session.execute(select(plan_documents).where(
         plan_documents.c.plan_id == plan.id, plan_documents.c.document_id == doc.id)).first()
     if exists is None:

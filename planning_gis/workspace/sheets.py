@@ -37,6 +37,7 @@ from planning_gis.crs import (
     WEB_MERCATOR,
     WGS84,
     parse_crs,
+    parse_printed_number,
     resolve_lonlat,
     resolve_projected,
 )
@@ -54,7 +55,8 @@ from planning_gis.georef import ControlPointSet, read_control_points, warp_scan,
 from planning_gis.georef.control_points import check_in_hanoi
 from planning_gis.georef.report import analyse
 from planning_gis.georef.scan_io import load_scan
-from planning_gis.georef.transforms import Fit
+from planning_gis.georef.transforms import METHODS, Fit
+from planning_gis.messages import localise_report
 from planning_gis.models import ControlPoint, MapSheet, Plan, SheetVersion, User
 from planning_gis.settings import Settings
 from planning_gis.workspace import uploads
@@ -225,9 +227,13 @@ def _ground(data: dict[str, Any]) -> tuple[float, float]:
     """(easting, northing) in EPSG:5897 from x_north/y_east (+ crs) or lon/lat."""
     def num(key: str) -> float:
         try:
-            value = float(str(data[key]).replace(",", ".").replace(" ", ""))
-        except (TypeError, ValueError) as exc:
-            raise InvalidInput(f"{key} must be a number", message_vi=f"{key} phải là một số.") from exc
+            # typed as printed: "2.325.260", "2 325 260", "586400,25"
+            value = parse_printed_number(data[key])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInput(
+                f"{key} must be a number (as printed: 2 325 260, 2.325.260 or 586400,25)",
+                message_vi=f"{key} phải là một số (như in trên bản đồ: 2 325 260, 2.325.260 "
+                "hoặc 586400,25).") from exc
         if not math.isfinite(value):
             raise InvalidInput(f"{key} must be a finite number")
         return value
@@ -391,8 +397,9 @@ def detect_points(session: Session, user: User, sheet: MapSheet,
     session.flush()
     audit.record(session, user, "point.detect", "map_sheet", sheet.id,
                  {"found": len(found.points), "added": added})
-    return {"found": len(found.points), "added": added,
-            "confidence": {d.label: d.confidence for d in found.points}, **found.report}
+    return localise_report({"found": len(found.points), "added": added,
+                            "confidence": {d.label: d.confidence for d in found.points},
+                            **found.report})
 
 
 def engine_points(sheet: MapSheet) -> list[GcP]:
@@ -412,7 +419,55 @@ def export_points(sheet: MapSheet, fmt: str, folder: Path) -> Path:
     return out
 
 
-def residual_report(session: Session, sheet: MapSheet, method: str = "auto") -> dict[str, Any]:
+def delete_draft(session: Session, user: User, sheet: MapSheet) -> int:
+    """Delete a sheet that was never published (a wrong upload, a duplicate); returns its plan.
+
+    A sheet with published versions keeps its history: it can be withdrawn from the public map
+    ("Ngừng công bố"), not deleted. The stored scan stays in the content-addressed store, where
+    the same file uploaded again is found instead of stored twice.
+    """
+    require_plan_editor(user, sheet.plan)
+    versions = session.scalar(select(func.count()).select_from(SheetVersion)
+                              .where(SheetVersion.sheet_id == sheet.id))
+    if sheet.state == "published" or versions:
+        raise Conflict(
+            "a sheet that has been published keeps its history: withdraw it instead",
+            message_vi="Tờ bản đồ đã từng được công bố nên được giữ lại cùng lịch sử: hãy dùng "
+            "“Ngừng công bố” thay vì xóa.")
+    plan_id, sheet_id, title = sheet.plan_id, sheet.id, sheet.title
+    session.delete(sheet)
+    session.flush()
+    audit.record(session, user, "sheet.delete", "map_sheet", sheet_id,
+                 {"title": title, "plan": plan_id})
+    return plan_id
+
+
+def chosen_method(sheet: MapSheet, method: str | None = None) -> str:
+    """The method to use: the one asked for, else the planner's saved choice, else ``auto``."""
+    if method and method != "auto":
+        return method
+    return sheet.method_choice or "auto"
+
+
+def set_method(session: Session, user: User, sheet: MapSheet, method: str | None) -> None:
+    """Save the planner's choice of transformation (``auto`` or None clears it)."""
+    require_plan_editor(user, sheet.plan)
+    value = None if method in (None, "", "auto") else str(method)
+    if value is not None and value not in METHODS:
+        raise InvalidInput(
+            f"unknown method {method!r}: choose auto or {', '.join(METHODS)}",
+            message_vi=f"Không có phép biến đổi {method!r}: hãy chọn tự động hoặc "
+            + ", ".join(METHODS) + ".")
+    old = sheet.method_choice
+    sheet.method_choice = value
+    _touch(sheet)
+    session.flush()
+    audit.record(session, user, "sheet.method", "map_sheet", sheet.id,
+                 {"from": old or "auto", "to": value or "auto"})
+
+
+def residual_report(session: Session, sheet: MapSheet, method: str | None = None
+                    ) -> dict[str, Any]:
     """Every method's RMSE and leave-one-out error, the automatic choice, flagged blunders.
 
     The chosen method's residuals are written back on the points so lists can show them. With
@@ -424,12 +479,13 @@ def residual_report(session: Session, sheet: MapSheet, method: str = "auto") -> 
     if sheet.neatline is not None:
         region = to_shape(sheet.neatline).area or None
     try:
-        rep = analyse(points, method, image_size=(sheet.width, sheet.height),
+        rep = analyse(points, chosen_method(sheet, method), image_size=(sheet.width, sheet.height),
                       crs_epsg=STORAGE_SRID, include_all_residuals=True, region_area_px=region)
     except GeoreferenceError as exc:
         for cp in sheet.control_points:
             cp.residual_m = cp.loo_error_m = None
-        return {**base, "ok": False, "error": str(exc), "error_vi": exc.message_vi}
+        return localise_report({**base, "ok": False, "error": str(exc),
+                                "error_vi": exc.message_vi})
     by_label = {row["label"]: row for row in rep.data["residuals"]}  # type: ignore[index]
     ids = {}
     enabled = [cp for cp in sheet.control_points if cp.enabled]
@@ -459,7 +515,7 @@ def residual_report(session: Session, sheet: MapSheet, method: str = "auto") -> 
     if sheet.state != "published":  # the public figure changes only when a version is published
         sheet.check_error_m = rep.data["check_rmse_m"]  # type: ignore[assignment]
     session.flush()
-    return {**base, "ok": True, **rep.data}
+    return localise_report({**base, "ok": True, **rep.data})
 
 
 # --- neatline mask ------------------------------------------------------------------------
@@ -540,7 +596,7 @@ def preview_warp(session: Session, user: User, sheet: MapSheet, settings: Settin
     try:
         img.save(small)
         result = warp_scan(small, ControlPointSet(points, parse_crs(STORAGE_SRID)),
-                           crs=WEB_MERCATOR, method="auto", out=cog, mask=mask,
+                           crs=WEB_MERCATOR, method=chosen_method(sheet), out=cog, mask=mask,
                            settings=settings)
         with rasterio.open(cog) as ds:
             arr = ds.read()
@@ -610,8 +666,8 @@ def publish(session: Session, user: User, sheet: MapSheet, settings: Settings,
     web = web_cog_path(out)
     try:
         result = warp_scan(scan_file(sheet, settings), engine_points(sheet), crs=STORAGE_SRID,
-                           method=method, out=out, mask=_mask(sheet), settings=settings,
-                           progress=progress)
+                           method=chosen_method(sheet, method), out=out, mask=_mask(sheet),
+                           settings=settings, progress=progress)
         make_web_cog(out)  # the tile server's grid-aligned copy (tiles.web_cog)
         footprint = _footprint(sheet, result.method, result.fit)
         report = {k: v for k, v in result.report.items() if k != "methods"}

@@ -172,3 +172,51 @@ def test_disabled_points_are_check_points_with_their_own_error(sim):
 def test_no_check_points_no_check_figure(sim):
     rep = report(sim.control_points)
     assert rep["check_count"] == 0 and rep["check_rmse_m"] is None and rep["check_points"] == []
+
+
+@pytest.mark.parametrize("count", [5, 6])
+def test_a_transposed_northing_is_flagged_from_five_points(make_grid, count):
+    """One northing typed 270 m off among 5 or 6 points: named, with its likely cause."""
+    pts = make_grid(_shrunk, n_e=3, n_n=2, noise_px=0.3, seed=2)[:count]
+    assert pts[1].northing == 2325900.0
+    pts[1] = replace(pts[1], northing=2326170.0)
+    blunders, why = find_blunders(pts)
+    assert why is None
+    assert [b.label for b in blunders] == ["P2"]
+    assert blunders[0].cause == "typo in northing"
+    assert blunders[0].error_m == pytest.approx(270.0, abs=5.0)
+    data = report(pts, ["helmert", "affine"])
+    assert [b["label"] for b in data["blunders"]] == ["P2"]
+
+
+def test_four_points_say_why_blunders_are_not_looked_for(make_grid):
+    blunders, why = find_blunders(make_grid(n_e=2, n_n=2))
+    assert blunders == [] and "5 needed" in why
+
+
+@pytest.mark.parametrize("count", [5, 6, 8])
+def test_few_clean_points_have_no_blunders(make_grid, count):
+    pts = make_grid(_shrunk, n_e=4, n_n=2, noise_px=0.5, seed=count)[:count]
+    assert find_blunders(pts)[0] == []
+
+
+def test_a_spline_lead_within_one_standard_error_goes_to_the_simpler_method():
+    """20 points with local, heavy-tailed errors (as on a real old map): the smoothing spline's
+    leave-one-out lead over affine (5.2 %) is inside one standard error of the per-point
+    differences, so auto keeps affine and says why (README: the Kastoria figures)."""
+    from planning_gis.georef.control_points import ControlPoint
+    from planning_gis.messages import localise_report
+
+    rng = np.random.default_rng(21)
+    px, py = rng.uniform(0, 2000, 20), rng.uniform(0, 1500, 20)
+    e = 586000 + 0.2 * px + rng.standard_t(2, 20) * 0.5 + 0.8 * np.sin(px / 300)
+    n = 2326000 - 0.2 * py + rng.standard_t(2, 20) * 0.5 + 0.8 * np.cos(py / 250)
+    pts = [ControlPoint(float(a), float(b), float(c), float(d), True, f"P{i}")
+           for i, (a, b, c, d) in enumerate(zip(px, py, e, n, strict=True))]
+    data = localise_report(analyse(pts, "auto", image_size=(2000, 1500)).data)
+    assert data["method"] == "affine"
+    assert "within one standard error of the lowest leave-one-out error (tps-smooth" in (
+        data["reason"])
+    assert "một sai số chuẩn" in data["reason_vi"]
+    loo = {m: s["loo_rmse_m"] for m, s in data["methods"].items() if s.get("supported")}
+    assert loo["affine"] > 1.05 * loo["tps-smooth"]

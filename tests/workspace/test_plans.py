@@ -99,8 +99,11 @@ def test_attach_a_pdf_then_link_an_existing_document(planner_client, demo, clean
         cleanup["documents"].append(doc.id)
         assert doc.number == "77/QĐ-UBND" and plan_id in [p.id for p in doc.plans]
         assert "Kiểm thử" in doc.text
+        # a library document on no plan (a city-wide text): any organisation may link it
         other = s.scalars(select(PlanDocument).where(~PlanDocument.plans.any(Plan.id == plan_id))
                           .order_by(PlanDocument.id)).first()
+        held_by = [r[0] for r in s.execute(text(
+            "DELETE FROM plan_documents WHERE document_id=:d RETURNING plan_id"), {"d": other.id})]
     assert DocumentStore.from_settings(demo).path_for(doc.file_sha256).exists()
     page = planner_client.get(f"/quan-tri/do-an/{plan_id}").get_data(as_text=True)
     assert title in page
@@ -113,6 +116,9 @@ def test_attach_a_pdf_then_link_an_existing_document(planner_client, demo, clean
         assert linked is not None
         s.execute(text("DELETE FROM plan_documents WHERE plan_id=:p AND document_id=:d"),
                   {"p": plan_id, "d": other.id})
+        for p in held_by:
+            s.execute(text("INSERT INTO plan_documents (plan_id, document_id) VALUES (:p, :d)"),
+                      {"p": p, "d": other.id})
 
 
 def test_attaching_a_file_that_is_not_a_pdf_leaves_nothing(planner_client, demo):
@@ -136,3 +142,25 @@ def test_a_planner_cannot_edit_another_organisations_plan(planner_client, demo):
     assert resp.status_code == 403
     with db.session_scope(demo) as s:
         assert s.get(Plan, other).name != "chiếm quyền"
+
+
+def test_only_documents_of_the_planners_organisation_can_be_linked(planner_client, demo):
+    """A document held only by another organisation's plans is neither listed nor linkable."""
+    plan_id = plan_of(demo, CAU_GIAY)
+    with db.session_scope(demo) as s:
+        org = s.get(Plan, plan_id).organisation_id
+        foreign = s.scalars(select(PlanDocument).where(
+            PlanDocument.plans.any(), ~PlanDocument.plans.any(Plan.organisation_id == org))
+            .order_by(PlanDocument.id)).first()
+        assert foreign is not None, "the demo should hold another organisation's document"
+        foreign_id, foreign_title = foreign.id, foreign.title
+    page = planner_client.get(f"/quan-tri/do-an/{plan_id}").get_data(as_text=True)
+    assert f'value="{foreign_id}"' not in page
+    resp = planner_client.post(f"/quan-tri/do-an/{plan_id}/lien-ket", data={
+        "csrf_token": planner_client.csrf, "document_id": str(foreign_id)},
+        headers={"Accept": "application/json"})
+    assert resp.status_code == 403, foreign_title
+    assert "đơn vị khác" in resp.get_json()["detail_vi"]
+    with db.session_scope(demo) as s:
+        assert s.execute(text("SELECT 1 FROM plan_documents WHERE plan_id=:p AND "
+                              "document_id=:d"), {"p": plan_id, "d": foreign_id}).first() is None

@@ -85,6 +85,15 @@ def test_rotation_before_points_and_bad_points(planner_client, demo, simulated, 
                                      "y_east": 586000}, headers=h)
     assert ok.status_code == 201
     assert c.post(api + "/xoay", json={"quarter_turns": 1}, headers=h).status_code == 409
+    # X/Y typed as printed on the sheet: dots or spaces between thousands, a decimal comma
+    printed = c.post(api + "/diem", json={"pixel_x": 40, "pixel_y": 30, "x_north": "2.326.050",
+                                          "y_east": "586 050,5"}, headers=h)
+    assert printed.status_code == 201, printed.get_data(as_text=True)
+    pt = next(p for p in printed.get_json()["points"] if p["pixel_x"] == 40)
+    assert (pt["x_north"], pt["y_east"]) == (2326050.0, 586050.5)
+    junk = c.post(api + "/diem", json={"pixel_x": 50, "pixel_y": 30, "x_north": "2.326,050,1",
+                                       "y_east": "586050"}, headers=h)
+    assert junk.status_code == 400 and "như in trên bản đồ" in junk.get_json()["detail_vi"]
     with engine.connect() as conn:
         assert conn.scalar(select(MapSheet.state).where(MapSheet.id == sheet)) == "control_points"
 
@@ -150,3 +159,77 @@ def test_find_control_points_on_a_sheet_without_grid(planner_client, demo):
     assert resp.status_code in (400, 422)
     body = resp.get_json()
     assert "lưới tọa độ" in body["detail_vi"]
+
+
+def test_the_planners_method_is_saved_and_used_by_publish(planner_client, demo, simulated,
+                                                           engine):
+    """A manual choice of transformation is kept with the sheet: the report, then publish."""
+    c = planner_client
+    sheet = _upload(c, plan_of(demo, CAU_GIAY), simulated.path.read_bytes(), "phep-nan.png")
+    api = f"/quan-tri/api/to-ban-do/{sheet}"
+    h = {"X-CSRF-Token": c.csrf}
+    assert c.post(api + "/nhap-diem", data={"file": (simulated.points_path.open("rb"), "p.points"),
+                                            "replace": "1"},
+                  headers=h, content_type="multipart/form-data").status_code == 200
+    assert c.get(api).get_json()["method_choice"] == "auto"
+    body = c.post(api + "/phep-nan", json={"method": "helmert"}, headers=h).get_json()
+    assert body["method_choice"] == "helmert"
+    assert body["report"]["method"] == "helmert" and body["report"]["requested"] == "helmert"
+    assert "người dùng chọn Helmert" in body["report"]["reason_vi"]
+    bad = c.post(api + "/phep-nan", json={"method": "spline"}, headers=h)
+    assert bad.status_code == 400 and "Không có phép biến đổi" in bad.get_json()["detail_vi"]
+    assert c.post(api + "/phep-nan", json={"method": 3}, headers=h).status_code == 400
+    job = publish_and_wait(c, api, demo)
+    assert job["state"] == "done" and job["result"]["method"] == "helmert"
+    with engine.connect() as conn:
+        assert conn.scalar(select(MapSheet.method_choice).where(MapSheet.id == sheet)) == "helmert"
+        assert conn.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "sheet.method", AuditEntry.object_id == str(sheet))) == 1
+    kept = c.post(api + "/xoa", headers=h)  # published once: withdrawn, never deleted
+    assert kept.status_code == 409 and "Ngừng công bố" in kept.get_json()["detail_vi"]
+    back = c.post(api + "/phep-nan", json={"method": "auto"}, headers=h).get_json()
+    assert back["method_choice"] == "auto" and back["report"]["requested"] == "auto"
+
+
+def test_a_refused_upload_comes_back_on_the_plan_page(planner_client, demo):
+    """Not a full-page "Lỗi 400": the plan page, the reason beside the form, the title kept."""
+    c = planner_client
+    plan_id = plan_of(demo, CAU_GIAY)
+    resp = c.post(f"/quan-tri/do-an/{plan_id}/to-ban-do",
+                  data={"csrf_token": c.csrf, "title": "Tờ số <3> hỏng",
+                        "scan": (io.BytesIO(b"this is not an image" * 50), "hong.png")},
+                  content_type="multipart/form-data")
+    assert resp.status_code == 400
+    html = resp.get_data(as_text=True)
+    assert 'id="upload-form"' in html and 'id="upload-error"' in html
+    assert "Chưa tải lên được:" in html
+    assert 'value="Tờ số &lt;3&gt; hỏng"' in html  # kept, as text
+    missing = c.post(f"/quan-tri/do-an/{plan_id}/to-ban-do",
+                     data={"csrf_token": c.csrf, "title": "Không có tệp"},
+                     content_type="multipart/form-data")
+    assert missing.status_code == 400 and "Hãy chọn tệp ảnh quét." in missing.get_data(as_text=True)
+    as_json = c.post(f"/quan-tri/do-an/{plan_id}/to-ban-do",
+                     data={"csrf_token": c.csrf,
+                           "scan": (io.BytesIO(b"this is not an image" * 50), "hong.png")},
+                     content_type="multipart/form-data", headers={"Accept": "application/json"})
+    assert as_json.status_code == 400 and as_json.get_json()["detail_vi"]
+
+
+def test_a_draft_sheet_can_be_deleted(planner_client, demo, simulated, engine):
+    c = planner_client
+    plan_id = plan_of(demo, CAU_GIAY)
+    sheet = _upload(c, plan_id, simulated.path.read_bytes(), "nhap.png")
+    api = f"/quan-tri/api/to-ban-do/{sheet}"
+    h = {"X-CSRF-Token": c.csrf}
+    assert c.post(api + "/diem", json={"pixel_x": 10, "pixel_y": 10, "x_north": "2 326 000",
+                                       "y_east": "586 000"}, headers=h).status_code == 201
+    assert c.post(api + "/xoa").status_code in (400, 403)  # no CSRF token
+    resp = c.post(api + "/xoa", headers=h)
+    assert resp.status_code == 200
+    assert resp.get_json()["url"] == f"/quan-tri/do-an/{plan_id}"
+    assert c.get(api).status_code == 404
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(MapSheet)
+                           .where(MapSheet.id == sheet)) == 0
+        assert conn.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "sheet.delete", AuditEntry.object_id == str(sheet))) == 1

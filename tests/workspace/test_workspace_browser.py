@@ -52,9 +52,31 @@ def test_planner_takes_a_scan_to_the_public_map(page, live_server, demo, simulat
         page.mouse.click(pt[0], pt[1])
     page.click("#mask-save")
     page.wait_for_selector("#status:has-text('Đã lưu khung')")
+    # a vertex of the neatline dragged: saved at once
+    api = page.get_attribute("#editor", "data-api")
+    before = page.evaluate("u => fetch(u).then(r => r.json()).then(d => d.neatline)", api)
+    vertex = page.locator(".neatline-vertex").nth(1)
+    assert page.locator(".neatline-vertex").count() == 4
+    vb = vertex.bounding_box()
+    page.evaluate("document.getElementById('status').textContent = ''")
+    page.mouse.move(vb["x"] + 5, vb["y"] + 5)
+    page.mouse.down()
+    page.mouse.move(vb["x"] + 15, vb["y"] + 20, steps=5)
+    page.mouse.up()
+    page.wait_for_selector("#status:has-text('Đã lưu khung')")
+    after = page.evaluate("u => fetch(u).then(r => r.json()).then(d => d.neatline)", api)
+    assert after != before and len(after) == len(before)
     page.click("#preview")
     page.wait_for_selector("img.warp-preview")
     page.fill("#opacity", "0.4")
+    page.fill("#swipe", "0.5")  # the preview left of the middle, the reference map right of it
+    page.dispatch_event("#swipe", "input")
+    clip = page.eval_on_selector("img.warp-preview", "e => e.style.clipPath")
+    assert clip.startswith("inset(0px") or clip.startswith("inset(0 "), clip
+    page.fill("#swipe", "1")
+    page.dispatch_event("#swipe", "input")
+    assert page.eval_on_selector("img.warp-preview", "e => e.style.clipPath") == ""
+    page.once("dialog", lambda d: d.accept())  # the confirmation before publishing
     page.click("#publish")  # queued as a job; the page polls it until the worker is done
     page.wait_for_selector("#status:has-text('Đã công bố')", timeout=300_000)
     page.screenshot(path=str(artifacts / "workspace-editor.png"), full_page=True)

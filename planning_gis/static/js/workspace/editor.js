@@ -63,9 +63,46 @@
   var pb = JSON.parse(root.dataset.planBounds || "null") || [105.78, 21.0, 105.86, 21.06];
   refMap.fitBounds([[pb[1], pb[0]], [pb[3], pb[2]]]);
   refMarkers.addTo(refMap);
+  /* The VN-2000 grid and the cursor read in X (north) / Y (east): the server fits quadratics
+     between lon/lat and EPSG:5897 over the plan (pyproj with the datum shift; error in mm). */
+  var vg = JSON.parse(root.dataset.vnGrid || "null");
+  function quad(c, u, v) { return c[0] + c[1] * u + c[2] * v + c[3] * u * u + c[4] * u * v + c[5] * v * v; }
+  function toVn(lon, lat) { var u = lon - vg.lonlat_origin[0], v = lat - vg.lonlat_origin[1]; return [quad(vg.east, u, v), quad(vg.north, u, v)]; }
+  function toLl(e, n) { var u = (e - vg.en_origin[0]) / 1000, v = (n - vg.en_origin[1]) / 1000; return [quad(vg.lat, u, v), quad(vg.lon, u, v)]; }
+  function grouped(v) { return Math.round(v).toString().replace(/\B(?=(\d{3})+(?!\d))/g, " "); }
+  var gridLayer = L.layerGroup();
+  function drawGrid() {
+    gridLayer.clearLayers();
+    if (!vg) { return; }
+    var b = refMap.getBounds(), corners = [toVn(b.getWest(), b.getSouth()), toVn(b.getEast(), b.getNorth()),
+      toVn(b.getWest(), b.getNorth()), toVn(b.getEast(), b.getSouth())];
+    var e0 = Math.min.apply(null, corners.map(function (c) { return c[0]; })), e1 = Math.max.apply(null, corners.map(function (c) { return c[0]; }));
+    var n0 = Math.min.apply(null, corners.map(function (c) { return c[1]; })), n1 = Math.max.apply(null, corners.map(function (c) { return c[1]; }));
+    var step = [10, 20, 50, 100, 200, 500, 1000, 2000, 5000].find(function (s) { return (e1 - e0) / s <= 12; }) || 10000;
+    var style = { color: "#1a5fb4", weight: 1, opacity: 0.6, interactive: false, className: "vn-grid" };
+    for (var e = Math.ceil(e0 / step) * step; e <= e1; e += step) {
+      gridLayer.addLayer(L.polyline([toLl(e, n0), toLl(e, (n0 + n1) / 2), toLl(e, n1)], style));
+    }
+    for (var n = Math.ceil(n0 / step) * step; n <= n1; n += step) {
+      gridLayer.addLayer(L.polyline([toLl(e0, n), toLl((e0 + e1) / 2, n), toLl(e1, n)], style));
+    }
+  }
+  refMap.on("moveend", drawGrid);
+  gridLayer.addTo(refMap);
+  drawGrid();
+  var readout = document.getElementById("cursor-vn");
+  refMap.on("mousemove", function (ev) {
+    if (!vg) { return; }
+    var p = toVn(ev.latlng.lng, ev.latlng.lat);
+    readout.textContent = "X = " + grouped(p[1]) + "  Y = " + grouped(p[0]);
+  });
+  var scanArrows = L.layerGroup().addTo(scanMap), refArrows = L.layerGroup().addTo(refMap);
+  var vertexLayer = L.layerGroup().addTo(scanMap);
+  var zonesLayer = L.layerGroup().addTo(refMap);
+  L.control.layers(null, { "Lưới VN-2000": gridLayer, "Ô quy hoạch của đồ án": zonesLayer, "Mũi tên sai số": refArrows }, { collapsed: false }).addTo(refMap);
   fetch(root.dataset.zones + "?bbox=" + pb.join(",")).then(function (r) { return r.json(); }).then(function (fc) {
-    L.geoJSON(fc, { style: function (f) { return { color: "#555", weight: 1, fillColor: f.properties.color, fillOpacity: 0.5 }; },
-      onEachFeature: function (f, layer) { layer.bindTooltip(el("span", { className: "ws-zone-tip" }, f.properties.label + " " + f.properties.function_code)); } }).addTo(refMap);
+    zonesLayer.addLayer(L.geoJSON(fc, { style: function (f) { return { color: "#555", weight: 1, fillColor: f.properties.color, fillOpacity: 0.5 }; },
+      onEachFeature: function (f, layer) { layer.bindTooltip(el("span", { className: "ws-zone-tip" }, f.properties.label + " " + f.properties.function_code)); } }));
   }).catch(function () {});
 
   function label(text, cls) { return L.divIcon({ className: "", html: el("span", { className: "ws-label " + (cls || "") }, text), iconSize: null, iconAnchor: [-4, 8] }); }
@@ -83,11 +120,13 @@
     data.points.forEach(function (p) {
       var cls = blunders[p.id] ? "blunder" : "";
       var m = L.marker(ll(p.pixel_x, p.pixel_y), { draggable: true, icon: label(p.label, cls), title: p.label });
-      m.on("dragend", function () { var q = px(m.getLatLng()); call("PATCH", api + "/diem/" + p.id, { pixel_x: q[0], pixel_y: q[1] }).then(render).catch(fail); });
+      m.on("dragend", function () { var q = px(m.getLatLng()); pushUndo("di chuyển điểm " + p.label, function () { return call("PATCH", api + "/diem/" + p.id, { pixel_x: p.pixel_x, pixel_y: p.pixel_y }); });
+        call("PATCH", api + "/diem/" + p.id, { pixel_x: q[0], pixel_y: q[1] }).then(render).catch(fail); });
       scanMarkers.addLayer(m);
       L.circleMarker(ll(p.pixel_x, p.pixel_y), { radius: 3, color: blunders[p.id] ? "#d00" : "#06c" }).addTo(scanMarkers);
       var r = L.marker([p.lat, p.lon], { draggable: true, icon: label(p.label, cls), title: p.label });
-      r.on("dragend", function () { var q = r.getLatLng(); call("PATCH", api + "/diem/" + p.id, { lon: q.lng, lat: q.lat }).then(render).catch(fail); });
+      r.on("dragend", function () { var q = r.getLatLng(); pushUndo("di chuyển điểm " + p.label, function () { return call("PATCH", api + "/diem/" + p.id, { x_north: p.northing, y_east: p.easting }); });
+        call("PATCH", api + "/diem/" + p.id, { lon: q.lng, lat: q.lat }).then(render).catch(fail); });
       refMarkers.addLayer(r);
       L.circleMarker([p.lat, p.lon], { radius: 3, color: blunders[p.id] ? "#d00" : "#06c" }).addTo(refMarkers);
       var tr = document.createElement("tr");
@@ -98,23 +137,49 @@
         el("td", { className: "loo" }, fmt(p.loo_error_m)),
         el("td", {}, el("input", { type: "checkbox", className: "enable", checked: !!p.enabled, "aria-label": "Dùng điểm " + p.label + " để nắn" })),
         el("td", {}, el("button", { type: "button", className: "delete", "aria-label": "Xóa điểm " + p.label }, "Xóa")));
-      tr.querySelector(".enable").addEventListener("change", function (ev) { call("PATCH", api + "/diem/" + p.id, { enabled: ev.target.checked }).then(render).catch(fail); });
-      tr.querySelector(".delete").addEventListener("click", function () { call("DELETE", api + "/diem/" + p.id).then(render).catch(fail); });
+      tr.querySelector(".enable").addEventListener("change", function (ev) { var was = p.enabled;
+        pushUndo((was ? "tắt" : "bật") + " điểm " + p.label, function () { return call("PATCH", api + "/diem/" + p.id, { enabled: was }); });
+        call("PATCH", api + "/diem/" + p.id, { enabled: ev.target.checked }).then(render).catch(fail); });
+      tr.querySelector(".delete").addEventListener("click", function () {
+        pushUndo("xóa điểm " + p.label, function () {
+          return call("POST", api + "/diem", { pixel_x: p.pixel_x, pixel_y: p.pixel_y, x_north: p.northing, y_east: p.easting, label: p.label }).then(function (d) {
+            if (p.enabled) { return d; }
+            var back = d.points.filter(function (x) { return x.label === p.label; }).pop();
+            return back ? call("PATCH", api + "/diem/" + back.id, { enabled: false }) : d;
+          });
+        });
+        call("DELETE", api + "/diem/" + p.id).then(render).catch(fail); });
       tbody.appendChild(tr);
     });
+    /* Residual arrows on both maps, from each point to where the fit puts it, exaggerated so
+       the largest is a twentieth of the sheet (the factor is said beside the maps). */
+    scanArrows.clearLayers(); refArrows.clearLayers();
+    var rows = (rep.residuals || []).filter(function (r) { return r.id && r.total_px !== null; });
+    var maxPx = Math.max.apply(null, rows.map(function (r) { return r.total_px || 0; }).concat([1e-9]));
+    var k = Math.min(1000, Math.max(1, 0.05 * W / maxPx));
+    var byId = {}; data.points.forEach(function (p) { byId[p.id] = p; });
+    rows.forEach(function (r) {
+      var p = byId[r.id]; if (!p) { return; }
+      var style = { color: r.blunder ? "#d00" : "#c64600", weight: 2, interactive: false, className: "residual-arrow" };
+      scanArrows.addLayer(L.polyline([ll(p.pixel_x, p.pixel_y), ll(p.pixel_x + k * (r.dx_px || 0), p.pixel_y + k * (r.dy_px || 0))], style));
+      if (vg) { refArrows.addLayer(L.polyline([[p.lat, p.lon], toLl(p.easting + k * (r.dx_m || 0), p.northing + k * (r.dy_m || 0))], style)); }
+    });
+    document.getElementById("arrow-scale").textContent = rows.length ? "Mũi tên sai số phóng đại ×" + Math.round(k) + "." : "";
     var mt = document.querySelector("#methods-table tbody");
     mt.replaceChildren();
     var summary = document.getElementById("fit-summary");
+    var choice = document.getElementById("method-choice");
+    choice.value = data.method_choice || "auto";
     if (rep.ok) {
-      summary.replaceChildren("Tự động chọn: ", el("strong", { id: "chosen-method" }, rep.method), " · RMSE " + fmt(rep.rmse_m) +
+      summary.replaceChildren(data.method_choice && data.method_choice !== "auto" ? "Phép nắn đã chọn: " : "Tự động chọn: ", el("strong", { id: "chosen-method" }, rep.method), " · RMSE " + fmt(rep.rmse_m) +
         " m · LOO RMSE " + fmt(rep.loo_rmse_m) + " m",
         rep.check_count ? el("span", { id: "check-summary" }, " · Điểm kiểm tra độc lập (" + rep.check_count + "): RMSE " + fmt(rep.check_rmse_m) + " m") : null,
-        el("br"), el("small", {}, rep.reason));
+        el("br"), el("small", { id: "fit-reason", title: rep.reason || "" }, rep.reason_vi || rep.reason));
       Object.keys(rep.methods).forEach(function (m) {
         var s = rep.methods[m], tr = document.createElement("tr");
         tr.dataset.method = m;
         if (m === rep.method) { tr.className = "chosen"; }
-        tr.append(el("td", {}, m + " – " + s.description), el("td", {}, fmt(s.rmse_m)), el("td", {}, fmt(s.loo_rmse_m)), el("td", {}, s.why_not || ""));
+        tr.append(el("td", { title: s.description || "" }, m + " – " + (s.description_vi || s.description)), el("td", {}, fmt(s.rmse_m)), el("td", {}, fmt(s.loo_rmse_m)), el("td", { title: s.why_not || "" }, s.why_not_vi || s.why_not || ""));
         mt.appendChild(tr);
       });
     } else {
@@ -125,7 +190,8 @@
     (rep.blunders || []).forEach(function (b) {
       var p = document.createElement("p");
       p.className = "ws-error blunder-note";
-      p.textContent = "Điểm " + b.label + " có vẻ sai (" + fmt(b.error_m, 1) + " m): " + b.likely_cause + " – " + b.detail;
+      p.textContent = "Điểm " + b.label + " có vẻ sai (" + fmt(b.error_m, 1) + " m): " + (b.likely_cause_vi || b.likely_cause) + " – " + (b.detail_vi || b.detail);
+      p.title = b.likely_cause + " – " + b.detail;
       bl.appendChild(p);
     });
     drawMask(data.neatline);
@@ -134,10 +200,25 @@
 
   function drawMask(coords) {
     if (maskLayer) { scanMap.removeLayer(maskLayer); maskLayer = null; }
+    vertexLayer.clearLayers();
     if (!coords) { return; }
     var outer = [ll(-W, -H), ll(2 * W, -H), ll(2 * W, 2 * H), ll(-W, 2 * H)];
     var inner = coords.map(function (c) { return ll(c[0], c[1]); });
     maskLayer = L.polygon([outer, inner], { color: "#ff0", weight: 2, fillColor: "#000", fillOpacity: 0.6, interactive: false }).addTo(scanMap);
+    /* Each vertex can be dragged; the neatline is saved at once (and the edit can be undone). */
+    var ring = coords.slice();
+    if (ring.length > 3 && ring[0][0] === ring[ring.length - 1][0] && ring[0][1] === ring[ring.length - 1][1]) { ring.pop(); }
+    ring.forEach(function (c, i) {
+      var v = L.marker(ll(c[0], c[1]), { draggable: true, zIndexOffset: 1000, title: "Đỉnh khung " + (i + 1),
+        icon: L.divIcon({ className: "neatline-vertex", iconSize: [10, 10] }) });
+      v.on("dragend", function () {
+        var moved = ring.map(function (x) { return x.slice(); });
+        moved[i] = px(v.getLatLng());
+        pushUndo("di chuyển đỉnh khung", function () { return call("PUT", api + "/khung", { coordinates: ring }); });
+        call("PUT", api + "/khung", { coordinates: moved }).then(function (d) { render(d); say("Đã lưu khung bản đồ."); }).catch(fail);
+      });
+      vertexLayer.addLayer(v);
+    });
   }
 
   function loadVersions() {
@@ -191,14 +272,54 @@
     if (pendingMarker) { scanMap.removeLayer(pendingMarker); }
     pendingMarker = L.marker(ev.latlng, { icon: label("?", "pending") }).addTo(scanMap);
     document.getElementById("pending").textContent = "Điểm ảnh (" + q[0].toFixed(1) + ", " + q[1].toFixed(1) + "): bấm vào bản đồ hoặc nhập X, Y.";
+    predictNext(q);
   });
+  /* Once 3 points are in use, the map position of the next point is predicted (an affine fit of
+     the enabled points, as QGIS does) and marked on the reference map; the X/Y boxes show it. */
+  var predictedMarker = null;
+  function affineFit(pts) {
+    // least squares of [1, x, y] -> e and -> n, by the 3x3 normal equations
+    var a = [[0, 0, 0], [0, 0, 0], [0, 0, 0]], be = [0, 0, 0], bn = [0, 0, 0];
+    pts.forEach(function (p) {
+      var t = [1, p.pixel_x, p.pixel_y];
+      for (var i = 0; i < 3; i++) { be[i] += t[i] * p.easting; bn[i] += t[i] * p.northing; for (var j = 0; j < 3; j++) { a[i][j] += t[i] * t[j]; } }
+    });
+    function solve(b) {
+      var m = a.map(function (r, i) { return r.concat([b[i]]); });
+      for (var c = 0; c < 3; c++) {
+        var piv = c; for (var r = c + 1; r < 3; r++) { if (Math.abs(m[r][c]) > Math.abs(m[piv][c])) { piv = r; } }
+        var tmp = m[c]; m[c] = m[piv]; m[piv] = tmp;
+        if (Math.abs(m[c][c]) < 1e-12) { return null; }
+        for (var r2 = 0; r2 < 3; r2++) { if (r2 !== c) { var f = m[r2][c] / m[c][c]; for (var k = c; k < 4; k++) { m[r2][k] -= f * m[c][k]; } } }
+      }
+      return [m[0][3] / m[0][0], m[1][3] / m[1][1], m[2][3] / m[2][2]];
+    }
+    var ce = solve(be), cn = solve(bn);
+    return ce && cn ? function (x, y) { return [ce[0] + ce[1] * x + ce[2] * y, cn[0] + cn[1] * x + cn[2] * y]; } : null;
+  }
+  function predictNext(q) {
+    if (predictedMarker) { refMap.removeLayer(predictedMarker); predictedMarker = null; }
+    var used = ((state && state.points) || []).filter(function (p) { return p.enabled; });
+    var f = used.length >= 3 ? affineFit(used) : null;
+    var form = document.getElementById("point-form");
+    if (!f || !vg) { form.x_north.placeholder = "2 3xx xxx"; form.y_east.placeholder = "5xx xxx"; return; }
+    var en = f(q[0], q[1]);
+    predictedMarker = L.circleMarker(toLl(en[0], en[1]), { radius: 8, color: "#e66100", dashArray: "3 3", className: "predicted-point" }).addTo(refMap);
+    form.x_north.placeholder = "≈ " + grouped(en[1]);
+    form.y_east.placeholder = "≈ " + grouped(en[0]);
+    document.getElementById("pending").textContent += " Vị trí dự đoán: X ≈ " + grouped(en[1]) + ", Y ≈ " + grouped(en[0]) + ".";
+  }
   function addPoint(extra) {
     if (!pending) { say("Hãy bấm vào ảnh quét trước để chọn điểm.", true); return; }
     var body = { pixel_x: pending[0], pixel_y: pending[1] };
     Object.keys(extra).forEach(function (k) { body[k] = extra[k]; });
+    var before = {}; ((state && state.points) || []).forEach(function (x) { before[x.id] = true; });
     call("POST", api + "/diem", body).then(function (d) {
+      var added = d.points.filter(function (x) { return !before[x.id]; })[0];
+      if (added) { pushUndo("thêm điểm " + added.label, function () { return call("DELETE", api + "/diem/" + added.id); }); }
       pending = null;
       if (pendingMarker) { scanMap.removeLayer(pendingMarker); pendingMarker = null; }
+      if (predictedMarker) { refMap.removeLayer(predictedMarker); predictedMarker = null; }
       document.getElementById("point-form").reset();
       render(d); say("Đã thêm điểm.");
     }).catch(fail);
@@ -230,9 +351,9 @@
         el("strong", {}, "Tìm điểm khống chế: "),
         "thêm " + r.added + " điểm (tìm được " + r.found + "). Dấu chữ thập: " + cr.found + " tìm thấy, " + cr.off_lattice_refused +
         " loại (lệch lưới). Vạch khung: " + tk.found + ". Nhãn tọa độ: " + lab.found + " đọc được, " + lab.used + " dùng, " + lab.refused + " loại.",
-        (r.notes || []).length ? el("br") : null, (r.notes || []).join("; "));
+        (r.notes || []).length ? el("br") : "", (r.notes_vi || r.notes || []).join("; "));
       (lab.readings || []).forEach(function (x) {
-        if (x.status === "refused") { box.appendChild(el("div", { className: "ws-error" }, "Nhãn “" + x.text + "” bị loại: " + x.why)); }
+        if (x.status === "refused") { box.appendChild(el("div", { className: "ws-error" }, "Nhãn “" + x.text + "” bị loại: " + (x.why_vi || x.why))); }
       });
       say("Đã thêm " + r.added + " điểm khống chế từ lưới tọa độ; hãy kiểm tra trước khi công bố.");
     }).catch(fail);
@@ -254,11 +375,23 @@
 
   var opacity = document.getElementById("opacity");
   opacity.addEventListener("input", function () { if (preview) { preview.setOpacity(+opacity.value); } });
+  /* Swipe: the preview is shown left of a vertical line that the slider moves across the map,
+     the reference map (zones, grid) right of it. */
+  var swipe = document.getElementById("swipe");
+  function applySwipe() {
+    if (!preview || !preview.getElement()) { return; }
+    var img = preview.getElement(), box = refMap.getContainer().getBoundingClientRect(), r = img.getBoundingClientRect();
+    var cut = box.left + box.width * (+swipe.value) - r.left;  // px from the image's left edge
+    img.style.clipPath = +swipe.value >= 1 ? "" : "inset(0 " + Math.max(0, r.width - cut) + "px 0 0)";
+  }
+  swipe.addEventListener("input", applySwipe);
+  refMap.on("move zoom zoomend moveend", applySwipe);
   document.getElementById("preview").addEventListener("click", function () {
     say("Đang nắn thử ảnh…");
     call("POST", api + "/xem-truoc").then(function (d) {
       if (preview) { refMap.removeLayer(preview); }
       preview = L.imageOverlay(d.url + "?t=" + Date.now(), d.bounds, { opacity: +opacity.value, className: "warp-preview" }).addTo(refMap);
+      preview.on("load", applySwipe);
       refMap.fitBounds(d.bounds);
       say("Ảnh xem trước: " + d.method + ", RMSE " + fmt(d.rmse_m) + " m.");
       return call("GET", api);
@@ -285,10 +418,48 @@
     });
   }
   publishBtn.addEventListener("click", function () {
+    /* A confirmation first: publishing puts the sheet on the citizens' map. */
+    var rep = (state && state.report) || {};
+    var what = rep.ok ? (" Phép nắn: " + rep.method + ", RMSE " + fmt(rep.rmse_m) + " m" +
+      (rep.check_count ? ", điểm kiểm tra độc lập RMSE " + fmt(rep.check_rmse_m) + " m" : "") + ".") : "";
+    if (!window.confirm("Công bố tờ bản đồ này lên bản đồ công khai cho người dân?" + what)) {
+      say("Chưa công bố.");
+      return;
+    }
     publishBtn.disabled = true;
     say("Đang gửi yêu cầu công bố…");
     call("POST", api + "/cong-bo").then(function (d) { return watchJob(d.url); })
       .catch(function (e) { publishBtn.disabled = false; fail(e); });
+  });
+  /* Undo (button or Ctrl+Z): each point edit pushes the call that reverses it. Imports and
+     "Tìm điểm khống chế" replace many points at once and are not undone here. */
+  var undoStack = [], undoBtn = document.getElementById("undo");
+  function pushUndo(what, fn) {
+    undoStack.push({ what: what, fn: fn });
+    if (undoStack.length > 50) { undoStack.shift(); }
+    undoBtn.disabled = false; undoBtn.title = "Hoàn tác: " + what;
+  }
+  function undo() {
+    var op = undoStack.pop();
+    undoBtn.disabled = !undoStack.length;
+    undoBtn.title = undoStack.length ? "Hoàn tác: " + undoStack[undoStack.length - 1].what : "";
+    if (!op) { return; }
+    op.fn().then(function () { return call("GET", api); }).then(function (d) { render(d); say("Đã hoàn tác: " + op.what + "."); }).catch(fail);
+  }
+  undoBtn.addEventListener("click", undo);
+  document.addEventListener("keydown", function (ev) {
+    if ((ev.ctrlKey || ev.metaKey) && ev.key === "z" && !/^(INPUT|TEXTAREA|SELECT)$/.test(ev.target.tagName)) { ev.preventDefault(); undo(); }
+  });
+  /* The planner's own method, saved with the sheet: the report, the preview and publish use it. */
+  document.getElementById("method-choice").addEventListener("change", function (ev) {
+    call("POST", api + "/phep-nan", { method: ev.target.value }).then(function (d) {
+      say(ev.target.value === "auto" ? "Đã trở về chế độ tự động chọn phép nắn." : "Đã lưu phép nắn: " + ev.target.value + ".");
+      render(d);
+    }).catch(fail);
+  });
+  document.getElementById("delete-sheet").addEventListener("click", function () {
+    if (!window.confirm("Xóa tờ bản đồ nháp này cùng các điểm khống chế? Không thể hoàn tác.")) { return; }
+    call("POST", api + "/xoa").then(function (d) { window.location.href = d.url; }).catch(fail);
   });
   document.getElementById("unpublish").addEventListener("click", function () {
     call("POST", api + "/an").then(function () { say("Đã ngừng công bố."); return call("GET", api); }).then(render).catch(fail);
