@@ -42,7 +42,12 @@ from typing import Any
 # each process's counts in files of this folder. It must be set before prometheus_client is
 # imported, which the preloaded app does right after this module is read; one folder per
 # instance, removed when the instance stops.
-_OWN_METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+# A folder given in the environment is used only if this process may write it: one inherited
+# from a parent that read this module as root (a test process, an operator's shell) made every
+# request of a gunicorn running as the service user fail on the metrics (a 500, then no answer).
+_GIVEN_METRICS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+_OWN_METRICS_DIR = not (_GIVEN_METRICS_DIR and os.path.isdir(_GIVEN_METRICS_DIR)
+                        and os.access(_GIVEN_METRICS_DIR, os.W_OK | os.X_OK))
 if _OWN_METRICS_DIR:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="planning-metrics-")
 

@@ -150,11 +150,17 @@ def world_readable_data() -> Iterator[Path]:
 
 
 @pytest.mark.db
-def test_run_sh_serve_restarts_a_dead_worker_as_the_service_user(settings, world_readable_data):
+def test_run_sh_serve_restarts_a_dead_worker_as_the_service_user(settings, world_readable_data,
+                                                                tmp_path):
     port = free_port()
+    # a metrics folder inherited from a root shell, which the service user cannot write: once
+    # every request then failed (gunicorn_config makes its own folder instead)
+    root_only = tmp_path / "root-metrics"
+    root_only.mkdir(mode=0o700)
     env = _env(PLANNING_DATABASE_URL=settings.database_url,
                PLANNING_DATA_DIR=str(world_readable_data), PLANNING_VENV=str(VENV),
-               PORT=str(port), WORKERS="1", THREADS="2")
+               PORT=str(port), WORKERS="1", THREADS="2",
+               PROMETHEUS_MULTIPROC_DIR=str(root_only))
     proc = subprocess.Popen(["bash", str(RUN_SH), "serve"], env=env, cwd=PROJECT_ROOT,
                             start_new_session=True)
     try:
