@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import hashlib
-import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +12,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 from shapely.geometry import mapping
 
 from layers.editions import EditionCache, layer_edition
-from layers.lookup import lookup_plot, lookup_point, point_key
+from layers.lookup import lookup_plot, point_answer_json, point_rows
 from planning_gis.crs import (
     STORAGE_SRID,
     vn2000_to_lonlat,
@@ -34,27 +33,18 @@ def _dumps(obj: Any) -> str:
 
 @dataclass(frozen=True)
 class PlansAnswer:
-    """The plans part of an answer, serialised once and kept compressed (a city point's plans
-    are ~30 KB of JSON, a few KB deflated; level 1, as this copy never leaves the process):
-    what the cache keeps by zones and plans."""
+    """The plans part of an answer as JSON text, with the governing plan's id."""
 
-    plans_deflated: bytes
+    plans_json: str
     governing: int | None
-    empty: bool
 
     @classmethod
     def of(cls, plans: list[dict]) -> PlansAnswer:
-        return cls(plans_deflated=zlib.compress(_dumps(plans).encode(), 1),
-                   governing=next((p["id"] for p in plans if p["governing"]), None),
-                   empty=not plans)
+        return cls(_dumps(plans), next((p["id"] for p in plans if p["governing"]), None))
 
     @property
-    def plans_json(self) -> str:
-        return zlib.decompress(self.plans_deflated).decode()
-
-    @property
-    def size(self) -> int:
-        return len(self.plans_deflated) + 200
+    def empty(self) -> bool:
+        return self.plans_json == "[]"
 
 
 @dataclass(frozen=True)
@@ -140,10 +130,14 @@ def lookup_get() -> Response:
     context = _context()
     cache: EditionCache = current_app.extensions["lookup_cache"]
     if not cache.max_bytes:
-        plans = lookup_point(conn, point.easting, point.northing, today=on, **context)
-        return _answer(point.as_dict(), PlansAnswer.of(plans), on)
-    # Two levels, both under the data's edition: the exact point (the whole answer, gzipped),
-    # then the zones and plans under it (points in the same zones share the plans part).
+        rows = point_rows(conn, point.easting, point.northing)
+        return _answer(point.as_dict(), PlansAnswer(*point_answer_json(
+            conn, rows, today=on, dumps=_dumps, **context)), on)
+    # The exact point's whole answer (gzipped) is kept under the data's edition, and so is each
+    # plan's list of documents (a new point's plans were nearly all listed for earlier points).
+    # Answers are not kept by zones and plans: of 2,000 random city points, one shared its
+    # zones with another, and those answers took half of the cache.
+    documents = current_app.extensions["lookup_documents_cache"]
     edition = layer_edition(conn, "lookup")
     query = point.as_dict()
     at_point = (("at", edition, *query.values(), on, *context.values())
@@ -151,17 +145,12 @@ def lookup_get() -> Response:
     cached = cache.get(at_point) if at_point is not None else None
     if cached is not None:
         return _send(cached)
-    key = point_key(conn, point.easting, point.northing)
-    if key is not None:
-        key = (*key, on, *context.values())
-    answer = cache.get(key) if key is not None else None
-    if answer is None:
-        answer = PlansAnswer.of(lookup_point(conn, point.easting, point.northing, today=on,
-                                             **context))
-        if key is not None:
-            cache.put(key, answer, answer.size)
+    rows = point_rows(conn, point.easting, point.northing)
+    answer = PlansAnswer(*point_answer_json(conn, rows, today=on, dumps=_dumps,
+                                            documents=documents, **context))
     body = _body(query, answer, on)
-    if at_point is None:
+    if at_point is None or rows.edition != edition:
+        # not kept: the editions are not tracked, or the data changed between the statements
         resp = Response(body, mimetype="application/json")
         resp.headers["Cache-Control"] = current_app.config["SETTINGS"].api_cache_control
         return resp
@@ -188,7 +177,15 @@ def lookup_post() -> Response:
     return _answer(query, PlansAnswer.of(plans), on)
 
 
+#: The share of ``PLANNING_LOOKUP_CACHE_MB`` that keeps the plans' document lists (the city's
+#: 1,500 plans take about 8 MB); the rest keeps answers.
+DOCUMENTS_SHARE = 0.4
+
+
 def init_app(app: Flask) -> None:
-    """The app's look-up cache: answers by point key (see layers/lookup.py's POINT_KEY_SQL)."""
-    app.extensions["lookup_cache"] = EditionCache(
-        app.config["SETTINGS"].lookup_cache_mb * 1024 * 1024)
+    """The app's look-up caches, bounded together by ``PLANNING_LOOKUP_CACHE_MB``: answers by
+    exact point, and each plan's listed documents."""
+    total = app.config["SETTINGS"].lookup_cache_mb * 1024 * 1024
+    documents = int(total * DOCUMENTS_SHARE)
+    app.extensions["lookup_cache"] = EditionCache(total - documents)
+    app.extensions["lookup_documents_cache"] = EditionCache(documents)
