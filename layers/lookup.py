@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, text
+import psycopg
+from psycopg.rows import namedtuple_row
+from sqlalchemy import Connection, TextClause, text
+from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
 from planning_gis.crs import STORAGE_SRID
 from planning_gis.models import DOCUMENT_TYPES, PLAN_KINDS, PLAN_STATUSES
@@ -114,9 +117,30 @@ class PointRows:
     plans: list[Any]
 
 
-def point_rows(conn: Connection, easting: float, northing: float) -> PointRows:
+#: A connection the look-up reads through: SQLAlchemy's, or a plain psycopg one (the API's
+#: per-thread connection, ``planning_gis.db.hot_read_connection``). Either way the statements
+#: run on psycopg itself, prepared: SQLAlchemy's statement machinery cost more client time than
+#: the look-up's own rows, and a prepared statement can run on a generic plan.
+Reader = Connection | psycopg.Connection
+
+
+def _psycopg(statement: TextClause) -> str:
+    """A ``text()`` statement as psycopg takes it (``%(name)s`` placeholders)."""
+    return str(statement.compile(dialect=psycopg_dialect.dialect()))
+
+
+def _cursor(conn: Reader) -> psycopg.Cursor:
+    raw = conn.connection.driver_connection if isinstance(conn, Connection) else conn
+    return raw.cursor(row_factory=namedtuple_row)
+
+
+_POINT_ROWS = _psycopg(POINT_ROWS_SQL)
+
+
+def point_rows(conn: Reader, easting: float, northing: float) -> PointRows:
     """The zones and plans at an EPSG:5897 point (from the GiST indexes) and the edition."""
-    row = conn.execute(POINT_ROWS_SQL, {"e": easting, "n": northing}).one()
+    with _cursor(conn) as cur:
+        row = cur.execute(_POINT_ROWS, {"e": easting, "n": northing}, prepare=True).fetchone()
     return PointRows(row.edition, _rows(row.zones), _rows(row.plans))
 
 
@@ -278,13 +302,19 @@ class PlanDocuments(Protocol):
     def put(self, key: tuple, value: Any, size: int) -> None: ...
 
 
-def _documents(conn: Connection, plan_ids: list[int], url_template: str, base_url: str,
+_DOCUMENTS = _psycopg(DOCUMENTS_SQL)
+
+
+def _documents(conn: Reader, plan_ids: list[int], url_template: str, base_url: str,
                per_plan: int) -> dict[int, tuple[list[dict], int]]:
     """Each plan's first ``per_plan`` documents and how many it has."""
     out: dict[int, tuple[list[dict], int]] = {pid: ([], 0) for pid in plan_ids}
     if not plan_ids:
         return out
-    for d in conn.execute(DOCUMENTS_SQL, {"plan_ids": plan_ids, "per_plan": per_plan}):
+    with _cursor(conn) as cur:
+        rows = cur.execute(_DOCUMENTS, {"plan_ids": plan_ids, "per_plan": per_plan},
+                           prepare=True).fetchall()
+    for d in rows:
         type_vi, type_en = DOCUMENT_TYPES.get(d.doc_type, (d.doc_type, d.doc_type))
         href = url_template.format(id=d.id)
         listed, _ = out[d.plan_id]
@@ -333,7 +363,7 @@ _SLOT_MARK = "\ue000"
 _SLOT = re.compile(f'"{_SLOT_MARK}([0-9a-f]{{16}})[.]([0-9]+){_SLOT_MARK}"')
 
 
-def point_answer_json(conn: Connection, rows: PointRows, *, today: dt.date, url_template: str,
+def point_answer_json(conn: Reader, rows: PointRows, *, today: dt.date, url_template: str,
                       base_url: str, dumps: Callable[[Any], str],
                       documents_per_plan: int = DOCUMENTS_PER_PLAN,
                       documents: PlanDocuments | None = None) -> tuple[str, int | None]:

@@ -8,15 +8,13 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from flask import Blueprint, Flask, Response, current_app, request
 from shapely.geometry import mapping
 
-from layers.editions import EditionCache, layer_edition
+from layers.editions import EDITION_PSYCOPG, EditionCache
 from layers.lookup import lookup_plot, point_answer_json, point_rows
-from planning_gis.crs import (
-    STORAGE_SRID,
-    vn2000_to_lonlat,
-)
+from planning_gis.crs import STORAGE_SRID, ResolvedPoint, vn2000_to_lonlat
 from planning_gis.web import db, params
 
 bp = Blueprint("lookup", __name__, url_prefix="/api")
@@ -126,20 +124,27 @@ def lookup_get() -> Response:
     params.check_known(request.args, GET_PARAMS)
     point = params.point(request.args)
     on = params.date_arg(request.args)
-    conn = db.get_conn()
     context = _context()
+    return db.read_on_hot_connection(lambda conn: _lookup_point(conn, point, on, context))
+
+
+def _lookup_point(conn: psycopg.Connection, point: ResolvedPoint, on: dt.date,
+                  context: dict[str, Any]) -> Response:
+    """The answer at a point, read on ``conn`` (reads only: it may run twice, see
+    ``db.read_on_hot_connection``)."""
     cache: EditionCache = current_app.extensions["lookup_cache"]
+    query = point.as_dict()
     if not cache.max_bytes:
         rows = point_rows(conn, point.easting, point.northing)
-        return _answer(point.as_dict(), PlansAnswer(*point_answer_json(
+        return _answer(query, PlansAnswer(*point_answer_json(
             conn, rows, today=on, dumps=_dumps, **context)), on)
     # The exact point's whole answer (gzipped) is kept under the data's edition, and so is each
     # plan's list of documents (a new point's plans were nearly all listed for earlier points).
     # Answers are not kept by zones and plans: of 2,000 random city points, one shared its
     # zones with another, and those answers took half of the cache.
     documents = current_app.extensions["lookup_documents_cache"]
-    edition = layer_edition(conn, "lookup")
-    query = point.as_dict()
+    row = conn.execute(EDITION_PSYCOPG, ("lookup",)).fetchone()
+    edition = row[0] if row else None
     at_point = (("at", edition, *query.values(), on, *context.values())
                 if edition is not None else None)
     cached = cache.get(at_point) if at_point is not None else None

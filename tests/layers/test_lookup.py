@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
+import re
 
 import pytest
 from sqlalchemy import text
@@ -450,3 +451,55 @@ def test_a_new_point_in_known_plans_reads_no_documents_again(city, demo):
     assert [p["id"] for p in again["plans"]] == [p["id"] for p in first["plans"]]
     assert documents.misses == misses and documents.hits == hits + len(first["plans"])
     assert again["plans"][0]["documents"] == first["plans"][0]["documents"]
+
+
+@pytest.mark.parametrize("sql,params,index", [
+    (POINT_ROWS_SQL, {"e": E0, "n": N0}, "idx_land_use_zones_geom"),
+    (POINT_ROWS_SQL, {"e": E0, "n": N0}, "idx_plans_geom"),
+    (POINT_ROWS_SQL, {"e": E0, "n": N0}, "ix_plans_supersedes_id"),
+    (DOCUMENTS_SQL, {"plan_ids": [1, 2], "per_plan": 8}, "pk_plan_documents"),
+])
+def test_the_generic_plans_of_the_hot_statements_use_their_indexes(city, conn, sql, params,
+                                                                   index):
+    """The API runs these prepared on a generic plan (``plan_cache_mode=force_generic_plan``
+    on the hot connections): that plan, made without the point, must still use the index."""
+    from sqlalchemy.dialects.postgresql import psycopg as dialect
+
+    raw = conn.connection.driver_connection
+    raw.execute("SET LOCAL enable_seqscan = off")  # tiny test tables
+    raw.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+    compiled = str(sql.compile(dialect=dialect.dialect()))
+    # PREPARE takes $n placeholders: number the named ones in order of first appearance
+    names: list[str] = []
+    for name in re.findall(r"%\((\w+)\)s", compiled):
+        if name not in names:
+            names.append(name)
+    for k, name in enumerate(names, 1):
+        compiled = compiled.replace(f"%({name})s", f"${k}")
+    raw.execute(f"PREPARE hot_statement AS {compiled}")
+    args = ", ".join(
+        "ARRAY[" + ",".join(map(str, params[n])) + "]::integer[]" if isinstance(params[n], list)
+        else repr(params[n]) for n in names)
+    plan = "\n".join(r[0] for r in raw.execute(f"EXPLAIN EXECUTE hot_statement({args})"))
+    raw.execute("DEALLOCATE hot_statement")
+    if "e" in params:  # a generic plan: the point stays a parameter in its index condition
+        assert "$1" in plan, plan
+    assert index in plan, plan
+
+
+def test_a_look_up_survives_its_hot_connection_being_cut(city, demo):
+    """The look-up reads on this thread's own connection; when the server drops it (a restart,
+    an idle timeout), the next request makes a new one instead of answering 503."""
+    from planning_gis.db import hot_read_connection
+    from server import create_app
+
+    client = create_app(demo).test_client()
+    e, n = city.point_detailed
+    assert client.get(f"/api/lookup?x_north={n}&y_east={e}").status_code == 200
+    hot = hot_read_connection(demo)
+    with get_engine(demo).connect() as admin:
+        admin.execute(text("SELECT pg_terminate_backend(:p)"), {"p": hot.info.backend_pid})
+    r = client.get(f"/api/lookup?x_north={n + 1}&y_east={e}")
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["plans"][0]["id"] == city.ids["detailed"]
+    assert hot_read_connection(demo).info.backend_pid != hot.info.backend_pid
