@@ -133,35 +133,29 @@ def _lookup_point(conn: psycopg.Connection, point: ResolvedPoint, on: dt.date,
     """The answer at a point, read on ``conn`` (reads only: it may run twice, see
     ``db.read_on_hot_connection``)."""
     cache: EditionCache = current_app.extensions["lookup_cache"]
+    documents: EditionCache = current_app.extensions["lookup_documents_cache"]
     query = point.as_dict()
-    if not cache.max_bytes:
-        rows = point_rows(conn, point.easting, point.northing)
-        return _answer(query, PlansAnswer(*point_answer_json(
-            conn, rows, today=on, dumps=_dumps, **context)), on)
     # The exact point's whole answer (gzipped) is kept under the data's edition, and so is each
     # plan's list of documents (a new point's plans were nearly all listed for earlier points).
     # Answers are not kept by zones and plans: of 2,000 random city points, one shared its
     # zones with another, and those answers took half of the cache.
-    documents = current_app.extensions["lookup_documents_cache"]
     row = conn.execute(EDITION_PSYCOPG, ("lookup",)).fetchone()
     edition = row[0] if row else None
-    at_point = (("at", edition, *query.values(), on, *context.values())
-                if edition is not None else None)
-    cached = cache.get(at_point) if at_point is not None else None
-    if cached is not None:
-        return _send(cached)
-    rows = point_rows(conn, point.easting, point.northing)
-    answer = PlansAnswer(*point_answer_json(conn, rows, today=on, dumps=_dumps,
-                                            documents=documents, **context))
-    body = _body(query, answer, on)
-    if at_point is None or rows.edition != edition:
-        # not kept: the editions are not tracked, or the data changed between the statements
-        resp = Response(body, mimetype="application/json")
-        resp.headers["Cache-Control"] = current_app.config["SETTINGS"].api_cache_control
-        return resp
-    cached = AnswerAtPoint.of(body)
-    cache.put(at_point, cached, cached.size)
-    return _send(cached)
+    if not cache.max_bytes or edition is None:  # off, or the editions are not tracked
+        rows = point_rows(conn, point.easting, point.northing)
+        return _answer(query, PlansAnswer(*point_answer_json(
+            conn, rows, today=on, dumps=_dumps, documents=documents, **context)), on)
+    at_point = ("at", edition, *query.values(), on, *context.values())
+
+    def make() -> tuple[AnswerAtPoint, int | None]:
+        rows = point_rows(conn, point.easting, point.northing)
+        answer = PlansAnswer(*point_answer_json(conn, rows, today=on, dumps=_dumps,
+                                                documents=documents, **context))
+        made = AnswerAtPoint.of(_body(query, answer, on))
+        # kept only when the data did not change between the two statements
+        return made, made.size if rows.edition == edition else None
+
+    return _send(cache.get_or_make(at_point, make))
 
 
 @bp.post("/lookup")
