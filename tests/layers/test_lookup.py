@@ -503,3 +503,57 @@ def test_a_look_up_survives_its_hot_connection_being_cut(city, demo):
     assert r.status_code == 200, r.get_json()
     assert r.get_json()["plans"][0]["id"] == city.ids["detailed"]
     assert hot_read_connection(demo).info.backend_pid != hot.info.backend_pid
+
+
+@pytest.mark.parametrize("headers", [{}, {"Accept-Encoding": "gzip, deflate"},
+                                     {"Accept-Encoding": "br"}])
+def test_a_kept_answer_sent_before_flask_is_the_views_answer(city, demo, headers):
+    """The look-up fast path (web/lookup.py's KeptLookupFastPath) answers a repeated point with
+    the status, headers and body the view gave it, 304s included, and counts as a hit."""
+    from flask import request
+
+    from server import create_app
+
+    e, n = city.point_detailed
+    for query in (f"x_north={n}&y_east={e}", "lon=105.9&lat=21.2"):  # plans, then none
+        app = create_app(demo)
+        reached_flask: list[str] = []
+        app.before_request(lambda seen=reached_flask: seen.append(request.path))
+        client = app.test_client()
+        cache = app.extensions["lookup_cache"]
+        path = f"/api/lookup?{query}"
+        miss = client.get(path, headers=headers)
+        assert miss.status_code == 200 and cache.hits == 0 and len(reached_flask) == 1
+        hit = client.get(path, headers=headers)
+        assert cache.hits == 1 and len(reached_flask) == 1  # answered before Flask
+        assert (hit.status_code, _sorted_headers(hit), hit.data) == (
+            miss.status_code, _sorted_headers(miss), miss.data)
+        head = client.head(path, headers=headers)
+        assert head.status_code == 200 and not head.data
+        for tag in (miss.headers["ETag"], miss.headers["ETag"].replace("-gz", "")):
+            by_view = create_app(demo).test_client().get(
+                path, headers={**headers, "If-None-Match": tag})
+            by_fast_path = client.get(path, headers={**headers, "If-None-Match": tag})
+            assert by_view.status_code == by_fast_path.status_code == 304
+            assert _sorted_headers(by_view) == _sorted_headers(by_fast_path)
+
+
+def _sorted_headers(resp) -> dict[str, str]:
+    return dict(sorted(resp.headers.items()))
+
+
+@pytest.mark.parametrize("query,status", [
+    ("lon=105.8&lat=21.03&bogus=1", 400),     # an unknown parameter
+    ("lon=abc&lat=21.03", 400),               # not a number
+    ("lon=2.35&lat=48.85", 400),               # outside Hanoi
+    ("lon=105.8&lat=21.03&date=2020-13-01", 400),
+    ("lon=105.8%00&lat=21.03", 400),           # NUL
+    ("lon=105.8&lat=21.03&pad=" + "x" * 5000, 414),
+])
+def test_the_look_up_fast_path_leaves_refusals_to_the_view(city, city_client, query, status):
+    """Bad look-ups are answered by the view with its JSON error, also after a good look-up
+    filled the cache."""
+    assert city_client.get("/api/lookup?lon=105.8&lat=21.03").status_code == 200
+    r = city_client.get(f"/api/lookup?{query}")
+    assert r.status_code == status, r.data[:200]
+    assert r.get_json()["code"] and r.get_json()["detail_vi"]
