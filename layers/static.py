@@ -158,6 +158,22 @@ def _write_archive(path: Path, conn: Connection, layer: Dataset, tms: TileMatrix
     return count, path.stat().st_size
 
 
+def partial_for(path: Path) -> Path:
+    """The hidden temporary name a file is written under before the rename (per process, so
+    that two publications into one folder do not write into each other's file)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.partial")
+
+
+def write_json(path: Path, doc: dict) -> None:
+    """Write a TileJSON under a temporary name and rename it into place."""
+    partial = partial_for(path)
+    try:
+        partial.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def _previous(outdir: Path, layer_id: str) -> dict | None:
     try:
         return json.loads((outdir / f"{layer_id}.json").read_text(encoding="utf-8"))
@@ -190,17 +206,19 @@ def publish_layer(settings: Settings, layer: Dataset, outdir: Path, *,
             raise InvalidInput(f"layer {layer.id}: even z{layer.minzoom} has more than "
                                f"{max_tiles} tiles over the data; raise --max-tiles")
         meta = tilejson(layer, bounds, zooms, edition, base_url)
-        partial = outdir / f".{layer.id}.pmtiles.partial"
-        count, size = _write_archive(partial, conn, layer, tms, bounds, zooms, settings, meta)
-        conn.rollback()
-    if count:
-        os.replace(partial, archive)
-    else:
+        partial = partial_for(archive)
+        try:
+            count, size = _write_archive(partial, conn, layer, tms, bounds, zooms, settings,
+                                         meta)
+            conn.rollback()
+            if count:
+                os.replace(partial, archive)
+        finally:  # interrupted or failed: no half-written file is left behind
+            partial.unlink(missing_ok=True)
+    if not count:
         meta["tiles"] = []  # nothing to draw: no archive (a PMTiles needs one tile)
         archive.unlink(missing_ok=True)
-    doc = outdir / f".{layer.id}.json.partial"
-    doc.write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(doc, outdir / f"{layer.id}.json")
+    write_json(outdir / f"{layer.id}.json", meta)
     return Published(layer.id, edition, zooms.start, zooms.stop - 1, count, size,
                      time.perf_counter() - started, False)
 

@@ -31,7 +31,7 @@ from pmtiles.tile import Compression, TileType, zxy_to_tileid
 from pmtiles.writer import Writer
 from sqlalchemy import text
 
-from layers.static import STATIC_TMS, Published, e7, ordered_tiles, tile_ranges
+from layers.static import STATIC_TMS, Published, e7, ordered_tiles, partial_for, tile_ranges, write_json
 from planning_gis import db
 from planning_gis.errors import InvalidInput, NotFound, TileOutsideBounds
 from planning_gis.settings import Settings
@@ -157,16 +157,17 @@ def publish_sheet(settings: Settings, row, outdir: Path, *, max_tiles: int, forc
             raise InvalidInput(f"sheet {row.id}: even z{info.minzoom} has more than "
                                f"{max_tiles} tiles over the sheet; raise --max-tiles")
         meta = sheet_tilejson(row, bounds, zooms, made_of, base_url)
-        partial = folder / f".{row.id}.pmtiles.partial"
-        count, size = _write_archive(partial, reader, tms, bounds, zooms, meta)
-    if count:
-        os.replace(partial, archive)
-    else:
+        partial = partial_for(archive)
+        try:
+            count, size = _write_archive(partial, reader, tms, bounds, zooms, meta)
+            if count:
+                os.replace(partial, archive)
+        finally:  # interrupted or failed: no half-written file is left behind
+            partial.unlink(missing_ok=True)
+    if not count:
         meta["tiles"] = []
         archive.unlink(missing_ok=True)
-    doc = folder / f".{row.id}.json.partial"
-    doc.write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(doc, folder / f"{row.id}.json")
+    write_json(folder / f"{row.id}.json", meta)
     return Published(name, row.current_version, zooms.start, zooms.stop - 1, count, size,
                      time.perf_counter() - started, False)
 

@@ -46,9 +46,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                                        "per published sheet (one that did not change is kept)")
     s.add_argument("outdir")
     s.add_argument("--layer", action="append", help="only this layer (repeat); default: all")
-    s.add_argument("--sheet", action="append", type=int, metavar="ID",
-                   help="only this published sheet (repeat); default: all")
-    s.add_argument("--no-sheets", action="store_true", help="the vector layers only")
+    which = s.add_mutually_exclusive_group()
+    which.add_argument("--sheet", action="append", type=int, metavar="ID",
+                       help="only this published sheet (repeat); default: all")
+    which.add_argument("--no-sheets", action="store_true", help="the vector layers only")
     s.add_argument("--max-zoom", type=int, default=static.DEFAULT_MAX_ZOOM,
                    help=f"vector layers' highest zoom (default {static.DEFAULT_MAX_ZOOM}); "
                         "a sheet keeps its COG's own")

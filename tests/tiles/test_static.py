@@ -115,7 +115,8 @@ def test_publish_command_refuses_bad_input_with_one_line(demo, tmp_path):
     cases = [[str(a_file)], [str(a_file / "under")], [""],
              [str(tmp_path / "ok"), "--sheet", "999999"],
              [str(tmp_path / "ok"), "--sheet", "x"],
-             [str(tmp_path / "ok"), "--sheet", "1", "--max-tiles", "0"]]
+             [str(tmp_path / "ok"), "--sheet", "1", "--max-tiles", "0"],
+             [str(tmp_path / "ok"), "--sheet", "1", "--no-sheets"]]
     if os.geteuid() != 0:  # root writes anywhere: the mode check only means something for others
         cases.append([str(locked / "out")])
     for args in cases:
