@@ -23,7 +23,8 @@ from sqlalchemy import text
 from layers import static
 from planning_gis.cluster import write_nginx_conf
 from planning_gis.settings import PROJECT_ROOT
-from tests.conftest import _free_port, open_watched_page
+from tests.conftest import open_watched_page
+from tests.ops.conftest import free_port
 from tests.ops.test_cluster_faults import NGINX, _wait_port
 from tiles import static as sheets_static
 
@@ -49,7 +50,7 @@ def static_site(demo, tmp_path_factory) -> Iterator[str]:
     out = root / "static"
     static.publish_static(demo, out, max_zoom=16)
     sheets_static.publish_sheets(demo, out, max_tiles=5000)
-    app_port, proxy_port = _free_port(), _free_port()
+    app_port, proxy_port = free_port(), free_port()
     env = {**os.environ, "PLANNING_DATABASE_URL": demo.database_url,
            "PLANNING_DATA_DIR": demo.data_dir, "PLANNING_SECRET_KEY": demo.secret_key,
            "PLANNING_STATIC_TILES_URL": "/pmtiles", "PYTHONPATH": str(PROJECT_ROOT)}

@@ -177,7 +177,9 @@
   const PMTilesGrid = STATIC ? L.VectorGrid.Protobuf.extend({
     _getVectorTilePromise(coords, tileBounds) {
       const parent = L.VectorGrid.Protobuf.prototype._getVectorTilePromise;
-      return this.options.archive.getZxy(coords.z, coords.x, coords.y).then((tile) => {
+      const src = this.options.archive;
+      // An archive that cannot be read (a layer without data has none) is asked once, not per tile.
+      return this.options.ready.then((ok) => ok ? src.getZxy(coords.z, coords.x, coords.y) : null).then((tile) => {
         if (!tile) return { layers: [] };
         const url = URL.createObjectURL(new Blob([tile.data]));
         const template = this._url;
@@ -197,14 +199,16 @@
     }, opts);
     if (!STATIC) return L.vectorGrid.protobuf(tileUrl(layer), options);
     options.archive = archive(`${layer}.pmtiles`);
-    const grid = new PMTilesGrid("", options);
+    let grid = null;
     // Beyond the archive's top zoom (publish static's --max-zoom) its top tiles are overzoomed.
-    options.archive.getHeader().then((h) => {
+    options.ready = options.archive.getHeader().then((h) => {
       if (h.maxZoom < grid.options.maxNativeZoom) {
         grid.options.maxNativeZoom = h.maxZoom;
         if (grid._map) grid.redraw();
       }
-    }).catch(() => {});
+      return true;
+    }, () => false);
+    grid = new PMTilesGrid("", options);
     return grid;
   };
   const HIDE = [];
