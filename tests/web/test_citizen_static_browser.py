@@ -134,13 +134,15 @@ def test_the_map_draws_from_pmtiles_and_the_tap_asks_the_api(browser, static_sit
         time.sleep(0.5)
         page.screenshot(path=str(artifacts / f"citizen-static-pmtiles-{site.rsplit(':', 1)[1]}.png"))
         zones_drawn = int(page.get_attribute("#map", "data-zones"))
+        metrics = page.evaluate("window.citizenMetrics")
     finally:
         page.context.close()
     archives = {p for p, _ in seen["pmtiles"]}
     print(f"\narchives at {archives_at}: API tile requests: {len(seen['api_tiles'])}; "
           f"PMTiles range requests: {len(seen['pmtiles'])} over {sorted(archives)}; "
           f"API requests: {seen['lookup']}; "
-          f"zones drawn {zones_drawn}")
+          f"zones drawn {zones_drawn}; first zoning tile at {metrics['firstZoning']:.0f} ms, "
+          f"panel {metrics['panelShown']:.0f} ms after the tap")
     assert seen["api_tiles"] == [], seen["api_tiles"][:5]
     assert "governing.pmtiles" in archives and f"sheets/{traced.sheet_id}.pmtiles" in archives
     assert all(rng and rng.startswith("bytes=") for _, rng in seen["pmtiles"])
