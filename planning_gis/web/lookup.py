@@ -146,6 +146,7 @@ def _lookup_point(conn: psycopg.Connection, point: ResolvedPoint, on: dt.date,
     # Answers are not kept by zones and plans: of 2,000 random city points, one shared its
     # zones with another, and those answers took half of the cache.
     edition = request.environ.get(EDITION_KEY)  # read by the fast path, on this same server
+    asked = edition is not None  # ...which also looked the answer up (and counted the miss)
     if edition is None:
         row = conn.execute(EDITION_PSYCOPG, ("lookup",)).fetchone()
         edition = row[0] if row else None
@@ -163,7 +164,7 @@ def _lookup_point(conn: psycopg.Connection, point: ResolvedPoint, on: dt.date,
         # kept only when the data did not change between the two statements
         return made, made.size if rows.edition == edition else None
 
-    return _send(cache.get_or_make(at_point, make))
+    return _send(cache.get_or_make(at_point, make, asked=asked))
 
 
 @bp.post("/lookup")

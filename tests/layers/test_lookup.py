@@ -557,3 +557,16 @@ def test_the_look_up_fast_path_leaves_refusals_to_the_view(city, city_client, qu
     r = city_client.get(f"/api/lookup?{query}")
     assert r.status_code == status, r.data[:200]
     assert r.get_json()["code"] and r.get_json()["detail_vi"]
+
+
+def test_each_look_up_counts_once_in_the_hit_rate(city, demo):
+    """A miss looked up by the fast path and then made by the view is one miss, not two."""
+    from server import create_app
+
+    client = create_app(demo).test_client()
+    cache = client.application.extensions["lookup_cache"]
+    e, n = city.point_detailed
+    for k in range(3):
+        client.get(f"/api/lookup?x_north={n + k}&y_east={e}")
+    client.get(f"/api/lookup?x_north={n}&y_east={e}")
+    assert (cache.misses, cache.hits) == (3, 1)
