@@ -11,7 +11,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import Select, insert, or_, select
 from sqlalchemy.orm import Session
 
 from planning_gis.accounts import audit
@@ -123,16 +123,22 @@ def _linkable_by(user: User | None):
     return or_(~any_plan.exists(), own.exists())
 
 
-def linkable_documents(session: Session, plan: Plan, user: User | None = None,
-                       limit: int = 200) -> list[PlanDocument]:
-    """Documents ``user`` may link to ``plan`` that are not linked to it yet, newest first."""
+def linkable_query(plan: Plan, user: User | None = None, limit: int = 200) -> Select:
+    """The query of :func:`linkable_documents` (its test reads its plan with EXPLAIN): newest
+    first by ``ix_documents_issued_on``, each document's plans by
+    ``ix_plan_documents_document_id``."""
     linked = select(plan_documents.c.document_id).where(plan_documents.c.plan_id == plan.id)
     query = select(PlanDocument).where(PlanDocument.id.not_in(linked))
     allowed = _linkable_by(user)
     if allowed is not None:
         query = query.where(allowed)
-    return list(session.scalars(query.order_by(PlanDocument.issued_on.desc().nulls_last())
-                                .limit(limit)))
+    return query.order_by(PlanDocument.issued_on.desc().nulls_last()).limit(limit)
+
+
+def linkable_documents(session: Session, plan: Plan, user: User | None = None,
+                       limit: int = 200) -> list[PlanDocument]:
+    """Documents ``user`` may link to ``plan`` that are not linked to it yet, newest first."""
+    return list(session.scalars(linkable_query(plan, user, limit)))
 
 
 def attach_pdf(session: Session, user: User, plan: Plan, path: Path, form: dict[str, Any],
