@@ -11,7 +11,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, insert, or_, select
+from sqlalchemy import Select, func, insert, select, true
 from sqlalchemy.orm import Session
 
 from planning_gis.accounts import audit
@@ -114,13 +114,16 @@ def _linkable_by(user: User | None):
     if user is not None and user.role == "admin":
         return None
     org = user.organisation_id if user is not None else None
-    any_plan = select(plan_documents.c.document_id).where(
-        plan_documents.c.document_id == PlanDocument.id)
-    own = (select(plan_documents.c.document_id)
-           .join(Plan, Plan.id == plan_documents.c.plan_id)
-           .where(plan_documents.c.document_id == PlanDocument.id,
-                  Plan.organisation_id == org))
-    return or_(~any_plan.exists(), own.exists())
+    # One correlated scalar per document (NULL when no plan holds it), answered from
+    # ix_plan_documents_document_id for the few documents the newest-first scan visits. Written
+    # as "no plan OR an own plan" with two EXISTS, PostgreSQL hashed all of plan_documents
+    # first (it prices the subplans for every document, not for the LIMIT's few): 0.5 s on the
+    # city-size bench database.
+    own_or_none = (select(func.bool_or(Plan.organisation_id.is_not_distinct_from(org)))
+                   .select_from(plan_documents.join(Plan, Plan.id == plan_documents.c.plan_id))
+                   .where(plan_documents.c.document_id == PlanDocument.id)
+                   .scalar_subquery())
+    return func.coalesce(own_or_none, true())
 
 
 def linkable_query(plan: Plan, user: User | None = None, limit: int = 200) -> Select:
