@@ -366,7 +366,7 @@ def api_delete_sheet(sheet_id: str):
     """Delete a draft sheet (never published); 409 for one with published versions."""
     s = get_session()
     sheet = _api_sheet(sheet_id)
-    plan_id = sheets.delete_draft(s, current_user(), sheet)
+    plan_id = sheets.delete_draft(s, current_user(), sheet, _settings())
     s.commit()
     return jsonify(deleted=int(sheet_id), url=url_for("workspace.plan_page", plan_id=plan_id))
 

@@ -233,3 +233,65 @@ def test_a_draft_sheet_can_be_deleted(planner_client, demo, simulated, engine):
                            .where(MapSheet.id == sheet)) == 0
         assert conn.scalar(select(func.count()).select_from(AuditEntry).where(
             AuditEntry.action == "sheet.delete", AuditEntry.object_id == str(sheet))) == 1
+
+
+def _unique_png(path, seed: int) -> bytes:
+    """The simulated scan with a few pixels changed: a file no other test stored."""
+    from PIL import Image
+
+    img = Image.open(path).convert("RGB")
+    for k in range(8):
+        img.putpixel((5 + k, 5), (seed % 256, (seed >> 8) % 256, k))
+    out = io.BytesIO()
+    img.save(out, format="PNG", compress_level=1)
+    return out.getvalue()
+
+
+def test_a_deleted_drafts_scan_leaves_the_store_when_no_sheet_uses_it(
+        planner_client, demo, simulated, engine):
+    """The scan, its preview and thumbnail stay while another sheet uses the same file, go with
+    the last one, and come back if the deleting transaction rolls back."""
+    from sqlalchemy.orm import Session
+
+    from planning_gis.models import User
+    from planning_gis.workspace import sheets as S
+    from planning_gis.workspace import uploads
+    from tests.workspace.conftest import planner_email
+
+    c = planner_client
+    h = {"X-CSRF-Token": c.csrf}
+    plan_id = plan_of(demo, CAU_GIAY)
+    data = _unique_png(simulated.path, 4242)
+    first = _upload(c, plan_id, data, "mot.png")
+    second = _upload(c, plan_id, data, "hai.png")
+    with engine.connect() as conn:
+        sha, fmt = conn.execute(select(MapSheet.scan_sha256, MapSheet.scan_format)
+                                .where(MapSheet.id == first)).one()
+    files = [uploads.scan_path(demo, sha, fmt), uploads.preview_path(demo, sha),
+             uploads.thumb_path(demo, sha)]
+    assert all(f.exists() for f in files)
+
+    assert c.post(f"/quan-tri/api/to-ban-do/{first}/xoa", headers=h).status_code == 200
+    assert all(f.exists() for f in files)  # the second sheet still uses them
+
+    # a delete that rolls back puts the files back
+    with Session(engine) as s:
+        user = s.scalars(select(User).where(User.email == planner_email(CAU_GIAY))).one()
+        S.delete_draft(s, user, s.get(MapSheet, second), demo)
+        assert not any(f.exists() for f in files)  # set aside until the commit
+        s.rollback()
+    assert all(f.exists() for f in files)
+    leftovers = [p for p in files[0].parent.iterdir() if p.name.startswith(".deleted-")]
+    assert leftovers == []
+
+    assert c.post(f"/quan-tri/api/to-ban-do/{second}/xoa", headers=h).status_code == 200
+    assert not any(f.exists() for f in files)
+    assert not [p for p in files[0].parent.iterdir() if sha in p.name]
+    with engine.connect() as conn:
+        detail = conn.scalar(select(AuditEntry.detail).where(
+            AuditEntry.action == "sheet.delete", AuditEntry.object_id == str(second)))
+    assert detail["scan_removed"] is True and detail["sha256"] == sha
+    # the same file uploaded again is stored afresh
+    third = _upload(c, plan_id, data, "ba.png")
+    assert all(f.exists() for f in files)
+    assert c.post(f"/quan-tri/api/to-ban-do/{third}/xoa", headers=h).status_code == 200
