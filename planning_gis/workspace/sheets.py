@@ -335,6 +335,39 @@ def delete_point(session: Session, user: User, sheet: MapSheet, point_id: int) -
     audit.record(session, user, "point.delete", "map_sheet", sheet.id, {"point": point_id})
 
 
+#: Most points one request may put back (a sheet's grid rarely has more than a few hundred).
+MAX_POINTS = 5000
+
+
+def replace_points(session: Session, user: User, sheet: MapSheet, points: Any) -> int:
+    """Put the whole table back as it was (the editor's undo of an import or a detection): the
+    sheet's points become exactly ``points`` ({pixel_x, pixel_y, x_north, y_east, label,
+    enabled}, an empty list clears the table), all checked before anything changes, in one
+    transaction."""
+    require_plan_editor(user, sheet.plan)
+    if not isinstance(points, list) or len(points) > MAX_POINTS:
+        raise InvalidInput(f"points must be a list of at most {MAX_POINTS} points",
+                           message_vi=f"Danh sách điểm phải là một mảng, tối đa {MAX_POINTS} "
+                           "điểm.")
+    rows = []
+    for k, data in enumerate(points):
+        if not isinstance(data, dict):
+            raise InvalidInput(f"point {k + 1} must be an object",
+                               message_vi=f"Điểm thứ {k + 1} không hợp lệ.")
+        px, py = _pixel(data, sheet)
+        e, n = _ground(data)
+        label = " ".join(str(data.get("label") or "").split()) or f"P{k + 1}"
+        rows.append(ControlPoint(sheet_id=sheet.id, label=label, pixel_x=px, pixel_y=py,
+                                 easting=e, northing=n, enabled=bool(data.get("enabled", True))))
+    sheet.control_points.clear()
+    session.flush()
+    sheet.control_points.extend(rows)
+    _touch(sheet)
+    session.flush()
+    audit.record(session, user, "point.replace", "map_sheet", sheet.id, {"count": len(rows)})
+    return len(rows)
+
+
 def import_points(session: Session, user: User, sheet: MapSheet, path: Path, replace_all: bool,
                   crs: str | None = None) -> int:
     """Read a ``.points``/CSV file (any CRS the file names) and store its points in 5897."""

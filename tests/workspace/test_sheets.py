@@ -295,3 +295,35 @@ def test_a_deleted_drafts_scan_leaves_the_store_when_no_sheet_uses_it(
     third = _upload(c, plan_id, data, "ba.png")
     assert all(f.exists() for f in files)
     assert c.post(f"/quan-tri/api/to-ban-do/{third}/xoa", headers=h).status_code == 200
+
+
+def test_the_table_put_back_in_one_step(planner_client, demo, simulated):
+    """The editor's undo of an import: the table as it was, in one request; a bad table is
+    refused whole, in Vietnamese, and changes nothing."""
+    c = planner_client
+    plan_id = plan_of(demo, CAU_GIAY)
+    sheet = _upload(c, plan_id, simulated.path.read_bytes(), "hoan-tac.png")
+    api = f"/quan-tri/api/to-ban-do/{sheet}"
+    h = {"X-CSRF-Token": c.csrf}
+    typed = {"pixel_x": 12.5, "pixel_y": 20.25, "x_north": "2 326 000", "y_east": "586 000",
+             "label": "A tay", "enabled": False}
+    assert c.post(api + "/diem", json=typed, headers=h).status_code == 201
+    before = [{k: p[k] for k in ("pixel_x", "pixel_y", "x_north", "y_east", "label", "enabled")}
+              for p in c.get(api).get_json()["points"]]
+    with open(simulated.points_path, "rb") as fh:
+        imported = c.post(api + "/nhap-diem", data={"file": (fh, "a.points"), "replace": "1"},
+                          headers=h, content_type="multipart/form-data").get_json()["points"]
+    assert len(imported) == len(simulated.control_points)
+
+    for bad in ({"points": "x"}, {"points": [1]}, {"points": [dict(typed, pixel_x=1e9)]},
+                {"points": [dict(typed, x_north="hai")]}, {}):
+        resp = c.put(api + "/diem", json=bad, headers=h)
+        assert resp.status_code == 400 and resp.get_json()["detail_vi"], bad
+    assert len(c.get(api).get_json()["points"]) == len(imported)
+    assert c.put(api + "/diem", json={"points": before}).status_code in (400, 403)  # no CSRF
+
+    back = c.put(api + "/diem", json={"points": before}, headers=h).get_json()["points"]
+    assert [(p["pixel_x"], p["pixel_y"], p["northing"], p["easting"], p["label"], p["enabled"])
+            for p in back] == [(12.5, 20.25, 2326000.0, 586000.0, "A tay", False)]
+    assert c.put(api + "/diem", json={"points": []}, headers=h).get_json()["points"] == []
+    assert c.post(api + "/xoa", headers=h).status_code == 200
