@@ -44,6 +44,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import rasterio
 from scipy.spatial import cKDTree
 
 from planning_gis.errors import ConfigurationError, GeoreferenceError
@@ -60,6 +61,8 @@ NICE_STEPS = (10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000)
 #: Where Debian's tesseract-ocr packages put the language data.
 TESSDATA_DIRS = ("/usr/share/tesseract-ocr/5/tessdata", "/usr/share/tesseract-ocr/4.00/tessdata",
                  "/usr/share/tessdata")
+#: GDAL's block cache while detecting, in MB (each window is read about once).
+GDAL_CACHE_MB = 64
 #: Most label boxes read by OCR on one sheet (the margin's come first): a bound on the time.
 MAX_OCR_BOXES = 400
 
@@ -217,12 +220,17 @@ def _arm_response(dark: np.ndarray, r: int, arms: Sequence[tuple[int, int]]) -> 
     side = max(2, int(round(r / 3)) + 1)
     lo = max(1, int(round(r / 3)))
     out = None
-    for dx, dy in arms:
-        on = _line_filter(dark, dx, dy, lo, r)
-        b1 = _line_filter(dark, dx, dy, lo, r, side)
-        b2 = _line_filter(dark, dx, dy, lo, r, -side)
-        contrast = on - np.maximum(b1, b2)
-        out = contrast if out is None else np.minimum(out, contrast)
+    for dx, dy in arms:  # in place: a few copies of the reduced sheet at most, not a dozen
+        contrast = _line_filter(dark, dx, dy, lo, r)
+        beside = _line_filter(dark, dx, dy, lo, r, side)
+        np.maximum(beside, _line_filter(dark, dx, dy, lo, r, -side), out=beside)
+        np.subtract(contrast, beside, out=contrast)
+        del beside
+        if out is None:
+            out = contrast
+        else:
+            np.minimum(out, contrast, out=out)
+            del contrast
     assert out is not None
     return out
 
@@ -232,7 +240,7 @@ def _quadrant_spread(dark: np.ndarray, r: int) -> np.ndarray:
     whose quadrants are all paper or all one zone's fill; high for a "4" or a letter)."""
     lo = max(1, int(round(r / 3)))
     size = 2 * r + 1
-    quads = []
+    total = hi = low = None
     for sx, sy in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
         kx = np.zeros(size, np.float32)
         ky = np.zeros(size, np.float32)
@@ -241,12 +249,22 @@ def _quadrant_spread(dark: np.ndarray, r: int) -> np.ndarray:
             ky[r + sy * t] = 1.0
         kx /= kx.sum()
         ky /= ky.sum()
-        quads.append(cv2.sepFilter2D(dark, -1, kx, ky, borderType=cv2.BORDER_REPLICATE))
-    total = quads[0] + quads[1] + quads[2] + quads[3]
-    hi = np.maximum(np.maximum(quads[0], quads[1]), np.maximum(quads[2], quads[3]))
-    low = np.minimum(np.minimum(quads[0], quads[1]), np.minimum(quads[2], quads[3]))
-    median = (total - hi - low) / 2.0
-    return hi - median
+        q = cv2.sepFilter2D(dark, -1, kx, ky, borderType=cv2.BORDER_REPLICATE)
+        if total is None:  # running sum, largest and smallest: four copies live, not eight
+            total, hi, low = q.copy(), q.copy(), q
+        else:
+            np.add(total, q, out=total)
+            np.maximum(hi, q, out=hi)
+            np.minimum(low, q, out=low)
+            del q
+    assert total is not None and hi is not None and low is not None
+    # the median of four is (sum - largest - smallest) / 2; the spread is largest - median
+    np.subtract(total, hi, out=total)
+    np.subtract(total, low, out=total)
+    del low
+    total *= 0.5
+    np.subtract(hi, total, out=hi)
+    return hi
 
 
 _CROSS_ARMS = ((1, 0), (-1, 0), (0, 1), (0, -1))
@@ -883,7 +901,10 @@ def detect_grid(
     info = probe_scan(scan_path, settings)
     factor = max(1, math.ceil(max(info.width, info.height) / OVERVIEW_SIDE))
     timings: dict[str, float] = {}
-    with tempfile.TemporaryDirectory(dir=workdir) as tmp, open_windows(info, Path(tmp)) as scan:
+    # GDAL's block cache (5 % of the machine's memory by default) filled with the decoded copy's
+    # blocks was 400 MB of the peak on a 12 000 x 14 000 px PNG; windows are read once each
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), tempfile.TemporaryDirectory(dir=workdir) as tmp, \
+            open_windows(info, Path(tmp)) as scan:
         timings["decode_s"] = time.perf_counter() - t0
         grey = _overview(scan, info.width, info.height, factor)
         dark = _darkness(grey)
