@@ -486,6 +486,8 @@ def delete_draft(session: Session, user: User, sheet: MapSheet, settings: Settin
 
 _TRASH = "workspace_files_to_remove"
 SCAN_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('scan:' || :sha, 0))"
+#: Does a sheet still use this scan? (ix_map_sheets_scan_sha256)
+SCAN_USED = "SELECT EXISTS (SELECT 1 FROM map_sheets WHERE scan_sha256 = :sha)"
 
 
 def _scan_files(settings: Settings, sha: str, fmt: str) -> list[Path]:
@@ -502,7 +504,7 @@ def _release_scan(session: Session, settings: Settings, sha: str, fmt: str) -> b
     on a rollback, so a sheet never loses its file and a failed delete loses nothing.
     """
     session.execute(text(SCAN_LOCK), {"sha": sha})
-    if session.scalar(select(MapSheet.id).where(MapSheet.scan_sha256 == sha).limit(1)):
+    if session.scalar(text(SCAN_USED), {"sha": sha}):
         return False  # another sheet (of any plan) uses the same file
     moved: list[tuple[Path, Path]] = []
     for final in _scan_files(settings, sha, fmt):

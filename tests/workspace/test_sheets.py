@@ -327,3 +327,15 @@ def test_the_table_put_back_in_one_step(planner_client, demo, simulated):
             for p in back] == [(12.5, 20.25, 2326000.0, 586000.0, "A tay", False)]
     assert c.put(api + "/diem", json={"points": []}, headers=h).get_json()["points"] == []
     assert c.post(api + "/xoa", headers=h).status_code == 200
+
+
+def test_is_the_scan_still_used_reads_its_index(session, demo):
+    """The question a draft's delete asks of its scan is answered from its index."""
+    from sqlalchemy import text
+
+    from planning_gis.workspace.sheets import SCAN_USED
+
+    session.execute(text("SET LOCAL enable_seqscan = off"))
+    plan = "\n".join(r[0] for r in session.execute(text("EXPLAIN " + SCAN_USED),
+                                                   {"sha": "a" * 64}))
+    assert "ix_map_sheets_scan_sha256" in plan, plan
