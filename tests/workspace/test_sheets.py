@@ -339,3 +339,51 @@ def test_is_the_scan_still_used_reads_its_index(session, demo):
     plan = "\n".join(r[0] for r in session.execute(text("EXPLAIN " + SCAN_USED),
                                                    {"sha": "a" * 64}))
     assert "ix_map_sheets_scan_sha256" in plan, plan
+
+
+def test_an_upload_racing_the_last_delete_of_its_scan_is_refused(
+        planner_client, demo, simulated, engine):
+    """An upload of the same file that reached the store while the last sheet using it was being
+    deleted waits for the delete's lock, finds the file gone and is refused (upload again)
+    rather than naming a file that is no longer there."""
+    import threading
+
+    from sqlalchemy.orm import Session
+
+    from planning_gis.errors import EditConflict
+    from planning_gis.models import User
+    from planning_gis.workspace import sheets as S
+    from planning_gis.workspace import uploads
+    from tests.workspace.conftest import planner_email
+
+    c = planner_client
+    plan_id = plan_of(demo, CAU_GIAY)
+    sheet = _upload(c, plan_id, _unique_png(simulated.path, 777), "dua.png")
+    with engine.connect() as conn:
+        sha, fmt, w, h = conn.execute(select(MapSheet.scan_sha256, MapSheet.scan_format,
+                                             MapSheet.width, MapSheet.height)
+                                      .where(MapSheet.id == sheet)).one()
+    stored = uploads.StoredScan(sha, 1, fmt, w, h, uploads.scan_path(demo, sha, fmt),
+                                uploads.preview_path(demo, sha), uploads.thumb_path(demo, sha))
+    outcome: list[BaseException | None] = []
+    deleting = Session(engine)
+    user = deleting.scalars(select(User).where(User.email == planner_email(CAU_GIAY))).one()
+    S.delete_draft(deleting, user, deleting.get(MapSheet, sheet), demo)  # holds the lock
+
+    def upload_side() -> None:
+        with Session(engine) as s:
+            try:
+                S._hold_scan(s, demo, stored)  # waits for the delete's commit
+                outcome.append(None)
+            except BaseException as exc:  # noqa: BLE001 - the test reads it
+                outcome.append(exc)
+
+    t = threading.Thread(target=upload_side)
+    t.start()
+    t.join(1.0)
+    assert t.is_alive()  # waiting on the lock
+    deleting.commit()
+    deleting.close()
+    t.join(30)
+    assert len(outcome) == 1 and isinstance(outcome[0], EditConflict), outcome
+    assert not stored.path.exists()
