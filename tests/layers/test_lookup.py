@@ -401,7 +401,7 @@ def test_the_api_answer_is_the_library_answer_serialised(city, demo, conn):
     from layers.lookup import lookup_point, point_answer_json, point_rows
 
     def dumps(obj):
-        return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
 
     kept = EditionCache(1024 * 1024)
     e, n = city.point_detailed
@@ -430,7 +430,7 @@ def test_a_zone_note_shaped_like_a_documents_slot_stays_text(city, demo, conn):
     conn.execute(text("UPDATE land_use_zones SET note = :t WHERE plan_id = :p"),
                  {"t": forged, "p": city.ids["detailed"]})
     got, _ = point_answer_json(conn, point_rows(conn, e, n), today=dt.date.today(),
-                               dumps=lambda o: json.dumps(o, ensure_ascii=False),
+                               dumps=lambda o: json.dumps(o, ensure_ascii=False).encode(),
                                url_template="/d/{id}", base_url="http://h")
     zones = json.loads(got)[0]["zones"]
     assert zones and all(z["note"] == forged for z in zones)
