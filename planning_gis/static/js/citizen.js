@@ -163,9 +163,10 @@
   // The first zoning tiles were asked for by the page itself (first_tiles.js, inlined) while these
   // scripts were on their way: a tile layer takes such an answer instead of asking again.
   const early = window.firstTiles || new Map();
-  // The tiles of the layers drawn with the zoning (base fill, streets, red lines, plans, units) are
-  // asked for three at a time: a slow phone has six connections to us, each tile holds one for
-  // half a second on 3G, and a tap's requests must find free ones, not queue behind tiles.
+  // The tiles of the layers drawn with the zoning (base fill, streets, red lines, plans, units), the
+  // legend, the sheets' list and the street names are asked for three at a time: a slow phone has
+  // six connections to us, each request holds one for half a second on 3G, and a tap's three
+  // requests must find free ones, not queue behind these.
   const slots = { free: 3, waiting: [] };
   const inTurn = (start) => new Promise((resolve) => {
     const go = () => {
@@ -290,7 +291,7 @@
     if (key === labelsFor) return;
     labelsFor = key;
     try {
-      const doc = await apiGet(`/ogc/collections/streets/items?bbox=${key}&limit=200`);
+      const doc = await inTurn(() => apiGet(`/ogc/collections/streets/items?bbox=${key}&limit=200`));
       if (labelsFor !== key) return;
       labels.clearLayers();
       const seen = new Set();
@@ -424,7 +425,7 @@
     ul.replaceChildren(...legendRows.map((r) => el("li", {}, swatch(r.color), el("b", {}, r.code), " ",
       el("span", {}, state.lang === "vi" ? r.name_vi : r.name_en))));
   }
-  mapIdle.then(() => fetch("/api/legend")).then((r) => r.json()).then((rows) => { legendRows = rows; renderLegend(); });
+  mapIdle.then(() => inTurn(() => fetch("/api/legend"))).then((r) => r.json()).then((rows) => { legendRows = rows; renderLegend(); });
 
   const layersCard = $("#layers");
   function toggleLayers(open, focus = true) {
@@ -459,7 +460,7 @@
   const swipeEl = $("#swipe");
   // A sheet asked for in the link is fetched at once; otherwise the list waits for the map.
   const sheetsWanted = new URLSearchParams(location.hash.slice(1)).has("s") ? Promise.resolve() : mapIdle;
-  sheetsWanted.then(() => fetch("/api/sheets")).then((r) => r.json()).then((rows) => {
+  sheetsWanted.then(() => inTurn(() => fetch("/api/sheets"))).then((r) => r.json()).then((rows) => {
     sheets = rows;
     const sel = $("#sheet");
     for (const s of rows) {
