@@ -220,8 +220,8 @@ def main() -> None:
         for url, r, g in assets:
             print(f"  {url:<70} raw {r:>8,}  gzip {g:>7,}")
         print(f"  total{'':<65} raw {raw:>8,}  gzip {gz:>7,}   (bar: gzip < 500 kB)")
-        print("   note: gunicorn serves static files uncompressed; the gzip column is what a "
-              "compressing proxy sends")
+        print("   note: the service sends CSS/JS gzipped itself (web/caching.py); the gzip column is "
+              "about what goes on the wire")
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
             if args.waterfall:
