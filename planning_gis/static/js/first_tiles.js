@@ -17,7 +17,7 @@
   if (!(h.get("z") && Number.isFinite(z) && z >= 9 && z <= 20)) z = point ? 17 : 14;
   z = Math.round(z);
   var layers = h.has("l") ? h.get("l").split(",") : ["zones"];
-  var level = h.get("lv") || "governing";
+  var level = ["chung", "phan_khu", "chi_tiet", "all"].indexOf(h.get("lv")) >= 0 ? h.get("lv") : "governing";
   var name = layers.indexOf("zones") >= 0 && level === "governing" && z >= 12 ? "governing" : "zones";
   // Leaflet's range: the view's pixel box at the tile zoom (VectorGrid's maxNativeZoom is 18),
   // here the whole window's, which holds the map's.
