@@ -17,6 +17,7 @@ def index():
         "index.html",
         base_map_url=settings.base_map_url,
         base_map_attribution=settings.base_map_attribution,
+        static_tiles_url=settings.static_tiles_url.rstrip("/"),
         # Our own script file, inlined byte for byte (its hash is in the CSP); no data in it.
         first_tiles_js=Markup(inline_script("first_tiles.js")),
     )

@@ -6,6 +6,9 @@
 // tile range for a view; a view it gets wrong costs a few unused kilobytes, never a wrong map.
 (function () {
   "use strict";
+  // Tiles read from PMTiles archives (the static read side) are not asked of the API.
+  var mapEl = document.getElementById("map");
+  if (!mapEl || mapEl.dataset.staticTiles) return;
   var h = new URLSearchParams(location.hash.slice(1));
   var pair = function (v) {
     var p = (v || "").split(",").map(Number);
