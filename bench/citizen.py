@@ -12,6 +12,8 @@ is cached. The server is gunicorn on 127.0.0.1 over the database at PLANNING_DAT
 demo loaded (``python import_maps.py demo load``).
 
     python bench/citizen.py [--runs 5] [--workers 2] [--street "Xuân Thủy"]
+    python bench/citizen.py --waterfall     # one cold load: every request until the first zoning
+                                            # tile, its start, end and bytes on the wire; long tasks
 """
 
 from __future__ import annotations
@@ -127,11 +129,81 @@ def one_run(browser, base: str, lat: float, lon: float, viewport: dict,
             "street_wall_ms": street_wall}
 
 
+def waterfall(browser, base: str, lat: float, lon: float, viewport: dict) -> None:
+    """One cold, throttled load: what is fetched before the first zoning tile is drawn, in what
+    order, how many bytes on the wire, and the main thread's long tasks (script parse and run)."""
+    context = browser.new_context(viewport=viewport, locale="vi-VN", is_mobile=True, has_touch=True)
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    reqs: dict[str, dict] = {}
+    cdp.on("Network.requestWillBeSent", lambda e: reqs.setdefault(e["requestId"], {
+        "url": e["request"]["url"], "start": e["timestamp"], "prio": e["request"].get("initialPriority")}))
+    cdp.on("Network.responseReceived", lambda e: reqs.get(e["requestId"], {}).update(
+        ttfb=e["timestamp"], status=e["response"]["status"]))
+    cdp.on("Network.loadingFinished", lambda e: reqs.get(e["requestId"], {}).update(
+        end=e["timestamp"], wire=e["encodedDataLength"]))
+    cdp.send("Network.enable")
+    cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+    cdp.send("Network.emulateNetworkConditions", FAST_3G)
+    cdp.send("Emulation.setCPUThrottlingRate", {"rate": 4})
+    page.add_init_script("""window.__long = []; try { new PerformanceObserver((l) => { for (const e of
+        l.getEntries()) window.__long.push([e.startTime, e.duration]); }).observe({type: 'longtask',
+        buffered: true}); } catch (_e) {}""")
+    cdp.send("Profiler.enable")
+    cdp.send("Profiler.setSamplingInterval", {"interval": 200})
+    cdp.send("Profiler.start")
+    page.goto(f"{base}/#z=17&c={lat:.6f},{lon:.6f}", wait_until="commit")
+    page.wait_for_selector("#map[data-first-zoning]", timeout=60000)
+    zoning = page.evaluate("window.citizenMetrics.firstZoning")
+    # The tap, as the bench makes it (at once): what its requests waited for.
+    box = page.locator("#map").bounding_box()
+    tapped = page.evaluate("performance.now()")
+    page.touchscreen.tap(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_selector("#panel[data-ready] [data-field=redline]", timeout=60000)
+    shown = page.evaluate("window.citizenMetrics.panelShown")
+    profile = cdp.send("Profiler.stop")["profile"]
+    longs = page.evaluate("window.__long")
+    page.wait_for_timeout(500)
+    # Resource timing: the page's own clock, the one the first zoning tile is measured on.
+    entries = page.evaluate("""[{name: location.href, startTime: 0, responseEnd:
+        performance.getEntriesByType('navigation')[0].responseEnd,
+        transferSize: performance.getEntriesByType('navigation')[0].transferSize}].concat(
+        performance.getEntriesByType('resource').map((e) => ({name: e.name, startTime: e.startTime,
+        responseEnd: e.responseEnd, transferSize: e.transferSize})))""")
+    prio = {r["url"]: r.get("prio") for r in reqs.values()}
+    print(f"== one cold load: first zoning tile at {zoning:.0f} ms (page clock, ms since navigation)")
+    for e in sorted(entries, key=lambda e: e["startTime"]):
+        if e["startTime"] > zoning:
+            continue
+        print(f"  {e['startTime']:6.0f} -> {e['responseEnd']:6.0f}  {e['transferSize']:>8,} B  "
+              f"{prio.get(e['name']) or '':<8} {e['name'].replace(base, '')[:90]}")
+    print("  long tasks (start+duration ms): " + ", ".join(f"{s:.0f}+{d:.0f}" for s, d in longs))
+    after = page.evaluate(f"""performance.getEntriesByType('resource').filter((e) => e.responseEnd >
+        {tapped}).map((e) => [e.name, e.startTime, e.requestStart, e.responseEnd])""")
+    print(f"== the tap at {tapped:.0f} ms: panel with the red-line answer {shown:.0f} ms later "
+          "(start / request sent / end, ms after the tap)")
+    for name, start, sent, end in after:
+        if start - tapped <= shown:
+            print(f"  {start - tapped:6.0f} {sent - tapped:6.0f} {end - tapped:6.0f}  "
+                  f"{name.replace(base, '')[:90]}")
+    # CPU time by script until the panel (throttled; sampled): parse, run, draw.
+    nodes = {n["id"]: n for n in profile["nodes"]}
+    per: dict[str, float] = {}
+    for nid, dt in zip(profile["samples"], profile["timeDeltas"][1:] + [0], strict=True):
+        frame = nodes[nid]["callFrame"]
+        key = frame["url"].replace(base, "") or f"({frame['functionName'] or 'program'})"
+        per[key] = per.get(key, 0.0) + dt / 1000
+    print("  main-thread CPU by script until the panel (ms): " + ", ".join(
+        f"{k} {v:.0f}" for k, v in sorted(per.items(), key=lambda kv: -kv[1]) if v >= 5))
+    context.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--street", default="Xuân Thủy", help="the street typed in the search box")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--waterfall", action="store_true", help="one cold load, request by request")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -148,10 +220,16 @@ def main() -> None:
         for url, r, g in assets:
             print(f"  {url:<70} raw {r:>8,}  gzip {g:>7,}")
         print(f"  total{'':<65} raw {raw:>8,}  gzip {gz:>7,}   (bar: gzip < 500 kB)")
-        print("   note: gunicorn serves static files uncompressed; the gzip column is what a "
-              "compressing proxy sends")
+        print("   note: the service sends CSS/JS gzipped itself (web/caching.py); the gzip column is "
+              "about what goes on the wire")
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+            if args.waterfall:
+                phone = {"width": 390, "height": 844}
+                one_run(browser, base, lat, lon, phone, args.street)  # warm the server
+                waterfall(browser, base, lat, lon, phone)
+                browser.close()
+                return
             phone = {"width": 390, "height": 844}
             one_run(browser, base, lat, lon, phone, args.street)  # warm the server
             runs = [one_run(browser, base, lat, lon, phone, args.street) for _ in range(args.runs)]

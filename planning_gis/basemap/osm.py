@@ -11,6 +11,7 @@ EPSG-to-EPSG transformation, never a hand-written proj string.
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,15 @@ def parse_other_tags(value: str | None) -> dict[str, str]:
     return {k.replace('\\"', '"'): v.replace('\\"', '"') for k, v in _HSTORE.findall(value)}
 
 
+def _text(value: Any) -> str | None:
+    """A tag's text as stored and searched: NFC (some editors write Vietnamese decomposed, and
+    "Võ" in NFD is another string), trimmed; None when empty."""
+    if value is None:
+        return None
+    out = unicodedata.normalize("NFC", str(value)).strip()
+    return out or None
+
+
 def _read(path: Path, layer: str) -> tuple[list[dict[str, Any]], list[bytes]]:
     import pyogrio.raw
     from pyogrio.errors import DataLayerError, DataSourceError
@@ -52,7 +62,8 @@ def _read(path: Path, layer: str) -> tuple[list[dict[str, Any]], list[bytes]]:
         raise InvalidInput(f"{path.name} is not a readable OpenStreetMap file: {exc}",
                            message_vi=f"Không đọc được tệp OpenStreetMap {path.name}") from exc
     names = list(meta["fields"])
-    rows = [dict(zip(names, values, strict=True)) for values in zip(*fields, strict=True)] \
+    rows = [{k: _text(v) if isinstance(v, str) else v
+             for k, v in zip(names, values, strict=True)} for values in zip(*fields, strict=True)] \
         if len(fields) else [{} for _ in geoms]
     return rows, list(geoms)
 
@@ -118,4 +129,12 @@ def read_osm(path: str | Path) -> BasemapRows:
                                   geom.representative_point()))
         if row.get("place") in PLACES and row.get("name"):
             out.places.append((row["name"], row["place"], ident, geom.representative_point()))
+    if not any(out.counts()):
+        # Importing would replace the streets already imported with nothing (an extract of
+        # another city, or of Vietnam without Hanoi): refuse, and keep them.
+        raise InvalidInput(
+            f"{path.name} has no street, house number or place inside Hanoi's extent "
+            f"{HANOI_BOUNDS_LONLAT}: nothing imported, the previous import is kept",
+            message_vi=f"Tệp {path.name} không có đường, số nhà hay địa danh nào trong phạm vi "
+            "Hà Nội: không nhập gì, giữ nguyên dữ liệu đã nhập trước")
     return out

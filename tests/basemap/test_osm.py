@@ -115,6 +115,11 @@ def test_basemap_command_imports_and_replaces(demo, engine, tmp_path):
     (None, "missing.osm", "no such file"),
     ("not xml at all", "bad.osm", "not a readable OpenStreetMap file"),
     ("{}", "plot.geojson", "give an OpenStreetMap .osm or .osm.pbf file"),
+    # Another city (Ho Chi Minh City): importing would replace Hanoi's streets with nothing.
+    ('<?xml version="1.0"?><osm version="0.6"><node id="1" version="1" lat="10.78" lon="106.69"/>'
+     '<node id="2" version="1" lat="10.79" lon="106.70"/><way id="3" version="1"><nd ref="1"/>'
+     '<nd ref="2"/><tag k="highway" v="primary"/><tag k="name" v="Võ Thị Sáu"/></way></osm>',
+     "saigon.osm", "nothing imported, the previous import is kept"),
 ])
 def test_bad_files_are_one_line_errors(demo, tmp_path, content, name, words):
     path = tmp_path / name

@@ -222,3 +222,20 @@ def test_screenshots_with_the_sheet_overlay(page, phone, live_server, traced, ar
     phone.click("[data-close=layers]")
     phone.click("#plot-btn")
     phone.screenshot(path=str(artifacts / "citizen-phone-plot.png"))
+
+
+def test_first_tiles_asked_early_are_taken_not_fetched_twice(phone, live_server):
+    """The page's inlined script asks for the first view's zoning tiles before Leaflet arrives;
+    the tile layer takes those answers: each tile is requested once, and none is left unused."""
+    asked: list[str] = []
+    phone.on("request", lambda r: asked.append(r.url) if "/tiles/" in r.url else None)
+    phone.goto(f"{live_server}/#z=17&c=21.030000,105.790000")
+    phone.wait_for_selector("#map[data-first-zoning]", timeout=20000)
+    phone.wait_for_load_state("networkidle")
+    early = [u for u in asked if "/tiles/governing/17/" in u]
+    assert len(early) >= 4 and len(early) == len(set(early)), early
+    assert phone.evaluate("window.firstTiles.size") == 0  # every early answer was drawn
+    # Other layers come after the zoning (they wait for it), and no tile is asked twice.
+    assert len(asked) == len(set(asked)), asked
+    assert any("/tiles/redlines/" in u for u in asked)
+    assert phone.console_errors == []

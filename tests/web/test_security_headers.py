@@ -8,7 +8,11 @@ import urllib.request
 
 import pytest
 
-from planning_gis.web.security_headers import base_map_source, content_security_policy
+from planning_gis.web.security_headers import (
+    base_map_source,
+    content_security_policy,
+    inline_script_sources,
+)
 from tests.serving_data import CENTRE_LONLAT
 from tiles.grid import get_tms
 
@@ -19,7 +23,8 @@ TMS = get_tms("WebMercatorQuad")
 def _assert_secured(headers, what: str) -> None:
     csp = headers.get("Content-Security-Policy", "")
     directives = {d.split()[0]: d.split()[1:] for d in csp.split(";") if d.strip()}
-    assert directives.get("script-src") == ["'self'"], (what, csp)
+    # Our origin, and the one script the citizen's page inlines, by its hash (no other inline).
+    assert directives.get("script-src") == ["'self'", *inline_script_sources()], (what, csp)
     assert directives.get("default-src") == ["'self'"], (what, csp)
     assert "'unsafe-inline'" not in csp and "'unsafe-eval'" not in csp, (what, csp)
     assert directives.get("frame-ancestors") == ["'none'"], (what, csp)
@@ -85,6 +90,22 @@ def test_a_configured_base_map_host_is_allowed_for_images(demo):
     assert base_map_source("https://tiles.example.vn:8443/{z}/{x}/{y}.png") == \
         "https://tiles.example.vn:8443"
     assert base_map_source("javascript:alert(1)") is None
+
+
+def test_the_inlined_script_is_the_one_the_csp_names(city, city_client):
+    """The citizen's page inlines exactly one script, byte for byte the file whose hash the CSP
+    names (a changed file changes both); no other page has an inline script."""
+    import base64
+    import hashlib
+    import re
+
+    page = city_client.get("/").get_data(as_text=True)
+    inline = re.findall(r"<script>(.*?)</script>", page, flags=re.S)
+    assert len(inline) == 1
+    digest = base64.b64encode(hashlib.sha256(inline[0].encode()).digest()).decode()
+    assert inline_script_sources() == [f"'sha256-{digest}'"]
+    for path in ("/tai-lieu", "/quan-tri/dang-nhap"):
+        assert "<script>" not in city_client.get(path).get_data(as_text=True), path
 
 
 def test_a_static_tiles_origin_is_allowed_for_fetch_only(demo):
