@@ -9,10 +9,20 @@ from layers import static
 from planning_gis.settings import get_settings
 
 
+def _bbox(value: str) -> tuple[float, float, float, float]:
+    try:
+        parts = tuple(float(v) for v in value.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 4:
+        raise argparse.ArgumentTypeError("west,south,east,north in degrees")
+    return parts  # type: ignore[return-value]
+
+
 def _static(args: argparse.Namespace) -> int:
     done = static.publish_static(get_settings(), Path(args.outdir), args.layer or None,
                                  max_zoom=args.max_zoom, max_tiles=args.max_tiles,
-                                 force=args.force, base_url=args.base_url)
+                                 force=args.force, base_url=args.base_url, bbox=args.bbox)
     for item in done:
         print(item.line())
     return 0
@@ -30,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--max-tiles", type=int, default=static.DEFAULT_MAX_TILES,
                    help="per layer: the top zoom is lowered until the tiles fit "
                         f"(default {static.DEFAULT_MAX_TILES})")
+    s.add_argument("--bbox", type=_bbox, default=None,
+                   help="W,S,E,N (lon/lat): only this part of the data (a city's dense core "
+                        "to its top zoom); default: the data's whole extent")
     s.add_argument("--force", action="store_true", help="write every layer again")
     s.add_argument("--base-url", default="",
                    help="where OUTDIR is served (for the TileJSON's URLs); default: relative")
