@@ -108,7 +108,7 @@ def one_pass(base: str, paths: list[str], clients: int = 16) -> dict[str, float]
     wall = time.perf_counter() - started
     lat = sorted(r[0] * 1000 for r in results)
     errors = sum(1 for _, status in results if status not in (200, 204))
-    return {"rps": len(paths) / wall, "p50": lat[len(lat) // 2],
+    return {"rps": len(paths) / wall, "n": len(paths), "p50": lat[len(lat) // 2],
             "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))], "errors": errors}
 
 
@@ -178,6 +178,68 @@ class Cluster:
         print(f"cluster stopped{': still running: ' + ', '.join(left) if left else ''}",
               flush=True)
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_table() -> dict[int, tuple[int, float, float]]:
+    """pid: (parent pid, own CPU seconds, CPU seconds of its reaped children)."""
+    out = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        f = stat[stat.rindex(")") + 2:].split()
+        # fields after the name: state ppid ... utime(14) stime(15) cutime(16) cstime(17)
+        out[int(d.name)] = (int(f[1]), (int(f[11]) + int(f[12])) / _TICK,
+                            (int(f[13]) + int(f[14])) / _TICK)
+    return out
+
+
+def cpu_seconds(roots: dict[str, list[int]]) -> dict[str, float]:
+    """CPU seconds used so far by each piece: its root processes, their reaped children and
+    every live descendant (PostgreSQL backends, gunicorn workers, nginx workers)."""
+    table = _proc_table()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    out = {}
+    for name, pids in roots.items():
+        total, todo, seen = 0.0, list(pids), set()
+        for r in pids:
+            if r in table:
+                total += table[r][2]
+        while todo:
+            pid = todo.pop()
+            if pid in seen or pid not in table:
+                continue
+            seen.add(pid)
+            total += table[pid][1]
+            todo += children.get(pid, [])
+        out[name] = total
+    return out
+
+
+def piece_roots(cluster_dir: Path, node_ports: list[int]) -> dict[str, list[int]]:
+    """The root process of each piece: the two nodes' gunicorn masters, nginx, both servers."""
+    def pidfile(path: Path) -> list[int]:
+        with contextlib.suppress(OSError, ValueError):
+            return [int(path.read_text().split()[0])]
+        return []
+
+    masters = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            with contextlib.suppress(OSError):
+                cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                if "gunicorn" in cmd and any(f"127.0.0.1:{p} " in cmd + " " for p in node_ports):
+                    masters.append(int(d.name))
+    return {"app nodes": masters, "replica": pidfile(cluster_dir / "replica" / "postmaster.pid"),
+            "primary": pidfile(cluster_dir / "primary" / "postmaster.pid"),
+            "nginx": pidfile(cluster_dir / "nginx" / "nginx.pid")}
+
 
 def wait_ready(base: str, timeout: float = 120) -> None:
     host = urlsplit(base)
@@ -240,7 +302,6 @@ def main() -> int:
     else:
         run_args = ["--size", "full"]
     proxy = f"http://127.0.0.1:{ports['CLUSTER_PORT']}"
-    node = f"http://127.0.0.1:{nodes[0]}"
     print(f"bench/cluster.py --size {args.size}: ./run.sh cluster {' '.join(run_args)} in "
           f"{work} (nginx {proxy}, nodes {nodes}, primary {ports['CLUSTER_PG_PORT']}, replica "
           f"{ports['CLUSTER_REPLICA_PORT']}); load average {os.getloadavg()[0]:.1f}", flush=True)
@@ -262,7 +323,7 @@ def main() -> int:
             tiles = list(TMS.tiles(w, s, e, n, zooms=list(ZOOMS)))
         else:
             tiles = zone_tiles(settings, ZOOMS)
-        measure(args, settings, tiles, node, proxy, cluster_dir, up, cluster.log)
+        measure(args, settings, tiles, nodes, proxy, cluster_dir, up, cluster.log)
     except KeyboardInterrupt:
         print("interrupted: stopping the cluster", flush=True)
         return 130
@@ -271,8 +332,9 @@ def main() -> int:
     return 0
 
 
-def measure(args: argparse.Namespace, settings: Settings, tiles: list, node: str, proxy: str,
-            cluster_dir: Path, up: float, log: list[str]) -> None:
+def measure(args: argparse.Namespace, settings: Settings, tiles: list, node_ports: list[int],
+            proxy: str, cluster_dir: Path, up: float, log: list[str]) -> None:
+    node = f"http://127.0.0.1:{node_ports[0]}"
     paths = [f"/tiles/zones/{t.z}/{t.x}/{t.y}.mvt" for t in tiles]
     a, b = paths[0::2], paths[1::2]
     zooms = "-".join(str(z) for z in (ZOOMS[0], ZOOMS[-1]))
@@ -280,6 +342,18 @@ def measure(args: argparse.Namespace, settings: Settings, tiles: list, node: str
           f"load average {os.getloadavg()[0]:.1f}", flush=True)
     rows = [("path", "tiles/s", "p50 ms", "p99 ms", "errors", "× one node rendering")]
     results: dict[str, dict[str, float]] = {}
+    roots = piece_roots(cluster_dir, node_ports)
+    cpu: dict[str, dict[str, float]] = {}
+
+    def timed(key: str, fn, *fargs) -> dict[str, float]:
+        """Run one phase; note the CPU each piece spent on it per request."""
+        before, started = cpu_seconds(roots), time.perf_counter()
+        r = fn(*fargs)
+        wall = time.perf_counter() - started
+        after = cpu_seconds(roots)
+        n = r.get("n") or r["rps"] * wall
+        cpu[key] = {k: (after[k] - before[k]) * 1000 / max(n, 1) for k in roots}
+        return r
 
     def row(key: str, name: str, r: dict[str, float]) -> None:
         results[key] = r
@@ -289,11 +363,12 @@ def measure(args: argparse.Namespace, settings: Settings, tiles: list, node: str
                      int(r["errors"]), ratio if key != "cold" else "1×"))
         print(f"  {name}: {r['rps']:.0f} tiles/s, p99 {r['p99']:.1f} ms", flush=True)
 
-    row("cold", "one node direct, cold (renders each tile)", one_pass(node, a))
+    row("cold", "one node direct, cold (renders each tile)", timed("cold", one_pass, node, a))
     row("node_warm", "one node direct, warm (its edition cache)",
-        run_wrk(node, a, args.seconds, 32))
-    row("nginx_cold", "2 nodes behind nginx, cold cache", one_pass(proxy, b))
-    row("nginx_warm", "2 nodes behind nginx, warm cache", run_wrk(proxy, b, args.seconds, 32))
+        timed("node_warm", run_wrk, node, a, args.seconds, 32))
+    row("nginx_cold", "2 nodes behind nginx, cold cache", timed("nginx_cold", one_pass, proxy, b))
+    row("nginx_warm", "2 nodes behind nginx, warm cache",
+        timed("nginx_warm", run_wrk, proxy, b, args.seconds, 32))
     archive = cluster_dir / "static" / "zones.pmtiles"
     if archive.is_file():
         where = archive_ranges(archive)
@@ -303,7 +378,7 @@ def measure(args: argparse.Namespace, settings: Settings, tiles: list, node: str
         if ranges:
             row("static", f"static PMTiles through nginx (range requests, {len(ranges)} of "
                           f"{len(b)} tiles in the archive)",
-                run_wrk(proxy, ranges, args.seconds, 32))
+                timed("static", run_wrk, proxy, ranges, args.seconds, 32))
     else:
         print(f"no {archive}: publish static did not write it (see run.sh's output)")
     table(f"Tiles through ./run.sh cluster ({args.size}; one 2-core machine: client, nginx, "
@@ -317,15 +392,66 @@ def measure(args: argparse.Namespace, settings: Settings, tiles: list, node: str
     # Look-ups (never cached by nginx: each reaches a node, which reads the replica).
     points = [f"/api/lookup?lon={x:.6f}&lat={y:.6f}" for x, y in lookup_points(settings, 2000)]
     look = [("path", "req/s", "p50 ms", "p99 ms", "errors")]
-    r = run_wrk(proxy, points, args.lookup_seconds, 64)
+    r = timed("lookup", run_wrk, proxy, points, args.lookup_seconds, 64)
     look.append((f"look-up, wrk -c64 {args.lookup_seconds} s, 2 nodes + replica behind nginx",
                  f"{r['rps']:.0f}", f"{r['p50']:.1f}", f"{r['p99']:.1f}", int(r["errors"])))
     table("Look-up through nginx (2,000 points inside random zones)", look)
     print(f"bar: look-up p99 < 50 ms: {r['p99']:.0f} ms ({'met' if r['p99'] < 50 else 'NOT met'})")
+    capacity(cpu, results, r)
     steps = [line.split("] ", 1)[-1] for line in log
              if re.search(r"restored in|in the primary after|replica copied in|"
                           r"static publication:|static: zones", line)]
     print(f"\ncluster start-up {up:.0f} s" + ("".join(f"\n  {s}" for s in steps)))
+
+
+# The capacity model's assumptions (README, Cluster: capacity): what one citizen asks per
+# minute while looking at the map, the share of tiles the cache answers, and how busy a
+# machine's cores may run.
+TILES_PER_MINUTE = 60      # ~4 pans or zooms a minute, ~15 new 256-px tiles each
+LOOKUPS_PER_MINUTE = 2     # taps on a parcel
+CACHE_HIT = 0.9            # tiles answered by nginx (or a CDN) without a node
+BUSY = 0.7                 # of each core, leaving room for peaks
+CORES = 2                  # per machine (this one's)
+
+
+def capacity(cpu: dict[str, dict[str, float]], results: dict, lookup: dict) -> None:
+    """CPU per request of each piece, measured here, turned into concurrent citizens per
+    machine of ``CORES`` cores under the assumptions above."""
+    pieces = ["app nodes", "replica", "primary", "nginx"]
+    rows = [("phase", *[f"{p} CPU ms/req" for p in pieces])]
+    for key, label in (("cold", "one node, cold render"), ("node_warm", "one node, warm"),
+                       ("nginx_cold", "nginx cold (renders)"), ("nginx_warm", "nginx warm cache"),
+                       ("static", "static PMTiles"), ("lookup", "look-up")):
+        if key in cpu:
+            rows.append((label, *[f"{cpu[key][p]:.2f}" for p in pieces]))
+    table("CPU per request of each piece (all its processes, /proc; client's own CPU excluded)",
+          rows)
+    render, look = cpu["cold"], cpu["lookup"]
+    tile_s, look_s = TILES_PER_MINUTE / 60, LOOKUPS_PER_MINUTE / 60
+    budget = CORES * BUSY * 1000  # CPU ms per second one machine gives
+
+    def citizens(per_citizen_ms: float) -> str:
+        return f"{budget / per_citizen_ms:,.0f}" if per_citizen_ms > 0 else "n/a"
+
+    node_ms = tile_s * (1 - CACHE_HIT) * render["app nodes"] + look_s * look["app nodes"]
+    replica_ms = tile_s * (1 - CACHE_HIT) * render["replica"] + look_s * look["replica"]
+    nginx_ms = tile_s * CACHE_HIT * cpu["nginx_warm"]["nginx"] + \
+        tile_s * (1 - CACHE_HIT) * render["nginx"] + look_s * look["nginx"]
+    static_ms = tile_s * cpu.get("static", cpu["nginx_warm"])["nginx"]
+    no_cache_ms = tile_s * render["app nodes"] + look_s * look["app nodes"]
+    print(f"\n## Capacity model ({CORES}-core machines at {BUSY:.0%}; a citizen: "
+          f"{TILES_PER_MINUTE} tiles + {LOOKUPS_PER_MINUTE} look-ups a minute; "
+          f"{CACHE_HIT:.0%} of tiles from the cache)")
+    print(f"concurrent citizens per app node:        {citizens(node_ms)}"
+          f"  (without a cache: {citizens(no_cache_ms)})")
+    print(f"concurrent citizens per replica:         {citizens(replica_ms)}")
+    print(f"concurrent citizens per nginx cache:     {citizens(nginx_ms)}")
+    print(f"static PMTiles, citizens per file server: {citizens(static_ms)} (tiles only; "
+          "look-ups still reach the nodes)")
+    print(f"look-ups alone: {look['app nodes']:.1f} ms node + {look['replica']:.1f} ms replica "
+          f"CPU each: {budget / max(look['app nodes'], 1e-9):,.0f}/s per node machine, "
+          f"{budget / max(look['replica'], 1e-9):,.0f}/s per replica machine "
+          f"(measured {lookup['rps']:.0f}/s with everything on one machine)")
 
 
 if __name__ == "__main__":
