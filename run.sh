@@ -11,6 +11,7 @@
 #                   (README: Cluster); the primary holds the demo of that size, or the backup
 # Every step checks before it acts, so a second run is fast and duplicates nothing.
 set -euo pipefail
+CALLER_DIR=$PWD  # relative paths given on the command line are the caller's
 cd "$(dirname "$0")"
 ROOT=$(pwd)
 
@@ -380,6 +381,7 @@ cluster() {
     *) echo "error: --size is full, tiny or city, not '$size'" >&2; exit 2 ;;
   esac
   if [ -n "$restore" ]; then
+    case "$restore" in /*) ;; *) restore=$CALLER_DIR/$restore ;; esac
     [ -z "$size" ] || { echo "error: --size and --restore exclude each other" >&2; exit 2; }
     [ -f "$restore/manifest.json" ] ||
       { echo "error: $restore is not a backup folder (no manifest.json; see import_maps.py backup create)" >&2; exit 2; }
