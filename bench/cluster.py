@@ -436,7 +436,7 @@ def capacity(cpu: dict[str, dict[str, float]], results: dict, lookup: dict) -> N
     node_ms = tile_s * (1 - CACHE_HIT) * render["app nodes"] + look_s * look["app nodes"]
     replica_ms = tile_s * (1 - CACHE_HIT) * render["replica"] + look_s * look["replica"]
     nginx_ms = tile_s * CACHE_HIT * cpu["nginx_warm"]["nginx"] + \
-        tile_s * (1 - CACHE_HIT) * render["nginx"] + look_s * look["nginx"]
+        tile_s * (1 - CACHE_HIT) * cpu["nginx_cold"]["nginx"] + look_s * look["nginx"]
     static_ms = tile_s * cpu.get("static", cpu["nginx_warm"])["nginx"]
     no_cache_ms = tile_s * render["app nodes"] + look_s * look["app nodes"]
     print(f"\n## Capacity model ({CORES}-core machines at {BUSY:.0%}; a citizen: "
