@@ -340,7 +340,10 @@ cluster_up_db() {
     mv "$replica.partial" "$replica"
     log "replica copied in $((SECONDS - started)) s"
   fi
-  cluster_pg_start "$replica" "$CLUSTER_REPLICA_PORT" "-c hot_standby_feedback=on -c shared_buffers=256MB"
+  # The primary's address at each start (pg_basebackup -R wrote the one of the day it ran: a
+  # primary moved to another port would leave the replica waiting for WAL that never comes).
+  cluster_pg_start "$replica" "$CLUSTER_REPLICA_PORT" "-c hot_standby_feedback=on -c shared_buffers=256MB \
+    -c primary_conninfo='host=127.0.0.1 port=$CLUSTER_PG_PORT user=postgres application_name=replica'"
 }
 
 # What cluster() started so far, for cluster_stop (Ctrl-C may come during any step).

@@ -3,7 +3,7 @@ a private primary on ports of the test's own, WAL archived, a replica, two nodes
 at any step stops everything it started, the PostgreSQL servers included (pg_ctl starts them
 in a session of their own, out of reach of a signal to the script's process group).
 
-Bounded: the tiny demo, ~60-90 s; everything on 127.0.0.1.
+Bounded: the tiny demo, three starts, ~90-150 s on a loaded 2-core machine; 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -75,6 +75,14 @@ def _servers_running(cluster_dir: Path) -> list[str]:
     return [n for n in ("primary", "replica") if (cluster_dir / n / "postmaster.pid").exists()]
 
 
+def _wait_streaming(conn: psycopg.Connection, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while conn.execute("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'"
+                       ).fetchone()[0] != 1:
+        assert time.monotonic() < deadline, "the replica does not stream from the primary"
+        time.sleep(0.5)
+
+
 def test_run_sh_cluster_comes_up_archives_wal_and_stops_whole():
     work = Path(tempfile.mkdtemp(prefix="planning-run-cluster-"))
     work.chmod(0o755)
@@ -111,6 +119,7 @@ def test_run_sh_cluster_comes_up_archives_wal_and_stops_whole():
         with psycopg.connect(host="127.0.0.1", port=ports["CLUSTER_PG_PORT"], user="postgres",
                              dbname="planning", autocommit=True) as conn:
             assert conn.execute("SHOW archive_mode").fetchone()[0] == "on"
+            _wait_streaming(conn)
             segment = conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()[0]
             deadline = time.monotonic() + 30
             while not (cluster_dir / "wal-archive" / segment).is_file():
@@ -126,6 +135,17 @@ def test_run_sh_cluster_comes_up_archives_wal_and_stops_whole():
         for port in (*nodes, ports["CLUSTER_PORT"]):
             with pytest.raises(OSError):
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/api/live", timeout=2)
+
+        # Started again with the primary on another port: the replica made by the second run
+        # (its primary_conninfo written by pg_basebackup -R) follows it.
+        env["CLUSTER_PG_PORT"] = str(free_port())
+        third = RunSh(["--size", "tiny"], env)
+        third.wait_for("cluster up:", 300)
+        with psycopg.connect(host="127.0.0.1", port=int(env["CLUSTER_PG_PORT"]),
+                             user="postgres", dbname="planning", autocommit=True) as conn:
+            _wait_streaming(conn)
+        assert third.terminate() == 143
+        assert _servers_running(cluster_dir) == []
     finally:
         for name in ("replica", "primary"):
             data = cluster_dir / name
