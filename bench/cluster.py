@@ -28,7 +28,12 @@ from its in-process edition cache, nginx from its disk cache). Static = half B r
 districts, ``--bbox``) through nginx's ``/pmtiles/`` as a PMTiles client reads a tile: one HTTP
 range request per tile (the directories fetched once per client and kept), wrk, 32
 connections. Look-up: ``/api/lookup`` at 2,000 points inside random zones, wrk with 64
-connections through nginx (two nodes, reads on the replica; never cached).
+connections through nginx (two nodes, reads on the replica; never cached). wrk runs with a
+30 s timeout: a slow answer counts in the latencies, not as an error.
+
+Also printed: the CPU each piece (the nodes, the replica, the primary, nginx: every process,
+from /proc) spent per request in each phase, and the capacity model computed from it
+(``capacity``: concurrent citizens per 2-core machine of each kind, assumptions stated).
 """
 
 from __future__ import annotations
@@ -365,10 +370,10 @@ def measure(args: argparse.Namespace, settings: Settings, tiles: list, node_port
 
     row("cold", "one node direct, cold (renders each tile)", timed("cold", one_pass, node, a))
     row("node_warm", "one node direct, warm (its edition cache)",
-        timed("node_warm", run_wrk, node, a, args.seconds, 32))
+        timed("node_warm", run_wrk, node, a, args.seconds, 32, 2, "30s"))
     row("nginx_cold", "2 nodes behind nginx, cold cache", timed("nginx_cold", one_pass, proxy, b))
     row("nginx_warm", "2 nodes behind nginx, warm cache",
-        timed("nginx_warm", run_wrk, proxy, b, args.seconds, 32))
+        timed("nginx_warm", run_wrk, proxy, b, args.seconds, 32, 2, "30s"))
     archive = cluster_dir / "static" / "zones.pmtiles"
     if archive.is_file():
         where = archive_ranges(archive)
@@ -378,7 +383,7 @@ def measure(args: argparse.Namespace, settings: Settings, tiles: list, node_port
         if ranges:
             row("static", f"static PMTiles through nginx (range requests, {len(ranges)} of "
                           f"{len(b)} tiles in the archive)",
-                timed("static", run_wrk, proxy, ranges, args.seconds, 32))
+                timed("static", run_wrk, proxy, ranges, args.seconds, 32, 2, "30s"))
     else:
         print(f"no {archive}: publish static did not write it (see run.sh's output)")
     table(f"Tiles through ./run.sh cluster ({args.size}; one 2-core machine: client, nginx, "
@@ -392,7 +397,7 @@ def measure(args: argparse.Namespace, settings: Settings, tiles: list, node_port
     # Look-ups (never cached by nginx: each reaches a node, which reads the replica).
     points = [f"/api/lookup?lon={x:.6f}&lat={y:.6f}" for x, y in lookup_points(settings, 2000)]
     look = [("path", "req/s", "p50 ms", "p99 ms", "errors")]
-    r = timed("lookup", run_wrk, proxy, points, args.lookup_seconds, 64)
+    r = timed("lookup", run_wrk, proxy, points, args.lookup_seconds, 64, 2, "30s")
     look.append((f"look-up, wrk -c64 {args.lookup_seconds} s, 2 nodes + replica behind nginx",
                  f"{r['rps']:.0f}", f"{r['p50']:.1f}", f"{r['p99']:.1f}", int(r["errors"])))
     table("Look-up through nginx (2,000 points inside random zones)", look)
