@@ -350,7 +350,11 @@ cluster_up_db() {
 CLUSTER_NODE_PIDS=()
 CLUSTER_NGINX_PID=''
 
+CLUSTER_STOPPED=''
+
 cluster_stop() {
+  [ -z "$CLUSTER_STOPPED" ] || return 0
+  CLUSTER_STOPPED=1
   local p
   for p in "$CLUSTER_NGINX_PID" "${CLUSTER_NODE_PIDS[@]}" "${SUPERVISOR_PID:-}"; do
     [ -z "$p" ] || kill -TERM "$p" 2>/dev/null || true
@@ -392,6 +396,8 @@ cluster() {
   fi
   trap 'cluster_stop; exit 130' INT
   trap 'cluster_stop; exit 143' TERM
+  # Also when a step fails (set -e), or a signal kills the step in the foreground first.
+  trap cluster_stop EXIT
   # PLANNING_SKIP_SETUP=1: the packages are there (bench/cluster.py runs inside the venv it
   # gives as PLANNING_VENV); nothing is installed.
   if [ "${PLANNING_SKIP_SETUP:-}" != 1 ]; then

@@ -315,6 +315,8 @@ def main() -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
+    # Ctrl-C even when started in the background by a script (which ignores SIGINT for it).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     cluster = Cluster(run_args, env, cluster_dir)
     try:
         up = cluster.wait_up(args.up_timeout)

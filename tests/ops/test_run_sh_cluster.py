@@ -156,3 +156,39 @@ def test_run_sh_cluster_comes_up_archives_wal_and_stops_whole():
                                 str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate",
                                 "stop"], capture_output=True, timeout=60)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def test_a_failed_step_stops_the_servers_it_started():
+    """A backup folder that is no backup: the restore fails after the primary started; run.sh
+    exits non-zero with the restore's one-line error and leaves no server running."""
+    work = Path(tempfile.mkdtemp(prefix="planning-run-cluster-"))
+    work.chmod(0o755)  # the service user reads the backup folder inside it
+    bad = work / "not-a-backup"
+    bad.mkdir(mode=0o755)
+    (bad / "manifest.json").write_text('{"format": 1}')
+    (bad / "manifest.json").chmod(0o644)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PLANNING_DATABASE_URL", "PLANNING_READ_DATABASE_URL",
+                                "PLANNING_SECRET_KEY"))}
+    env.update({"CLUSTER_PG_PORT": str(free_port()), "CLUSTER_REPLICA_PORT": str(free_port()),
+                "CLUSTER_PORT": str(free_port()),
+                "CLUSTER_NODE_PORTS": f"{free_port()} {free_port()}",
+                "PLANNING_DATA_DIR": str(work), "PLANNING_SKIP_SETUP": "1",
+                "PLANNING_VENV": str(Path(sys.executable).parent.parent)})
+    try:
+        done = subprocess.run(["bash", str(PROJECT_ROOT / "run.sh"), "cluster", "--restore",
+                               str(bad)], cwd=PROJECT_ROOT, env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode != 0
+        assert "error: " in done.stdout + done.stderr
+        assert (work / "cluster" / "primary" / "PG_VERSION").is_file()  # it had started
+        assert _servers_running(work / "cluster") == []
+    finally:
+        data = work / "cluster" / "primary"
+        if (data / "postmaster.pid").exists():
+            st = data.stat()
+            subprocess.run([*(["setpriv", f"--reuid={st.st_uid}", f"--regid={st.st_gid}",
+                               "--clear-groups"] if os.geteuid() == 0 else []),
+                            str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                           capture_output=True, timeout=60)
+        shutil.rmtree(work, ignore_errors=True)
