@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -41,6 +42,8 @@ class EditionCache:
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        self.joined = 0
+        self._making: dict[tuple, threading.Event] = {}
 
     def get(self, key: tuple) -> Any | None:
         with self._lock:
@@ -65,6 +68,45 @@ class EditionCache:
                 _, (_, dropped) = self._items.popitem(last=False)
                 self._bytes -= dropped
 
+    def get_or_make(self, key: tuple, make: Callable[[], tuple[Any, int | None]]) -> Any:
+        """The value kept under ``key``, or the one ``make`` returns, made once at a time.
+
+        ``make`` returns the value and its size, or a size of None for a value that must not be
+        kept (its data changed meanwhile). Concurrent askers of a key being made wait for the
+        maker instead of making it again: one link opened by many at once (a plan announced,
+        a post shared) is computed once per process. A waiter whose maker failed or kept
+        nothing makes its own value.
+        """
+        value = self.get(key)
+        if value is not None:
+            return value
+        with self._lock:
+            event = self._making.get(key)
+            leader = event is None
+            if leader:
+                event = self._making[key] = threading.Event()
+        if not leader:
+            event.wait(timeout=30)
+            with self._lock:
+                item = self._items.get(key)
+                if item is not None:
+                    self._items.move_to_end(key)
+                    self.joined += 1
+                    return item[0]
+            value, size = make()
+            if size is not None:
+                self.put(key, value, size)
+            return value
+        try:
+            value, size = make()
+            if size is not None:
+                self.put(key, value, size)
+            return value
+        finally:
+            with self._lock:
+                self._making.pop(key, None)
+            event.set()
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
@@ -80,6 +122,7 @@ class EditionCache:
             asked = self.hits + self.misses
             return {"entries": len(self._items), "bytes": self._bytes,
                     "max_bytes": self.max_bytes, "hits": self.hits, "misses": self.misses,
+                    "joined": self.joined,
                     "hit_rate": round(self.hits / asked, 4) if asked else None}
 
     def __len__(self) -> int:

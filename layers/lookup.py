@@ -11,11 +11,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Connection, text
+import psycopg
+from psycopg.rows import namedtuple_row
+from sqlalchemy import Connection, TextClause, text
+from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
 from planning_gis.crs import STORAGE_SRID
 from planning_gis.models import DOCUMENT_TYPES, PLAN_KINDS, PLAN_STATUSES
@@ -87,39 +93,55 @@ DOCUMENTS_SQL = text(_documents_of("CAST(:plan_ids AS integer[])")
                      + "\nORDER BY pd.plan_id, pd.sort_order, d.issued_on NULLS LAST, d.id")
 
 
-#: The whole point look-up in one statement (one round trip): the zones under the point, the
-#: plans covering it or holding those zones, and those plans' documents, as three JSON arrays of
-#: the rows the plot's statements return for a plot. Ranking stays in Python (:func:`rank_plans`).
-POINT_LOOKUP_SQL = text(f"""
+#: What a point's answer rests on, in one statement (one round trip): the look-up edition, the
+#: zones under the point and the plans covering it or holding those zones, as JSON arrays of the
+#: rows the plot's statements return for a plot. The plans' documents are not here: they depend
+#: on the plan only, so they are read per plan, and kept per plan by the caller when it can
+#: (:func:`answer_at_point`'s ``documents``), instead of once for every point of the plan.
+POINT_ROWS_SQL = text(f"""
 WITH zones AS ({_zones_at(POINT)}
 ), plans AS ({_plans_at(POINT, "ARRAY(SELECT DISTINCT plan_id FROM zones)")}
-), docs AS ({_documents_of("ARRAY(SELECT id FROM plans)")}
 )
-SELECT (SELECT coalesce(json_agg(zones), '[]') FROM zones)::text AS zones,
-       (SELECT coalesce(json_agg(plans), '[]') FROM plans)::text AS plans,
-       (SELECT coalesce(json_agg(docs ORDER BY plan_id, sort_order, issued_on NULLS LAST, id),
-                        '[]') FROM docs)::text AS docs
-""")
-
-#: What a point's answer depends on: the look-up edition (migration 0006), the zones under the
-#: point and the plans whose outline covers it. Two points with the same key get the same plans,
-#: zones and documents, so an answer cached under it is exact; both arrays come from the GiST
-#: indexes, which makes the key far cheaper than the answer.
-POINT_KEY_SQL = text(f"""
 SELECT (SELECT edition FROM layer_editions WHERE layer = 'lookup') AS edition,
-  ARRAY(SELECT z.id FROM land_use_zones z WHERE ST_Intersects(z.geom, {POINT}) ORDER BY z.id)
-    AS zone_ids,
-  ARRAY(SELECT p.id FROM plans p WHERE ST_Intersects(p.geom, {POINT}) ORDER BY p.id)
-    AS plan_ids
+       (SELECT coalesce(json_agg(zones), '[]') FROM zones)::text AS zones,
+       (SELECT coalesce(json_agg(plans), '[]') FROM plans)::text AS plans
 """)
 
 
-def point_key(conn: Connection, easting: float, northing: float) -> tuple | None:
-    """The cache key of a point's answer, or None when the editions are not tracked."""
-    row = conn.execute(POINT_KEY_SQL, {"e": easting, "n": northing}).one()
-    if row.edition is None:
-        return None
-    return (row.edition, tuple(row.zone_ids), tuple(row.plan_ids))
+@dataclass(frozen=True)
+class PointRows:
+    """The rows a point's answer is made of, with the edition read in the same statement."""
+
+    edition: int | None
+    zones: list[Any]
+    plans: list[Any]
+
+
+#: A connection the look-up reads through: SQLAlchemy's, or a plain psycopg one (the API's
+#: per-thread connection, ``planning_gis.db.hot_read_connection``). Either way the statements
+#: run on psycopg itself, prepared: SQLAlchemy's statement machinery cost more client time than
+#: the look-up's own rows, and a prepared statement can run on a generic plan.
+Reader = Connection | psycopg.Connection
+
+
+def _psycopg(statement: TextClause) -> str:
+    """A ``text()`` statement as psycopg takes it (``%(name)s`` placeholders)."""
+    return str(statement.compile(dialect=psycopg_dialect.dialect()))
+
+
+def _cursor(conn: Reader) -> psycopg.Cursor:
+    raw = conn.connection.driver_connection if isinstance(conn, Connection) else conn
+    return raw.cursor(row_factory=namedtuple_row)
+
+
+_POINT_ROWS = _psycopg(POINT_ROWS_SQL)
+
+
+def point_rows(conn: Reader, easting: float, northing: float) -> PointRows:
+    """The zones and plans at an EPSG:5897 point (from the GiST indexes) and the edition."""
+    with _cursor(conn) as cur:
+        row = cur.execute(_POINT_ROWS, {"e": easting, "n": northing}, prepare=True).fetchone()
+    return PointRows(row.edition, _rows(row.zones), _rows(row.plans))
 
 
 _DATE_FIELDS = ("decision_date", "valid_from", "valid_to", "superseded_since", "issued_on")
@@ -271,15 +293,27 @@ def _plan_doc(p: Any, state: PlanState, role: str, docs: tuple[list[dict], int],
     }
 
 
-def _documents(conn: Connection, plan_ids: list[int], url_template: str, base_url: str,
-               per_plan: int, rows: list[Any] | None = None
-               ) -> dict[int, tuple[list[dict], int]]:
+class PlanDocuments(Protocol):
+    """Where each plan's listed documents are kept between answers, as JSON text
+    (``layers.editions``'s ``EditionCache`` is one): keys carry the edition."""
+
+    def get(self, key: tuple) -> Any | None: ...
+
+    def put(self, key: tuple, value: Any, size: int) -> None: ...
+
+
+_DOCUMENTS = _psycopg(DOCUMENTS_SQL)
+
+
+def _documents(conn: Reader, plan_ids: list[int], url_template: str, base_url: str,
+               per_plan: int) -> dict[int, tuple[list[dict], int]]:
     """Each plan's first ``per_plan`` documents and how many it has."""
     out: dict[int, tuple[list[dict], int]] = {pid: ([], 0) for pid in plan_ids}
     if not plan_ids:
         return out
-    if rows is None:
-        rows = conn.execute(DOCUMENTS_SQL, {"plan_ids": plan_ids, "per_plan": per_plan}).all()
+    with _cursor(conn) as cur:
+        rows = cur.execute(_DOCUMENTS, {"plan_ids": plan_ids, "per_plan": per_plan},
+                           prepare=True).fetchall()
     for d in rows:
         type_vi, type_en = DOCUMENT_TYPES.get(d.doc_type, (d.doc_type, d.doc_type))
         href = url_template.format(id=d.id)
@@ -294,16 +328,20 @@ def _documents(conn: Connection, plan_ids: list[int], url_template: str, base_ur
     return out
 
 
-def _assemble(conn: Connection, zones: list[Any], plan_rows: list[Any], today: dt.date,
-              url_template: str, base_url: str, per_plan: int, zone_extra=None,
-              doc_rows: list[Any] | None = None) -> list[dict[str, Any]]:
-    ranked = rank_plans(plan_rows, today)
-    docs = _documents(conn, [p.id for p, _, _ in ranked], url_template, base_url, per_plan,
-                      doc_rows)
+def _zones_by_plan(zones: list[Any], base_url: str, zone_extra=None) -> dict[int, list[dict]]:
     by_plan: dict[int, list[dict]] = {}
     for z in sorted(zones, key=lambda z: (z.plan_id, z.label)):
         extra = zone_extra(z) if zone_extra else None
         by_plan.setdefault(z.plan_id, []).append(_zone_doc(z, base_url, extra))
+    return by_plan
+
+
+def _assemble(conn: Connection, zones: list[Any], plan_rows: list[Any], today: dt.date,
+              url_template: str, base_url: str, per_plan: int, zone_extra=None,
+              ) -> list[dict[str, Any]]:
+    ranked = rank_plans(plan_rows, today)
+    docs = _documents(conn, [p.id for p, _, _ in ranked], url_template, base_url, per_plan)
+    by_plan = _zones_by_plan(zones, base_url, zone_extra)
     return [_plan_doc(p, st, role, docs[p.id], base_url, by_plan.get(p.id, []))
             for p, st, role in ranked]
 
@@ -313,10 +351,57 @@ def lookup_point(conn: Connection, easting: float, northing: float, *, today: dt
                  documents_per_plan: int = DOCUMENTS_PER_PLAN) -> list[dict[str, Any]]:
     """Every plan covering an EPSG:5897 point, governing first, each with its zones there and
     its first ``documents_per_plan`` documents (with their total and a link to all)."""
-    row = conn.execute(POINT_LOOKUP_SQL, {"e": easting, "n": northing,
-                                          "per_plan": documents_per_plan}).one()
-    return _assemble(conn, _rows(row.zones), _rows(row.plans), today, url_template, base_url,
-                     documents_per_plan, doc_rows=_rows(row.docs))
+    rows = point_rows(conn, easting, northing)
+    return _assemble(conn, rows.zones, rows.plans, today, url_template, base_url,
+                     documents_per_plan)
+
+
+#: Stands for a plan's documents in the serialised answer until their kept JSON is put there:
+#: a private-use character, a nonce drawn per answer (so that no text held in the data, say a
+#: zone's note, can pass for a slot) and the plan's place in the answer.
+_SLOT_MARK = "\ue000"
+_SLOT = re.compile(f'"{_SLOT_MARK}([0-9a-f]{{16}})[.]([0-9]+){_SLOT_MARK}"')
+
+
+def point_answer_json(conn: Reader, rows: PointRows, *, today: dt.date, url_template: str,
+                      base_url: str, dumps: Callable[[Any], str],
+                      documents_per_plan: int = DOCUMENTS_PER_PLAN,
+                      documents: PlanDocuments | None = None) -> tuple[str, int | None]:
+    """:func:`lookup_point`'s plans serialised by ``dumps``, and the governing plan's id.
+
+    The same JSON as ``dumps(lookup_point(...))``, made for the API's cache misses: each plan's
+    documents are serialised once per edition and kept in ``documents`` (a city point lies in
+    up to 36 of 1,500 plans, so nearly every plan of a new point was listed for an earlier one;
+    the documents were half of the look-up's statement and most of its JSON).
+    """
+    ranked = rank_plans(rows.plans, today)
+    context = (rows.edition, documents_per_plan, url_template, base_url)
+    keep = documents is not None and rows.edition is not None
+    listed: dict[int, tuple[str, int]] = {}
+    for p, _, _ in ranked:
+        found = documents.get(("plan_documents", p.id, *context)) if keep else None
+        if found is not None:
+            listed[p.id] = found
+    missing = [p.id for p, _, _ in ranked if p.id not in listed]
+    for pid, (docs, total) in _documents(conn, missing, url_template, base_url,
+                                         documents_per_plan).items():
+        listed[pid] = (dumps(docs), total)
+        if keep:
+            documents.put(("plan_documents", pid, *context), listed[pid],
+                          150 + 2 * len(listed[pid][0]))
+    by_plan = _zones_by_plan(rows.zones, base_url)
+    order = [p.id for p, _, _ in ranked]
+    nonce = secrets.token_hex(8)
+    plans = [_plan_doc(p, st, role, (f"{_SLOT_MARK}{nonce}.{i}{_SLOT_MARK}", listed[p.id][1]),
+                       base_url, by_plan.get(p.id, []))
+             for i, (p, st, role) in enumerate(ranked)]
+
+    def fill(m: re.Match) -> str:
+        return listed[order[int(m.group(2))]][0] if m.group(1) == nonce else m.group(0)
+
+    text_ = _SLOT.sub(fill, dumps(plans))
+    governing = next((p["id"] for p in plans if p["governing"]), None)
+    return text_, governing
 
 
 def lookup_plot(conn: Connection, wkt: str, plot_area_m2: float, *, today: dt.date,

@@ -93,7 +93,7 @@ def plan_zooms(tms: TileMatrixSet, layer: Dataset, bounds: list[float], max_zoom
     return range(layer.minzoom, top + 1)
 
 
-def _ordered_tiles(tms: TileMatrixSet, bounds: list[float], zooms: range) -> Iterable[Tile]:
+def ordered_tiles(tms: TileMatrixSet, bounds: list[float], zooms: range) -> Iterable[Tile]:
     """Tiles in PMTiles' tile-id order (zoom, then Hilbert curve): a clustered archive."""
     for z in zooms:
         xs, ys = tile_ranges(tms, bounds, z)
@@ -126,7 +126,8 @@ def tilejson(layer: Dataset, bounds: list[float], zooms: range, edition: int | N
     }
 
 
-def _e7(v: float) -> int:
+def e7(v: float) -> int:
+    """Degrees as PMTiles' header stores them (ten-millionths)."""
     return int(round(v * 10_000_000))
 
 
@@ -137,7 +138,7 @@ def _write_archive(path: Path, conn: Connection, layer: Dataset, tms: TileMatrix
     count = 0
     with open(path, "wb") as fh:
         writer = Writer(fh)
-        for tile in _ordered_tiles(tms, bounds, zooms):
+        for tile in ordered_tiles(tms, bounds, zooms):
             body = render_tile(conn, layer, tms, tile, settings)
             if body:
                 writer.write_tile(zxy_to_tileid(tile.z, tile.x, tile.y),
@@ -147,14 +148,30 @@ def _write_archive(path: Path, conn: Connection, layer: Dataset, tms: TileMatrix
             w, s, e, n = bounds
             writer.finalize({
                 "tile_type": TileType.MVT, "tile_compression": Compression.GZIP,
-                "min_lon_e7": _e7(w), "min_lat_e7": _e7(s), "max_lon_e7": _e7(e),
-                "max_lat_e7": _e7(n), "center_zoom": meta["center"][2],
-                "center_lon_e7": _e7(meta["center"][0]), "center_lat_e7": _e7(meta["center"][1]),
+                "min_lon_e7": e7(w), "min_lat_e7": e7(s), "max_lon_e7": e7(e),
+                "max_lat_e7": e7(n), "center_zoom": meta["center"][2],
+                "center_lon_e7": e7(meta["center"][0]), "center_lat_e7": e7(meta["center"][1]),
             }, meta)
     if not count:
         path.unlink()
         return 0, 0
     return count, path.stat().st_size
+
+
+def partial_for(path: Path) -> Path:
+    """The hidden temporary name a file is written under before the rename (per process, so
+    that two publications into one folder do not write into each other's file)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.partial")
+
+
+def write_json(path: Path, doc: dict) -> None:
+    """Write a TileJSON under a temporary name and rename it into place."""
+    partial = partial_for(path)
+    try:
+        partial.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _previous(outdir: Path, layer_id: str) -> dict | None:
@@ -205,19 +222,37 @@ def publish_layer(settings: Settings, layer: Dataset, outdir: Path, *,
             raise InvalidInput(f"layer {layer.id}: even z{layer.minzoom} has more than "
                                f"{max_tiles} tiles over the data; raise --max-tiles")
         meta = tilejson(layer, bounds, zooms, edition, base_url)
-        partial = outdir / f".{layer.id}.pmtiles.partial"
-        count, size = _write_archive(partial, conn, layer, tms, bounds, zooms, settings, meta)
-        conn.rollback()
-    if count:
-        os.replace(partial, archive)
-    else:
+        partial = partial_for(archive)
+        try:
+            count, size = _write_archive(partial, conn, layer, tms, bounds, zooms, settings,
+                                         meta)
+            conn.rollback()
+            if count:
+                os.replace(partial, archive)
+        finally:  # interrupted or failed: no half-written file is left behind
+            partial.unlink(missing_ok=True)
+    if not count:
         meta["tiles"] = []  # nothing to draw: no archive (a PMTiles needs one tile)
         archive.unlink(missing_ok=True)
-    doc = outdir / f".{layer.id}.json.partial"
-    doc.write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(doc, outdir / f"{layer.id}.json")
+    write_json(outdir / f"{layer.id}.json", meta)
     return Published(layer.id, edition, zooms.start, zooms.stop - 1, count, size,
                      time.perf_counter() - started, False)
+
+
+def check_outdir(outdir: Path) -> None:
+    """Make ``outdir`` if needed and prove it writable, or one InvalidInput line: a publication
+    must not fail after minutes of rendering because of a typo in the folder."""
+    if not str(outdir).strip():
+        raise InvalidInput("OUTDIR is empty: name the folder to publish into")
+    if outdir.exists() and not outdir.is_dir():
+        raise InvalidInput(f"OUTDIR {outdir} exists and is not a folder")
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+        probe = outdir / f".probe-{os.getpid()}.partial"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise InvalidInput(f"cannot write into OUTDIR {outdir}: {exc.strerror or exc}") from exc
 
 
 def publish_static(settings: Settings, outdir: Path, layer_ids: list[str] | None = None,
@@ -234,5 +269,5 @@ def publish_static(settings: Settings, outdir: Path, layer_ids: list[str] | None
                            "south < north)")
     layers = [registry.get(i, MVT) for i in layer_ids] if layer_ids else \
         list(registry.datasets(MVT))
-    outdir.mkdir(parents=True, exist_ok=True)
+    check_outdir(outdir)
     return [publish_layer(settings, layer, outdir, **options) for layer in layers]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from planning_gis.errors import ConfigurationError
 
@@ -53,6 +54,10 @@ class Settings:
     api_cache_control: str = "public, max-age=60"
     base_map_url: str = ""  # external base map for production; empty: our own offline base
     base_map_attribution: str = ""
+    # Where ``import_maps.py publish static`` OUTDIR is served (nginx, object storage, a CDN):
+    # the citizen page then reads its vector and sheet tiles from those PMTiles archives with
+    # HTTP range requests, and only the look-up, search and lists from the API. Empty: the API.
+    static_tiles_url: str = ""
     # Signs the session cookies: no default (a published key lets anyone forge an admin
     # session). PLANNING_SECRET_KEY, or PLANNING_SECRET_KEY_FILE, or <data_dir>/secret_key
     # (the file ./run.sh creates once, mode 0600); create_app refuses to serve without one.
@@ -174,6 +179,13 @@ class Settings:
         if settings.read_max_lag_seconds < 0 or settings.read_check_ms < 50:
             raise ConfigurationError("PLANNING_READ_MAX_LAG_SECONDS must be >= 0 and"
                                      " PLANNING_READ_CHECK_MS >= 50")
+        static = settings.static_tiles_url
+        if static and (any(c in static for c in " \t\n;,'\"<>") or not (
+                static.startswith("/") and not static.startswith("//")
+                or urlsplit(static).scheme in ("http", "https") and urlsplit(static).netloc)):
+            raise ConfigurationError(
+                "PLANNING_STATIC_TILES_URL must be a path on this site (/static-tiles) or an"
+                " http(s):// URL")
         if settings.demo_size not in ("full", "tiny", "city"):
             raise ConfigurationError("PLANNING_DEMO_SIZE must be 'full', 'tiny' or 'city'")
         return settings

@@ -93,3 +93,17 @@ def test_gunicorn_refuses_to_serve_without_a_key(tmp_path):
         cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
     assert "no secret key to sign sessions" in proc.stderr
+
+
+@pytest.mark.parametrize("url", ["/pmtiles", "/static-tiles/", "https://tiles.example.vn/hanoi",
+                                 "http://127.0.0.1:8080/pmtiles"])
+def test_static_tiles_url_accepts_a_path_or_an_http_url(url):
+    assert Settings.from_env({"PLANNING_STATIC_TILES_URL": url}).static_tiles_url == url
+
+
+@pytest.mark.parametrize("url", ["pmtiles", "//cdn.example.vn/x", "javascript:alert(1)",
+                                 "ftp://x.vn/a", "https://", "/a b", "/a;script-src *",
+                                 "https://x.vn/a'"])
+def test_static_tiles_url_refuses_anything_else(url):
+    with pytest.raises(ConfigurationError, match="PLANNING_STATIC_TILES_URL"):
+        Settings.from_env({"PLANNING_STATIC_TILES_URL": url})

@@ -13,12 +13,19 @@ through this connection (the workspace's ORM session is on the primary).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
+import psycopg
 from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import Connection
 from sqlalchemy import exc as sa_exc
 
+from layers.editions import EDITION_PSYCOPG
 from planning_gis import db
-from planning_gis.db import get_engine
+from planning_gis.db import drop_hot_connection, get_engine, hot_read_connection
+
+T = TypeVar("T")
 
 #: WSGI environ key: the database URL this request reads from, once chosen.
 READ_URL_KEY = "planning.read_url"
@@ -69,6 +76,48 @@ def get_conn() -> Connection:
             conn = get_engine(settings, url).connect()
         g.db_conn = conn.execution_options(isolation_level="AUTOCOMMIT")
     return g.db_conn
+
+
+def hot_edition(environ: dict, settings, cookie_name: str, layer: str) -> int | None:
+    """A layer's edition read on this thread's hot connection to the server this request reads
+    from, for the fast paths in front of Flask; None when it cannot be read (the fast path then
+    steps aside and Flask answers, an unreachable database with its 503)."""
+    url = choose_read_url(environ, settings, cookie_name)
+    try:
+        row = hot_read_connection(settings, url).execute(EDITION_PSYCOPG, (layer,)).fetchone()
+    except psycopg.Error as err:
+        drop_hot_connection(settings, url)
+        router = db.read_router(settings)
+        if router is not None and url != settings.database_url:
+            router.mark_failed(url, str(err).strip().split("\n")[0])
+            environ.pop(READ_URL_KEY, None)  # Flask chooses again
+        return None
+    return row[0] if row else None
+
+
+def read_on_hot_connection(work: Callable[[psycopg.Connection], T]) -> T:
+    """``work`` run on this thread's hot connection (``planning_gis.db.hot_read_connection``)
+    to the server this request reads from, for the hottest read paths (the point look-up).
+
+    ``work`` only reads, so it may run twice: a connection that fails (a restarted server, a
+    replica gone) is dropped, a failed replica is left out, and ``work`` runs once more on a
+    new connection to the primary. A second failure is raised: errors.py answers 503.
+    """
+    settings = current_app.config["SETTINGS"]
+    url = choose_read_url(request.environ, settings, current_app.config["SESSION_COOKIE_NAME"])
+    try:
+        return work(hot_read_connection(settings, url))
+    except psycopg.OperationalError as err:
+        drop_hot_connection(settings, url)
+        router = db.read_router(settings)
+        if router is not None and url != settings.database_url:
+            router.mark_failed(url, str(err).strip().split("\n")[0])
+            url = request.environ[READ_URL_KEY] = settings.database_url
+    try:
+        return work(hot_read_connection(settings, url))
+    except psycopg.OperationalError:
+        drop_hot_connection(settings, url)
+        raise
 
 
 def _close_conn(_exc: BaseException | None = None) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import secrets
 
+import psycopg
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -140,8 +141,10 @@ def register_error_handlers(app: Flask) -> None:
                 resp.headers["Allow"] = value
         return resp
 
-    def _database_down(exc: OperationalError) -> Response:
-        if getattr(exc.orig, "sqlstate", "") in ("40P01", "40001", "55P03"):
+    def _database_down(exc: OperationalError | psycopg.OperationalError) -> Response:
+        # SQLAlchemy wraps the driver's error; the hot read paths (web/db.py) raise it bare
+        orig = exc.orig if isinstance(exc, OperationalError) else exc
+        if getattr(orig, "sqlstate", "") in ("40P01", "40001", "55P03"):
             # A deadlock the database broke, a serialisation failure or a lock timeout: the
             # database is up, this request lost a race; nothing of it was written.
             return _planning(errors.EditConflict(
@@ -152,8 +155,8 @@ def register_error_handlers(app: Flask) -> None:
         # The database is unreachable (restarting, connection limit): say so and ask the client
         # to retry, rather than a bare 500 that reads like a bug.
         ref = new_ref()
-        log.error("database unavailable [ref %s]: %s", ref, exc.orig or exc)
-        _leave_out_replica(str(exc.orig or exc))
+        log.error("database unavailable [ref %s]: %s", ref, orig or exc)
+        _leave_out_replica(str(orig or exc))
         resp = error_response(503, "database_unavailable",
                               "the database is unavailable; try again in a moment",
                               "Cơ sở dữ liệu tạm thời không truy cập được; vui lòng thử lại sau.",
@@ -164,3 +167,4 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(errors.PlanningError, _planning)
     app.register_error_handler(HTTPException, _http)
     app.register_error_handler(OperationalError, _database_down)
+    app.register_error_handler(psycopg.OperationalError, _database_down)

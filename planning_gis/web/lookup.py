@@ -5,20 +5,25 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import hashlib
-import zlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from flask import Blueprint, Flask, Response, current_app, request
 from shapely.geometry import mapping
+from werkzeug.wrappers import Request
 
-from layers.editions import EditionCache, layer_edition
-from layers.lookup import lookup_plot, lookup_point, point_key
-from planning_gis.crs import (
-    STORAGE_SRID,
-    vn2000_to_lonlat,
-)
+from layers.editions import EDITION_PSYCOPG, EditionCache
+from layers.lookup import lookup_plot, point_answer_json, point_rows
+from planning_gis.crs import STORAGE_SRID, ResolvedPoint, vn2000_to_lonlat
+from planning_gis.settings import Settings
 from planning_gis.web import db, params
+from planning_gis.web.caching import cors_headers
+from planning_gis.web.db import hot_edition
+from planning_gis.web.limits import url_bytes
+from planning_gis.web.ops import FAST_LOOKUP_ROUTE, ROUTE_KEY
+from planning_gis.web.tile_fastpath import STATUS_LINES, kept_reply
 
 bp = Blueprint("lookup", __name__, url_prefix="/api")
 
@@ -34,27 +39,18 @@ def _dumps(obj: Any) -> str:
 
 @dataclass(frozen=True)
 class PlansAnswer:
-    """The plans part of an answer, serialised once and kept compressed (a city point's plans
-    are ~30 KB of JSON, a few KB deflated; level 1, as this copy never leaves the process):
-    what the cache keeps by zones and plans."""
+    """The plans part of an answer as JSON text, with the governing plan's id."""
 
-    plans_deflated: bytes
+    plans_json: str
     governing: int | None
-    empty: bool
 
     @classmethod
     def of(cls, plans: list[dict]) -> PlansAnswer:
-        return cls(plans_deflated=zlib.compress(_dumps(plans).encode(), 1),
-                   governing=next((p["id"] for p in plans if p["governing"]), None),
-                   empty=not plans)
+        return cls(_dumps(plans), next((p["id"] for p in plans if p["governing"]), None))
 
     @property
-    def plans_json(self) -> str:
-        return zlib.decompress(self.plans_deflated).decode()
-
-    @property
-    def size(self) -> int:
-        return len(self.plans_deflated) + 200
+    def empty(self) -> bool:
+        return self.plans_json == "[]"
 
 
 @dataclass(frozen=True)
@@ -110,23 +106,21 @@ def _answer(query: dict[str, Any], answer: PlansAnswer, on: dt.date) -> Response
 
 
 def _send(cached: AnswerAtPoint) -> Response:
-    """The kept answer as the client accepts it, tagged so that caching.py neither hashes nor
-    compresses it again (and answers If-None-Match with a 304 by the same tag)."""
-    gz = "gzip" in request.headers.get("Accept-Encoding", "").lower()
-    body = cached.gzipped if gz else gzip.decompress(cached.gzipped)
-    resp = Response(body, mimetype="application/json")
-    resp.headers["Cache-Control"] = current_app.config["SETTINGS"].api_cache_control
-    resp.vary.add("Accept-Encoding")
-    if gz:
-        resp.headers["Content-Encoding"] = "gzip"
-    resp.set_etag(cached.etag + "-gz" if gz else cached.etag)
-    return resp
-
-
-def _context() -> dict[str, Any]:
+    """The kept answer as the client accepts it, built by the fast path's own builder, tagged
+    so that caching.py neither hashes nor compresses it again (its one rule for conditional
+    GETs answers If-None-Match with a 304 by the same tag)."""
     settings = current_app.config["SETTINGS"]
+    status, headers, body = kept_reply(
+        "application/json", cached.etag, lambda: gzip.decompress(cached.gzipped),
+        cached.gzipped, request.headers.get("Accept-Encoding", ""), "",
+        settings.api_cache_control, cors_headers(settings))
+    return Response(body, status=status, headers=headers)
+
+
+def _context(settings: Settings, url_root: str) -> dict[str, Any]:
+    """What an answer depends on besides the point, the date and the data."""
     return {"url_template": settings.document_url_template,
-            "base_url": request.url_root.rstrip("/"),
+            "base_url": url_root.rstrip("/"),
             "documents_per_plan": settings.lookup_documents_per_plan}
 
 
@@ -136,38 +130,40 @@ def lookup_get() -> Response:
     params.check_known(request.args, GET_PARAMS)
     point = params.point(request.args)
     on = params.date_arg(request.args)
-    conn = db.get_conn()
-    context = _context()
+    context = _context(current_app.config["SETTINGS"], request.url_root)
+    return db.read_on_hot_connection(lambda conn: _lookup_point(conn, point, on, context))
+
+
+def _lookup_point(conn: psycopg.Connection, point: ResolvedPoint, on: dt.date,
+                  context: dict[str, Any]) -> Response:
+    """The answer at a point, read on ``conn`` (reads only: it may run twice, see
+    ``db.read_on_hot_connection``)."""
     cache: EditionCache = current_app.extensions["lookup_cache"]
-    if not cache.max_bytes:
-        plans = lookup_point(conn, point.easting, point.northing, today=on, **context)
-        return _answer(point.as_dict(), PlansAnswer.of(plans), on)
-    # Two levels, both under the data's edition: the exact point (the whole answer, gzipped),
-    # then the zones and plans under it (points in the same zones share the plans part).
-    edition = layer_edition(conn, "lookup")
+    documents: EditionCache = current_app.extensions["lookup_documents_cache"]
     query = point.as_dict()
-    at_point = (("at", edition, *query.values(), on, *context.values())
-                if edition is not None else None)
-    cached = cache.get(at_point) if at_point is not None else None
-    if cached is not None:
-        return _send(cached)
-    key = point_key(conn, point.easting, point.northing)
-    if key is not None:
-        key = (*key, on, *context.values())
-    answer = cache.get(key) if key is not None else None
-    if answer is None:
-        answer = PlansAnswer.of(lookup_point(conn, point.easting, point.northing, today=on,
-                                             **context))
-        if key is not None:
-            cache.put(key, answer, answer.size)
-    body = _body(query, answer, on)
-    if at_point is None:
-        resp = Response(body, mimetype="application/json")
-        resp.headers["Cache-Control"] = current_app.config["SETTINGS"].api_cache_control
-        return resp
-    cached = AnswerAtPoint.of(body)
-    cache.put(at_point, cached, cached.size)
-    return _send(cached)
+    # The exact point's whole answer (gzipped) is kept under the data's edition, and so is each
+    # plan's list of documents (a new point's plans were nearly all listed for earlier points).
+    # Answers are not kept by zones and plans: of 2,000 random city points, one shared its
+    # zones with another, and those answers took half of the cache.
+    edition = request.environ.get(EDITION_KEY)  # read by the fast path, on this same server
+    if edition is None:
+        row = conn.execute(EDITION_PSYCOPG, ("lookup",)).fetchone()
+        edition = row[0] if row else None
+    if not cache.max_bytes or edition is None:  # off, or the editions are not tracked
+        rows = point_rows(conn, point.easting, point.northing)
+        return _answer(query, PlansAnswer(*point_answer_json(
+            conn, rows, today=on, dumps=_dumps, documents=documents, **context)), on)
+    at_point = _at_point_key(edition, point, on, context)
+
+    def make() -> tuple[AnswerAtPoint, int | None]:
+        rows = point_rows(conn, point.easting, point.northing)
+        answer = PlansAnswer(*point_answer_json(conn, rows, today=on, dumps=_dumps,
+                                                documents=documents, **context))
+        made = AnswerAtPoint.of(_body(query, answer, on))
+        # kept only when the data did not change between the two statements
+        return made, made.size if rows.edition == edition else None
+
+    return _send(cache.get_or_make(at_point, make))
 
 
 @bp.post("/lookup")
@@ -180,7 +176,8 @@ def lookup_post() -> Response:
     geom, area = plot.geom, plot.area_m2
     c = geom.centroid
     on = params.date_arg(request.args)
-    plans = lookup_plot(db.get_conn(), geom.wkt, area, today=on, **_context())
+    plans = lookup_plot(db.get_conn(), geom.wkt, area, today=on,
+                        **_context(settings, request.url_root))
     lon, lat = vn2000_to_lonlat(c.x, c.y)
     query = {"plot_area_m2": round(area, 2), "centroid": {"lon": round(lon, 7),
              "lat": round(lat, 7)}, "crs": f"EPSG:{code}", "plot": mapping(geom)
@@ -188,7 +185,81 @@ def lookup_post() -> Response:
     return _answer(query, PlansAnswer.of(plans), on)
 
 
+#: WSGI environ key: the look-up edition the fast path read before it passed a miss to Flask.
+EDITION_KEY = "planning.lookup_edition"
+LOOKUP_PATH = "/api/lookup"
+
+
+def _at_point_key(edition: int, point: ResolvedPoint, on: dt.date,
+                  context: dict[str, Any]) -> tuple:
+    """Where the exact point's whole answer is kept: the view and the fast path both ask here."""
+    return ("at", edition, *point.as_dict().values(), on, *context.values())
+
+
+class KeptLookupFastPath:
+    """Wraps ``app.wsgi_app``: a look-up of an exact point answered before under the current
+    edition (a shared link, a map opened again, many citizens at one announced place) is sent
+    without Flask, as the cached-tile fast path does for tiles (web/tile_fastpath.py): Flask's
+    request machinery was most of the cost of such an answer. Whatever is not a plain hit (a
+    bad parameter, an unreadable edition, a miss) goes to the view, which answers it."""
+
+    def __init__(self, app: Flask, wsgi_app: Callable) -> None:
+        self.wsgi_app = wsgi_app
+        self.settings: Settings = app.config["SETTINGS"]
+        self.cache: EditionCache = app.extensions["lookup_cache"]
+        self.cors = cors_headers(self.settings)
+        self.cookie_name = app.config["SESSION_COOKIE_NAME"]
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD")
+        if (method in ("GET", "HEAD") and environ.get("PATH_INFO") == LOOKUP_PATH
+                and self.cache.max_bytes):
+            reply = self._hit(environ)
+            if reply is not None:
+                status, headers, body = reply
+                environ[ROUTE_KEY] = FAST_LOOKUP_ROUTE
+                start_response(STATUS_LINES[status], headers)
+                return [] if method == "HEAD" else [body]
+        return self.wsgi_app(environ, start_response)
+
+    def _hit(self, environ: dict[str, Any]) -> tuple[int, list, bytes] | None:
+        if url_bytes(environ) > self.settings.max_url_bytes:
+            return None  # the view's 414
+        req = Request(environ)
+        args = req.args
+        if any("\x00" in k or "\x00" in v for k, v in args.items(multi=True)):
+            return None  # the view's 400
+        try:
+            params.check_known(args, GET_PARAMS)
+            point = params.point(args)
+            on = params.date_arg(args)
+        except Exception:  # noqa: BLE001 - any refusal is the view's to word (it parses again)
+            return None
+        edition = hot_edition(environ, self.settings, self.cookie_name, "lookup")
+        if edition is None:
+            return None
+        environ[EDITION_KEY] = edition  # a miss: the view answers under the edition read here
+        cached = self.cache.get(_at_point_key(edition, point, on,
+                                              _context(self.settings, req.url_root)))
+        if cached is None:
+            return None
+        return kept_reply("application/json", cached.etag,
+                          lambda: gzip.decompress(cached.gzipped), cached.gzipped,
+                          environ.get("HTTP_ACCEPT_ENCODING", ""),
+                          environ.get("HTTP_IF_NONE_MATCH", ""),
+                          self.settings.api_cache_control, self.cors)
+
+
+#: The share of ``PLANNING_LOOKUP_CACHE_MB`` that keeps the plans' document lists (the city's
+#: 1,500 plans take about 8 MB); the rest keeps answers.
+DOCUMENTS_SHARE = 0.4
+
+
 def init_app(app: Flask) -> None:
-    """The app's look-up cache: answers by point key (see layers/lookup.py's POINT_KEY_SQL)."""
-    app.extensions["lookup_cache"] = EditionCache(
-        app.config["SETTINGS"].lookup_cache_mb * 1024 * 1024)
+    """The app's look-up caches, bounded together by ``PLANNING_LOOKUP_CACHE_MB``: answers by
+    exact point, and each plan's listed documents."""
+    total = app.config["SETTINGS"].lookup_cache_mb * 1024 * 1024
+    documents = int(total * DOCUMENTS_SHARE)
+    app.extensions["lookup_cache"] = EditionCache(total - documents)
+    app.extensions["lookup_documents_cache"] = EditionCache(documents)
+    app.wsgi_app = KeptLookupFastPath(app, app.wsgi_app)

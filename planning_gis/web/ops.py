@@ -42,6 +42,7 @@ bp = Blueprint("ops", __name__)
 ROUTE_KEY = "planning.route"
 #: The label of a tile answered by the cached-tile fast path (before Flask).
 FAST_TILE_ROUTE = "tile cached before Flask"
+FAST_LOOKUP_ROUTE = "look-up kept before Flask"
 
 REQUEST_SECONDS = Histogram(
     "planning_http_request_duration_seconds", "Time to answer a request, by route template",

@@ -14,4 +14,5 @@ def index():
         "index.html",
         base_map_url=settings.base_map_url,
         base_map_attribution=settings.base_map_attribution,
+        static_tiles_url=settings.static_tiles_url.rstrip("/"),
     )

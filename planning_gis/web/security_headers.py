@@ -53,6 +53,12 @@ def content_security_policy(settings: Settings) -> str:
     base = base_map_source(settings.base_map_url)
     if base:
         images.append(base)
+    # The static read side (PMTiles on another origin: object storage, a CDN) is fetched by
+    # our script with range requests: that origin only, never a wildcard.
+    connect = ["'self'", "blob:"]
+    static = urlsplit(settings.static_tiles_url or "")
+    if static.scheme in ("http", "https") and static.netloc:
+        connect.append(f"{static.scheme}://{static.netloc.rsplit('@', 1)[-1]}")
     directives = [
         "default-src 'self'",
         "script-src 'self'",
@@ -60,7 +66,7 @@ def content_security_policy(settings: Settings) -> str:
         "img-src " + " ".join(images),
         # blob: URLs are made by our own script (the plot's information-sheet PDF) and can be
         # read back by it; they hold nothing from elsewhere.
-        "connect-src 'self' blob:",
+        "connect-src " + " ".join(connect),
         "font-src 'self'",
         "object-src 'none'",
         "frame-ancestors 'none'",

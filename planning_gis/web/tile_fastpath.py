@@ -16,15 +16,13 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import psycopg
 from flask import Flask
 
 from layers import registry
-from layers.editions import EDITION_PSYCOPG, EditionCache
+from layers.editions import EditionCache
 from layers.tile_cache import CachedTile
-from planning_gis.db import drop_hot_connection, hot_read_connection, read_router
 from planning_gis.web.caching import cors_headers, entity_tags
-from planning_gis.web.db import READ_URL_KEY, choose_read_url
+from planning_gis.web.db import hot_edition
 from planning_gis.web.ops import FAST_TILE_ROUTE, ROUTE_KEY
 from tiles.catalogue import TILES_PREFIX
 from tiles.grid import tms_for
@@ -39,6 +37,27 @@ _TILE_PATH = re.compile(re.escape(TILES_PREFIX) + r"/([a-z_0-9]+)/(\d{1,2})/(\d{
 STATUS_LINES = {200: "200 OK", 204: "204 NO CONTENT", 304: "304 NOT MODIFIED"}
 
 
+def kept_reply(mimetype: str, etag: str, plain: Callable[[], bytes], gzipped: bytes | None,
+               accept_encoding: str, if_none_match: str, cache_control: str,
+               cors: list[tuple[str, str]]) -> tuple[int, list, bytes]:
+    """Status, headers and body of an answer kept with its tag (a rendered tile, a look-up):
+    the one builder of the fast paths and of their Flask views, so both answer alike.
+
+    ``plain`` gives the uncompressed body, asked only for a client that does not take gzip.
+    """
+    base = [("Vary", "Accept-Encoding"), ("Cache-Control", cache_control), *cors]
+    gz = gzipped is not None and "gzip" in accept_encoding.lower()
+    tag = etag + "-gz" if gz else etag
+    if entity_tags(if_none_match) & {etag, etag + "-gz"}:
+        return 304, [*base, ("ETag", f'"{tag}"')], b""
+    body = gzipped if gz else plain()
+    headers = [("Content-Type", mimetype), ("Content-Length", str(len(body))), *base,
+               ("ETag", f'"{tag}"')]
+    if gz:
+        headers.append(("Content-Encoding", "gzip"))
+    return 200, headers, body
+
+
 def tile_reply(cached: CachedTile, accept_encoding: str, if_none_match: str,
                cache_control: str, cors: list[tuple[str, str]]) -> tuple[int, list, bytes]:
     """Status, headers and body of a rendered tile: the one builder of both tile paths.
@@ -46,19 +65,11 @@ def tile_reply(cached: CachedTile, accept_encoding: str, if_none_match: str,
     The fast path sends them as they are; the Flask view (vector_tiles.tile) wraps the same
     triple in a Response without reading anything back out of it.
     """
-    base = [("Vary", "Accept-Encoding"), ("Cache-Control", cache_control), *cors]
     if not cached.body:
+        base = [("Vary", "Accept-Encoding"), ("Cache-Control", cache_control), *cors]
         return 204, [("Content-Type", MVT_MIME), *base], b""
-    gz = cached.gzipped is not None and "gzip" in accept_encoding.lower()
-    tag = cached.etag + "-gz" if gz else cached.etag
-    if entity_tags(if_none_match) & {cached.etag, cached.etag + "-gz"}:
-        return 304, [*base, ("ETag", f'"{tag}"')], b""
-    body = cached.gzipped if gz else cached.body
-    headers = [("Content-Type", MVT_MIME), ("Content-Length", str(len(body))), *base,
-               ("ETag", f'"{tag}"')]
-    if gz:
-        headers.append(("Content-Encoding", "gzip"))
-    return 200, headers, body
+    return kept_reply(MVT_MIME, cached.etag, lambda: cached.body, cached.gzipped,
+                      accept_encoding, if_none_match, cache_control, cors)
 
 
 class CachedTileFastPath:
@@ -96,18 +107,7 @@ class CachedTileFastPath:
         z, x, y = int(m.group(2)), int(m.group(3)), int(m.group(4))
         # The server this request reads from (a replica, or the primary for a planner): the
         # view renders a miss from the same one, so the tile is never older than its edition.
-        url = choose_read_url(environ, self.settings, self.cookie_name)
-        try:
-            row = hot_read_connection(self.settings, url).execute(EDITION_PSYCOPG,
-                                                                  (layer.edition,)).fetchone()
-        except psycopg.Error as err:
-            drop_hot_connection(self.settings, url)
-            router = read_router(self.settings)
-            if router is not None and url != self.settings.database_url:
-                router.mark_failed(url, str(err).strip().split("\n")[0])
-                environ.pop(READ_URL_KEY, None)  # Flask chooses again
-            return None  # Flask answers, with the error mapped to its status
-        edition = row[0] if row else None
+        edition = hot_edition(environ, self.settings, self.cookie_name, layer.edition)
         if edition is None:
             return None
         environ[EDITION_KEY] = edition  # a miss: the view renders under the edition read here

@@ -5,16 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
+import re
 
 import pytest
 from sqlalchemy import text
 
 from layers.editions import layer_edition
 from layers.lookup import (
+    DOCUMENTS_SQL,
     PLOT_PLANS_SQL,
     PLOT_ZONES_SQL,
-    POINT_KEY_SQL,
-    POINT_LOOKUP_SQL,
+    POINT_ROWS_SQL,
 )
 from planning_gis.crs import vn2000_to_lonlat
 from planning_gis.db import get_engine
@@ -153,10 +154,8 @@ def test_plot_not_json(city_client):
 
 
 @pytest.mark.parametrize("sql,table,params", [
-    (POINT_LOOKUP_SQL, "land_use_zones", {"e": E0, "n": N0, "per_plan": 8}),
-    (POINT_LOOKUP_SQL, "plans", {"e": E0, "n": N0, "per_plan": 8}),
-    (POINT_KEY_SQL, "land_use_zones", {"e": E0, "n": N0}),
-    (POINT_KEY_SQL, "plans", {"e": E0, "n": N0}),
+    (POINT_ROWS_SQL, "land_use_zones", {"e": E0, "n": N0}),
+    (POINT_ROWS_SQL, "plans", {"e": E0, "n": N0}),
     (PLOT_ZONES_SQL, "land_use_zones",
      {"wkt": f"POLYGON(({E0} {N0},{E0 + 10} {N0},{E0 + 10} {N0 + 10},{E0} {N0}))"}),
     (PLOT_PLANS_SQL, "plans",
@@ -175,8 +174,11 @@ def test_point_lookup_finds_the_replacing_plan_and_the_documents_by_index(city, 
     sequential scan of the plans per plan was half of a city look-up's time)."""
     conn.execute(text("SET LOCAL enable_seqscan = off"))
     plan = "\n".join(r[0] for r in conn.execute(
-        text("EXPLAIN " + POINT_LOOKUP_SQL.text), {"e": E0, "n": N0, "per_plan": 8}))
+        text("EXPLAIN " + POINT_ROWS_SQL.text), {"e": E0, "n": N0}))
     assert "ix_plans_supersedes_id" in plan, plan
+    plan = "\n".join(r[0] for r in conn.execute(
+        text("EXPLAIN " + DOCUMENTS_SQL.text), {"plan_ids": [city.ids["detailed"]],
+                                                 "per_plan": 8}))
     assert "pk_plan_documents" in plan, plan
 
 
@@ -373,10 +375,13 @@ def test_the_answer_cache_stays_within_its_bound_and_reports_its_hit_rate(city, 
     app = create_app(demo.__class__(**{**demo.__dict__, "lookup_cache_mb": 1}))
     client = app.test_client()
     cache = app.extensions["lookup_cache"]
+    documents = app.extensions["lookup_documents_cache"]
+    assert cache.max_bytes + documents.max_bytes == 1024 * 1024  # the two share the bound
     e, n = city.point_detailed
     for k in range(120):  # distinct points: each a new exact-point entry
         assert client.get(f"/api/lookup?x_north={n + k * 0.5}&y_east={e}").status_code == 200
-    assert 0 < cache.bytes_used <= cache.max_bytes == 1024 * 1024
+    assert 0 < cache.bytes_used <= cache.max_bytes
+    assert 0 < documents.bytes_used <= documents.max_bytes
     cache.max_bytes = 20_000  # a bound smaller than the entries held: the LRU gives way
     client.get(f"/api/lookup?x_north={n}&y_east={e + 1}")
     assert cache.bytes_used <= 20_000 and len(cache) >= 1
@@ -385,3 +390,170 @@ def test_the_answer_cache_stays_within_its_bound_and_reports_its_hit_rate(city, 
     assert stats["max_bytes"] == 20_000 and stats["bytes"] <= 20_000
     assert stats["hits"] >= 1 and stats["misses"] >= 120
     assert stats["hit_rate"] == round(stats["hits"] / (stats["hits"] + stats["misses"]), 4)
+
+
+def test_the_api_answer_is_the_library_answer_serialised(city, demo, conn):
+    """The API's misses splice each plan's kept document list into the answer: byte for byte
+    what serialising ``lookup_point`` gives, whether the lists were kept or just read."""
+    import json
+
+    from layers.editions import EditionCache
+    from layers.lookup import lookup_point, point_answer_json, point_rows
+
+    def dumps(obj):
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+    kept = EditionCache(1024 * 1024)
+    e, n = city.point_detailed
+    points = [(e, n), (e + 3, n + 2), (e - 4, n + 1), (E0, N0), (600000.0, 2300000.0)]
+    context = {"url_template": "/documents/{id}", "base_url": "http://h"}
+    for _ in range(2):  # first the lists are read, then they are kept
+        for pe, pn in points:
+            plans = lookup_point(conn, pe, pn, today=dt.date.today(), **context)
+            got, governing = point_answer_json(conn, point_rows(conn, pe, pn),
+                                               today=dt.date.today(), dumps=dumps,
+                                               documents=kept, **context)
+            assert got == dumps(plans)
+            assert governing == next((p["id"] for p in plans if p["governing"]), None)
+    assert kept.hits > 0 and len(kept) > 0
+
+
+def test_a_zone_note_shaped_like_a_documents_slot_stays_text(city, demo, conn):
+    """The slots a plan's documents are spliced into carry a nonce drawn per answer: a note
+    typed to look like one is left as it was."""
+    import json
+
+    from layers.lookup import point_answer_json, point_rows
+
+    e, n = city.point_detailed
+    forged = '\ue0000\ue000'  # what a slot numbered by position alone would look like
+    conn.execute(text("UPDATE land_use_zones SET note = :t WHERE plan_id = :p"),
+                 {"t": forged, "p": city.ids["detailed"]})
+    got, _ = point_answer_json(conn, point_rows(conn, e, n), today=dt.date.today(),
+                               dumps=lambda o: json.dumps(o, ensure_ascii=False),
+                               url_template="/d/{id}", base_url="http://h")
+    zones = json.loads(got)[0]["zones"]
+    assert zones and all(z["note"] == forged for z in zones)
+
+
+def test_a_new_point_in_known_plans_reads_no_documents_again(city, demo):
+    """Each plan's document list is kept under the edition: a second point in the same plans
+    finds them all kept."""
+    from server import create_app
+
+    client = create_app(demo).test_client()
+    documents = client.application.extensions["lookup_documents_cache"]
+    e, n = city.point_detailed
+    first = client.get(f"/api/lookup?x_north={n}&y_east={e}").get_json()
+    misses = documents.misses
+    hits = documents.hits
+    again = client.get(f"/api/lookup?x_north={n + 1}&y_east={e + 1}").get_json()
+    assert [p["id"] for p in again["plans"]] == [p["id"] for p in first["plans"]]
+    assert documents.misses == misses and documents.hits == hits + len(first["plans"])
+    assert again["plans"][0]["documents"] == first["plans"][0]["documents"]
+
+
+@pytest.mark.parametrize("sql,params,index", [
+    (POINT_ROWS_SQL, {"e": E0, "n": N0}, "idx_land_use_zones_geom"),
+    (POINT_ROWS_SQL, {"e": E0, "n": N0}, "idx_plans_geom"),
+    (POINT_ROWS_SQL, {"e": E0, "n": N0}, "ix_plans_supersedes_id"),
+    (DOCUMENTS_SQL, {"plan_ids": [1, 2], "per_plan": 8}, "pk_plan_documents"),
+])
+def test_the_generic_plans_of_the_hot_statements_use_their_indexes(city, conn, sql, params,
+                                                                   index):
+    """The API runs these prepared on a generic plan (``plan_cache_mode=force_generic_plan``
+    on the hot connections): that plan, made without the point, must still use the index."""
+    from sqlalchemy.dialects.postgresql import psycopg as dialect
+
+    raw = conn.connection.driver_connection
+    raw.execute("SET LOCAL enable_seqscan = off")  # tiny test tables
+    raw.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+    compiled = str(sql.compile(dialect=dialect.dialect()))
+    # PREPARE takes $n placeholders: number the named ones in order of first appearance
+    names: list[str] = []
+    for name in re.findall(r"%\((\w+)\)s", compiled):
+        if name not in names:
+            names.append(name)
+    for k, name in enumerate(names, 1):
+        compiled = compiled.replace(f"%({name})s", f"${k}")
+    raw.execute(f"PREPARE hot_statement AS {compiled}")
+    args = ", ".join(
+        "ARRAY[" + ",".join(map(str, params[n])) + "]::integer[]" if isinstance(params[n], list)
+        else repr(params[n]) for n in names)
+    plan = "\n".join(r[0] for r in raw.execute(f"EXPLAIN EXECUTE hot_statement({args})"))
+    raw.execute("DEALLOCATE hot_statement")
+    if "e" in params:  # a generic plan: the point stays a parameter in its index condition
+        assert "$1" in plan, plan
+    assert index in plan, plan
+
+
+def test_a_look_up_survives_its_hot_connection_being_cut(city, demo):
+    """The look-up reads on this thread's own connection; when the server drops it (a restart,
+    an idle timeout), the next request makes a new one instead of answering 503."""
+    from planning_gis.db import hot_read_connection
+    from server import create_app
+
+    client = create_app(demo).test_client()
+    e, n = city.point_detailed
+    assert client.get(f"/api/lookup?x_north={n}&y_east={e}").status_code == 200
+    hot = hot_read_connection(demo)
+    with get_engine(demo).connect() as admin:
+        admin.execute(text("SELECT pg_terminate_backend(:p)"), {"p": hot.info.backend_pid})
+    r = client.get(f"/api/lookup?x_north={n + 1}&y_east={e}")
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["plans"][0]["id"] == city.ids["detailed"]
+    assert hot_read_connection(demo).info.backend_pid != hot.info.backend_pid
+
+
+@pytest.mark.parametrize("headers", [{}, {"Accept-Encoding": "gzip, deflate"},
+                                     {"Accept-Encoding": "br"}])
+def test_a_kept_answer_sent_before_flask_is_the_views_answer(city, demo, headers):
+    """The look-up fast path (web/lookup.py's KeptLookupFastPath) answers a repeated point with
+    the status, headers and body the view gave it, 304s included, and counts as a hit."""
+    from flask import request
+
+    from server import create_app
+
+    e, n = city.point_detailed
+    for query in (f"x_north={n}&y_east={e}", "lon=105.9&lat=21.2"):  # plans, then none
+        app = create_app(demo)
+        reached_flask: list[str] = []
+        app.before_request(lambda seen=reached_flask: seen.append(request.path))
+        client = app.test_client()
+        cache = app.extensions["lookup_cache"]
+        path = f"/api/lookup?{query}"
+        miss = client.get(path, headers=headers)
+        assert miss.status_code == 200 and cache.hits == 0 and len(reached_flask) == 1
+        hit = client.get(path, headers=headers)
+        assert cache.hits == 1 and len(reached_flask) == 1  # answered before Flask
+        assert (hit.status_code, _sorted_headers(hit), hit.data) == (
+            miss.status_code, _sorted_headers(miss), miss.data)
+        head = client.head(path, headers=headers)
+        assert head.status_code == 200 and not head.data
+        for tag in (miss.headers["ETag"], miss.headers["ETag"].replace("-gz", "")):
+            by_view = create_app(demo).test_client().get(
+                path, headers={**headers, "If-None-Match": tag})
+            by_fast_path = client.get(path, headers={**headers, "If-None-Match": tag})
+            assert by_view.status_code == by_fast_path.status_code == 304
+            assert _sorted_headers(by_view) == _sorted_headers(by_fast_path)
+
+
+def _sorted_headers(resp) -> dict[str, str]:
+    return dict(sorted(resp.headers.items()))
+
+
+@pytest.mark.parametrize("query,status", [
+    ("lon=105.8&lat=21.03&bogus=1", 400),     # an unknown parameter
+    ("lon=abc&lat=21.03", 400),               # not a number
+    ("lon=2.35&lat=48.85", 400),               # outside Hanoi
+    ("lon=105.8&lat=21.03&date=2020-13-01", 400),
+    ("lon=105.8%00&lat=21.03", 400),           # NUL
+    ("lon=105.8&lat=21.03&pad=" + "x" * 5000, 414),
+])
+def test_the_look_up_fast_path_leaves_refusals_to_the_view(city, city_client, query, status):
+    """Bad look-ups are answered by the view with its JSON error, also after a good look-up
+    filled the cache."""
+    assert city_client.get("/api/lookup?lon=105.8&lat=21.03").status_code == 200
+    r = city_client.get(f"/api/lookup?{query}")
+    assert r.status_code == status, r.data[:200]
+    assert r.get_json()["code"] and r.get_json()["detail_vi"]

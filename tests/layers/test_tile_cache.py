@@ -175,3 +175,78 @@ def test_database_down_is_a_503_for_tiles_and_look_ups(demo):
         r = client.get(path)
         assert r.status_code == 503 and r.headers["Retry-After"] == "5"
         assert r.get_json()["code"] == "database_unavailable" and r.get_json()["detail_vi"]
+
+
+def test_a_value_asked_by_many_at_once_is_made_once():
+    """``EditionCache.get_or_make``: concurrent askers of one key wait for its maker (one link
+    opened by many at once is computed once per process)."""
+    import threading
+    import time
+
+    from layers.editions import EditionCache
+
+    cache = EditionCache(1 << 20)
+    made: list[int] = []
+    start = threading.Barrier(8)
+
+    def make():
+        made.append(1)
+        time.sleep(0.3)  # long enough for every asker to arrive while it is being made
+        return b"answer", 6
+
+    got: list[bytes] = []
+
+    def ask():
+        start.wait()
+        got.append(cache.get_or_make(("at", 1, "p"), make))
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == [b"answer"] * 8 and len(made) == 1
+    assert cache.joined == 7 and cache.stats()["joined"] == 7
+
+
+def test_waiters_make_their_own_when_the_maker_keeps_nothing_or_fails():
+    import threading
+    import time
+
+    from layers.editions import EditionCache
+
+    cache = EditionCache(1 << 20)
+    calls: list[str] = []
+    first = threading.Event()
+
+    def unkept():
+        calls.append("unkept")
+        first.set()
+        time.sleep(0.2)
+        return b"changed meanwhile", None  # the data changed: not to be kept
+
+    def failing():
+        calls.append("failing")
+        first.set()
+        time.sleep(0.2)
+        raise RuntimeError("database gone")
+
+    for maker in (unkept, failing):
+        calls.clear()
+        first.clear()
+        results: list = []
+
+        def leader(maker=maker, results=results):
+            try:
+                results.append(cache.get_or_make(("k", maker.__name__), maker))
+            except RuntimeError as err:
+                results.append(str(err))
+
+        t = threading.Thread(target=leader)
+        t.start()
+        first.wait(5)
+        waiter = cache.get_or_make(("k", maker.__name__), lambda: (b"own", 3))
+        t.join()
+        assert waiter == b"own" and calls == [maker.__name__]
+        assert results and len(cache) == 1  # only the waiter's own value was kept
+        cache.clear()

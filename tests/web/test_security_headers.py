@@ -85,3 +85,15 @@ def test_a_configured_base_map_host_is_allowed_for_images(demo):
     assert base_map_source("https://tiles.example.vn:8443/{z}/{x}/{y}.png") == \
         "https://tiles.example.vn:8443"
     assert base_map_source("javascript:alert(1)") is None
+
+
+def test_a_static_tiles_origin_is_allowed_for_fetch_only(demo):
+    """The PMTiles archives on object storage / a CDN: the page's script reads them with range
+    requests (connect-src); a path on our own site needs nothing more than 'self'."""
+    s = dataclasses.replace(demo, static_tiles_url="https://tiles.example.vn:8443/hanoi/v1")
+    csp = content_security_policy(s)
+    connect = next(d for d in csp.split("; ") if d.startswith("connect-src"))
+    assert connect == "connect-src 'self' blob: https://tiles.example.vn:8443"
+    assert "example.vn" not in next(d for d in csp.split("; ") if d.startswith("script-src"))
+    same = content_security_policy(dataclasses.replace(demo, static_tiles_url="/pmtiles"))
+    assert "connect-src 'self' blob:;" in same

@@ -160,12 +160,57 @@
   const zoomControl = L.control.zoom({ zoomInTitle: "Phóng to", zoomOutTitle: "Thu nhỏ" }).addTo(map);
   map.attributionControl.setPrefix(false);
   const tileUrl = (layer) => `/tiles/${layer}/{z}/{x}/{y}.mvt`;
-  const vg = (layer, styles, opts = {}) => L.vectorGrid.protobuf(tileUrl(layer), Object.assign({
-    rendererFactory: L.canvas.tile, interactive: false, maxNativeZoom: 18, maxZoom: 20,
-    // Tiles yield to the look-up: on a slow phone the panel's request must not queue behind them.
-    fetchOptions: { priority: "low" },
-    vectorTileLayerStyles: { [layer]: styles },
-  }, opts));
+  // The static read side (PLANNING_STATIC_TILES_URL): the tiles come from the PMTiles archives
+  // that `import_maps.py publish static` wrote, read with HTTP range requests (the `pmtiles`
+  // package), wherever they are served; the look-up, search and lists still ask the API.
+  const STATIC = mapEl.dataset.staticTiles || "";
+  mapEl.dataset.tileSource = STATIC ? "pmtiles" : "api";
+  const archives = new Map();
+  function archive(path) {
+    let a = archives.get(path);
+    if (!a) { a = new pmtiles.PMTiles(`${STATIC}/${path}`); archives.set(path, a); }
+    return a;
+  }
+  // VectorGrid over an archive: the tile's bytes from the archive (already unzipped by pmtiles)
+  // handed to VectorGrid's own decoder through a blob: URL, so the styles, events and drawing
+  // are the same as over the API. A tile the archive does not hold is empty, as a 204 is.
+  const PMTilesGrid = STATIC ? L.VectorGrid.Protobuf.extend({
+    _getVectorTilePromise(coords, tileBounds) {
+      const parent = L.VectorGrid.Protobuf.prototype._getVectorTilePromise;
+      const src = this.options.archive;
+      // An archive that cannot be read (a layer without data has none) is asked once, not per tile.
+      return this.options.ready.then((ok) => ok ? src.getZxy(coords.z, coords.x, coords.y) : null).then((tile) => {
+        if (!tile) return { layers: [] };
+        const url = URL.createObjectURL(new Blob([tile.data]));
+        const template = this._url;
+        this._url = url;
+        try {
+          return parent.call(this, coords, tileBounds).finally(() => URL.revokeObjectURL(url));
+        } finally { this._url = template; }
+      }).catch(() => ({ layers: [] }));
+    },
+  }) : null;
+  const vg = (layer, styles, opts = {}) => {
+    const options = Object.assign({
+      rendererFactory: L.canvas.tile, interactive: false, maxNativeZoom: 18, maxZoom: 20,
+      // Tiles yield to the look-up: on a slow phone the panel's request must not queue behind them.
+      fetchOptions: { priority: "low" },
+      vectorTileLayerStyles: { [layer]: styles },
+    }, opts);
+    if (!STATIC) return L.vectorGrid.protobuf(tileUrl(layer), options);
+    options.archive = archive(`${layer}.pmtiles`);
+    let grid = null;
+    // Beyond the archive's top zoom (publish static's --max-zoom) its top tiles are overzoomed.
+    options.ready = options.archive.getHeader().then((h) => {
+      if (h.maxZoom < grid.options.maxNativeZoom) {
+        grid.options.maxNativeZoom = h.maxZoom;
+        if (grid._map) grid.redraw();
+      }
+      return true;
+    }, () => false);
+    grid = new PMTilesGrid("", options);
+    return grid;
+  };
   const HIDE = [];
 
   // Base: our own data (units, roads and water from the zones layer) unless production has one.
@@ -435,13 +480,26 @@
     if (sheetLayer) { map.removeLayer(sheetLayer); sheetLayer = null; }
     const s = sheets.find((x) => String(x.id) === String(id));
     if (s) {
-      sheetLayer = L.tileLayer(s.tiles, { opacity: state.opacity / 100, maxZoom: 20, maxNativeZoom: 20, zIndex: 3,
-        className: `sheet-${s.id}`, bounds: s.bounds ? L.latLngBounds([s.bounds[1], s.bounds[0]], [s.bounds[3], s.bounds[2]]) : undefined });
-      sheetLayer.on("tileload", clip);
-      sheetLayer.addTo(map);
+      const options = { opacity: state.opacity / 100, maxZoom: 20, maxNativeZoom: 20, zIndex: 3,
+        className: `sheet-${s.id}`, bounds: s.bounds ? L.latLngBounds([s.bounds[1], s.bounds[0]], [s.bounds[3], s.bounds[2]]) : undefined };
+      if (STATIC) {
+        // The sheet's archive (sheets/<id>.pmtiles); one published after the last `publish
+        // static` has none yet: its tiles then come from the API.
+        const src = archive(`sheets/${s.id}.pmtiles`);
+        src.getHeader().then((h) => pmtiles.leafletRasterLayer(src, Object.assign(options, { minNativeZoom: h.minZoom, maxNativeZoom: h.maxZoom })),
+          () => L.tileLayer(s.tiles, options)).then((layer) => showSheet(id, layer));
+      } else showSheet(id, L.tileLayer(s.tiles, options));
     }
     swipeEl.hidden = !state.swipe;
     sheetNote();
+    clip();
+  }
+  function showSheet(id, layer) {
+    if (String(state.sheet) !== String(id)) return; // another sheet was chosen meanwhile
+    if (sheetLayer) map.removeLayer(sheetLayer);
+    sheetLayer = layer;
+    sheetLayer.on("tileload", clip);
+    sheetLayer.addTo(map);
     clip();
   }
   // The chosen sheet's accuracy: the independent check-point error, else leave-one-out.
