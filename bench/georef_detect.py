@@ -10,6 +10,11 @@ check markers, against GDAL's best option (``gdaltransform`` -order 1 / 2 / -tps
 careful planner's hand-placed points on every crossing (the simulator's crossings with reading
 noise). Bar: ratio <= 1.1.
 
+A second table says where the crossings went: found by the whole-sheet cross filter, added by
+lattice completion (predicted from the lattice and confirmed at full resolution), predicted but
+not confirmed (outside the sheet's grid, mostly), refused as off their row's bend, and whether
+the coordinates were settled.
+
 Part 2: one 10 000 x 14 000 px sheet (A0 at 300 dpi): ``import_maps.py gcps detect`` run by the
 real CLI in a child process; wall time and the command's own peak RSS.
 
@@ -69,7 +74,9 @@ def accuracy(style: str, k: int, tmp: Path) -> dict:
     return {"style": style, "crossings": len(truth), "found": len(found.points),
             "wrong": wrong, "labels": f"{found.report['labels']['used']}/"
             f"{found.report['labels']['found']}", "seconds": seconds,
-            "auto": auto, "method": ours.fit.method, "gdal_best": best, "gdal": gdal[best]}
+            "auto": auto, "method": ours.fit.method, "gdal_best": best, "gdal": gdal[best],
+            "crosses": found.report["crosses"], "left_out": found.report["left_out"],
+            "settled": bool(found.report["grid"]["easting"] and found.report["grid"]["northing"])}
 
 
 def main() -> None:
@@ -81,14 +88,27 @@ def main() -> None:
         print("| label style | crossings | found | wrong | labels used/read | detect s | "
               "auto on detected: RMSE / max m | GDAL best on hand-placed | ratio |")
         print("|---|---|---|---|---|---|---|---|---|")
+        why = []
         for k, style in enumerate(STYLES):
             r = accuracy(style, k, tmp)
+            why.append(r)
             ratio = r["auto"][0] / r["gdal"][0]
             print(f"| {style} | {r['crossings']} | {r['found']} "
                   f"({r['found'] / r['crossings']:.0%}) | {r['wrong']} | {r['labels']} | "
                   f"{r['seconds']:.1f} | {r['auto'][0]:.3f} / {r['auto'][1]:.3f} "
                   f"({r['method']}) | {r['gdal'][0]:.3f} / {r['gdal'][1]:.3f} "
                   f"({r['gdal_best']}) | {ratio:.2f} |", flush=True)
+        print("\n### Where the crossings went (from each JSON report)\n")
+        print("| label style | found by the whole-sheet filter | added by lattice completion | "
+              "predicted, no cross confirmed | off their row, refused | centre not measured | "
+              "coordinates settled | not found |")
+        print("|---|---|---|---|---|---|---|---|")
+        for r in why:
+            c = r["crosses"]
+            print(f"| {r['style']} | {c['found']} | {c['completed_from_lattice']} | "
+                  f"{c['predicted_not_confirmed']} | {c['off_neighbours_refused']} | "
+                  f"{c['centre_not_measured']} | {'yes' if r['settled'] else 'NO'} | "
+                  f"{r['crossings'] - r['found']} |")
         if small:
             return
         print("\n## A 10 000 x 14 000 px sheet\n")

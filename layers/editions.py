@@ -68,16 +68,26 @@ class EditionCache:
                 _, (_, dropped) = self._items.popitem(last=False)
                 self._bytes -= dropped
 
-    def get_or_make(self, key: tuple, make: Callable[[], tuple[Any, int | None]]) -> Any:
+    def _peek(self, key: tuple) -> Any | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            self._items.move_to_end(key)
+            return item[0]
+
+    def get_or_make(self, key: tuple, make: Callable[[], tuple[Any, int | None]],
+                    asked: bool = False) -> Any:
         """The value kept under ``key``, or the one ``make`` returns, made once at a time.
 
         ``make`` returns the value and its size, or a size of None for a value that must not be
         kept (its data changed meanwhile). Concurrent askers of a key being made wait for the
         maker instead of making it again: one link opened by many at once (a plan announced,
         a post shared) is computed once per process. A waiter whose maker failed or kept
-        nothing makes its own value.
+        nothing makes its own value. ``asked``: the caller already looked this key up with
+        :meth:`get` for this request (a fast path in front of it), so it is not counted twice.
         """
-        value = self.get(key)
+        value = self._peek(key) if asked else self.get(key)
         if value is not None:
             return value
         with self._lock:
@@ -87,12 +97,11 @@ class EditionCache:
                 event = self._making[key] = threading.Event()
         if not leader:
             event.wait(timeout=30)
-            with self._lock:
-                item = self._items.get(key)
-                if item is not None:
-                    self._items.move_to_end(key)
+            value = self._peek(key)
+            if value is not None:
+                with self._lock:
                     self.joined += 1
-                    return item[0]
+                return value
             value, size = make()
             if size is not None:
                 self.put(key, value, size)

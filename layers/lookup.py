@@ -360,14 +360,15 @@ def lookup_point(conn: Connection, easting: float, northing: float, *, today: dt
 #: a private-use character, a nonce drawn per answer (so that no text held in the data, say a
 #: zone's note, can pass for a slot) and the plan's place in the answer.
 _SLOT_MARK = "\ue000"
-_SLOT = re.compile(f'"{_SLOT_MARK}([0-9a-f]{{16}})[.]([0-9]+){_SLOT_MARK}"')
+_SLOT = re.compile(f'"{_SLOT_MARK}([0-9a-f]{{16}})[.]([0-9]+){_SLOT_MARK}"'.encode())
 
 
 def point_answer_json(conn: Reader, rows: PointRows, *, today: dt.date, url_template: str,
-                      base_url: str, dumps: Callable[[Any], str],
+                      base_url: str, dumps: Callable[[Any], bytes],
                       documents_per_plan: int = DOCUMENTS_PER_PLAN,
-                      documents: PlanDocuments | None = None) -> tuple[str, int | None]:
-    """:func:`lookup_point`'s plans serialised by ``dumps``, and the governing plan's id.
+                      documents: PlanDocuments | None = None) -> tuple[bytes, int | None]:
+    """:func:`lookup_point`'s plans serialised by ``dumps`` (UTF-8 JSON), and the governing
+    plan's id.
 
     The same JSON as ``dumps(lookup_point(...))``, made for the API's cache misses: each plan's
     documents are serialised once per edition and kept in ``documents`` (a city point lies in
@@ -377,7 +378,7 @@ def point_answer_json(conn: Reader, rows: PointRows, *, today: dt.date, url_temp
     ranked = rank_plans(rows.plans, today)
     context = (rows.edition, documents_per_plan, url_template, base_url)
     keep = documents is not None and rows.edition is not None
-    listed: dict[int, tuple[str, int]] = {}
+    listed: dict[int, tuple[bytes, int]] = {}
     for p, _, _ in ranked:
         found = documents.get(("plan_documents", p.id, *context)) if keep else None
         if found is not None:
@@ -388,20 +389,21 @@ def point_answer_json(conn: Reader, rows: PointRows, *, today: dt.date, url_temp
         listed[pid] = (dumps(docs), total)
         if keep:
             documents.put(("plan_documents", pid, *context), listed[pid],
-                          150 + 2 * len(listed[pid][0]))
+                          100 + len(listed[pid][0]))
     by_plan = _zones_by_plan(rows.zones, base_url)
     order = [p.id for p, _, _ in ranked]
     nonce = secrets.token_hex(8)
     plans = [_plan_doc(p, st, role, (f"{_SLOT_MARK}{nonce}.{i}{_SLOT_MARK}", listed[p.id][1]),
                        base_url, by_plan.get(p.id, []))
              for i, (p, st, role) in enumerate(ranked)]
+    token = nonce.encode()
 
-    def fill(m: re.Match) -> str:
-        return listed[order[int(m.group(2))]][0] if m.group(1) == nonce else m.group(0)
+    def fill(m: re.Match) -> bytes:
+        return listed[order[int(m.group(2))]][0] if m.group(1) == token else m.group(0)
 
-    text_ = _SLOT.sub(fill, dumps(plans))
+    json_ = _SLOT.sub(fill, dumps(plans))
     governing = next((p["id"] for p in plans if p["governing"]), None)
-    return text_, governing
+    return json_, governing
 
 
 def lookup_plot(conn: Connection, wkt: str, plot_area_m2: float, *, today: dt.date,

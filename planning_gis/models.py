@@ -319,6 +319,8 @@ class MapSheet(Base):
         CheckConstraint(f"state IN ({_in(SHEET_STATES)})", name="state_known"),
         CheckConstraint("width > 0 AND height > 0", name="size_positive"),
         CheckConstraint("scan_sha256 ~ '^[0-9a-f]{64}$'", name="sha256_hex"),
+        # a deleted draft's scan leaves the store only when no other sheet uses it
+        Index("ix_map_sheets_scan_sha256", "scan_sha256"),
         CheckConstraint("state <> 'published' OR cog_path IS NOT NULL", name="published_has_cog"),
         CheckConstraint("neatline IS NULL OR ST_IsValid(neatline)", name="neatline_valid"),
     )

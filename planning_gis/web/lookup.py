@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import psycopg
 from flask import Blueprint, Flask, Response, current_app, request
 from shapely.geometry import mapping
@@ -32,16 +33,18 @@ GET_PARAMS = params.POINT_PARAMS | {"date"}
 POST_PARAMS = frozenset({"crs", "date"})
 
 
-def _dumps(obj: Any) -> str:
-    """Compact JSON with the app's settings, as Flask's own JSON responses are."""
-    return current_app.json.dumps(obj, separators=(",", ":"))
+def _dumps(obj: Any) -> bytes:
+    """Compact UTF-8 JSON with sorted keys, as the app's other JSON answers are, by orjson: the
+    standard library's encoder was an eighth of a new point's CPU (0.16 against 0.02 ms for a
+    city point's plans). The answer holds only JSON's own types (dates are already text)."""
+    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
 
 
 @dataclass(frozen=True)
 class PlansAnswer:
-    """The plans part of an answer as JSON text, with the governing plan's id."""
+    """The plans part of an answer as UTF-8 JSON, with the governing plan's id."""
 
-    plans_json: str
+    plans_json: bytes
     governing: int | None
 
     @classmethod
@@ -50,7 +53,7 @@ class PlansAnswer:
 
     @property
     def empty(self) -> bool:
-        return self.plans_json == "[]"
+        return self.plans_json == b"[]"
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ class AnswerAtPoint:
 
 #: Stands for the plans in the serialised answer until their own JSON is put in its place.
 _PLANS_SLOT = "\ue000plans\ue000"
+_PLANS_SLOT_JSON = f'"{_PLANS_SLOT}"'.encode()
 
 
 def _body(query: dict[str, Any], answer: PlansAnswer, on: dt.date) -> bytes:
@@ -93,10 +97,8 @@ def _body(query: dict[str, Any], answer: PlansAnswer, on: dt.date) -> bytes:
     if answer.empty:
         doc["message"] = "no plan held here covers this place"
         doc["message_vi"] = "Chưa có đồ án quy hoạch nào trong hệ thống phủ vị trí này"
-    head, slot, tail = _dumps(doc).partition(f'"{_PLANS_SLOT}"')
-    if not slot:  # a provider escaping non-ASCII would hide the slot (create_app turns that off)
-        raise RuntimeError("the JSON provider must keep non-ASCII text (ensure_ascii=False)")
-    return (head + answer.plans_json + tail + "\n").encode()
+    head, _, tail = _dumps(doc).partition(_PLANS_SLOT_JSON)
+    return b"".join((head, answer.plans_json, tail, b"\n"))
 
 
 def _answer(query: dict[str, Any], answer: PlansAnswer, on: dt.date) -> Response:
@@ -146,6 +148,7 @@ def _lookup_point(conn: psycopg.Connection, point: ResolvedPoint, on: dt.date,
     # Answers are not kept by zones and plans: of 2,000 random city points, one shared its
     # zones with another, and those answers took half of the cache.
     edition = request.environ.get(EDITION_KEY)  # read by the fast path, on this same server
+    asked = edition is not None  # ...which also looked the answer up (and counted the miss)
     if edition is None:
         row = conn.execute(EDITION_PSYCOPG, ("lookup",)).fetchone()
         edition = row[0] if row else None
@@ -163,7 +166,7 @@ def _lookup_point(conn: psycopg.Connection, point: ResolvedPoint, on: dt.date,
         # kept only when the data did not change between the two statements
         return made, made.size if rows.edition == edition else None
 
-    return _send(cache.get_or_make(at_point, make))
+    return _send(cache.get_or_make(at_point, make, asked=asked))
 
 
 @bp.post("/lookup")

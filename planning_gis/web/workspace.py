@@ -269,6 +269,16 @@ def api_add_point(sheet_id: str):
     return _answer(sheet, 201)
 
 
+@bp.put("/api/to-ban-do/<sheet_id>/diem")
+@login_required
+def api_replace_points(sheet_id: str):
+    """The whole table put back ({"points": [...]}): the editor's undo of an import or a
+    "Tìm điểm khống chế", one step."""
+    sheet = _api_sheet(sheet_id)
+    sheets.replace_points(get_session(), current_user(), sheet, _json_body().get("points"))
+    return _answer(sheet)
+
+
 @bp.route("/api/to-ban-do/<sheet_id>/diem/<point_id>", methods=["PATCH", "DELETE"])
 @login_required
 def api_point(sheet_id: str, point_id: str):
@@ -366,7 +376,7 @@ def api_delete_sheet(sheet_id: str):
     """Delete a draft sheet (never published); 409 for one with published versions."""
     s = get_session()
     sheet = _api_sheet(sheet_id)
-    plan_id = sheets.delete_draft(s, current_user(), sheet)
+    plan_id = sheets.delete_draft(s, current_user(), sheet, _settings())
     s.commit()
     return jsonify(deleted=int(sheet_id), url=url_for("workspace.plan_page", plan_id=plan_id))
 

@@ -11,7 +11,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import Select, func, insert, select, true
 from sqlalchemy.orm import Session
 
 from planning_gis.accounts import audit
@@ -114,25 +114,34 @@ def _linkable_by(user: User | None):
     if user is not None and user.role == "admin":
         return None
     org = user.organisation_id if user is not None else None
-    any_plan = select(plan_documents.c.document_id).where(
-        plan_documents.c.document_id == PlanDocument.id)
-    own = (select(plan_documents.c.document_id)
-           .join(Plan, Plan.id == plan_documents.c.plan_id)
-           .where(plan_documents.c.document_id == PlanDocument.id,
-                  Plan.organisation_id == org))
-    return or_(~any_plan.exists(), own.exists())
+    # One correlated scalar per document (NULL when no plan holds it), answered from
+    # ix_plan_documents_document_id for the few documents the newest-first scan visits. Written
+    # as "no plan OR an own plan" with two EXISTS, PostgreSQL hashed all of plan_documents
+    # first (it prices the subplans for every document, not for the LIMIT's few): 0.5 s on the
+    # city-size bench database.
+    own_or_none = (select(func.bool_or(Plan.organisation_id.is_not_distinct_from(org)))
+                   .select_from(plan_documents.join(Plan, Plan.id == plan_documents.c.plan_id))
+                   .where(plan_documents.c.document_id == PlanDocument.id)
+                   .scalar_subquery())
+    return func.coalesce(own_or_none, true())
 
 
-def linkable_documents(session: Session, plan: Plan, user: User | None = None,
-                       limit: int = 200) -> list[PlanDocument]:
-    """Documents ``user`` may link to ``plan`` that are not linked to it yet, newest first."""
+def linkable_query(plan: Plan, user: User | None = None, limit: int = 200) -> Select:
+    """The query of :func:`linkable_documents` (its test reads its plan with EXPLAIN): newest
+    first by ``ix_documents_issued_on``, each document's plans by
+    ``ix_plan_documents_document_id``."""
     linked = select(plan_documents.c.document_id).where(plan_documents.c.plan_id == plan.id)
     query = select(PlanDocument).where(PlanDocument.id.not_in(linked))
     allowed = _linkable_by(user)
     if allowed is not None:
         query = query.where(allowed)
-    return list(session.scalars(query.order_by(PlanDocument.issued_on.desc().nulls_last())
-                                .limit(limit)))
+    return query.order_by(PlanDocument.issued_on.desc().nulls_last()).limit(limit)
+
+
+def linkable_documents(session: Session, plan: Plan, user: User | None = None,
+                       limit: int = 200) -> list[PlanDocument]:
+    """Documents ``user`` may link to ``plan`` that are not linked to it yet, newest first."""
+    return list(session.scalars(linkable_query(plan, user, limit)))
 
 
 def attach_pdf(session: Session, user: User, plan: Plan, path: Path, form: dict[str, Any],

@@ -157,6 +157,7 @@ def create_sheet(session: Session, user: User, plan: Plan, stream, filename: str
     title = " ".join((title or "").split()) or Path(filename or "scan").stem
     stored = uploads.store_scan(stream, filename or "scan", settings, declared_size)
     try:
+        _hold_scan(session, settings, stored)
         sheet = MapSheet(plan_id=plan.id, title=title, scan_sha256=stored.sha256,
                          scan_size=stored.size, scan_name=filename, scan_format=stored.fmt,
                          width=stored.width, height=stored.height, crs_epsg=STORAGE_SRID,
@@ -210,6 +211,11 @@ def rotate_sheet(session: Session, user: User, sheet: MapSheet, quarter_turns: i
             stored = uploads.store_scan(fh, f"{sheet.title}.tif", settings)
     finally:
         Path(tmp).unlink(missing_ok=True)
+    try:
+        _hold_scan(session, settings, stored)
+    except BaseException:
+        stored.discard_created()
+        raise
     old = sheet.scan_sha256
     sheet.scan_sha256, sheet.scan_size, sheet.scan_format = stored.sha256, stored.size, stored.fmt
     sheet.width, sheet.height = stored.width, stored.height
@@ -329,6 +335,39 @@ def delete_point(session: Session, user: User, sheet: MapSheet, point_id: int) -
     audit.record(session, user, "point.delete", "map_sheet", sheet.id, {"point": point_id})
 
 
+#: Most points one request may put back (a sheet's grid rarely has more than a few hundred).
+MAX_POINTS = 5000
+
+
+def replace_points(session: Session, user: User, sheet: MapSheet, points: Any) -> int:
+    """Put the whole table back as it was (the editor's undo of an import or a detection): the
+    sheet's points become exactly ``points`` ({pixel_x, pixel_y, x_north, y_east, label,
+    enabled}, an empty list clears the table), all checked before anything changes, in one
+    transaction."""
+    require_plan_editor(user, sheet.plan)
+    if not isinstance(points, list) or len(points) > MAX_POINTS:
+        raise InvalidInput(f"points must be a list of at most {MAX_POINTS} points",
+                           message_vi=f"Danh sách điểm phải là một mảng, tối đa {MAX_POINTS} "
+                           "điểm.")
+    rows = []
+    for k, data in enumerate(points):
+        if not isinstance(data, dict):
+            raise InvalidInput(f"point {k + 1} must be an object",
+                               message_vi=f"Điểm thứ {k + 1} không hợp lệ.")
+        px, py = _pixel(data, sheet)
+        e, n = _ground(data)
+        label = " ".join(str(data.get("label") or "").split()) or f"P{k + 1}"
+        rows.append(ControlPoint(sheet_id=sheet.id, label=label, pixel_x=px, pixel_y=py,
+                                 easting=e, northing=n, enabled=bool(data.get("enabled", True))))
+    sheet.control_points.clear()
+    session.flush()
+    sheet.control_points.extend(rows)
+    _touch(sheet)
+    session.flush()
+    audit.record(session, user, "point.replace", "map_sheet", sheet.id, {"count": len(rows)})
+    return len(rows)
+
+
 def import_points(session: Session, user: User, sheet: MapSheet, path: Path, replace_all: bool,
                   crs: str | None = None) -> int:
     """Read a ``.points``/CSV file (any CRS the file names) and store its points in 5897."""
@@ -419,12 +458,13 @@ def export_points(sheet: MapSheet, fmt: str, folder: Path) -> Path:
     return out
 
 
-def delete_draft(session: Session, user: User, sheet: MapSheet) -> int:
+def delete_draft(session: Session, user: User, sheet: MapSheet, settings: Settings) -> int:
     """Delete a sheet that was never published (a wrong upload, a duplicate); returns its plan.
 
     A sheet with published versions keeps its history: it can be withdrawn from the public map
-    ("Ngừng công bố"), not deleted. The stored scan stays in the content-addressed store, where
-    the same file uploaded again is found instead of stored twice.
+    ("Ngừng công bố"), not deleted. The scan (and its preview and thumbnail) leaves the
+    content-addressed store when no other sheet uses the same file (see :func:`_release_scan`):
+    a wrong upload is often a confidential one.
     """
     require_plan_editor(user, sheet.plan)
     versions = session.scalar(select(func.count()).select_from(SheetVersion)
@@ -435,11 +475,72 @@ def delete_draft(session: Session, user: User, sheet: MapSheet) -> int:
             message_vi="Tờ bản đồ đã từng được công bố nên được giữ lại cùng lịch sử: hãy dùng "
             "“Ngừng công bố” thay vì xóa.")
     plan_id, sheet_id, title = sheet.plan_id, sheet.id, sheet.title
+    sha, fmt = sheet.scan_sha256, sheet.scan_format or "tif"
     session.delete(sheet)
     session.flush()
+    removed = _release_scan(session, settings, sha, fmt)
     audit.record(session, user, "sheet.delete", "map_sheet", sheet_id,
-                 {"title": title, "plan": plan_id})
+                 {"title": title, "plan": plan_id, "sha256": sha, "scan_removed": removed})
     return plan_id
+
+
+_TRASH = "workspace_files_to_remove"
+SCAN_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('scan:' || :sha, 0))"
+#: Does a sheet still use this scan? (ix_map_sheets_scan_sha256)
+SCAN_USED = "SELECT EXISTS (SELECT 1 FROM map_sheets WHERE scan_sha256 = :sha)"
+
+
+def _scan_files(settings: Settings, sha: str, fmt: str) -> list[Path]:
+    return [uploads.scan_path(settings, sha, fmt), uploads.preview_path(settings, sha),
+            uploads.thumb_path(settings, sha)]
+
+
+def _release_scan(session: Session, settings: Settings, sha: str, fmt: str) -> bool:
+    """Take a scan nobody uses any more out of the store, once this transaction commits.
+
+    Under the scan's advisory lock (which an upload of the same file also takes before it
+    commits its row: :func:`_hold_scan`), the files are counted as unused only when no other
+    sheet's row names them; they are then renamed aside, removed after the commit and put back
+    on a rollback, so a sheet never loses its file and a failed delete loses nothing.
+    """
+    session.execute(text(SCAN_LOCK), {"sha": sha})
+    if session.scalar(text(SCAN_USED), {"sha": sha}):
+        return False  # another sheet (of any plan) uses the same file
+    moved: list[tuple[Path, Path]] = []
+    for final in _scan_files(settings, sha, fmt):
+        if final.exists():
+            aside = final.with_name(f".deleted-{uuid.uuid4().hex}-{final.name}")
+            os.replace(final, aside)
+            moved.append((aside, final))
+    if _TRASH not in session.info:
+        session.info[_TRASH] = []
+        event.listen(session, "after_commit", _trash_emptied)
+        event.listen(session, "after_rollback", _trash_restored)
+    session.info[_TRASH].extend(moved)
+    return True
+
+
+def _trash_emptied(session: Session) -> None:
+    for aside, _final in session.info.get(_TRASH, []):
+        aside.unlink(missing_ok=True)
+    session.info.get(_TRASH, []).clear()
+
+
+def _trash_restored(session: Session) -> None:
+    for aside, final in session.info.get(_TRASH, []):
+        if aside.exists():
+            os.replace(aside, final)
+    session.info.get(_TRASH, []).clear()
+
+
+def _hold_scan(session: Session, settings: Settings, stored: uploads.StoredScan) -> None:
+    """Before a row names a stored scan: take the scan's lock (held to the commit) and make sure
+    a concurrent delete of the last sheet using the same file has not taken it away."""
+    session.execute(text(SCAN_LOCK), {"sha": stored.sha256})
+    if not all(p.exists() for p in _scan_files(settings, stored.sha256, stored.fmt)):
+        raise EditConflict(
+            "the same scan was being removed by another request; upload it again",
+            message_vi="Cùng tệp ảnh quét này vừa bị xóa bởi một thao tác khác; hãy tải lên lại.")
 
 
 def chosen_method(sheet: MapSheet, method: str | None = None) -> str:

@@ -401,7 +401,7 @@ def test_the_api_answer_is_the_library_answer_serialised(city, demo, conn):
     from layers.lookup import lookup_point, point_answer_json, point_rows
 
     def dumps(obj):
-        return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
 
     kept = EditionCache(1024 * 1024)
     e, n = city.point_detailed
@@ -430,7 +430,7 @@ def test_a_zone_note_shaped_like_a_documents_slot_stays_text(city, demo, conn):
     conn.execute(text("UPDATE land_use_zones SET note = :t WHERE plan_id = :p"),
                  {"t": forged, "p": city.ids["detailed"]})
     got, _ = point_answer_json(conn, point_rows(conn, e, n), today=dt.date.today(),
-                               dumps=lambda o: json.dumps(o, ensure_ascii=False),
+                               dumps=lambda o: json.dumps(o, ensure_ascii=False).encode(),
                                url_template="/d/{id}", base_url="http://h")
     zones = json.loads(got)[0]["zones"]
     assert zones and all(z["note"] == forged for z in zones)
@@ -557,3 +557,16 @@ def test_the_look_up_fast_path_leaves_refusals_to_the_view(city, city_client, qu
     r = city_client.get(f"/api/lookup?{query}")
     assert r.status_code == status, r.data[:200]
     assert r.get_json()["code"] and r.get_json()["detail_vi"]
+
+
+def test_each_look_up_counts_once_in_the_hit_rate(city, demo):
+    """A miss looked up by the fast path and then made by the view is one miss, not two."""
+    from server import create_app
+
+    client = create_app(demo).test_client()
+    cache = client.application.extensions["lookup_cache"]
+    e, n = city.point_detailed
+    for k in range(3):
+        client.get(f"/api/lookup?x_north={n + k}&y_east={e}")
+    client.get(f"/api/lookup?x_north={n}&y_east={e}")
+    assert (cache.misses, cache.hits) == (3, 1)

@@ -1,6 +1,7 @@
 """The zero-click walk in Debian's Chromium against the real gunicorn server: upload a scan with
-its printed grid, "Tìm điểm khống chế", review the table and the Vietnamese report, turn one
-point into a check point, confirm and publish; the public list carries the check error."""
+its printed grid, "Tìm điểm khống chế" (undone in one step, then found again), review the table
+and the Vietnamese report, turn one point into a check point, confirm and publish; the public
+list carries the check error. An import is undone in one step too."""
 
 import json
 import urllib.request
@@ -35,6 +36,15 @@ def test_found_points_reviewed_checked_and_published(page, live_server, demo, pr
     assert "null" not in report and "tiếng Anh" not in report, report
     truth = len(printed_grid.control_points)
     rows = page.locator("#points-table tbody tr")
+    assert rows.count() >= 0.9 * truth
+
+    # one undo step takes the whole detection back (the table was empty); then found again
+    page.click("#undo")
+    page.wait_for_selector("#status:has-text('Đã hoàn tác: tìm điểm khống chế')")
+    page.wait_for_selector("#points-table tbody tr", state="detached")
+    assert page.locator("#undo").is_disabled()
+    page.click("#detect-points")
+    page.wait_for_selector("#status:has-text('Đã thêm')", timeout=120_000)
     assert rows.count() >= 0.9 * truth
 
     # review: residuals in the table, the choice explained in Vietnamese
@@ -126,6 +136,17 @@ def test_publishing_asks_first(page, live_server, demo, simulated):
     page.set_input_files("#import-form input[name=file]", str(simulated.points_path))
     page.click("#import-points")
     page.wait_for_selector("#methods-table tr.chosen")
+    rows = page.locator("#points-table tbody tr")
+    assert rows.count() == len(simulated.control_points)
+    # one undo step takes the whole import back, then it is imported again
+    page.keyboard.press("Control+z")
+    page.wait_for_selector("#status:has-text('Đã hoàn tác: nhập điểm')")
+    page.wait_for_selector("#points-table tbody tr", state="detached")
+    page.set_input_files("#import-form input[name=file]", str(simulated.points_path))
+    page.click("#import-points")
+    page.wait_for_selector("#status:has-text('Đã nhập')")
+    page.wait_for_selector("#methods-table tr.chosen")
+    assert rows.count() == len(simulated.control_points)
     page.once("dialog", lambda d: d.dismiss())
     page.click("#publish")
     page.wait_for_selector("#status:has-text('Chưa công bố')")

@@ -164,3 +164,29 @@ def test_only_documents_of_the_planners_organisation_can_be_linked(planner_clien
     with db.session_scope(demo) as s:
         assert s.execute(text("SELECT 1 FROM plan_documents WHERE plan_id=:p AND "
                               "document_id=:d"), {"p": plan_id, "d": foreign_id}).first() is None
+
+
+def test_the_linkable_list_reads_its_indexes(demo):
+    """The "link an existing document" list, limited to the planner's organisation, is read
+    newest first from ``ix_documents_issued_on`` (no sort of the whole library) and each
+    document's plans from ``ix_plan_documents_document_id`` (sequential scans priced out: the
+    demo's tables are tiny)."""
+    from sqlalchemy.dialects import postgresql
+
+    from planning_gis.models import User
+    from planning_gis.workspace.plans import linkable_query
+    from tests.workspace.conftest import planner_email
+
+    plan_id = plan_of(demo, CAU_GIAY)
+    with db.session_scope(demo) as s:
+        plan = s.get(Plan, plan_id)
+        planner = s.scalars(select(User).where(User.email == planner_email(CAU_GIAY))).one()
+        assert planner.role != "admin" and planner.organisation_id == plan.organisation_id
+        sql = str(linkable_query(plan, planner).compile(
+            dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+        s.execute(text("SET LOCAL enable_seqscan = off"))
+        s.execute(text("SET LOCAL enable_sort = off"))
+        plan_text = "\n".join(r[0] for r in s.execute(text("EXPLAIN " + sql)))
+    assert "ix_documents_issued_on" in plan_text, plan_text
+    assert "ix_plan_documents_document_id" in plan_text, plan_text
+    assert "Seq Scan" not in plan_text, plan_text

@@ -233,3 +233,157 @@ def test_a_draft_sheet_can_be_deleted(planner_client, demo, simulated, engine):
                            .where(MapSheet.id == sheet)) == 0
         assert conn.scalar(select(func.count()).select_from(AuditEntry).where(
             AuditEntry.action == "sheet.delete", AuditEntry.object_id == str(sheet))) == 1
+
+
+def _unique_png(path, seed: int) -> bytes:
+    """The simulated scan with a few pixels changed: a file no other test stored."""
+    from PIL import Image
+
+    img = Image.open(path).convert("RGB")
+    for k in range(8):
+        img.putpixel((5 + k, 5), (seed % 256, (seed >> 8) % 256, k))
+    out = io.BytesIO()
+    img.save(out, format="PNG", compress_level=1)
+    return out.getvalue()
+
+
+def test_a_deleted_drafts_scan_leaves_the_store_when_no_sheet_uses_it(
+        planner_client, demo, simulated, engine):
+    """The scan, its preview and thumbnail stay while another sheet uses the same file, go with
+    the last one, and come back if the deleting transaction rolls back."""
+    from sqlalchemy.orm import Session
+
+    from planning_gis.models import User
+    from planning_gis.workspace import sheets as S
+    from planning_gis.workspace import uploads
+    from tests.workspace.conftest import planner_email
+
+    c = planner_client
+    h = {"X-CSRF-Token": c.csrf}
+    plan_id = plan_of(demo, CAU_GIAY)
+    data = _unique_png(simulated.path, 4242)
+    first = _upload(c, plan_id, data, "mot.png")
+    second = _upload(c, plan_id, data, "hai.png")
+    with engine.connect() as conn:
+        sha, fmt = conn.execute(select(MapSheet.scan_sha256, MapSheet.scan_format)
+                                .where(MapSheet.id == first)).one()
+    files = [uploads.scan_path(demo, sha, fmt), uploads.preview_path(demo, sha),
+             uploads.thumb_path(demo, sha)]
+    assert all(f.exists() for f in files)
+
+    assert c.post(f"/quan-tri/api/to-ban-do/{first}/xoa", headers=h).status_code == 200
+    assert all(f.exists() for f in files)  # the second sheet still uses them
+
+    # a delete that rolls back puts the files back
+    with Session(engine) as s:
+        user = s.scalars(select(User).where(User.email == planner_email(CAU_GIAY))).one()
+        S.delete_draft(s, user, s.get(MapSheet, second), demo)
+        assert not any(f.exists() for f in files)  # set aside until the commit
+        s.rollback()
+    assert all(f.exists() for f in files)
+    leftovers = [p for p in files[0].parent.iterdir() if p.name.startswith(".deleted-")]
+    assert leftovers == []
+
+    assert c.post(f"/quan-tri/api/to-ban-do/{second}/xoa", headers=h).status_code == 200
+    assert not any(f.exists() for f in files)
+    assert not [p for p in files[0].parent.iterdir() if sha in p.name]
+    with engine.connect() as conn:
+        detail = conn.scalar(select(AuditEntry.detail).where(
+            AuditEntry.action == "sheet.delete", AuditEntry.object_id == str(second)))
+    assert detail["scan_removed"] is True and detail["sha256"] == sha
+    # the same file uploaded again is stored afresh
+    third = _upload(c, plan_id, data, "ba.png")
+    assert all(f.exists() for f in files)
+    assert c.post(f"/quan-tri/api/to-ban-do/{third}/xoa", headers=h).status_code == 200
+
+
+def test_the_table_put_back_in_one_step(planner_client, demo, simulated):
+    """The editor's undo of an import: the table as it was, in one request; a bad table is
+    refused whole, in Vietnamese, and changes nothing."""
+    c = planner_client
+    plan_id = plan_of(demo, CAU_GIAY)
+    sheet = _upload(c, plan_id, simulated.path.read_bytes(), "hoan-tac.png")
+    api = f"/quan-tri/api/to-ban-do/{sheet}"
+    h = {"X-CSRF-Token": c.csrf}
+    typed = {"pixel_x": 12.5, "pixel_y": 20.25, "x_north": "2 326 000", "y_east": "586 000",
+             "label": "A tay", "enabled": False}
+    assert c.post(api + "/diem", json=typed, headers=h).status_code == 201
+    before = [{k: p[k] for k in ("pixel_x", "pixel_y", "x_north", "y_east", "label", "enabled")}
+              for p in c.get(api).get_json()["points"]]
+    with open(simulated.points_path, "rb") as fh:
+        imported = c.post(api + "/nhap-diem", data={"file": (fh, "a.points"), "replace": "1"},
+                          headers=h, content_type="multipart/form-data").get_json()["points"]
+    assert len(imported) == len(simulated.control_points)
+
+    for bad in ({"points": "x"}, {"points": [1]}, {"points": [dict(typed, pixel_x=1e9)]},
+                {"points": [dict(typed, x_north="hai")]}, {}):
+        resp = c.put(api + "/diem", json=bad, headers=h)
+        assert resp.status_code == 400 and resp.get_json()["detail_vi"], bad
+    assert len(c.get(api).get_json()["points"]) == len(imported)
+    assert c.put(api + "/diem", json={"points": before}).status_code in (400, 403)  # no CSRF
+
+    back = c.put(api + "/diem", json={"points": before}, headers=h).get_json()["points"]
+    assert [(p["pixel_x"], p["pixel_y"], p["northing"], p["easting"], p["label"], p["enabled"])
+            for p in back] == [(12.5, 20.25, 2326000.0, 586000.0, "A tay", False)]
+    assert c.put(api + "/diem", json={"points": []}, headers=h).get_json()["points"] == []
+    assert c.post(api + "/xoa", headers=h).status_code == 200
+
+
+def test_is_the_scan_still_used_reads_its_index(session, demo):
+    """The question a draft's delete asks of its scan is answered from its index."""
+    from sqlalchemy import text
+
+    from planning_gis.workspace.sheets import SCAN_USED
+
+    session.execute(text("SET LOCAL enable_seqscan = off"))
+    plan = "\n".join(r[0] for r in session.execute(text("EXPLAIN " + SCAN_USED),
+                                                   {"sha": "a" * 64}))
+    assert "ix_map_sheets_scan_sha256" in plan, plan
+
+
+def test_an_upload_racing_the_last_delete_of_its_scan_is_refused(
+        planner_client, demo, simulated, engine):
+    """An upload of the same file that reached the store while the last sheet using it was being
+    deleted waits for the delete's lock, finds the file gone and is refused (upload again)
+    rather than naming a file that is no longer there."""
+    import threading
+
+    from sqlalchemy.orm import Session
+
+    from planning_gis.errors import EditConflict
+    from planning_gis.models import User
+    from planning_gis.workspace import sheets as S
+    from planning_gis.workspace import uploads
+    from tests.workspace.conftest import planner_email
+
+    c = planner_client
+    plan_id = plan_of(demo, CAU_GIAY)
+    sheet = _upload(c, plan_id, _unique_png(simulated.path, 777), "dua.png")
+    with engine.connect() as conn:
+        sha, fmt, w, h = conn.execute(select(MapSheet.scan_sha256, MapSheet.scan_format,
+                                             MapSheet.width, MapSheet.height)
+                                      .where(MapSheet.id == sheet)).one()
+    stored = uploads.StoredScan(sha, 1, fmt, w, h, uploads.scan_path(demo, sha, fmt),
+                                uploads.preview_path(demo, sha), uploads.thumb_path(demo, sha))
+    outcome: list[BaseException | None] = []
+    deleting = Session(engine)
+    user = deleting.scalars(select(User).where(User.email == planner_email(CAU_GIAY))).one()
+    S.delete_draft(deleting, user, deleting.get(MapSheet, sheet), demo)  # holds the lock
+
+    def upload_side() -> None:
+        with Session(engine) as s:
+            try:
+                S._hold_scan(s, demo, stored)  # waits for the delete's commit
+                outcome.append(None)
+            except BaseException as exc:  # noqa: BLE001 - the test reads it
+                outcome.append(exc)
+
+    t = threading.Thread(target=upload_side)
+    t.start()
+    t.join(1.0)
+    assert t.is_alive()  # waiting on the lock
+    deleting.commit()
+    deleting.close()
+    t.join(30)
+    assert len(outcome) == 1 and isinstance(outcome[0], EditConflict), outcome
+    assert not stored.path.exists()

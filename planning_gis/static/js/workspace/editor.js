@@ -336,21 +336,29 @@
     if (!ev.target.file.files.length) { say("Hãy chọn tệp .points hoặc CSV.", true); return; }
     if (!ev.target.replace.checked) { fd.delete("replace"); }
     say("Đang nhập điểm…");
-    call("POST", api + "/nhap-diem", fd, true).then(function (d) { render(d); say("Đã nhập " + d.points.length + " điểm."); }).catch(fail);
+    var before = tableNow();
+    call("POST", api + "/nhap-diem", fd, true).then(function (d) {
+      pushUndo("nhập điểm", function () { return call("PUT", api + "/diem", { points: before }); });
+      render(d); say("Đã nhập " + d.points.length + " điểm.");
+    }).catch(fail);
   });
   /* "Tìm điểm khống chế": the server finds the printed grid and reads its labels; the points
      come back in the table for review, with what was found, used and refused. */
   document.getElementById("detect-points").addEventListener("click", function () {
     say("Đang tìm lưới tọa độ trên ảnh quét…");
+    var before = tableNow();
     call("POST", api + "/tim-diem", {}).then(function (d) {
+      if (d.detection && d.detection.added) {
+        pushUndo("tìm điểm khống chế", function () { return call("PUT", api + "/diem", { points: before }); });
+      }
       render(d);
       var r = d.detection || {}, box = document.getElementById("detect-report");
       var lab = r.labels || {}, cr = r.crosses || {}, tk = r.ticks || {};
       box.hidden = false;
       box.replaceChildren(
         el("strong", {}, "Tìm điểm khống chế: "),
-        "thêm " + r.added + " điểm (tìm được " + r.found + "). Dấu chữ thập: " + cr.found + " tìm thấy, " + cr.off_lattice_refused +
-        " loại (lệch lưới). Vạch khung: " + tk.found + ". Nhãn tọa độ: " + lab.found + " đọc được, " + lab.used + " dùng, " + lab.refused + " loại.",
+        "thêm " + r.added + " điểm (tìm được " + r.found + "). Dấu chữ thập: " + cr.found + " tìm thấy, " + (cr.completed_from_lattice || 0) +
+        " bổ sung theo lưới, " + (cr.off_lattice_refused + (cr.off_neighbours_refused || 0)) + " loại (lệch lưới). Vạch khung: " + tk.found + ". Nhãn tọa độ: " + lab.found + " đọc được, " + lab.used + " dùng, " + lab.refused + " loại.",
         (r.notes || []).length ? el("br") : "", (r.notes_vi || r.notes || []).join("; "));
       (lab.readings || []).forEach(function (x) {
         if (x.status === "refused") { box.appendChild(el("div", { className: "ws-error" }, "Nhãn “" + x.text + "” bị loại: " + (x.why_vi || x.why))); }
@@ -431,8 +439,13 @@
     call("POST", api + "/cong-bo").then(function (d) { return watchJob(d.url); })
       .catch(function (e) { publishBtn.disabled = false; fail(e); });
   });
-  /* Undo (button or Ctrl+Z): each point edit pushes the call that reverses it. Imports and
-     "Tìm điểm khống chế" replace many points at once and are not undone here. */
+  /* Undo (button or Ctrl+Z): each point edit pushes the call that reverses it; an import or a
+     "Tìm điểm khống chế" pushes the whole table as it was before, put back in one request. */
+  function tableNow() {
+    return ((state && state.points) || []).map(function (p) {
+      return { pixel_x: p.pixel_x, pixel_y: p.pixel_y, x_north: p.northing, y_east: p.easting, label: p.label, enabled: p.enabled };
+    });
+  }
   var undoStack = [], undoBtn = document.getElementById("undo");
   function pushUndo(what, fn) {
     undoStack.push({ what: what, fn: fn });
