@@ -4,11 +4,14 @@
 #   ./run.sh test   the same set-up, then the whole test suite
 #   ./run.sh serve  serve what is set up (gunicorn + the supervised job worker), no set-up
 #   ./run.sh secret-key   create the session key file if missing and print its path
-#   ./run.sh cluster  the read side grown sideways, on this machine: a private PostgreSQL
-#                   primary and a streaming replica (under var/cluster, own ports), two app
-#                   nodes, the job worker, nginx with a tile cache in front (README: Cluster)
+#   ./run.sh cluster [--size full|tiny|city] [--restore BACKUP_DIR]
+#                   the read side grown sideways, on this machine: a private PostgreSQL
+#                   primary (WAL archived) and a streaming replica (under var/cluster, own
+#                   ports), two app nodes, the job worker, nginx with a tile cache in front
+#                   (README: Cluster); the primary holds the demo of that size, or the backup
 # Every step checks before it acts, so a second run is fast and duplicates nothing.
 set -euo pipefail
+CALLER_DIR=$PWD  # relative paths given on the command line are the caller's
 cd "$(dirname "$0")"
 ROOT=$(pwd)
 
@@ -259,6 +262,7 @@ CLUSTER_PG_PORT=${CLUSTER_PG_PORT:-55432}
 CLUSTER_REPLICA_PORT=${CLUSTER_REPLICA_PORT:-55433}
 CLUSTER_NODE_PORTS=${CLUSTER_NODE_PORTS:-"8001 8002"}
 CLUSTER_PORT=${CLUSTER_PORT:-8080}
+CLUSTER_WAL_ARCHIVE=${CLUSTER_WAL_ARCHIVE:-$CLUSTER_DIR/wal-archive}
 
 cluster_pg_start() {
   # $1 data folder, $2 port, $3 extra server options. The servers run as the service user
@@ -274,8 +278,12 @@ cluster_pg_start() {
 cluster_psql() { "${AS_SERVICE[@]}" "$PG_BIN/psql" -h 127.0.0.1 -p "$CLUSTER_PG_PORT" -U postgres -v ON_ERROR_STOP=1 -qtA "$@"; }
 
 cluster_up_db() {
-  mkdir -p "$CLUSTER_DIR/sockets"
-  [ "$(id -u)" = 0 ] && chown -R "$SERVICE_USER:$SERVICE_USER" "$CLUSTER_DIR"
+  # $1 demo size (load the generated demo of that size) or "", $2 a backup folder to restore
+  # (import_maps.py backup create) or "". Both go into the primary BEFORE the replica is made,
+  # so the replica starts as a copy of the loaded data.
+  local size=$1 restore=$2
+  mkdir -p "$CLUSTER_DIR/sockets" "$CLUSTER_WAL_ARCHIVE"
+  [ "$(id -u)" = 0 ] && chown -R "$SERVICE_USER:$SERVICE_USER" "$CLUSTER_DIR" "$CLUSTER_WAL_ARCHIVE"
   local primary=$CLUSTER_DIR/primary replica=$CLUSTER_DIR/replica
   if [ ! -f "$primary/PG_VERSION" ]; then
     log "creating the cluster's PostgreSQL primary in $primary (port $CLUSTER_PG_PORT)"
@@ -284,71 +292,166 @@ cluster_up_db() {
     "${AS_SERVICE[@]}" "$PG_BIN/initdb" -D "$primary" -A trust -U postgres -E UTF8 \
       --locale C.UTF-8 >/dev/null
   fi
+  # WAL archiving (README, Backups): every finished WAL segment is copied into the archive
+  # folder by planning_gis/data/wal-archive.sh; with a base backup (import_maps.py backup base)
+  # it restores the database to any moment since. In a file of its own, written at each start
+  # (the paths may have moved); pg_basebackup copies it to the replica, where it does nothing
+  # until the replica is promoted (then it archives its new timeline into the same folder).
+  grep -q "^include_if_exists = 'archive.conf'" "$primary/postgresql.conf" ||
+    echo "include_if_exists = 'archive.conf'" >>"$primary/postgresql.conf"
+  printf "%s\n" "# Written by run.sh cluster at each start." "archive_mode = on" \
+    "archive_command = '\"$ROOT/planning_gis/data/wal-archive.sh\" \"%p\" \"$CLUSTER_WAL_ARCHIVE/%f\"'" \
+    "archive_timeout = 300" >"$primary/archive.conf"
+  [ "$(id -u)" = 0 ] && chown "$SERVICE_USER:$SERVICE_USER" "$primary/archive.conf"
   cluster_pg_start "$primary" "$CLUSTER_PG_PORT" \
     "-c wal_level=replica -c max_wal_senders=8 -c wal_keep_size=512MB -c shared_buffers=256MB"
+  if [ "$(cluster_psql -d postgres -c 'SHOW archive_mode')" != on ]; then
+    log "restarting the primary to turn WAL archiving on"
+    "${AS_SERVICE[@]}" "$PG_BIN/pg_ctl" -D "$primary" -w -t 120 restart -m fast >/dev/null
+  fi
   cluster_psql -d postgres -c "SELECT 1 FROM pg_roles WHERE rolname='$PLANNING_DB_USER'" | grep -q 1 ||
     cluster_psql -d postgres -c "CREATE ROLE $PLANNING_DB_USER LOGIN CREATEDB PASSWORD '$PLANNING_DB_PASSWORD'"
   cluster_psql -d postgres -c "SELECT 1 FROM pg_database WHERE datname='$PLANNING_DB_NAME'" | grep -q 1 ||
     cluster_psql -d postgres -c "CREATE DATABASE $PLANNING_DB_NAME OWNER $PLANNING_DB_USER"
   cluster_psql -d "$PLANNING_DB_NAME" -c 'CREATE EXTENSION IF NOT EXISTS postgis; CREATE EXTENSION IF NOT EXISTS unaccent; CREATE EXTENSION IF NOT EXISTS pg_trgm;'
-  "${AS_SERVICE[@]}" "$SPY" import_maps.py db upgrade
-  "${AS_SERVICE[@]}" "$SPY" import_maps.py demo load
+  local started=$SECONDS
+  if [ -n "$restore" ]; then
+    if [ "$(cat "$CLUSTER_DIR/restored-from" 2>/dev/null)" = "$restore" ]; then
+      log "the primary already holds the backup $restore"
+    else
+      log "restoring the backup $restore into the primary (pg_restore, then row counts and files checked)"
+      "${AS_SERVICE[@]}" "$SPY" import_maps.py backup restore "$restore"
+      echo "$restore" >"$CLUSTER_DIR/restored-from"
+      log "restored in $((SECONDS - started)) s"
+    fi
+    "${AS_SERVICE[@]}" "$SPY" import_maps.py db upgrade
+  else
+    "${AS_SERVICE[@]}" "$SPY" import_maps.py db upgrade
+    "${AS_SERVICE[@]}" "$SPY" import_maps.py demo load ${size:+--size "$size"}
+    log "demo ${size:-$PLANNING_DEMO_SIZE} in the primary after $((SECONDS - started)) s"
+  fi
   if [ ! -f "$replica/PG_VERSION" ]; then
     log "making the streaming replica with pg_basebackup -R in $replica (port $CLUSTER_REPLICA_PORT)"
+    started=$SECONDS
+    # Into a temporary folder renamed at the end: a copy cut short is never taken for a replica.
+    rm -rf "$replica.partial"
     "${AS_SERVICE[@]}" "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$CLUSTER_PG_PORT" -U postgres \
-      -D "$replica" -R -X stream -c fast
+      -D "$replica.partial" -R -X stream -c fast
+    mv "$replica.partial" "$replica"
+    log "replica copied in $((SECONDS - started)) s"
   fi
-  cluster_pg_start "$replica" "$CLUSTER_REPLICA_PORT" "-c hot_standby_feedback=on -c shared_buffers=256MB"
+  # The primary's address at each start (pg_basebackup -R wrote the one of the day it ran: a
+  # primary moved to another port would leave the replica waiting for WAL that never comes).
+  cluster_pg_start "$replica" "$CLUSTER_REPLICA_PORT" "-c hot_standby_feedback=on -c shared_buffers=256MB \
+    -c primary_conninfo='host=127.0.0.1 port=$CLUSTER_PG_PORT user=postgres application_name=replica'"
+}
+
+# What cluster() started so far, for cluster_stop (Ctrl-C may come during any step).
+CLUSTER_NODE_PIDS=()
+CLUSTER_NGINX_PID=''
+
+CLUSTER_STOPPED=''
+
+cluster_stop() {
+  [ -z "$CLUSTER_STOPPED" ] || return 0
+  CLUSTER_STOPPED=1
+  local p
+  for p in "$CLUSTER_NGINX_PID" "${CLUSTER_NODE_PIDS[@]}" "${SUPERVISOR_PID:-}"; do
+    [ -z "$p" ] || kill -TERM "$p" 2>/dev/null || true
+  done
+  for p in "$CLUSTER_NGINX_PID" "${CLUSTER_NODE_PIDS[@]}" "${SUPERVISOR_PID:-}"; do
+    [ -z "$p" ] || wait "$p" 2>/dev/null || true
+  done
+  # pg_ctl starts the servers in a session of their own (a Ctrl-C does not reach them).
+  local data
+  for data in "$CLUSTER_DIR/replica" "$CLUSTER_DIR/primary"; do
+    [ -f "$data/postmaster.pid" ] &&
+      { "${AS_SERVICE[@]}" "$PG_BIN/pg_ctl" -D "$data" -m fast -w -t 60 stop >/dev/null 2>&1 || true; }
+  done
+  log "cluster stopped"
 }
 
 cluster() {
   # One machine standing for several: see README, "Cluster", for the same pieces on separate
-  # machines. Ctrl-C stops everything this started (PostgreSQL servers included).
-  setup_system
-  setup_python
-  setup_frontend
+  # machines. Ctrl-C (or TERM) stops everything this started, PostgreSQL servers included,
+  # whatever step it came in.
+  local size='' restore=''
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --size) size=${2:-}; shift 2 || shift ;;
+      --restore) restore=${2:-}; shift 2 || shift ;;
+      *) echo "error: unknown option $1 (./run.sh cluster [--size full|tiny|city] [--restore BACKUP_DIR])" >&2; exit 2 ;;
+    esac
+  done
+  case "$size" in
+    ''|full|tiny|city) ;;
+    *) echo "error: --size is full, tiny or city, not '$size'" >&2; exit 2 ;;
+  esac
+  if [ -n "$restore" ]; then
+    case "$restore" in /*) ;; *) restore=$CALLER_DIR/$restore ;; esac
+    [ -z "$size" ] || { echo "error: --size and --restore exclude each other" >&2; exit 2; }
+    [ -f "$restore/manifest.json" ] ||
+      { echo "error: $restore is not a backup folder (no manifest.json; see import_maps.py backup create)" >&2; exit 2; }
+    restore=$(cd "$restore" && pwd)
+  fi
+  trap 'cluster_stop; exit 130' INT
+  trap 'cluster_stop; exit 143' TERM
+  # Also when a step fails (set -e), or a signal kills the step in the foreground first.
+  trap cluster_stop EXIT
+  # PLANNING_SKIP_SETUP=1: the packages are there (bench/cluster.py runs inside the venv it
+  # gives as PLANNING_VENV); nothing is installed.
+  if [ "${PLANNING_SKIP_SETUP:-}" != 1 ]; then
+    setup_system
+    setup_python
+    setup_frontend
+  fi
   ensure_secret_key
   prepare_service_user
   service_python
+  if [ -n "$restore" ] && ! "${AS_SERVICE[@]}" test -r "$restore/manifest.json"; then
+    echo "error: user $SERVICE_USER cannot read $restore (chmod -R o+rX it, or chown it)" >&2
+    exit 2
+  fi
   local base="postgresql+psycopg://$PLANNING_DB_USER:$PLANNING_DB_PASSWORD@127.0.0.1"
   export PLANNING_DATABASE_URL="$base:$CLUSTER_PG_PORT/$PLANNING_DB_NAME"
   export PLANNING_READ_DATABASE_URL="$base:$CLUSTER_REPLICA_PORT/$PLANNING_DB_NAME"
-  cluster_up_db
-  local pids=() upstreams=() port
+  # The demo's size also decides its settings (the city's caches and limits).
+  [ -z "$size" ] || export PLANNING_DEMO_SIZE=$size
+  cluster_up_db "$size" "$restore"
+  local upstreams=() port
   for port in $CLUSTER_NODE_PORTS; do
     # Each node its own search index (never on storage shared between nodes).
     "${AS_SERVICE[@]}" env "PLANNING_SEARCH_INDEX_DIR=$CLUSTER_DIR/node-$port/search-index" \
       "$SPY" -m gunicorn -c python:planning_gis.web.gunicorn_config \
       --workers "${WORKERS:-2}" --threads "${THREADS:-4}" --bind "127.0.0.1:$port" \
       --access-logfile "$CLUSTER_DIR/node-$port.access.log" "server:create_app()" &
-    pids+=($!)
+    CLUSTER_NODE_PIDS+=($!)
     upstreams+=(--upstream "127.0.0.1:$port")
   done
-  GUNICORN_PID=${pids[0]}
+  GUNICORN_PID=${CLUSTER_NODE_PIDS[0]}
   supervise_worker &
   SUPERVISOR_PID=$!
-  local conf
+  local conf started=$SECONDS
   # The static read side (PMTiles + TileJSON per layer); a layer whose edition did not change
-  # since the last run is kept.
-  "${AS_SERVICE[@]}" "$SPY" import_maps.py publish static "$CLUSTER_DIR/static" \
-    --base-url "http://127.0.0.1:$CLUSTER_PORT/pmtiles" | sed 's/^/  static: /' ||
-    log "static publication failed (the API serves the same tiles): see the message above"
+  # since the last run is kept. CLUSTER_STATIC: publish static's options (on the city, e.g.
+  # "--layer zones --max-zoom 14": every layer to z16 is hours of rendering), "off" to skip.
+  if [ "${CLUSTER_STATIC:-}" != off ]; then
+    # shellcheck disable=SC2086  # CLUSTER_STATIC is a list of options
+    "${AS_SERVICE[@]}" "$SPY" import_maps.py publish static "$CLUSTER_DIR/static" \
+      --base-url "http://127.0.0.1:$CLUSTER_PORT/pmtiles" ${CLUSTER_STATIC:-} | sed 's/^/  static: /' ||
+      log "static publication failed (the API serves the same tiles): see the message above"
+    log "static publication: $((SECONDS - started)) s"
+  fi
   conf=$("${AS_SERVICE[@]}" "$SPY" -m planning_gis.cluster "$CLUSTER_DIR/nginx" \
     --listen "127.0.0.1:$CLUSTER_PORT" --static "$CLUSTER_DIR/static" "${upstreams[@]}")
   "${AS_SERVICE[@]}" nginx -c "$conf" -p "$CLUSTER_DIR/nginx" -g 'daemon off;' &
-  local nginx_pid=$!
-  cluster_stop() {
-    kill -TERM "$nginx_pid" "${pids[@]}" "$SUPERVISOR_PID" 2>/dev/null || true
-    wait "$nginx_pid" "${pids[@]}" "$SUPERVISOR_PID" 2>/dev/null || true
-    "${AS_SERVICE[@]}" "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/replica" -m fast stop >/dev/null 2>&1 || true
-    "${AS_SERVICE[@]}" "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/primary" -m fast stop >/dev/null 2>&1 || true
-  }
-  trap 'cluster_stop; exit 130' INT
-  trap 'cluster_stop; exit 143' TERM
-  for _ in $(seq 1 120); do
-    curl -fs "http://127.0.0.1:$CLUSTER_PORT/api/ready" >/dev/null 2>&1 && break
+  CLUSTER_NGINX_PID=$!
+  local ready=''
+  for _ in $(seq 1 240); do
+    curl -fs "http://127.0.0.1:$CLUSTER_PORT/api/ready" >/dev/null 2>&1 && { ready=1; break; }
     sleep 0.5
   done
+  [ -n "$ready" ] || log "warning: /api/ready did not answer 200 within 120 s (see $CLUSTER_DIR/*.log)"
   log "cluster up:"
   log "  the service (nginx, tile cache)  http://127.0.0.1:$CLUSTER_PORT/"
   log "  static PMTiles + TileJSON        http://127.0.0.1:$CLUSTER_PORT/pmtiles/zones.json"
@@ -357,11 +460,12 @@ cluster() {
   done
   log "  PostgreSQL primary               127.0.0.1:$CLUSTER_PG_PORT  ($CLUSTER_DIR/primary)"
   log "  PostgreSQL streaming replica     127.0.0.1:$CLUSTER_REPLICA_PORT  ($CLUSTER_DIR/replica)"
+  log "  WAL archive                      $CLUSTER_WAL_ARCHIVE"
   log "  logs                             $CLUSTER_DIR/*.log, $CLUSTER_DIR/nginx/access.log"
   local status=0
   # An app node that dies is routed around by nginx (and is the operator's to restart); the
   # cluster stops when nginx does.
-  wait "$nginx_pid" || status=$?
+  wait "$CLUSTER_NGINX_PID" || status=$?
   log "nginx stopped (status $status): stopping the rest"
   trap - INT TERM
   cluster_stop
@@ -390,7 +494,8 @@ case "${1:-}" in
     setup
     ;;
   cluster)
-    cluster
+    shift
+    cluster "$@"
     ;;
   *)
     echo "usage: ./run.sh demo | serve | test [pytest args] | setup | secret-key | cluster" >&2

@@ -1,30 +1,55 @@
 #!/usr/bin/env python3
-"""Tiles through the cluster of ``./run.sh cluster``: one app node direct against two nodes
-behind nginx, cache cold then warm; figures printed side by side, never asserted.
+"""The read side through a real ``./run.sh cluster``, side by side in one run; figures printed,
+never asserted.
 
-Start the cluster first (``./run.sh cluster``), then:
+The script starts ``./run.sh cluster`` itself (its own ports, its own folder), waits for the
+URLs it prints, measures, and stops it (nginx, the nodes, the worker and both PostgreSQL
+servers) at the end, also on Ctrl-C or a failure:
 
-    python bench/cluster.py [--node http://127.0.0.1:8001] [--proxy http://127.0.0.1:8080]
-                            [--seconds 5] [--zooms 14,15,16]
+    python bench/cluster.py --size demo               # the generated demo (one neighbourhood)
+    python bench/cluster.py --size city --restore DIR # the city, from a backup folder
+    python bench/cluster.py --size city               # the city, generated (demo load --size city)
+        [--seconds 5] [--lookup-seconds 15] [--workdir DIR] [--fresh]
 
-The tiles are those over the loaded zones at the given zooms, split in two disjoint halves so
-that each "cold" figure meets tiles nobody asked for yet: half A on the node direct, half B
-through nginx. Cold = one pass over every tile of the half, 16 clients (each tile rendered by
-the app; through nginx also stored in its cache); warm = wrk for ``--seconds`` over the same
-half, 32 connections (the node answers from its in-process edition cache, nginx from its disk
-cache without asking a node). Static = the same half read from ``publish static``'s
-``zones.pmtiles`` through nginx's ``/pmtiles/`` (``run.sh cluster`` publishes it into
-``var/cluster/static``) as a PMTiles client reads a tile: one HTTP range request for the tile's
-bytes (the directories are fetched once per client and kept), wrk with 32 connections.
+City data: ``--restore DIR`` takes a folder of ``import_maps.py backup create`` (pg_dump -Fc +
+the data files; e.g. of the shared ``planning_city_bench``) and ``run.sh cluster --restore``
+restores it into the private primary before the replica is made with ``pg_basebackup``;
+without it the primary generates the city (``demo load --size city``). The folder
+(``--workdir``, default ``var/bench-cluster-<size>``) is kept: a second run reuses the loaded
+primary and replica (``--fresh`` starts from nothing); nginx's cache is emptied before each run.
+
+Tiles: zone tiles at z14-16 (the demo: over all its zones; the city: over the inner districts,
+as citizens browse), split in two disjoint halves so that each "cold" figure meets tiles
+nobody asked for yet: half A on one node direct, half B through nginx. Cold = one pass over
+every tile of the half, 16 clients (each tile rendered by the app; through nginx also stored in
+its cache); warm = wrk for ``--seconds`` over the same half, 32 connections (the node answers
+from its in-process edition cache, nginx from its disk cache). Static = half B read from
+``publish static``'s ``zones.pmtiles`` (published by run.sh; on the city only the inner
+districts, ``--bbox``) through nginx's ``/pmtiles/`` as a PMTiles client reads a tile: one HTTP
+range request per tile (the directories fetched once per client and kept), wrk, 32
+connections. Look-up: ``/api/lookup`` at 2,000 points inside random zones, wrk with 64
+connections through nginx (two nodes, reads on the replica; never cached). wrk runs with a
+30 s timeout: a slow answer counts in the latencies, not as an error.
+
+Also printed: the CPU each piece (the nodes, the replica, the primary, nginx: every process,
+from /proc) spent per request in each phase, and the capacity model computed from it
+(``capacity``: concurrent citizens per 2-core machine of each kind, assumptions stated).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import os
-import random
+import queue
+import re
+import shutil
+import signal
+import socket
+import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -33,14 +58,14 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.serving import TMS, run_wrk, table, zone_tiles  # noqa: E402
+from bench.city import lookup_points  # noqa: E402
+from bench.serving import TMS, free_port, run_wrk, table, zone_tiles  # noqa: E402
+from planning_gis.demo import city_size  # noqa: E402
 from planning_gis.settings import Settings  # noqa: E402
 
-
-def _extent(tiles) -> tuple[float, float, float, float]:
-    boxes = [TMS.bounds(t) for t in tiles]
-    return (min(b.left for b in boxes), min(b.bottom for b in boxes),
-            max(b.right for b in boxes), max(b.top for b in boxes))
+PG_BIN = Path(os.environ.get("PLANNING_PG_BIN", "/usr/lib/postgresql/15/bin"))
+ZOOMS = (14, 15, 16)
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def archive_ranges(path: Path) -> dict[tuple[int, int, int], tuple[int, int]]:
@@ -71,12 +96,14 @@ def one_pass(base: str, paths: list[str], clients: int = 16) -> dict[str, float]
 
     def get(path: str) -> tuple[float, int]:
         started = time.perf_counter()
-        conn = http.client.HTTPConnection(host.hostname, host.port, timeout=60)
+        conn = http.client.HTTPConnection(host.hostname, host.port, timeout=120)
         try:
             conn.request("GET", path, headers={"Accept-Encoding": "gzip"})
             resp = conn.getresponse()
             resp.read()
             return time.perf_counter() - started, resp.status
+        except OSError:
+            return time.perf_counter() - started, 0
         finally:
             conn.close()
 
@@ -86,62 +113,352 @@ def one_pass(base: str, paths: list[str], clients: int = 16) -> dict[str, float]
     wall = time.perf_counter() - started
     lat = sorted(r[0] * 1000 for r in results)
     errors = sum(1 for _, status in results if status not in (200, 204))
-    return {"rps": len(paths) / wall, "p50": lat[len(lat) // 2],
+    return {"rps": len(paths) / wall, "n": len(paths), "p50": lat[len(lat) // 2],
             "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))], "errors": errors}
+
+
+class Cluster:
+    """``./run.sh cluster`` in a process group of its own, its output echoed with a prefix.
+
+    Stopped with TERM to its group (run.sh's trap stops nginx, the nodes, the worker and, with
+    pg_ctl, the PostgreSQL servers, which pg_ctl started in a session of their own); if run.sh
+    is gone or stuck, the servers are stopped here with pg_ctl all the same."""
+
+    def __init__(self, args: list[str], env: dict[str, str], cluster_dir: Path) -> None:
+        self.cluster_dir = cluster_dir
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.log: list[str] = []
+        self.proc = subprocess.Popen(["bash", str(ROOT / "run.sh"), "cluster", *args], cwd=ROOT,
+                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True, start_new_session=True)
+        self.started = time.monotonic()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            line = _ANSI.sub("", raw.rstrip("\n"))
+            print(f"  | {line}", flush=True)
+            self.log.append(line)
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def wait_up(self, timeout: float) -> float:
+        """Seconds until run.sh printed "cluster up"."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise RuntimeError(f"./run.sh cluster not up after {timeout:.0f} s")
+            try:
+                line = self.lines.get(timeout=min(left, 5))
+            except queue.Empty:
+                continue
+            if line is None:
+                raise RuntimeError(f"./run.sh cluster exited ({self.proc.wait()}) before it was up")
+            if "cluster up:" in line:
+                return time.monotonic() - self.started
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=30)
+        # Whatever run.sh could not stop (killed before its trap ran): the servers by pg_ctl.
+        for name in ("replica", "primary"):
+            data = self.cluster_dir / name
+            if (data / "postmaster.pid").exists():
+                owner = data.stat().st_uid
+                as_owner = ["setpriv", f"--reuid={owner}", f"--regid={data.stat().st_gid}",
+                            "--clear-groups"] if os.geteuid() == 0 and owner != 0 else []
+                subprocess.run([*as_owner, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m",
+                                "fast", "-w", "stop"], capture_output=True, timeout=120)
+        left = [n for n in ("replica", "primary")
+                if (self.cluster_dir / n / "postmaster.pid").exists()]
+        print(f"cluster stopped{': still running: ' + ', '.join(left) if left else ''}",
+              flush=True)
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_table() -> dict[int, tuple[int, float, float]]:
+    """pid: (parent pid, own CPU seconds, CPU seconds of its reaped children)."""
+    out = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        f = stat[stat.rindex(")") + 2:].split()
+        # fields after the name: state ppid ... utime(14) stime(15) cutime(16) cstime(17)
+        out[int(d.name)] = (int(f[1]), (int(f[11]) + int(f[12])) / _TICK,
+                            (int(f[13]) + int(f[14])) / _TICK)
+    return out
+
+
+def cpu_seconds(roots: dict[str, list[int]]) -> dict[str, float]:
+    """CPU seconds used so far by each piece: its root processes, their reaped children and
+    every live descendant (PostgreSQL backends, gunicorn workers, nginx workers)."""
+    table = _proc_table()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    out = {}
+    for name, pids in roots.items():
+        total, todo, seen = 0.0, list(pids), set()
+        for r in pids:
+            if r in table:
+                total += table[r][2]
+        while todo:
+            pid = todo.pop()
+            if pid in seen or pid not in table:
+                continue
+            seen.add(pid)
+            total += table[pid][1]
+            todo += children.get(pid, [])
+        out[name] = total
+    return out
+
+
+def piece_roots(cluster_dir: Path, node_ports: list[int]) -> dict[str, list[int]]:
+    """The root process of each piece: the two nodes' gunicorn masters, nginx, both servers."""
+    def pidfile(path: Path) -> list[int]:
+        with contextlib.suppress(OSError, ValueError):
+            return [int(path.read_text().split()[0])]
+        return []
+
+    masters = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            with contextlib.suppress(OSError):
+                cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                if "gunicorn" in cmd and any(f"127.0.0.1:{p} " in cmd + " " for p in node_ports):
+                    masters.append(int(d.name))
+    return {"app nodes": masters, "replica": pidfile(cluster_dir / "replica" / "postmaster.pid"),
+            "primary": pidfile(cluster_dir / "primary" / "postmaster.pid"),
+            "nginx": pidfile(cluster_dir / "nginx" / "nginx.pid")}
+
+
+def wait_ready(base: str, timeout: float = 120) -> None:
+    host = urlsplit(base)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            conn = http.client.HTTPConnection(host.hostname, host.port, timeout=5)
+            conn.request("GET", "/api/ready")
+            if conn.getresponse().status == 200:
+                return
+        time.sleep(0.5)
+    raise RuntimeError(f"{base}/api/ready not 200 after {timeout:.0f} s")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--node", default="http://127.0.0.1:8001")
-    parser.add_argument("--proxy", default="http://127.0.0.1:8080")
-    parser.add_argument("--seconds", type=int, default=5)
-    parser.add_argument("--zooms", default="14,15,16")
-    parser.add_argument("--static-dir", type=Path, default=ROOT / "var" / "cluster" / "static",
-                        help="publish static's folder that nginx serves under /pmtiles/")
+    parser.add_argument("--size", choices=("demo", "city"), default="demo")
+    parser.add_argument("--restore", type=Path, default=None,
+                        help="city: a backup folder (import_maps.py backup create) restored into "
+                             "the primary instead of generating the city")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="the cluster's data folder (default var/bench-cluster-SIZE), kept")
+    parser.add_argument("--fresh", action="store_true", help="remove --workdir first")
+    parser.add_argument("--seconds", type=int, default=5, help="each wrk tile run")
+    parser.add_argument("--lookup-seconds", type=int, default=15)
+    parser.add_argument("--up-timeout", type=float, default=3600)
     args = parser.parse_args()
-    # The cluster's primary (run.sh cluster's defaults) unless PLANNING_DATABASE_URL says.
-    os.environ.setdefault("PLANNING_DATABASE_URL",
-                          "postgresql+psycopg://planning:planning@127.0.0.1:55432/planning")
-    settings = Settings.from_env(secret_key="x" * 48)
-    tiles = zone_tiles(settings, tuple(int(z) for z in args.zooms.split(",")))
+    if args.restore is not None and args.size != "city":
+        parser.error("--restore is for --size city")
+    work = (args.workdir or ROOT / "var" / f"bench-cluster-{args.size}").resolve()
+    if args.fresh and work.exists():
+        shutil.rmtree(work)
+    cluster_dir = work / "cluster"
+    # Cold means cold: nginx's cache of an earlier run is emptied (the nodes' caches are in
+    # their processes, new at each start).
+    shutil.rmtree(cluster_dir / "nginx" / "cache", ignore_errors=True)
+    ports = {"CLUSTER_PG_PORT": free_port(), "CLUSTER_REPLICA_PORT": free_port(),
+             "CLUSTER_PORT": free_port()}
+    nodes = [free_port(), free_port()]
+    assert len({*ports.values(), *nodes}) == 5 and all(map(_port_free, nodes))
+    env = {**os.environ, **{k: str(v) for k, v in ports.items()},
+           "CLUSTER_NODE_PORTS": " ".join(map(str, nodes)), "PLANNING_DATA_DIR": str(work)}
+    for k in ("PLANNING_DATABASE_URL", "PLANNING_READ_DATABASE_URL"):
+        env.pop(k, None)
+    # run.sh uses the virtual environment this script runs in (not a new one of the checkout).
+    # It is set up already (this script imports its packages): run.sh installs nothing.
+    env.setdefault("PLANNING_VENV", str(Path(sys.executable).parent.parent))
+    env.setdefault("PLANNING_SKIP_SETUP", "1")
+    if args.size == "city":
+        # The inner districts to z16 (the bench's tiles); every layer of the whole city to
+        # z16 would be hours of rendering on this machine.
+        env["CLUSTER_STATIC"] = ("--layer zones --max-zoom 16 --bbox "
+                                 + ",".join(map(str, city_size.INNER_LONLAT)))
+        run_args = ["--restore", str(args.restore)] if args.restore else ["--size", "city"]
+    else:
+        run_args = ["--size", "full"]
+    proxy = f"http://127.0.0.1:{ports['CLUSTER_PORT']}"
+    print(f"bench/cluster.py --size {args.size}: ./run.sh cluster {' '.join(run_args)} in "
+          f"{work} (nginx {proxy}, nodes {nodes}, primary {ports['CLUSTER_PG_PORT']}, replica "
+          f"{ports['CLUSTER_REPLICA_PORT']}); load average {os.getloadavg()[0]:.1f}", flush=True)
+
+    def on_term(signum, frame):  # noqa: ARG001 - a TERM stops the cluster as Ctrl-C does
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    # Ctrl-C even when started in the background by a script (which ignores SIGINT for it).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    cluster = Cluster(run_args, env, cluster_dir)
+    try:
+        up = cluster.wait_up(args.up_timeout)
+        wait_ready(proxy)
+        print(f"cluster up in {up:.0f} s", flush=True)
+        settings = Settings.from_env(
+            database_url=("postgresql+psycopg://planning:planning@127.0.0.1:"
+                          f"{ports['CLUSTER_PG_PORT']}/planning"), secret_key="x" * 48)
+        if args.size == "city":
+            w, s, e, n = city_size.INNER_LONLAT
+            tiles = list(TMS.tiles(w, s, e, n, zooms=list(ZOOMS)))
+        else:
+            tiles = zone_tiles(settings, ZOOMS)
+        measure(args, settings, tiles, nodes, proxy, cluster_dir, up, cluster.log)
+    except KeyboardInterrupt:
+        print("interrupted: stopping the cluster", flush=True)
+        return 130
+    finally:
+        cluster.stop()
+    return 0
+
+
+def measure(args: argparse.Namespace, settings: Settings, tiles: list, node_ports: list[int],
+            proxy: str, cluster_dir: Path, up: float, log: list[str]) -> None:
+    node = f"http://127.0.0.1:{node_ports[0]}"
     paths = [f"/tiles/zones/{t.z}/{t.x}/{t.y}.mvt" for t in tiles]
     a, b = paths[0::2], paths[1::2]
-    print(f"{len(paths)} zone tiles at zooms {args.zooms}: {len(a)} on the node, {len(b)}"
-          " through nginx")
-    rows = [("path", "tiles/s", "p50 ms", "p99 ms", "errors")]
+    zooms = "-".join(str(z) for z in (ZOOMS[0], ZOOMS[-1]))
+    print(f"{len(paths)} zone tiles z{zooms}: {len(a)} on one node, {len(b)} through nginx; "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    rows = [("path", "tiles/s", "p50 ms", "p99 ms", "errors", "× one node rendering")]
+    results: dict[str, dict[str, float]] = {}
+    roots = piece_roots(cluster_dir, node_ports)
+    cpu: dict[str, dict[str, float]] = {}
 
-    def row(name: str, r: dict[str, float]) -> None:
+    def timed(key: str, fn, *fargs) -> dict[str, float]:
+        """Run one phase; note the CPU each piece spent on it per request."""
+        before, started = cpu_seconds(roots), time.perf_counter()
+        r = fn(*fargs)
+        wall = time.perf_counter() - started
+        after = cpu_seconds(roots)
+        n = r.get("n") or r["rps"] * wall
+        cpu[key] = {k: (after[k] - before[k]) * 1000 / max(n, 1) for k in roots}
+        return r
+
+    def row(key: str, name: str, r: dict[str, float]) -> None:
+        results[key] = r
+        base = results.get("cold")
+        ratio = f"{r['rps'] / base['rps']:.0f}×" if base else ""
         rows.append((name, f"{r['rps']:.0f}", f"{r['p50']:.1f}", f"{r['p99']:.1f}",
-                     int(r["errors"])))
+                     int(r["errors"]), ratio if key != "cold" else "1×"))
+        print(f"  {name}: {r['rps']:.0f} tiles/s, p99 {r['p99']:.1f} ms", flush=True)
 
-    row("one node direct, cold (renders each tile)", one_pass(args.node, a))
-    row("one node direct, warm (its edition cache)",
-        run_wrk(args.node, a, args.seconds, 32))
-    row("2 nodes behind nginx, cold cache", one_pass(args.proxy, b))
-    row("2 nodes behind nginx, warm cache", run_wrk(args.proxy, b, args.seconds, 32))
-    archive = args.static_dir / "zones.pmtiles"
+    row("cold", "one node direct, cold (renders each tile)", timed("cold", one_pass, node, a))
+    row("node_warm", "one node direct, warm (its edition cache)",
+        timed("node_warm", run_wrk, node, a, args.seconds, 32, 2, "30s"))
+    row("nginx_cold", "2 nodes behind nginx, cold cache", timed("nginx_cold", one_pass, proxy, b))
+    row("nginx_warm", "2 nodes behind nginx, warm cache",
+        timed("nginx_warm", run_wrk, proxy, b, args.seconds, 32, 2, "30s"))
+    archive = cluster_dir / "static" / "zones.pmtiles"
     if archive.is_file():
         where = archive_ranges(archive)
         half_b = [t for t in tiles[1::2] if (t.z, t.x, t.y) in where]
         ranges = [f"/pmtiles/zones.pmtiles\tbytes={o}-{o + n - 1}"
                   for o, n in (where[(t.z, t.x, t.y)] for t in half_b)]
         if ranges:
-            row(f"static PMTiles through nginx (range requests, {len(ranges)} tiles)",
-                run_wrk(args.proxy, ranges, args.seconds, 32))
+            row("static", f"static PMTiles through nginx (range requests, {len(ranges)} of "
+                          f"{len(b)} tiles in the archive)",
+                timed("static", run_wrk, proxy, ranges, args.seconds, 32, 2, "30s"))
     else:
-        print(f"no {archive}: run import_maps.py publish static {args.static_dir} first")
-    table("Tiles through the cluster (same machine: client, nginx, nodes, PostgreSQL)", rows)
+        print(f"no {archive}: publish static did not write it (see run.sh's output)")
+    table(f"Tiles through ./run.sh cluster ({args.size}; one 2-core machine: client, nginx, "
+          "two nodes, two PostgreSQL servers)", rows)
+    cold = results["cold"]["rps"]
+    for key, label in (("nginx_warm", "warm nginx cache"), ("static", "static PMTiles")):
+        if key in results:
+            ratio = results[key]["rps"] / cold
+            print(f"bar: {label} ≥ 10× one node rendering: {ratio:.0f}× "
+                  f"({'met' if ratio >= 10 else 'NOT met'})")
     # Look-ups (never cached by nginx: each reaches a node, which reads the replica).
-    rng = random.Random(17)
-    w, s, e, n = TMS.bounds(tiles[0]) if len(tiles) == 1 else _extent(tiles)
-    points = [f"/api/lookup?lon={rng.uniform(w, e):.6f}&lat={rng.uniform(s, n):.6f}"
-              for _ in range(500)]
+    points = [f"/api/lookup?lon={x:.6f}&lat={y:.6f}" for x, y in lookup_points(settings, 2000)]
     look = [("path", "req/s", "p50 ms", "p99 ms", "errors")]
-    r = run_wrk(args.proxy, points, args.seconds, 64)
-    look.append(("look-up, 64 connections, 2 nodes + replica behind nginx", f"{r['rps']:.0f}",
-                 f"{r['p50']:.1f}", f"{r['p99']:.1f}", int(r["errors"])))
-    table("Look-up through nginx", look)
-    return 0
+    r = timed("lookup", run_wrk, proxy, points, args.lookup_seconds, 64, 2, "30s")
+    look.append((f"look-up, wrk -c64 {args.lookup_seconds} s, 2 nodes + replica behind nginx",
+                 f"{r['rps']:.0f}", f"{r['p50']:.1f}", f"{r['p99']:.1f}", int(r["errors"])))
+    table("Look-up through nginx (2,000 points inside random zones)", look)
+    print(f"bar: look-up p99 < 50 ms: {r['p99']:.0f} ms ({'met' if r['p99'] < 50 else 'NOT met'})")
+    capacity(cpu, results, r)
+    steps = [line.split("] ", 1)[-1] for line in log
+             if re.search(r"restored in|in the primary after|replica copied in|"
+                          r"static publication:|static: zones", line)]
+    print(f"\ncluster start-up {up:.0f} s" + ("".join(f"\n  {s}" for s in steps)))
+
+
+# The capacity model's assumptions (README, Cluster: capacity): what one citizen asks per
+# minute while looking at the map, the share of tiles the cache answers, and how busy a
+# machine's cores may run.
+TILES_PER_MINUTE = 60      # ~4 pans or zooms a minute, ~15 new 256-px tiles each
+LOOKUPS_PER_MINUTE = 2     # taps on a parcel
+CACHE_HIT = 0.9            # tiles answered by nginx (or a CDN) without a node
+BUSY = 0.7                 # of each core, leaving room for peaks
+CORES = 2                  # per machine (this one's)
+
+
+def capacity(cpu: dict[str, dict[str, float]], results: dict, lookup: dict) -> None:
+    """CPU per request of each piece, measured here, turned into concurrent citizens per
+    machine of ``CORES`` cores under the assumptions above."""
+    pieces = ["app nodes", "replica", "primary", "nginx"]
+    rows = [("phase", *[f"{p} CPU ms/req" for p in pieces])]
+    for key, label in (("cold", "one node, cold render"), ("node_warm", "one node, warm"),
+                       ("nginx_cold", "nginx cold (renders)"), ("nginx_warm", "nginx warm cache"),
+                       ("static", "static PMTiles"), ("lookup", "look-up")):
+        if key in cpu:
+            rows.append((label, *[f"{cpu[key][p]:.2f}" for p in pieces]))
+    table("CPU per request of each piece (all its processes, /proc; client's own CPU excluded)",
+          rows)
+    render, look = cpu["cold"], cpu["lookup"]
+    tile_s, look_s = TILES_PER_MINUTE / 60, LOOKUPS_PER_MINUTE / 60
+    budget = CORES * BUSY * 1000  # CPU ms per second one machine gives
+
+    def citizens(per_citizen_ms: float) -> str:
+        return f"{budget / per_citizen_ms:,.0f}" if per_citizen_ms > 0 else "n/a"
+
+    node_ms = tile_s * (1 - CACHE_HIT) * render["app nodes"] + look_s * look["app nodes"]
+    replica_ms = tile_s * (1 - CACHE_HIT) * render["replica"] + look_s * look["replica"]
+    nginx_ms = tile_s * CACHE_HIT * cpu["nginx_warm"]["nginx"] + \
+        tile_s * (1 - CACHE_HIT) * cpu["nginx_cold"]["nginx"] + look_s * look["nginx"]
+    static_ms = tile_s * cpu.get("static", cpu["nginx_warm"])["nginx"]
+    no_cache_ms = tile_s * render["app nodes"] + look_s * look["app nodes"]
+    print(f"\n## Capacity model ({CORES}-core machines at {BUSY:.0%}; a citizen: "
+          f"{TILES_PER_MINUTE} tiles + {LOOKUPS_PER_MINUTE} look-ups a minute; "
+          f"{CACHE_HIT:.0%} of tiles from the cache)")
+    print(f"concurrent citizens per app node:        {citizens(node_ms)}"
+          f"  (without a cache: {citizens(no_cache_ms)})")
+    print(f"concurrent citizens per replica:         {citizens(replica_ms)}")
+    print(f"concurrent citizens per nginx cache:     {citizens(nginx_ms)}")
+    print(f"static PMTiles, citizens per file server: {citizens(static_ms)} (tiles only; "
+          "look-ups still reach the nodes)")
+    print(f"look-ups alone: {look['app nodes']:.1f} ms node + {look['replica']:.1f} ms replica "
+          f"CPU each: {budget / max(look['app nodes'], 1e-9):,.0f}/s per node machine, "
+          f"{budget / max(look['replica'], 1e-9):,.0f}/s per replica machine "
+          f"(measured {lookup['rps']:.0f}/s with everything on one machine)")
 
 
 if __name__ == "__main__":

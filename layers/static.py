@@ -181,24 +181,40 @@ def _previous(outdir: Path, layer_id: str) -> dict | None:
         return None
 
 
+def clip_bounds(bounds: list[float], bbox: tuple[float, float, float, float] | None
+                ) -> list[float]:
+    """The data's extent within ``bbox`` (lon/lat), so that a city's dense core can be
+    published to its top zoom without the whole city; an empty overlap is refused."""
+    if bbox is None:
+        return bounds
+    w, s = max(bounds[0], bbox[0]), max(bounds[1], bbox[1])
+    e, n = min(bounds[2], bbox[2]), min(bounds[3], bbox[3])
+    if w >= e or s >= n:
+        raise InvalidInput(f"--bbox {','.join(map(str, bbox))} does not overlap the data "
+                           f"({','.join(map(str, bounds))})")
+    return [w, s, e, n]
+
+
 def publish_layer(settings: Settings, layer: Dataset, outdir: Path, *,
                   max_zoom: int = DEFAULT_MAX_ZOOM, max_tiles: int = DEFAULT_MAX_TILES,
-                  force: bool = False, base_url: str = "") -> Published:
-    """Write ``outdir/<layer>.pmtiles`` and ``<layer>.json`` unless they are of this edition."""
+                  force: bool = False, base_url: str = "",
+                  bbox: tuple[float, float, float, float] | None = None) -> Published:
+    """Write ``outdir/<layer>.pmtiles`` and ``<layer>.json`` unless they are of this edition
+    (and extent: ``bbox`` limits the archive to part of the data)."""
     started = time.perf_counter()
     tms = get_tms(STATIC_TMS)
     with db.get_engine(settings).connect() as conn:
         # One snapshot for the edition and every tile (the edition recorded is the data's).
         conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
         edition = layer_edition(conn, layer.edition or layer.id)
-        bounds = layer_bounds(conn, layer)
+        bounds = clip_bounds(layer_bounds(conn, layer), bbox)
         zooms = plan_zooms(tms, layer, bounds, max_zoom, max_tiles)
         prev = _previous(outdir, layer.id)
         wanted = {"format": FORMAT, "edition": edition, "tile_matrix_set": STATIC_TMS}
         archive = outdir / f"{layer.id}.pmtiles"
         if (not force and edition is not None and prev is not None
                 and prev.get("planning") == wanted and prev.get("maxzoom") == zooms.stop - 1
-                and prev.get("minzoom") == zooms.start
+                and prev.get("minzoom") == zooms.start and prev.get("bounds") == bounds
                 and (archive.is_file() or not prev.get("tiles"))):
             return Published(layer.id, edition, zooms.start, zooms.stop - 1, 0, 0,
                              time.perf_counter() - started, True)
@@ -246,6 +262,11 @@ def publish_static(settings: Settings, outdir: Path, layer_ids: list[str] | None
         raise InvalidInput("--max-zoom must be between 0 and 22")
     if options.get("max_tiles", DEFAULT_MAX_TILES) < 1:
         raise InvalidInput("--max-tiles must be at least 1")
+    bbox = options.get("bbox")
+    if bbox is not None and not (len(bbox) == 4 and -180 <= bbox[0] < bbox[2] <= 180
+                                 and -85.06 <= bbox[1] < bbox[3] <= 85.06):
+        raise InvalidInput("--bbox is west,south,east,north in degrees (west < east, "
+                           "south < north)")
     layers = [registry.get(i, MVT) for i in layer_ids] if layer_ids else \
         list(registry.datasets(MVT))
     check_outdir(outdir)

@@ -275,6 +275,9 @@ def restore_backup(settings: Settings, src: Path) -> BackupSummary:
         finally:
             os.unlink(list_path)
         with engine.connect() as conn:
+            # pg_restore brings no planner statistics: without them the first queries of a
+            # restored city (tiles, look-ups) are planned blind until autovacuum gets there.
+            conn.execute(text("ANALYZE"))
             counts = row_counts(conn)
     finally:
         engine.dispose()

@@ -12,6 +12,16 @@ from planning_gis.settings import get_settings
 from tiles import static as sheets_static
 
 
+def _bbox(value: str) -> tuple[float, float, float, float]:
+    try:
+        parts = tuple(float(v) for v in value.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 4:
+        raise argparse.ArgumentTypeError("west,south,east,north in degrees")
+    return parts  # type: ignore[return-value]
+
+
 def _static(args: argparse.Namespace) -> int:
     settings = get_settings()
     if not args.outdir.strip():  # Path("") is ".": publishing into the working folder by mistake
@@ -24,7 +34,8 @@ def _static(args: argparse.Namespace) -> int:
     if do_layers:
         for item in static.publish_static(settings, outdir, args.layer or None,
                                           max_zoom=args.max_zoom, max_tiles=args.max_tiles,
-                                          force=args.force, base_url=args.base_url):
+                                          force=args.force, base_url=args.base_url,
+                                          bbox=args.bbox):
             print(item.line())
     if do_sheets:
         if args.max_tiles < 1:
@@ -56,6 +67,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--max-tiles", type=int, default=static.DEFAULT_MAX_TILES,
                    help="per layer or sheet: the top zoom is lowered until the tiles fit "
                         f"(default {static.DEFAULT_MAX_TILES})")
+    s.add_argument("--bbox", type=_bbox, default=None,
+                   help="W,S,E,N (lon/lat): vector layers only within this box (a city's dense "
+                        "core to its top zoom); default: the data's whole extent")
     s.add_argument("--force", action="store_true", help="write everything again")
     s.add_argument("--base-url", default="",
                    help="where OUTDIR is served (for the TileJSON's URLs); default: relative")

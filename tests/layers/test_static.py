@@ -97,3 +97,37 @@ def test_zoom_and_tile_caps(demo, tmp_path):
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 2 and done.stderr.startswith("error: "), (bad, done.stderr)
         assert done.stderr.count("\n") == 1
+
+
+def test_bbox_publishes_part_of_the_data_to_a_higher_zoom(demo, client, tmp_path):
+    whole = static.publish_static(demo, tmp_path / "whole", ["zones"], max_zoom=16)[0]
+    doc = json.loads((tmp_path / "whole" / "zones.json").read_text(encoding="utf-8"))
+    w, s, e, n = doc["bounds"]
+    # The south-west quarter of the data: fewer tiles, each the API's bytes, all inside it.
+    quarter = (w, s, (w + e) / 2, (s + n) / 2)
+    part = static.publish_static(demo, tmp_path / "part", ["zones"], max_zoom=16,
+                                 bbox=quarter)[0]
+    assert 0 < part.tiles < whole.tiles and part.maxzoom == whole.maxzoom
+    part_doc = json.loads((tmp_path / "part" / "zones.json").read_text(encoding="utf-8"))
+    assert part_doc["bounds"] == list(quarter)
+    tms = get_tms(static.STATIC_TMS)
+    fh, reader = _archive(tmp_path / "part" / "zones.pmtiles")
+    with fh:
+        for (z, x, y), data in all_tiles(reader.get_bytes):
+            b = tms.bounds(x, y, z)
+            assert b.left <= quarter[2] and b.right >= quarter[0]
+            assert b.bottom <= quarter[3] and b.top >= quarter[1]
+            assert client.get(f"/tiles/zones/{z}/{x}/{y}.mvt").data == gzip.decompress(data)
+    # Same edition and same box: kept; another box: written again.
+    assert static.publish_static(demo, tmp_path / "part", ["zones"], max_zoom=16,
+                                 bbox=quarter)[0].skipped
+    assert not static.publish_static(demo, tmp_path / "part", ["zones"], max_zoom=16)[0].skipped
+    env = {**os.environ, "PLANNING_DATABASE_URL": demo.database_url,
+           "PLANNING_DATA_DIR": demo.data_dir, "PYTHONPATH": str(PROJECT_ROOT)}
+    for bad in (["--bbox", "1,2,3"], ["--bbox", "a,b,c,d"], ["--bbox", "106,21,105,22"],
+                ["--bbox", "0,0,1,1"]):
+        done = subprocess.run([sys.executable, str(PROJECT_ROOT / "import_maps.py"), "publish",
+                               "static", str(tmp_path / "bad"), "--layer", "zones", *bad],
+                              env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2 and done.stderr.startswith(("error: ", "usage: ")), \
+            (bad, done.stderr)

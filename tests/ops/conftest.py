@@ -70,28 +70,47 @@ class PrivateCluster:
         return f"postgresql+psycopg://{user}:{password}@127.0.0.1:{self.port}/{database}"
 
 
-@pytest.fixture(scope="module")
-def private_cluster() -> Iterator[PrivateCluster]:
-    if not (PG_BIN / "initdb").exists():
-        pytest.skip(f"PostgreSQL binaries absent ({PG_BIN}/initdb): ./run.sh setup installs them")
-    root = Path(tempfile.mkdtemp(prefix="planning-pg-"))
+def private_folder(prefix: str) -> Path:
+    """A temporary folder the PostgreSQL programs may write (``postgres``'s when we are root)."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
     root.chmod(0o755)
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
+    return root
+
+
+def new_private_cluster(extra_options: str = "", prefix: str = "planning-pg-") -> PrivateCluster:
+    """initdb + start of a cluster of the caller's own (``extra_options``: more ``-c``)."""
+    if not (PG_BIN / "initdb").exists():
+        pytest.skip(f"PostgreSQL binaries absent ({PG_BIN}/initdb): ./run.sh setup installs them")
+    root = private_folder(prefix)
     cluster = PrivateCluster(root, free_port())
     cluster.start_options = (f"-p {cluster.port} -k {root} -c listen_addresses=127.0.0.1"
-                             " -c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+                             " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+                             f" {extra_options}")
     subprocess.run([*_as_postgres(), str(PG_BIN / "initdb"), "-D", str(cluster.datadir),
                     "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8",
                     "--locale", "C.UTF-8"], check=True, capture_output=True, timeout=120)
     cluster.pg_ctl("start", "-w", "-o", cluster.start_options)
+    return cluster
+
+
+def remove_private_cluster(cluster: PrivateCluster) -> None:
+    try:
+        cluster.pg_ctl("stop", "-m", "immediate")
+    except subprocess.CalledProcessError:
+        pass  # stopped already
+    finally:
+        shutil.rmtree(cluster.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def private_cluster() -> Iterator[PrivateCluster]:
+    cluster = new_private_cluster()
     try:
         yield cluster
     finally:
-        try:
-            cluster.pg_ctl("stop", "-m", "immediate")
-        finally:
-            shutil.rmtree(root, ignore_errors=True)
+        remove_private_cluster(cluster)
 
 
 @pytest.fixture(scope="module")
