@@ -60,9 +60,10 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from layers import registry  # noqa: E402
 from layers.mvt import layer_bounds, tile_params  # noqa: E402
 from layers.registry import MVT  # noqa: E402
-from layers.static import STATIC_TMS, publish_layer  # noqa: E402
+from layers.static import publish_layer  # noqa: E402
 from planning_gis import db  # noqa: E402
 from planning_gis.settings import Settings  # noqa: E402
+from tiles.archive import STATIC_TMS  # noqa: E402
 from tiles.grid import get_tms  # noqa: E402
 
 #: The wheel's own binaries (its console scripts are Python wrappers around them).

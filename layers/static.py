@@ -23,11 +23,9 @@ import gzip
 import json
 import os
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
-from morecantile import Tile, TileMatrixSet
+from morecantile import TileMatrixSet
 from pmtiles.tile import Compression, TileType, zxy_to_tileid
 from pmtiles.writer import Writer
 from sqlalchemy import Connection, text
@@ -39,43 +37,21 @@ from layers.registry import MVT, Dataset
 from planning_gis import db
 from planning_gis.errors import InvalidInput
 from planning_gis.settings import Settings
+from tiles.archive import (
+    STATIC_TMS,
+    Published,
+    e7,
+    ordered_tiles,
+    partial_for,
+    tile_ranges,
+    write_json,
+)
 from tiles.grid import get_tms
 
-STATIC_TMS = "WebMercatorQuad"
 DEFAULT_MAX_ZOOM = 16
 DEFAULT_MAX_TILES = 200_000
 #: Bumped when what is written changes shape, so that old archives are written again.
 FORMAT = 1
-
-
-@dataclass(frozen=True)
-class Published:
-    """What ``publish static`` did for one layer."""
-
-    layer: str
-    edition: int | None
-    minzoom: int
-    maxzoom: int
-    tiles: int  # tiles with data written (empty tiles are left out of the archive)
-    bytes: int
-    seconds: float
-    skipped: bool  # the archive on disk was already of this edition
-
-    def line(self) -> str:
-        if self.skipped:
-            return f"{self.layer}: unchanged (edition {self.edition}), kept"
-        return (f"{self.layer}: edition {self.edition}, z{self.minzoom}-{self.maxzoom}, "
-                f"{self.tiles} tiles, {self.bytes / 1e6:.2f} MB in {self.seconds:.1f} s "
-                f"({self.tiles / max(self.seconds, 1e-6):.0f} tiles/s)")
-
-
-def tile_ranges(tms: TileMatrixSet, bounds: list[float], zoom: int
-                ) -> tuple[range, range]:
-    """The x and y tile ranges covering ``bounds`` (lon/lat) at ``zoom`` (from the grid)."""
-    w, s, e, n = bounds
-    ul = tms.tile(w, n, zoom)
-    lr = tms.tile(e, s, zoom)
-    return range(ul.x, lr.x + 1), range(ul.y, lr.y + 1)
 
 
 def plan_zooms(tms: TileMatrixSet, layer: Dataset, bounds: list[float], max_zoom: int,
@@ -91,15 +67,6 @@ def plan_zooms(tms: TileMatrixSet, layer: Dataset, bounds: list[float], max_zoom
             break
         top -= 1
     return range(layer.minzoom, top + 1)
-
-
-def ordered_tiles(tms: TileMatrixSet, bounds: list[float], zooms: range) -> Iterable[Tile]:
-    """Tiles in PMTiles' tile-id order (zoom, then Hilbert curve): a clustered archive."""
-    for z in zooms:
-        xs, ys = tile_ranges(tms, bounds, z)
-        ids = sorted((zxy_to_tileid(z, x, y), x, y) for x in xs for y in ys)
-        for _, x, y in ids:
-            yield Tile(x, y, z)
 
 
 def tilejson(layer: Dataset, bounds: list[float], zooms: range, edition: int | None,
@@ -124,11 +91,6 @@ def tilejson(layer: Dataset, bounds: list[float], zooms: range, edition: int | N
                            "fields": layer.tilejson_fields}],
         "planning": {"format": FORMAT, "edition": edition, "tile_matrix_set": STATIC_TMS},
     }
-
-
-def e7(v: float) -> int:
-    """Degrees as PMTiles' header stores them (ten-millionths)."""
-    return int(round(v * 10_000_000))
 
 
 def _write_archive(path: Path, conn: Connection, layer: Dataset, tms: TileMatrixSet,
@@ -156,22 +118,6 @@ def _write_archive(path: Path, conn: Connection, layer: Dataset, tms: TileMatrix
         path.unlink()
         return 0, 0
     return count, path.stat().st_size
-
-
-def partial_for(path: Path) -> Path:
-    """The hidden temporary name a file is written under before the rename (per process, so
-    that two publications into one folder do not write into each other's file)."""
-    return path.with_name(f".{path.name}.{os.getpid()}.partial")
-
-
-def write_json(path: Path, doc: dict) -> None:
-    """Write a TileJSON under a temporary name and rename it into place."""
-    partial = partial_for(path)
-    try:
-        partial.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def _previous(outdir: Path, layer_id: str) -> dict | None:

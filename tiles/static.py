@@ -31,10 +31,10 @@ from pmtiles.tile import Compression, TileType, zxy_to_tileid
 from pmtiles.writer import Writer
 from sqlalchemy import text
 
-from layers.static import STATIC_TMS, Published, e7, ordered_tiles, partial_for, tile_ranges, write_json
 from planning_gis import db
 from planning_gis.errors import InvalidInput, NotFound, TileOutsideBounds
 from planning_gis.settings import Settings
+from tiles import archive as archives
 from tiles import catalogue
 from tiles.grid import get_tms
 from tiles.reader import SheetReader, render
@@ -58,7 +58,7 @@ def sheet_zooms(tms: TileMatrixSet, bounds: list[float], minzoom: int, maxzoom: 
     while top >= minzoom:
         total = 0
         for z in range(minzoom, top + 1):
-            xs, ys = tile_ranges(tms, bounds, z)
+            xs, ys = archives.tile_ranges(tms, bounds, z)
             total += len(xs) * len(ys)
         if total <= max_tiles:
             break
@@ -72,7 +72,7 @@ def fingerprint(row, cog: str, settings: Settings) -> dict:
     return {"format": FORMAT, "version": row.current_version, "cog": row.cog_path,
             "cog_size": st.st_size, "cog_mtime_ns": st.st_mtime_ns,
             "tile_size": settings.tile_size, "png_zlevel": settings.png_zlevel,
-            "tile_matrix_set": STATIC_TMS}
+            "tile_matrix_set": archives.STATIC_TMS}
 
 
 def sheet_tilejson(row, bounds: list[float], zooms: range, made_of: dict, base_url: str
@@ -106,7 +106,7 @@ def _write_archive(path: Path, reader: SheetReader, tms: TileMatrixSet, bounds: 
     count = 0
     with open(path, "wb") as fh:
         writer = Writer(fh)
-        for tile in ordered_tiles(tms, bounds, zooms):
+        for tile in archives.ordered_tiles(tms, bounds, zooms):
             try:
                 image = reader.tile(Tile(tile.x, tile.y, tile.z))
             except TileOutsideBounds:
@@ -120,9 +120,10 @@ def _write_archive(path: Path, reader: SheetReader, tms: TileMatrixSet, bounds: 
             w, s, e, n = bounds
             writer.finalize({
                 "tile_type": TileType.PNG, "tile_compression": Compression.NONE,
-                "min_lon_e7": e7(w), "min_lat_e7": e7(s), "max_lon_e7": e7(e),
-                "max_lat_e7": e7(n), "center_zoom": meta["center"][2],
-                "center_lon_e7": e7(meta["center"][0]), "center_lat_e7": e7(meta["center"][1]),
+                "min_lon_e7": archives.e7(w), "min_lat_e7": archives.e7(s), "max_lon_e7": archives.e7(e),
+                "max_lat_e7": archives.e7(n), "center_zoom": meta["center"][2],
+                "center_lon_e7": archives.e7(meta["center"][0]),
+                "center_lat_e7": archives.e7(meta["center"][1]),
             }, meta)
     if not count:
         path.unlink()
@@ -131,10 +132,10 @@ def _write_archive(path: Path, reader: SheetReader, tms: TileMatrixSet, bounds: 
 
 
 def publish_sheet(settings: Settings, row, outdir: Path, *, max_tiles: int, force: bool = False,
-                  base_url: str = "") -> Published:
+                  base_url: str = "") -> archives.Published:
     """Write ``outdir/sheets/<id>.pmtiles`` and ``<id>.json`` unless they are still right."""
     started = time.perf_counter()
-    tms = get_tms(STATIC_TMS)
+    tms = get_tms(archives.STATIC_TMS)
     cog = catalogue.cog_file(row.cog_path, settings)
     folder = outdir / SHEETS_DIR
     name = f"sheet {row.id}"
@@ -151,13 +152,13 @@ def publish_sheet(settings: Settings, row, outdir: Path, *, max_tiles: int, forc
         if (not force and prev is not None and prev.get("planning") == made_of
                 and prev.get("minzoom") == zooms.start and prev.get("maxzoom") == zooms.stop - 1
                 and (archive.is_file() or not prev.get("tiles"))):
-            return Published(name, row.current_version, zooms.start, zooms.stop - 1, 0, 0,
+            return archives.Published(name, row.current_version, zooms.start, zooms.stop - 1, 0, 0,
                              time.perf_counter() - started, True)
         if not zooms:
             raise InvalidInput(f"sheet {row.id}: even z{info.minzoom} has more than "
                                f"{max_tiles} tiles over the sheet; raise --max-tiles")
         meta = sheet_tilejson(row, bounds, zooms, made_of, base_url)
-        partial = partial_for(archive)
+        partial = archives.partial_for(archive)
         try:
             count, size = _write_archive(partial, reader, tms, bounds, zooms, meta)
             if count:
@@ -167,8 +168,8 @@ def publish_sheet(settings: Settings, row, outdir: Path, *, max_tiles: int, forc
     if not count:
         meta["tiles"] = []
         archive.unlink(missing_ok=True)
-    write_json(folder / f"{row.id}.json", meta)
-    return Published(name, row.current_version, zooms.start, zooms.stop - 1, count, size,
+    archives.write_json(folder / f"{row.id}.json", meta)
+    return archives.Published(name, row.current_version, zooms.start, zooms.stop - 1, count, size,
                      time.perf_counter() - started, False)
 
 
@@ -185,7 +186,7 @@ def _withdraw(folder: Path, keep: set[int]) -> list[str]:
 
 def publish_sheets(settings: Settings, outdir: Path, sheet_ids: list[int] | None = None, *,
                    max_tiles: int, force: bool = False, base_url: str = ""
-                   ) -> tuple[list[Published], list[str]]:
+                   ) -> tuple[list[archives.Published], list[str]]:
     """Publish every published sheet (or the named ones) into ``outdir/sheets``; withdraw the
     archives of sheets no longer published (only when all were asked for)."""
     with db.get_engine(settings).connect() as conn:

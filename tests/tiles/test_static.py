@@ -17,11 +17,11 @@ from pmtiles.reader import MmapSource, Reader, all_tiles
 from pmtiles.tile import Compression, TileType
 from sqlalchemy import text
 
-from layers.static import STATIC_TMS, tile_ranges
 from planning_gis import db
 from planning_gis.settings import PROJECT_ROOT
 from tiles import catalogue
 from tiles import static as sheets_static
+from tiles.archive import STATIC_TMS, tile_ranges
 from tiles.grid import get_tms
 from tiles.web_cog import serving_path
 
