@@ -24,6 +24,7 @@ from sqlalchemy import exc as sa_exc
 from layers.editions import EDITION_PSYCOPG
 from planning_gis import db
 from planning_gis.db import drop_hot_connection, get_engine, hot_read_connection
+from planning_gis.settings import Settings
 
 T = TypeVar("T")
 
@@ -78,7 +79,7 @@ def get_conn() -> Connection:
     return g.db_conn
 
 
-def hot_edition(environ: dict, settings, cookie_name: str, layer: str) -> int | None:
+def hot_edition(environ: dict, settings: Settings, cookie_name: str, layer: str) -> int | None:
     """A layer's edition read on this thread's hot connection to the server this request reads
     from, for the fast paths in front of Flask; None when it cannot be read (the fast path then
     steps aside and Flask answers, an unreachable database with its 503)."""
