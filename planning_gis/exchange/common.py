@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from planning_gis.errors import Forbidden
+from planning_gis.errors import Forbidden, NotFound
+from planning_gis.exchange import codes
 from planning_gis.models import Organisation, User
+
+#: A question or an information request: both have a code, a key's hash and a unit.
+T = TypeVar("T")
 
 #: Deadlines and months are Hanoi's (a question asked at 23:30 on the 31st is the 31st's).
 HANOI = zoneinfo.ZoneInfo("Asia/Ho_Chi_Minh")
@@ -43,6 +48,27 @@ def require_unit_staff(user: User | None, organisation_id: int | None) -> User:
         return user
     raise Forbidden("this item belongs to another unit",
                     message_vi="Mục này thuộc đơn vị khác; bạn không có quyền xử lý.")
+
+
+def by_private_link(session: Session, model: type[T], code: str | None, key: str | None,
+                    not_found: NotFound) -> T:
+    """The question or request a citizen's private link names (code and key): ``not_found``
+    alike for a wrong code and a wrong key, so that the link tells nothing of other items."""
+    canonical = codes.normalise_code(code)
+    item = session.scalar(select(model).where(model.code == canonical)) if canonical else None
+    if item is None or not codes.key_matches(key, item.token_sha256):
+        raise not_found
+    return item
+
+
+def for_unit_staff(session: Session, user: User | None, model: type[T], item_id: int,
+                   not_found: NotFound) -> T:
+    """An item by id for the staff of the unit that owns it (404, then 403 for another unit)."""
+    item = session.get(model, item_id)
+    if item is None:
+        raise not_found
+    require_unit_staff(user, item.organisation_id)
+    return item
 
 
 def staff_emails(session: Session, organisation_id: int | None) -> list[str]:

@@ -33,11 +33,12 @@ from planning_gis.errors import InvalidInput, NotFound
 from planning_gis.exchange import codes, outbox
 from planning_gis.exchange import text as texts
 from planning_gis.exchange.common import (
+    by_private_link,
     date_vi,
+    for_unit_staff,
     hanoi_date,
     now,
     organisation_name,
-    require_unit_staff,
     staff_emails,
 )
 from planning_gis.exchange.working_days import add_working_days
@@ -154,21 +155,15 @@ def ask(session: Session, settings: Settings, *, body: object, name: object = No
 
 def track(session: Session, code: str | None, key: str | None) -> Question:
     """The question a private link names (the same 404 for a wrong code and a wrong key)."""
-    canonical = codes.normalise_code(code)
-    q = session.scalar(select(Question).where(Question.code == canonical)) if canonical else None
-    if q is None or not codes.key_matches(key, q.token_sha256):
-        raise NotFound("no question with this code and key",
-                       message_vi="Mã theo dõi hoặc đường dẫn không đúng. Hãy kiểm tra lại "
-                                  "đường dẫn trong e-mail hoặc phiếu tiếp nhận.")
-    return q
+    return by_private_link(session, Question, code, key, NotFound(
+        "no question with this code and key",
+        message_vi="Mã theo dõi hoặc đường dẫn không đúng. Hãy kiểm tra lại đường dẫn trong "
+                   "e-mail hoặc phiếu tiếp nhận."))
 
 
 def get_for_staff(session: Session, user: User | None, question_id: int) -> Question:
-    q = session.get(Question, question_id)
-    if q is None:
-        raise NotFound(f"no question {question_id}", message_vi="Không tìm thấy câu hỏi.")
-    require_unit_staff(user, q.organisation_id)
-    return q
+    return for_unit_staff(session, user, Question, question_id, NotFound(
+        f"no question {question_id}", message_vi="Không tìm thấy câu hỏi."))
 
 
 INBOX_SQL = text("""

@@ -16,7 +16,7 @@ from typing import Any
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import MultiPolygon
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 from planning_gis.accounts import audit
@@ -25,11 +25,12 @@ from planning_gis.errors import InvalidInput, NotFound
 from planning_gis.exchange import codes, outbox
 from planning_gis.exchange import text as texts
 from planning_gis.exchange.common import (
+    by_private_link,
     date_vi,
+    for_unit_staff,
     hanoi_date,
     now,
     organisation_name,
-    require_unit_staff,
     staff_emails,
 )
 from planning_gis.exchange.questions import route_point
@@ -87,22 +88,16 @@ def submit(session: Session, settings: Settings, *, plot: BaseGeometry, name: ob
 
 
 def track(session: Session, code: str | None, key: str | None) -> InfoRequest:
-    canonical = codes.normalise_code(code)
-    r = (session.scalar(select(InfoRequest).where(InfoRequest.code == canonical))
-         if canonical else None)
-    if r is None or not codes.key_matches(key, r.token_sha256):
-        raise NotFound("no request with this code and key",
-                       message_vi="Mã hồ sơ hoặc đường dẫn không đúng. Hãy kiểm tra lại "
-                                  "đường dẫn trong phiếu tiếp nhận.")
-    return r
+    """The request a private link names (the same 404 for a wrong code and a wrong key)."""
+    return by_private_link(session, InfoRequest, code, key, NotFound(
+        "no request with this code and key",
+        message_vi="Mã hồ sơ hoặc đường dẫn không đúng. Hãy kiểm tra lại đường dẫn trong phiếu "
+                   "tiếp nhận."))
 
 
 def get_for_staff(session: Session, user: User | None, request_id: int) -> InfoRequest:
-    r = session.get(InfoRequest, request_id)
-    if r is None:
-        raise NotFound(f"no request {request_id}", message_vi="Không tìm thấy hồ sơ.")
-    require_unit_staff(user, r.organisation_id)
-    return r
+    return for_unit_staff(session, user, InfoRequest, request_id, NotFound(
+        f"no request {request_id}", message_vi="Không tìm thấy hồ sơ."))
 
 
 def start(session: Session, user: User | None, request_id: int, ip: str | None = None
