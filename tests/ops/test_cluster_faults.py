@@ -30,6 +30,7 @@ from sqlalchemy import text
 
 from planning_gis import db
 from planning_gis.cluster import write_nginx_conf
+from planning_gis.web.ops import FAST_LOOKUP_ROUTE
 from tests.ops.conftest import free_port, start_gunicorn
 
 pytestmark = pytest.mark.db
@@ -218,3 +219,71 @@ def test_a_storm_on_a_cold_tile_renders_it_once(cluster):
     rendered = _rendered(cluster.nodes) - before
     print(f"\ncold-tile storm: 16 requests, {rendered:g} rendered by the app")
     assert rendered == 1
+
+
+def _lookups_answered(nodes) -> float:
+    """Look-ups answered by the app on every node (by Flask or by its fast path)."""
+    total = 0.0
+    for port in nodes:
+        _, body = _get(port, "/metrics")
+        for m in re.finditer(r'planning_http_request_duration_seconds_count\{[^}]*'
+                             r'route="(?:/api/lookup|' + re.escape(FAST_LOOKUP_ROUTE) +
+                             r')"[^}]*\} (\S+)', body.decode()):
+            total += float(m.group(1))
+    return total
+
+
+def _lookups_settled(nodes, expected: float) -> float:
+    """The look-ups answered, read until they reach ``expected`` (a worker records a request
+    after its last byte is sent, so a client can read /metrics first) or 5 s have passed."""
+    deadline = time.monotonic() + 5
+    while (seen := _lookups_answered(nodes)) < expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)  # and anything more that was still on its way
+    return _lookups_answered(nodes) if seen >= expected else seen
+
+
+def _lookup(port: int, path: str, headers: dict | None = None
+            ) -> tuple[int, bytes, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path, headers={"Accept-Encoding": "gzip", **(headers or {})})
+        resp = conn.getresponse()
+        return resp.status, resp.read(), resp.getheader("X-Cache", "")
+    finally:
+        conn.close()
+
+
+def test_a_point_asked_by_many_at_once_is_looked_up_once(cluster):
+    """nginx keeps the public look-up for the minute its Cache-Control allows; a storm on a
+    new point reaches the app once; a planner (session cookie) and a plot (POST) always reach
+    the app."""
+    lon, lat = (float(v) for v in re.findall(r"=([-\d.]+)", cluster.paths[0]))
+    path = f"/api/lookup?lon={lon + 1e-6:.6f}&lat={lat:.6f}"  # a point nobody asked yet
+    before = _lookups_answered(cluster.nodes)
+    results: list[tuple[int, bytes, str]] = []
+    barrier = threading.Barrier(16)
+
+    def ask() -> None:
+        barrier.wait()
+        results.append(_lookup(cluster.proxy, path))
+
+    threads = [threading.Thread(target=ask) for _ in range(16)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert [status for status, _, _ in results] == [200] * 16
+    assert len({body for _, body, _ in results}) == 1
+    assert _lookups_settled(cluster.nodes, before + 1) - before == 1
+    status, body, cache = _lookup(cluster.proxy, path)
+    assert (status, cache) == (200, "HIT") and body == results[0][1]
+    # A planner's request is neither answered from the cache nor stored.
+    status, _, cache = _lookup(cluster.proxy, path, {"Cookie": "qh_session=x"})
+    assert (status, cache) == (200, "BYPASS")
+    assert _lookups_settled(cluster.nodes, before + 2) - before == 2
+    # A bad point's 400 is not kept: each one reaches the app.
+    for _ in range(2):
+        status, _, cache = _lookup(cluster.proxy, "/api/lookup?lon=abc&lat=21")
+        assert status == 400 and cache in ("MISS", "")
+    assert _lookups_settled(cluster.nodes, before + 4) - before == 4
