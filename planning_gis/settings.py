@@ -44,6 +44,12 @@ class Settings:
     read_max_lag_seconds: int = 10
     # How often each server process checks its replicas (their lag, whether they answer).
     read_check_ms: int = 1000
+    # How long a server process reuses a layer's edition it read for a public request (the
+    # fast paths' cache key) before reading it again; 0: read it for every request. A public
+    # answer may be this much older than the data (a replica's may already be
+    # read_max_lag_seconds older, and the API lets any cache keep it for a minute); a planner's
+    # request (session cookie) always reads the edition, so they see their own edit at once.
+    edition_check_ms: int = 1000
     data_dir: str = field(default_factory=_default_data_dir)
     # Pixels a scan may have before we refuse it (decompression bombs): 40 000 x 30 000.
     max_scan_pixels: int = 1_200_000_000
@@ -96,7 +102,8 @@ class Settings:
     max_json_bytes: int = 1024 * 1024
     # Path + query string; longer is a 414 (below gunicorn's limit_request_line, so JSON).
     max_url_bytes: int = 4096
-    # Look-up answers kept per server process (MB) by their zones, plans and edition; 0: off.
+    # Look-up answers kept per server process (MB), by point and edition, and the plans'
+    # document lists; 0: off.
     lookup_cache_mb: int = 32
     # Documents listed per plan in a look-up answer; the rest is linked (the library by plan).
     lookup_documents_per_plan: int = 8

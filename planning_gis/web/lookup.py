@@ -18,10 +18,11 @@ from werkzeug.wrappers import Request
 from layers.editions import EDITION_PSYCOPG, EditionCache
 from layers.lookup import lookup_plot, point_answer_json, point_rows
 from planning_gis.crs import STORAGE_SRID, ResolvedPoint, vn2000_to_lonlat
+from planning_gis.db import drop_hot_connection, hot_read_connection
 from planning_gis.settings import Settings
 from planning_gis.web import db, params
 from planning_gis.web.caching import cors_headers
-from planning_gis.web.db import hot_edition
+from planning_gis.web.db import choose_read_url, hot_edition, recent_editions
 from planning_gis.web.limits import url_bytes
 from planning_gis.web.ops import FAST_LOOKUP_ROUTE, ROUTE_KEY
 from planning_gis.web.tile_fastpath import STATUS_LINES, kept_reply
@@ -66,9 +67,8 @@ class AnswerAtPoint:
     etag: str
 
     @classmethod
-    def of(cls, body: bytes) -> AnswerAtPoint:
-        settings = current_app.config["SETTINGS"]
-        return cls(gzipped=gzip.compress(body, compresslevel=settings.gzip_level, mtime=0),
+    def of(cls, body: bytes, gzip_level: int) -> AnswerAtPoint:
+        return cls(gzipped=gzip.compress(body, compresslevel=gzip_level, mtime=0),
                    etag=hashlib.blake2b(body, digest_size=12).hexdigest())
 
     @property
@@ -142,11 +142,7 @@ def _lookup_point(conn: psycopg.Connection, point: ResolvedPoint, on: dt.date,
     ``db.read_on_hot_connection``)."""
     cache: EditionCache = current_app.extensions["lookup_cache"]
     documents: EditionCache = current_app.extensions["lookup_documents_cache"]
-    query = point.as_dict()
-    # The exact point's whole answer (gzipped) is kept under the data's edition, and so is each
-    # plan's list of documents (a new point's plans were nearly all listed for earlier points).
-    # Answers are not kept by zones and plans: of 2,000 random city points, one shared its
-    # zones with another, and those answers took half of the cache.
+    settings: Settings = current_app.config["SETTINGS"]
     edition = request.environ.get(EDITION_KEY)  # read by the fast path, on this same server
     asked = edition is not None  # ...which also looked the answer up (and counted the miss)
     if edition is None:
@@ -154,19 +150,33 @@ def _lookup_point(conn: psycopg.Connection, point: ResolvedPoint, on: dt.date,
         edition = row[0] if row else None
     if not cache.max_bytes or edition is None:  # off, or the editions are not tracked
         rows = point_rows(conn, point.easting, point.northing)
-        return _answer(query, PlansAnswer(*point_answer_json(
+        return _answer(point.as_dict(), PlansAnswer(*point_answer_json(
             conn, rows, today=on, dumps=_dumps, documents=documents, **context)), on)
-    at_point = _at_point_key(edition, point, on, context)
+    return _send(kept_answer(conn, cache, documents, point, on, context, edition,
+                             settings.gzip_level, asked=asked))
+
+
+def kept_answer(conn: psycopg.Connection, cache: EditionCache, documents: EditionCache,
+                point: ResolvedPoint, on: dt.date, context: dict[str, Any], edition: int,
+                gzip_level: int, asked: bool) -> AnswerAtPoint:
+    """The exact point's whole answer (gzipped), kept under the look-up ``edition``, made on a
+    miss from ``conn``; each plan's list of documents is kept too (a new point's plans were
+    nearly all listed for earlier points). Both the view and the fast path answer with it.
+
+    Answers are not kept by zones and plans: of 2,000 random city points, one shared its zones
+    with another, and those answers took half of the cache.
+    """
+    query = point.as_dict()
 
     def make() -> tuple[AnswerAtPoint, int | None]:
         rows = point_rows(conn, point.easting, point.northing)
         answer = PlansAnswer(*point_answer_json(conn, rows, today=on, dumps=_dumps,
                                                 documents=documents, **context))
-        made = AnswerAtPoint.of(_body(query, answer, on))
+        made = AnswerAtPoint.of(_body(query, answer, on), gzip_level)
         # kept only when the data did not change between the two statements
         return made, made.size if rows.edition == edition else None
 
-    return _send(cache.get_or_make(at_point, make, asked=asked))
+    return cache.get_or_make(_at_point_key(edition, point, on, context), make, asked=asked)
 
 
 @bp.post("/lookup")
@@ -200,32 +210,37 @@ def _at_point_key(edition: int, point: ResolvedPoint, on: dt.date,
 
 
 class KeptLookupFastPath:
-    """Wraps ``app.wsgi_app``: a look-up of an exact point answered before under the current
-    edition (a shared link, a map opened again, many citizens at one announced place) is sent
-    without Flask, as the cached-tile fast path does for tiles (web/tile_fastpath.py): Flask's
-    request machinery was most of the cost of such an answer. Whatever is not a plain hit (a
-    bad parameter, an unreadable edition, a miss) goes to the view, which answers it."""
+    """Wraps ``app.wsgi_app``: a look-up of an exact point is answered without Flask, as the
+    cached-tile fast path does for tiles (web/tile_fastpath.py). A point answered before under
+    the current edition (a shared link, a map opened again, many citizens at one announced
+    place) is sent as kept; a new point is looked up here too, with the view's own function
+    (:func:`kept_answer`) and reply builder: Flask's request machinery (context, routing,
+    hooks, parsing the parameters again) was a fifth of a new point's CPU. Whatever is not
+    plainly answerable (a bad parameter, an unreadable edition, a database error) goes to the
+    view, which answers it: its 4xx, or its retry on a new connection and its 503.
+    """
 
     def __init__(self, app: Flask, wsgi_app: Callable) -> None:
         self.wsgi_app = wsgi_app
         self.settings: Settings = app.config["SETTINGS"]
         self.cache: EditionCache = app.extensions["lookup_cache"]
+        self.documents: EditionCache = app.extensions["lookup_documents_cache"]
         self.cors = cors_headers(self.settings)
         self.cookie_name = app.config["SESSION_COOKIE_NAME"]
+        self.recent = recent_editions(app)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD")
         if (method in ("GET", "HEAD") and environ.get("PATH_INFO") == LOOKUP_PATH
                 and self.cache.max_bytes):
-            reply = self._hit(environ)
+            reply = self._reply(environ)
             if reply is not None:
                 status, headers, body = reply
-                environ[ROUTE_KEY] = FAST_LOOKUP_ROUTE
                 start_response(STATUS_LINES[status], headers)
                 return [] if method == "HEAD" else [body]
         return self.wsgi_app(environ, start_response)
 
-    def _hit(self, environ: dict[str, Any]) -> tuple[int, list, bytes] | None:
+    def _reply(self, environ: dict[str, Any]) -> tuple[int, list, bytes] | None:
         if url_bytes(environ) > self.settings.max_url_bytes:
             return None  # the view's 414
         req = Request(environ)
@@ -238,19 +253,36 @@ class KeptLookupFastPath:
             on = params.date_arg(args)
         except Exception:  # noqa: BLE001 - any refusal is the view's to word (it parses again)
             return None
-        edition = hot_edition(environ, self.settings, self.cookie_name, "lookup")
+        edition = hot_edition(environ, self.settings, self.cookie_name, "lookup", self.recent)
         if edition is None:
             return None
-        environ[EDITION_KEY] = edition  # a miss: the view answers under the edition read here
-        cached = self.cache.get(_at_point_key(edition, point, on,
-                                              _context(self.settings, req.url_root)))
-        if cached is None:
-            return None
+        environ[EDITION_KEY] = edition  # should the view answer, under the edition read here
+        context = _context(self.settings, req.url_root)
+        cached = self.cache.get(_at_point_key(edition, point, on, context))
+        if cached is not None:
+            environ[ROUTE_KEY] = FAST_LOOKUP_ROUTE
+        else:
+            cached = self._look_up(environ, point, on, context, edition)
+            if cached is None:
+                return None
+            environ[ROUTE_KEY] = LOOKUP_PATH  # the view's route label: a new point's answer
         return kept_reply("application/json", cached.etag,
                           lambda: gzip.decompress(cached.gzipped), cached.gzipped,
                           environ.get("HTTP_ACCEPT_ENCODING", ""),
                           environ.get("HTTP_IF_NONE_MATCH", ""),
                           self.settings.api_cache_control, self.cors)
+
+    def _look_up(self, environ: dict[str, Any], point: ResolvedPoint, on: dt.date,
+                 context: dict[str, Any], edition: int) -> AnswerAtPoint | None:
+        """A new point's answer, or None after a database error (the view then answers)."""
+        url = choose_read_url(environ, self.settings, self.cookie_name)
+        try:
+            return kept_answer(hot_read_connection(self.settings, url), self.cache,
+                               self.documents, point, on, context, edition,
+                               self.settings.gzip_level, asked=True)
+        except psycopg.Error:
+            drop_hot_connection(self.settings, url)
+            return None
 
 
 #: The share of ``PLANNING_LOOKUP_CACHE_MB`` that keeps the plans' document lists (the city's

@@ -22,7 +22,7 @@ from layers import registry
 from layers.editions import EditionCache
 from layers.tile_cache import CachedTile
 from planning_gis.web.caching import cors_headers, entity_tags
-from planning_gis.web.db import hot_edition
+from planning_gis.web.db import hot_edition, recent_editions
 from planning_gis.web.ops import FAST_TILE_ROUTE, ROUTE_KEY
 from tiles.catalogue import TILES_PREFIX
 from tiles.grid import tms_for
@@ -83,6 +83,7 @@ class CachedTileFastPath:
         self.tms_id = tms_for(self.settings).id
         self.cors = cors_headers(self.settings)
         self.cookie_name = app.config["SESSION_COOKIE_NAME"]
+        self.recent = recent_editions(app)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD")
@@ -107,7 +108,8 @@ class CachedTileFastPath:
         z, x, y = int(m.group(2)), int(m.group(3)), int(m.group(4))
         # The server this request reads from (a replica, or the primary for a planner): the
         # view renders a miss from the same one, so the tile is never older than its edition.
-        edition = hot_edition(environ, self.settings, self.cookie_name, layer.edition)
+        edition = hot_edition(environ, self.settings, self.cookie_name, layer.edition,
+                              self.recent)
         if edition is None:
             return None
         environ[EDITION_KEY] = edition  # a miss: the view renders under the edition read here

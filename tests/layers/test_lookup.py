@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
 import io
 import math
 import re
+import time
 
 import pytest
 from sqlalchemy import text
@@ -19,6 +22,7 @@ from layers.lookup import (
 )
 from planning_gis.crs import vn2000_to_lonlat
 from planning_gis.db import get_engine
+from planning_gis.web.lookup import KeptLookupFastPath
 from tests.serving_data import E0, N0
 
 
@@ -232,26 +236,77 @@ def test_cached_answers_equal_fresh_ones(city, demo, city_client):
     assert len(fresh.application.extensions["lookup_cache"]) == 0
 
 
-def test_an_edit_shows_in_the_next_answer(city, demo, city_client):
-    e, n = city.point_detailed
-    path = f"/api/lookup?x_north={n}&y_east={e}"
-    before = city_client.get(path).get_json()
-    doc_id = before["plans"][0]["documents"][0]["id"]
-    engine = get_engine(demo)
+def _client(settings, **changes):
+    from server import create_app
+
+    return create_app(dataclasses.replace(settings, **changes)).test_client()
+
+
+def _planner(settings, **changes):
+    """A client carrying the session cookie (a planner's browser): it reads from the primary
+    and never reuses an edition read for someone else."""
+    client = _client(settings, **changes)
+    client.set_cookie("qh_session", "x")
+    return client
+
+
+def _first_title(client, path: str) -> str:
+    return client.get(path).get_json()["plans"][0]["documents"][0]["title"]
+
+
+@contextlib.contextmanager
+def _document_retitled(settings, doc_id: int, title: str):
+    engine = get_engine(settings)
     with engine.connect() as conn:
-        title = conn.execute(text("SELECT title FROM documents WHERE id = :i"),
-                             {"i": doc_id}).scalar_one()
+        old = conn.execute(text("SELECT title FROM documents WHERE id = :i"),
+                           {"i": doc_id}).scalar_one()
     try:
-        with engine.begin() as conn:
-            conn.execute(text("UPDATE documents SET title = 'Tiêu đề đã sửa' WHERE id = :i"),
-                         {"i": doc_id})
-        after = city_client.get(path).get_json()
-        assert after["plans"][0]["documents"][0]["title"] == "Tiêu đề đã sửa"
-    finally:
         with engine.begin() as conn:
             conn.execute(text("UPDATE documents SET title = :t WHERE id = :i"),
                          {"t": title, "i": doc_id})
-    assert city_client.get(path).get_json()["plans"][0]["documents"][0]["title"] == title
+        yield
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE documents SET title = :t WHERE id = :i"),
+                         {"t": old, "i": doc_id})
+
+
+def test_an_edit_shows_in_the_next_answer(city, demo):
+    """With PLANNING_EDITION_CHECK_MS=0 every request reads the edition: the next answer after
+    an edit shows it, and the one after the edit is undone shows the old text again."""
+    client = _client(demo, edition_check_ms=0)
+    e, n = city.point_detailed
+    path = f"/api/lookup?x_north={n}&y_east={e}"
+    before = client.get(path).get_json()
+    doc_id = before["plans"][0]["documents"][0]["id"]
+    title = before["plans"][0]["documents"][0]["title"]
+    with _document_retitled(demo, doc_id, "Tiêu đề đã sửa"):
+        assert _first_title(client, path) == "Tiêu đề đã sửa"
+    assert _first_title(client, path) == title
+
+
+def test_a_public_answer_is_at_most_the_check_interval_old_and_a_planner_sees_an_edit_at_once(
+        city, demo):
+    """A public request reuses the edition its server read less than PLANNING_EDITION_CHECK_MS
+    ago, so for that long after an edit it may get the answer kept before it; a planner's
+    request reads the edition itself and gets the edit at once; past the interval everyone
+    does."""
+    e, n = city.point_detailed
+    path = f"/api/lookup?x_north={n}&y_east={e}"
+    public = _client(demo, edition_check_ms=60_000)
+    planner = _planner(demo, edition_check_ms=60_000)
+    quick = _client(demo, edition_check_ms=200)
+    before = public.get(path).get_json()
+    doc_id = before["plans"][0]["documents"][0]["id"]
+    title = before["plans"][0]["documents"][0]["title"]
+    assert _first_title(planner, path) == _first_title(quick, path) == title
+    with _document_retitled(demo, doc_id, "Tiêu đề đã sửa"):
+        assert _first_title(public, path) == title  # within the minute: the kept answer
+        assert _first_title(planner, path) == "Tiêu đề đã sửa"
+        time.sleep(0.25)
+        assert _first_title(quick, path) == "Tiêu đề đã sửa"
+    time.sleep(0.25)
+    assert _first_title(quick, path) == title
 
 
 @pytest.mark.parametrize("table", ["land_use_zones", "land_use_legend", "plans", "map_sheets",
@@ -505,11 +560,20 @@ def test_a_look_up_survives_its_hot_connection_being_cut(city, demo):
     assert hot_read_connection(demo).info.backend_pid != hot.info.backend_pid
 
 
+def _fast_path(app) -> KeptLookupFastPath:
+    wsgi = app.wsgi_app
+    while not isinstance(wsgi, KeptLookupFastPath):
+        wsgi = wsgi.wsgi_app
+    return wsgi
+
+
 @pytest.mark.parametrize("headers", [{}, {"Accept-Encoding": "gzip, deflate"},
                                      {"Accept-Encoding": "br"}])
-def test_a_kept_answer_sent_before_flask_is_the_views_answer(city, demo, headers):
-    """The look-up fast path (web/lookup.py's KeptLookupFastPath) answers a repeated point with
-    the status, headers and body the view gave it, 304s included, and counts as a hit."""
+def test_the_fast_path_answers_as_the_view_does(city, demo, headers):
+    """The look-up fast path (web/lookup.py's KeptLookupFastPath) answers a new point and a
+    repeated one without Flask, with the status, headers and body the view gives (304s
+    included); a repeat counts as a hit. The view's answers come from an app whose fast path
+    steps aside for every request (as it does for one it cannot answer)."""
     from flask import request
 
     from server import create_app
@@ -521,21 +585,28 @@ def test_a_kept_answer_sent_before_flask_is_the_views_answer(city, demo, headers
         app.before_request(lambda seen=reached_flask: seen.append(request.path))
         client = app.test_client()
         cache = app.extensions["lookup_cache"]
+        view_app = create_app(demo)
+        _fast_path(view_app)._reply = lambda environ: None
+        view_app.before_request(lambda seen=reached_flask: seen.append("view"))
+        view = view_app.test_client()
         path = f"/api/lookup?{query}"
         miss = client.get(path, headers=headers)
-        assert miss.status_code == 200 and cache.hits == 0 and len(reached_flask) == 1
+        assert miss.status_code == 200 and cache.hits == 0 and cache.misses == 1
         hit = client.get(path, headers=headers)
-        assert cache.hits == 1 and len(reached_flask) == 1  # answered before Flask
+        assert cache.hits == 1 and reached_flask == []  # both answered before Flask
+        by_view = view.get(path, headers=headers)
+        assert reached_flask == ["view"]
         assert (hit.status_code, _sorted_headers(hit), hit.data) == (
-            miss.status_code, _sorted_headers(miss), miss.data)
+            miss.status_code, _sorted_headers(miss), miss.data) == (
+            by_view.status_code, _sorted_headers(by_view), by_view.data)
         head = client.head(path, headers=headers)
         assert head.status_code == 200 and not head.data
         for tag in (miss.headers["ETag"], miss.headers["ETag"].replace("-gz", "")):
-            by_view = create_app(demo).test_client().get(
-                path, headers={**headers, "If-None-Match": tag})
+            by_view = view.get(path, headers={**headers, "If-None-Match": tag})
             by_fast_path = client.get(path, headers={**headers, "If-None-Match": tag})
             assert by_view.status_code == by_fast_path.status_code == 304
             assert _sorted_headers(by_view) == _sorted_headers(by_fast_path)
+        assert reached_flask == ["view"] * 3
 
 
 def _sorted_headers(resp) -> dict[str, str]:
