@@ -24,11 +24,11 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from morecantile import Tile, TileMatrixSet
-from pmtiles.tile import Compression, TileType, zxy_to_tileid
-from pmtiles.writer import Writer
+from pmtiles.tile import Compression, TileType
 from sqlalchemy import text
 
 from planning_gis import db
@@ -103,9 +103,7 @@ def sheet_tilejson(row, bounds: list[float], zooms: range, made_of: dict, base_u
 def _write_archive(path: Path, reader: SheetReader, tms: TileMatrixSet, bounds: list[float],
                    zooms: range, meta: dict) -> tuple[int, int]:
     """Cut, encode and write every non-transparent tile; (tiles written, bytes)."""
-    count = 0
-    with open(path, "wb") as fh:
-        writer = Writer(fh)
+    def bodies() -> Iterator[tuple[Tile, bytes]]:
         for tile in archives.ordered_tiles(tms, bounds, zooms):
             try:
                 image = reader.tile(Tile(tile.x, tile.y, tile.z))
@@ -114,21 +112,9 @@ def _write_archive(path: Path, reader: SheetReader, tms: TileMatrixSet, bounds: 
             if not image.mask.any():
                 continue  # wholly outside the neatline: nothing to draw
             body, _ = render(image, IMAGE_FORMAT, reader.settings.png_zlevel)
-            writer.write_tile(zxy_to_tileid(tile.z, tile.x, tile.y), body)
-            count += 1
-        if count:
-            w, s, e, n = bounds
-            writer.finalize({
-                "tile_type": TileType.PNG, "tile_compression": Compression.NONE,
-                "min_lon_e7": archives.e7(w), "min_lat_e7": archives.e7(s), "max_lon_e7": archives.e7(e),
-                "max_lat_e7": archives.e7(n), "center_zoom": meta["center"][2],
-                "center_lon_e7": archives.e7(meta["center"][0]),
-                "center_lat_e7": archives.e7(meta["center"][1]),
-            }, meta)
-    if not count:
-        path.unlink()
-        return 0, 0
-    return count, path.stat().st_size
+            yield tile, body
+
+    return archives.write_archive(path, bodies(), bounds, meta, TileType.PNG, Compression.NONE)
 
 
 def publish_sheet(settings: Settings, row, outdir: Path, *, max_tiles: int, force: bool = False,
