@@ -41,9 +41,8 @@ from tiles.archive import (
     STATIC_TMS,
     Published,
     ordered_tiles,
-    partial_for,
+    publish_archive,
     tile_ranges,
-    write_archive,
     write_json,
 )
 from tiles.grid import get_tms
@@ -96,14 +95,14 @@ def tilejson(layer: Dataset, bounds: list[float], zooms: range, edition: int | N
 def _write_archive(path: Path, conn: Connection, layer: Dataset, tms: TileMatrixSet,
                    bounds: list[float], zooms: range, settings: Settings, meta: dict
                    ) -> tuple[int, int]:
-    """Render and write the archive to ``path``; (tiles written, bytes). No tile: no file."""
+    """Render the tiles and publish the archive at ``path``; (tiles written, bytes)."""
     def bodies() -> Iterator[tuple[Tile, bytes]]:
         for tile in ordered_tiles(tms, bounds, zooms):
             body = render_tile(conn, layer, tms, tile, settings)
             if body:
                 yield tile, gzip.compress(body, compresslevel=6, mtime=0)
 
-    return write_archive(path, bodies(), bounds, meta, TileType.MVT, Compression.GZIP)
+    return publish_archive(path, bodies(), bounds, meta, TileType.MVT, Compression.GZIP)
 
 
 def _previous(outdir: Path, layer_id: str) -> dict | None:
@@ -154,18 +153,8 @@ def publish_layer(settings: Settings, layer: Dataset, outdir: Path, *,
             raise InvalidInput(f"layer {layer.id}: even z{layer.minzoom} has more than "
                                f"{max_tiles} tiles over the data; raise --max-tiles")
         meta = tilejson(layer, bounds, zooms, edition, base_url)
-        partial = partial_for(archive)
-        try:
-            count, size = _write_archive(partial, conn, layer, tms, bounds, zooms, settings,
-                                         meta)
-            conn.rollback()
-            if count:
-                os.replace(partial, archive)
-        finally:  # interrupted or failed: no half-written file is left behind
-            partial.unlink(missing_ok=True)
-    if not count:
-        meta["tiles"] = []  # nothing to draw: no archive (a PMTiles needs one tile)
-        archive.unlink(missing_ok=True)
+        count, size = _write_archive(archive, conn, layer, tms, bounds, zooms, settings, meta)
+        conn.rollback()
     write_json(outdir / f"{layer.id}.json", meta)
     return Published(layer.id, edition, zooms.start, zooms.stop - 1, count, size,
                      time.perf_counter() - started, False)

@@ -91,6 +91,26 @@ def write_archive(path: Path, tiles: Iterator[tuple[Tile, bytes]], bounds: list[
     return count, path.stat().st_size
 
 
+def publish_archive(path: Path, tiles: Iterator[tuple[Tile, bytes]], bounds: list[float],
+                    meta: dict, tile_type: TileType, compression: Compression
+                    ) -> tuple[int, int]:
+    """:func:`write_archive` under a temporary name, renamed to ``path`` once whole (an
+    interrupted or failed write leaves nothing behind); (tiles written, bytes). No tile: no
+    archive (a PMTiles needs one), an older one at ``path`` removed, and ``meta["tiles"]``
+    emptied so that the TileJSON written next says there is nothing to draw."""
+    partial = partial_for(path)
+    try:
+        count, size = write_archive(partial, tiles, bounds, meta, tile_type, compression)
+        if count:
+            os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    if not count:
+        meta["tiles"] = []
+        path.unlink(missing_ok=True)
+    return count, size
+
+
 def partial_for(path: Path) -> Path:
     """The hidden temporary name a file is written under before the rename (per process, so
     that two publications into one folder do not write into each other's file)."""

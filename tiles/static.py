@@ -102,7 +102,8 @@ def sheet_tilejson(row, bounds: list[float], zooms: range, made_of: dict, base_u
 
 def _write_archive(path: Path, reader: SheetReader, tms: TileMatrixSet, bounds: list[float],
                    zooms: range, meta: dict) -> tuple[int, int]:
-    """Cut, encode and write every non-transparent tile; (tiles written, bytes)."""
+    """Cut and encode every non-transparent tile and publish the archive at ``path``; (tiles
+    written, bytes)."""
     def bodies() -> Iterator[tuple[Tile, bytes]]:
         for tile in archives.ordered_tiles(tms, bounds, zooms):
             try:
@@ -114,7 +115,8 @@ def _write_archive(path: Path, reader: SheetReader, tms: TileMatrixSet, bounds: 
             body, _ = render(image, IMAGE_FORMAT, reader.settings.png_zlevel)
             yield tile, body
 
-    return archives.write_archive(path, bodies(), bounds, meta, TileType.PNG, Compression.NONE)
+    return archives.publish_archive(path, bodies(), bounds, meta, TileType.PNG,
+                                    Compression.NONE)
 
 
 def publish_sheet(settings: Settings, row, outdir: Path, *, max_tiles: int, force: bool = False,
@@ -144,16 +146,7 @@ def publish_sheet(settings: Settings, row, outdir: Path, *, max_tiles: int, forc
             raise InvalidInput(f"sheet {row.id}: even z{info.minzoom} has more than "
                                f"{max_tiles} tiles over the sheet; raise --max-tiles")
         meta = sheet_tilejson(row, bounds, zooms, made_of, base_url)
-        partial = archives.partial_for(archive)
-        try:
-            count, size = _write_archive(partial, reader, tms, bounds, zooms, meta)
-            if count:
-                os.replace(partial, archive)
-        finally:  # interrupted or failed: no half-written file is left behind
-            partial.unlink(missing_ok=True)
-    if not count:
-        meta["tiles"] = []
-        archive.unlink(missing_ok=True)
+        count, size = _write_archive(archive, reader, tms, bounds, zooms, meta)
     archives.write_json(folder / f"{row.id}.json", meta)
     return archives.Published(name, row.current_version, zooms.start, zooms.stop - 1, count, size,
                      time.perf_counter() - started, False)
