@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from bench.common import latency, percentile  # noqa: E402
 from planning_gis import db, legend, migrate  # noqa: E402
 from planning_gis.documents.importer import import_documents  # noqa: E402
 from planning_gis.documents.samples import write_pdf  # noqa: E402
@@ -135,12 +136,6 @@ def queries(conn, rng: random.Random, n: int) -> list[str]:
     return [rng.choice(pool) for _ in range(n)]
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1))))
-    return ordered[k]
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--documents", type=int, default=10_000)
@@ -232,8 +227,7 @@ def main() -> int:
         print(f"search latency, {len(every)} queries (search() behind /api/search: SQL, "
               f"details, highlighted snippets; 20 results):")
         for label, ts in results.items():
-            print(f"  {label:<19} n={len(ts):3d}  p50 {statistics.median(ts):6.1f} ms  "
-                  f"p95 {percentile(ts, 95):6.1f} ms  max {max(ts):6.1f} ms")
+            print(f"  {label:<19} n={len(ts):3d}  {latency(ts)}")
         p95 = percentile(every, 95)
         print(f"  all                 n={len(every):3d}  p50 {statistics.median(every):6.1f} ms  "
               f"p95 {p95:6.1f} ms  -> bar p95 < 100 ms: {'PASS' if p95 < 100 else 'FAIL'}")

@@ -42,7 +42,6 @@ import os
 import random
 import re
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -57,6 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from bench.common import latency, percentile  # noqa: E402
 from planning_gis import db, legend, migrate  # noqa: E402
 from planning_gis.documents import text_index as ti  # noqa: E402
 from planning_gis.documents.analysis import analyse, analyse_query, fold  # noqa: E402
@@ -300,11 +300,6 @@ def pg_design_rank(conn, query: str) -> list[int]:
 # --- reporting ----------------------------------------------------------------------------------
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1))))]
-
-
 def timed(fn: Callable[[str], object], queries: list[str]) -> tuple[list[object], list[float]]:
     out, times = [], []
     for q in queries:
@@ -320,8 +315,7 @@ def line(label: str, m: dict[str, float], n: int) -> str:
 
 
 def lat(label: str, times: list[float]) -> str:
-    return (f"  {label:<46} p50 {statistics.median(times):6.1f} ms  "
-            f"p95 {percentile(times, 95):6.1f} ms  max {max(times):6.1f} ms")
+    return f"  {label:<46} {latency(times)}"
 
 
 def quality(args: argparse.Namespace) -> bool:

@@ -23,11 +23,11 @@ import gzip
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
-from morecantile import TileMatrixSet
-from pmtiles.tile import Compression, TileType, zxy_to_tileid
-from pmtiles.writer import Writer
+from morecantile import Tile, TileMatrixSet
+from pmtiles.tile import Compression, TileType
 from sqlalchemy import Connection, text
 
 from layers import registry
@@ -40,9 +40,8 @@ from planning_gis.settings import Settings
 from tiles.archive import (
     STATIC_TMS,
     Published,
-    e7,
     ordered_tiles,
-    partial_for,
+    publish_archive,
     tile_ranges,
     write_json,
 )
@@ -96,28 +95,14 @@ def tilejson(layer: Dataset, bounds: list[float], zooms: range, edition: int | N
 def _write_archive(path: Path, conn: Connection, layer: Dataset, tms: TileMatrixSet,
                    bounds: list[float], zooms: range, settings: Settings, meta: dict
                    ) -> tuple[int, int]:
-    """Render and write the archive to ``path``; (tiles written, bytes). No tile: no file."""
-    count = 0
-    with open(path, "wb") as fh:
-        writer = Writer(fh)
+    """Render the tiles and publish the archive at ``path``; (tiles written, bytes)."""
+    def bodies() -> Iterator[tuple[Tile, bytes]]:
         for tile in ordered_tiles(tms, bounds, zooms):
             body = render_tile(conn, layer, tms, tile, settings)
             if body:
-                writer.write_tile(zxy_to_tileid(tile.z, tile.x, tile.y),
-                                  gzip.compress(body, compresslevel=6, mtime=0))
-                count += 1
-        if count:
-            w, s, e, n = bounds
-            writer.finalize({
-                "tile_type": TileType.MVT, "tile_compression": Compression.GZIP,
-                "min_lon_e7": e7(w), "min_lat_e7": e7(s), "max_lon_e7": e7(e),
-                "max_lat_e7": e7(n), "center_zoom": meta["center"][2],
-                "center_lon_e7": e7(meta["center"][0]), "center_lat_e7": e7(meta["center"][1]),
-            }, meta)
-    if not count:
-        path.unlink()
-        return 0, 0
-    return count, path.stat().st_size
+                yield tile, gzip.compress(body, compresslevel=6, mtime=0)
+
+    return publish_archive(path, bodies(), bounds, meta, TileType.MVT, Compression.GZIP)
 
 
 def _previous(outdir: Path, layer_id: str) -> dict | None:
@@ -168,18 +153,8 @@ def publish_layer(settings: Settings, layer: Dataset, outdir: Path, *,
             raise InvalidInput(f"layer {layer.id}: even z{layer.minzoom} has more than "
                                f"{max_tiles} tiles over the data; raise --max-tiles")
         meta = tilejson(layer, bounds, zooms, edition, base_url)
-        partial = partial_for(archive)
-        try:
-            count, size = _write_archive(partial, conn, layer, tms, bounds, zooms, settings,
-                                         meta)
-            conn.rollback()
-            if count:
-                os.replace(partial, archive)
-        finally:  # interrupted or failed: no half-written file is left behind
-            partial.unlink(missing_ok=True)
-    if not count:
-        meta["tiles"] = []  # nothing to draw: no archive (a PMTiles needs one tile)
-        archive.unlink(missing_ok=True)
+        count, size = _write_archive(archive, conn, layer, tms, bounds, zooms, settings, meta)
+        conn.rollback()
     write_json(outdir / f"{layer.id}.json", meta)
     return Published(layer.id, edition, zooms.start, zooms.stop - 1, count, size,
                      time.perf_counter() - started, False)

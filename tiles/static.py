@@ -24,11 +24,11 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from morecantile import Tile, TileMatrixSet
-from pmtiles.tile import Compression, TileType, zxy_to_tileid
-from pmtiles.writer import Writer
+from pmtiles.tile import Compression, TileType
 from sqlalchemy import text
 
 from planning_gis import db
@@ -102,10 +102,9 @@ def sheet_tilejson(row, bounds: list[float], zooms: range, made_of: dict, base_u
 
 def _write_archive(path: Path, reader: SheetReader, tms: TileMatrixSet, bounds: list[float],
                    zooms: range, meta: dict) -> tuple[int, int]:
-    """Cut, encode and write every non-transparent tile; (tiles written, bytes)."""
-    count = 0
-    with open(path, "wb") as fh:
-        writer = Writer(fh)
+    """Cut and encode every non-transparent tile and publish the archive at ``path``; (tiles
+    written, bytes)."""
+    def bodies() -> Iterator[tuple[Tile, bytes]]:
         for tile in archives.ordered_tiles(tms, bounds, zooms):
             try:
                 image = reader.tile(Tile(tile.x, tile.y, tile.z))
@@ -114,21 +113,10 @@ def _write_archive(path: Path, reader: SheetReader, tms: TileMatrixSet, bounds: 
             if not image.mask.any():
                 continue  # wholly outside the neatline: nothing to draw
             body, _ = render(image, IMAGE_FORMAT, reader.settings.png_zlevel)
-            writer.write_tile(zxy_to_tileid(tile.z, tile.x, tile.y), body)
-            count += 1
-        if count:
-            w, s, e, n = bounds
-            writer.finalize({
-                "tile_type": TileType.PNG, "tile_compression": Compression.NONE,
-                "min_lon_e7": archives.e7(w), "min_lat_e7": archives.e7(s), "max_lon_e7": archives.e7(e),
-                "max_lat_e7": archives.e7(n), "center_zoom": meta["center"][2],
-                "center_lon_e7": archives.e7(meta["center"][0]),
-                "center_lat_e7": archives.e7(meta["center"][1]),
-            }, meta)
-    if not count:
-        path.unlink()
-        return 0, 0
-    return count, path.stat().st_size
+            yield tile, body
+
+    return archives.publish_archive(path, bodies(), bounds, meta, TileType.PNG,
+                                    Compression.NONE)
 
 
 def publish_sheet(settings: Settings, row, outdir: Path, *, max_tiles: int, force: bool = False,
@@ -158,16 +146,7 @@ def publish_sheet(settings: Settings, row, outdir: Path, *, max_tiles: int, forc
             raise InvalidInput(f"sheet {row.id}: even z{info.minzoom} has more than "
                                f"{max_tiles} tiles over the sheet; raise --max-tiles")
         meta = sheet_tilejson(row, bounds, zooms, made_of, base_url)
-        partial = archives.partial_for(archive)
-        try:
-            count, size = _write_archive(partial, reader, tms, bounds, zooms, meta)
-            if count:
-                os.replace(partial, archive)
-        finally:  # interrupted or failed: no half-written file is left behind
-            partial.unlink(missing_ok=True)
-    if not count:
-        meta["tiles"] = []
-        archive.unlink(missing_ok=True)
+        count, size = _write_archive(archive, reader, tms, bounds, zooms, meta)
     archives.write_json(folder / f"{row.id}.json", meta)
     return archives.Published(name, row.current_version, zooms.start, zooms.stop - 1, count, size,
                      time.perf_counter() - started, False)

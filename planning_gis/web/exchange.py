@@ -166,10 +166,16 @@ def _question_status(q: Any) -> dict[str, Any]:
             "rerouted": [{"note": r["note"], "at": r["at"][:10]} for r in q.routing]}
 
 
+def _tracked(service: Any, code: str) -> Any:
+    """The question or request behind a private link (its code and the key ``k``): the
+    tracking pages, their API and the answer sheet all read it this one way."""
+    params.check_known(request.args, TRACK_PARAMS)
+    return service.track(get_session(), code, request.args.get("k"))
+
+
 @bp.get("/api/questions/track/<code>")
 def api_track_question(code: str):
-    params.check_known(request.args, TRACK_PARAMS)
-    q = questions.track(get_session(), code, request.args.get("k"))
+    q = _tracked(questions, code)
     resp = jsonify(_question_status(q))
     resp.headers["Cache-Control"] = "no-store"
     return resp
@@ -291,15 +297,20 @@ def track_form():
     return render_template("exchange/track.html", key=key)
 
 
-@bp.get("/hoi-dap/theo-doi/<code>")
-def track_question_page(code: str):
-    params.check_known(request.args, TRACK_PARAMS)
-    q = questions.track(get_session(), code, request.args.get("k"))
-    resp = Response(render_template("exchange/track_question.html", q=_question_status(q),
-                                    sheet=_sheet_link(q), date_vi=date_vi))
+def _track_page(template: str, **context: Any) -> Response:
+    """A tracking page: never cached, and its address (which holds the private key) is not
+    sent on as a referrer by the links it holds."""
+    resp = Response(render_template(template, date_vi=date_vi, **context))
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["Referrer-Policy"] = "no-referrer"
     return resp
+
+
+@bp.get("/hoi-dap/theo-doi/<code>")
+def track_question_page(code: str):
+    q = _tracked(questions, code)
+    return _track_page("exchange/track_question.html", q=_question_status(q),
+                       sheet=_sheet_link(q))
 
 
 # --- consultations --------------------------------------------------------------------------
@@ -491,8 +502,7 @@ def api_request():
 
 @bp.get("/api/info-requests/track/<code>")
 def api_track_request(code: str):
-    params.check_known(request.args, TRACK_PARAMS)
-    r = requests.track(get_session(), code, request.args.get("k"))
+    r = _tracked(requests, code)
     resp = jsonify({**requests.status_json(r), "organisation": _org_name(r.organisation_id)})
     resp.headers["Cache-Control"] = "no-store"
     return resp
@@ -522,22 +532,15 @@ def request_submit():
 
 @bp.get("/thu-tuc/theo-doi/<code>")
 def track_request_page(code: str):
-    params.check_known(request.args, TRACK_PARAMS)
-    key = request.args.get("k")
-    r = requests.track(get_session(), code, key)
-    resp = Response(render_template(
-        "exchange/track_request.html", r=requests.status_json(r), key=key,
-        unit=_org_name(r.organisation_id), date_vi=date_vi))
-    resp.headers["Cache-Control"] = "no-store"
-    resp.headers["Referrer-Policy"] = "no-referrer"
-    return resp
+    r = _tracked(requests, code)
+    return _track_page("exchange/track_request.html", r=requests.status_json(r),
+                       key=request.args.get("k"), unit=_org_name(r.organisation_id))
 
 
 @bp.get("/thu-tuc/theo-doi/<code>/phieu.pdf")
 def request_sheet(code: str):
     """The answer: the plot's information sheet with the request's sign-off."""
-    params.check_known(request.args, TRACK_PARAMS)
-    r = requests.track(get_session(), code, request.args.get("k"))
+    r = _tracked(requests, code)
     if r.status != "answered":
         raise NotFound("the request is not answered yet",
                        message_vi="Hồ sơ chưa có kết quả.")
