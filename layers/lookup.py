@@ -10,7 +10,6 @@ accuracy of the map sheet it was traced from.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import secrets
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Protocol
 
+import orjson
 import psycopg
 from psycopg.rows import namedtuple_row
 from sqlalchemy import Connection, TextClause, text
@@ -152,7 +152,7 @@ _FLOAT_FIELDS = ("area_m2", "coverage_pct", "far", "rmse_m", "loo_rmse_m", "chec
 def _rows(raw: str) -> list[SimpleNamespace]:
     """JSON rows back into attribute rows, dates as dates (the JSON carries them as ISO text)."""
     rows = []
-    for item in json.loads(raw):
+    for item in orjson.loads(raw):  # a third of json.loads's time on a city point's rows
         for k in _DATE_FIELDS:
             if item.get(k) is not None:
                 item[k] = dt.date.fromisoformat(item[k])

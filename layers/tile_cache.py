@@ -10,9 +10,10 @@ writer's commit changes the key before any reader can see its data (layers/editi
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 from dataclasses import dataclass
+
+from zlib_ng import gzip_ng
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,6 @@ class CachedTile:
 def encode_tile(body: bytes, gzip_level: int, gzip_min_bytes: int) -> CachedTile:
     """Hash and compress a tile once; the same rules as the HTTP layer's for other bodies."""
     etag = hashlib.blake2b(body, digest_size=12).hexdigest()
-    gz = (gzip.compress(body, compresslevel=gzip_level, mtime=0)
+    gz = (gzip_ng.compress(body, compresslevel=gzip_level, mtime=0)
           if len(body) >= gzip_min_bytes else None)
     return CachedTile(body=body, gzipped=gz, etag=etag)

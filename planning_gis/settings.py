@@ -92,6 +92,8 @@ class Settings:
     ogc_count_cap: int = 10000
     cors_allow_origin: str = "*"
     gzip_min_bytes: int = 512
+    # zlib-ng's level (the answers' gzip, planning_gis/web/caching.py): 5 made a city look-up's
+    # 34 KB 4.0 KB in 0.19 ms, where the standard library's zlib took 0.31 ms for the same size.
     gzip_level: int = 5
     document_url_template: str = "/documents/{id}"
     lookup_max_plot_m2: int = 25_000_000

@@ -14,6 +14,7 @@ import threading
 
 from flask import Flask, Response, current_app, request
 from werkzeug.security import safe_join
+from zlib_ng import gzip_ng
 
 from planning_gis.settings import Settings
 from planning_gis.web import MACHINE_PREFIXES
@@ -174,7 +175,7 @@ def finish_response(resp: Response) -> Response:
             return not_modified
         resp.set_etag(preset or sent)
     if compress:
-        resp.set_data(gzip.compress(body, compresslevel=settings.gzip_level, mtime=0))
+        resp.set_data(gzip_ng.compress(body, compresslevel=settings.gzip_level, mtime=0))
         resp.headers["Content-Encoding"] = "gzip"
     return resp
 

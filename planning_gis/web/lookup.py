@@ -14,6 +14,7 @@ import psycopg
 from flask import Blueprint, Flask, Response, current_app, request
 from shapely.geometry import mapping
 from werkzeug.wrappers import Request
+from zlib_ng import gzip_ng
 
 from layers.editions import EDITION_PSYCOPG, EditionCache
 from layers.lookup import lookup_plot, point_answer_json, point_rows
@@ -68,7 +69,7 @@ class AnswerAtPoint:
 
     @classmethod
     def of(cls, body: bytes, gzip_level: int) -> AnswerAtPoint:
-        return cls(gzipped=gzip.compress(body, compresslevel=gzip_level, mtime=0),
+        return cls(gzipped=gzip_ng.compress(body, compresslevel=gzip_level, mtime=0),
                    etag=hashlib.blake2b(body, digest_size=12).hexdigest())
 
     @property
