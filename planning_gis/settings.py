@@ -107,6 +107,9 @@ class Settings:
     # Look-up answers kept per server process (MB), by point and edition, and the plans'
     # document lists; 0: off.
     lookup_cache_mb: int = 32
+    # A folder for the caches the worker processes of one server share (an LMDB file each); set
+    # by gunicorn_config per server instance. Empty: each process keeps its own.
+    shared_cache_dir: str = ""
     # Documents listed per plan in a look-up answer; the rest is linked (the library by plan).
     lookup_documents_per_plan: int = 8
     open_dataset_cache: int = 32

@@ -33,6 +33,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
@@ -52,6 +53,14 @@ if _OWN_METRICS_DIR:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="planning-metrics-")
 
 preload_app = True
+# The look-up caches shared by this instance's workers (layers/editions.py's
+# SharedEditionCache): a folder of this instance's own, named but not made here (LMDB makes it,
+# mode 0700, in the first worker that opens it) and removed on exit. Passed as ``raw_env``,
+# which gunicorn puts in the environment before it loads the app, so that a process that only
+# imports this module (a test) does not share it.
+_SHARED_CACHE_DIR = os.path.join(tempfile.gettempdir(),
+                                 f"planning-shared-cache-{secrets.token_hex(8)}")
+raw_env = [f"PLANNING_SHARED_CACHE_DIR={_SHARED_CACHE_DIR}"]
 # Structured access log: one JSON object a line (a log shipper reads fields, not a format).
 # The path only: no query string and no referer, which can carry a citizen's private link
 # (``?k=`` of a question or request: a secret that opens their contact details to whoever
@@ -111,5 +120,6 @@ def child_exit(_server: Any, worker: Any) -> None:
 
 
 def on_exit(_server: Any) -> None:
+    shutil.rmtree(_SHARED_CACHE_DIR, ignore_errors=True)
     if _OWN_METRICS_DIR:
         shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

@@ -7,6 +7,7 @@ import gzip
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -16,7 +17,7 @@ from shapely.geometry import mapping
 from werkzeug.wrappers import Request
 from zlib_ng import gzip_ng
 
-from layers.editions import EDITION_PSYCOPG, EditionCache
+from layers.editions import EDITION_PSYCOPG, EditionCache, SharedEditionCache
 from layers.lookup import lookup_plot, point_answer_json, point_rows
 from planning_gis.crs import STORAGE_SRID, ResolvedPoint, vn2000_to_lonlat
 from planning_gis.db import drop_hot_connection, hot_read_connection
@@ -293,9 +294,39 @@ DOCUMENTS_SHARE = 0.4
 
 def init_app(app: Flask) -> None:
     """The app's look-up caches, bounded together by ``PLANNING_LOOKUP_CACHE_MB``: answers by
-    exact point, and each plan's listed documents."""
-    total = app.config["SETTINGS"].lookup_cache_mb * 1024 * 1024
+    exact point, and each plan's listed documents; shared by the server's worker processes when
+    it gives them a folder (``PLANNING_SHARED_CACHE_DIR``, see gunicorn_config)."""
+    settings: Settings = app.config["SETTINGS"]
+    total = settings.lookup_cache_mb * 1024 * 1024
     documents = int(total * DOCUMENTS_SHARE)
-    app.extensions["lookup_cache"] = EditionCache(total - documents)
-    app.extensions["lookup_documents_cache"] = EditionCache(documents)
+    if total and settings.shared_cache_dir:
+        folder = Path(settings.shared_cache_dir)
+        app.extensions["lookup_cache"] = SharedEditionCache(
+            total - documents, str(folder / "lookup-answers"), _encode_answer, _decode_answer)
+        app.extensions["lookup_documents_cache"] = SharedEditionCache(
+            documents, str(folder / "lookup-documents"), _encode_documents, _decode_documents)
+    else:
+        app.extensions["lookup_cache"] = EditionCache(total - documents)
+        app.extensions["lookup_documents_cache"] = EditionCache(documents)
     app.wsgi_app = KeptLookupFastPath(app, app.wsgi_app)
+
+
+#: An answer's ETag (blake2b, 12 bytes, as 24 hex digits) then its gzipped body.
+_ETAG_CHARS = 24
+
+
+def _encode_answer(answer: AnswerAtPoint) -> bytes:
+    return answer.etag.encode("ascii") + answer.gzipped
+
+
+def _decode_answer(raw: bytes) -> AnswerAtPoint:
+    return AnswerAtPoint(gzipped=raw[_ETAG_CHARS:], etag=raw[:_ETAG_CHARS].decode("ascii"))
+
+
+def _encode_documents(listed: tuple[bytes, int]) -> bytes:
+    """A plan's listed documents (JSON) and how many it has: the count, 4 bytes, then the JSON."""
+    return listed[1].to_bytes(4, "big") + listed[0]
+
+
+def _decode_documents(raw: bytes) -> tuple[bytes, int]:
+    return raw[4:], int.from_bytes(raw[:4], "big")

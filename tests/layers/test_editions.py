@@ -1,0 +1,168 @@
+"""The caches keyed by editions: the one a server's worker processes share (LMDB)."""
+
+from __future__ import annotations
+
+import http.client
+import multiprocessing
+import os
+import re
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from layers.editions import SharedEditionCache
+from planning_gis.web.lookup import (
+    AnswerAtPoint,
+    _decode_answer,
+    _decode_documents,
+    _encode_answer,
+    _encode_documents,
+)
+from planning_gis.web.ops import FAST_LOOKUP_ROUTE
+
+
+def _shared(path: Path, max_bytes: int = 1 << 20) -> SharedEditionCache:
+    return SharedEditionCache(max_bytes, str(path), lambda v: v, lambda raw: raw)
+
+
+def _put_in_child(path: str, key: tuple, value: bytes) -> None:
+    _shared(Path(path)).put(key, value, len(value))
+
+
+def test_a_value_put_by_one_process_is_read_by_another(tmp_path):
+    cache = _shared(tmp_path / "c")
+    assert cache.get(("at", 1, 105.8)) is None
+    # spawn: a process of its own (LMDB handles must not cross a fork; gunicorn's workers open
+    # theirs after it, the master never opens one)
+    child = multiprocessing.get_context("spawn").Process(
+        target=_put_in_child, args=(str(tmp_path / "c"), ("at", 1, 105.8), b"answer"))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert cache.get(("at", 1, 105.8)) == b"answer"
+    assert cache.get(("at", 2, 105.8)) is None  # another edition: another key
+    assert (cache.hits, cache.misses, len(cache)) == (1, 2, 1)
+
+
+def test_the_shared_file_is_bounded_and_refuses_a_value_too_big(tmp_path):
+    cache = _shared(tmp_path / "c", max_bytes=256 * 1024)
+    for i in range(400):
+        cache.put(("at", i), os.urandom(2000), 2000)
+        assert cache.bytes_used <= 256 * 1024
+    assert 0 < len(cache) < 400
+    # The newest quarter of the bound at least (half of a generation) is always there.
+    assert all(cache.get(("at", i)) is not None for i in range(380, 400))
+    assert cache.get(("at", 0)) is None
+    cache.put(("big",), b"x" * 100_000, 100_000)  # more than an eighth of the bound
+    assert cache.get(("big",)) is None
+    cache.clear()
+    assert len(cache) == 0
+
+
+def test_the_folder_is_private(tmp_path):
+    cache = _shared(tmp_path / "c")
+    cache.put(("k",), b"v", 1)
+    assert (tmp_path / "c").stat().st_mode & 0o077 == 0
+    assert all(f.stat().st_mode & 0o077 == 0 for f in (tmp_path / "c").iterdir())
+
+
+def test_one_process_makes_a_value_once_for_concurrent_askers(tmp_path):
+    cache = _shared(tmp_path / "c")
+    made: list[int] = []
+    gate = threading.Event()
+
+    def make() -> tuple[bytes, int]:
+        gate.wait(5)
+        made.append(1)
+        return b"value", 5
+
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(cache.get_or_make, ("k",), make) for _ in range(8)]
+        gate.set()
+        assert {f.result() for f in futures} == {b"value"}
+    assert len(made) == 1
+
+
+def test_the_lookup_values_survive_the_file():
+    answer = AnswerAtPoint(gzipped=b"\x1f\x8b gz", etag="0123456789abcdef01234567")
+    assert _decode_answer(_encode_answer(answer)) == answer
+    assert _decode_documents(_encode_documents((b'[{"id":1}]', 126))) == (b'[{"id":1}]', 126)
+
+
+def _routes(port: int) -> dict[str, float]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", "/metrics")
+    body = conn.getresponse().read().decode()
+    conn.close()
+    counts: dict[str, float] = {}
+    for m in re.finditer(r'planning_http_request_duration_seconds_count\{[^}]*route="([^"]*)"'
+                         r'[^}]*\} (\S+)', body):
+        counts[m.group(1)] = counts.get(m.group(1), 0) + float(m.group(2))
+    return counts
+
+
+@pytest.mark.db
+def test_the_workers_of_a_server_compute_a_point_once(demo, city):
+    """Two gunicorn workers: a new point asked once, then by 23 clients at once (spread over
+    both workers), is computed once; the answer is in the instance's shared file, which goes
+    with the server."""
+    from tests.ops.conftest import free_port, start_gunicorn
+
+    port = free_port()
+    proc = start_gunicorn(demo, port, workers=2, threads=2)
+    try:
+        e, n = city.point_detailed
+        path = f"/api/lookup?x_north={n + 0.5}&y_east={e + 0.5}"
+
+        def ask(_: int) -> tuple[int, bytes]:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request("GET", path, headers={"Accept-Encoding": "gzip"})
+            resp = conn.getresponse()
+            out = resp.status, resp.read()
+            conn.close()
+            return out
+
+        looked_up = ("/api/lookup", FAST_LOOKUP_ROUTE)
+        # Each worker warms up with 2 look-ups per thread (web/warmup.py) once it is forked,
+        # which may be after the port opens: counted, they would blur the figures below.
+        deadline = time.monotonic() + 30
+        while sum((before := _routes(port)).get(r, 0) for r in looked_up) < 2 * 2 * 2:
+            assert time.monotonic() < deadline, before
+            time.sleep(0.1)
+        first = ask(0)
+        with ThreadPoolExecutor(23) as pool:
+            answers = [first, *pool.map(ask, range(23))]
+        assert {status for status, _ in answers} == {200}
+        assert len({body for _, body in answers}) == 1
+        deadline = time.monotonic() + 5  # a worker records a request after its last byte
+        after = _routes(port)
+
+        def delta(route: str) -> float:
+            return after.get(route, 0) - before.get(route, 0)
+
+        while sum(delta(r) for r in looked_up) < 24:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+            after = _routes(port)
+
+        # Computed once, by whichever worker took the first; the 23 others, spread over both
+        # workers (each takes 2 connections at a time), found it kept.
+        assert (delta("/api/lookup"), delta(FAST_LOOKUP_ROUTE)) == (1, 23)
+        pids = [int(p) for p in os.popen(f"pgrep -P {proc.pid}").read().split()]
+        assert len(pids) == 2
+        # The file both workers map (the environment gunicorn set is not in /proc's copy).
+        maps = {line.split()[-1] for pid in pids
+                for line in Path(f"/proc/{pid}/maps").read_text().splitlines()
+                if line.endswith("/lookup-answers/data.mdb")}
+        assert len(maps) == 1
+        folder = str(Path(maps.pop()).parent.parent)
+        assert folder.startswith(tempfile.gettempdir() + "/planning-shared-cache-")
+        assert len(_shared(Path(folder) / "lookup-answers", 16 << 20)) >= 1
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert not Path(folder).exists()  # removed with the server
