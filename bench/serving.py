@@ -156,7 +156,8 @@ def run_wrk(base: str, paths: list[str], seconds: int, connections: int,
     if m:
         errors += sum(int(g) for g in m.groups())
     return {"rps": rps, "p50": ms("50%"), "p99": ms("99%"), "mean": ms("Latency"),
-            "errors": errors}
+            "max": ms(r"Latency\s+[\d.]+(?:us|ms|s)\s+[\d.]+(?:us|ms|s)"), "errors": errors,
+            "requests": int(re.search(r"(\d+) requests in", out).group(1))}
 
 
 def table(title: str, rows: list[tuple]) -> None:

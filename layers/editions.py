@@ -168,20 +168,32 @@ class SharedEditionCache(EditionCache):
         self._env = None
         self._dbs: tuple = ()
         self._pid = 0
+        self._opening = threading.Lock()
 
     def _lmdb(self):
         """This process's handle and its two generations, opened on first use."""
         import lmdb
 
-        if self._env is None or self._pid != os.getpid():
-            os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
-            # Freed pages are reused only once no reader holds them: room beyond the bound.
-            env = lmdb.open(self.path, map_size=2 * self.max_bytes + (8 << 20), subdir=True,
-                            max_dbs=2, max_readers=512, sync=False, metasync=False,
-                            lock=True, readahead=False, meminit=False, mode=0o700)
-            env.reader_check()
-            self._dbs = tuple(env.open_db(name) for name in self._GENERATIONS)
-            self._env, self._pid = env, os.getpid()
+        if self._env is not None and self._pid == os.getpid():
+            return self._env
+        # One opening per process, whatever the number of threads asking at once: a second
+        # handle on the same file in one process breaks LMDB's locking (the first bench run
+        # of this cache deadlocked in the warm-up, four threads opening it together).
+        with self._opening:
+            if self._env is None or self._pid != os.getpid():
+                os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+                # Freed pages are reused only once no reader holds them: room beyond the bound.
+                env = lmdb.open(self.path, map_size=2 * self.max_bytes + (8 << 20),
+                                subdir=True, max_dbs=2, max_readers=512, sync=False,
+                                metasync=False, lock=True, readahead=False, meminit=False,
+                                mode=0o700)
+                env.reader_check()
+                # In a write transaction of our own: its begin waits for another process's
+                # writer without holding the GIL, where open_db's own would hold it.
+                with env.begin(write=True) as txn:
+                    self._dbs = tuple(env.open_db(name, txn=txn)
+                                      for name in self._GENERATIONS)
+                self._env, self._pid = env, os.getpid()
         return self._env
 
     @staticmethod

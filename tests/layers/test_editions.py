@@ -48,6 +48,47 @@ def test_a_value_put_by_one_process_is_read_by_another(tmp_path):
     assert (cache.hits, cache.misses, len(cache)) == (1, 2, 1)
 
 
+def _hammer(path: str, seed: int) -> None:
+    """8 threads using a cache nobody opened yet in this process, all at once."""
+    cache = _shared(Path(path), max_bytes=64 * 1024)
+    barrier = threading.Barrier(8)
+
+    failed: list[BaseException] = []
+
+    def work(t: int) -> None:
+        barrier.wait()
+        try:
+            for i in range(200):
+                key = ("at", seed, t, i % 37)
+                if cache.get(key) is None:
+                    cache.put(key, os.urandom(500 + i), 500 + i)
+        except BaseException as err:  # noqa: BLE001 - reported by the assert below
+            failed.append(err)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not failed, failed
+
+
+def test_threads_and_processes_opening_the_file_together_do_not_deadlock(tmp_path):
+    """The first use of a server's cache: each worker's threads at once (the warm-up). Two
+    handles on the file in one process, or a named database opened while holding the GIL,
+    deadlocked here once."""
+    spawn = multiprocessing.get_context("spawn")
+    for round_ in range(5):
+        path = str(tmp_path / f"c{round_}")
+        children = [spawn.Process(target=_hammer, args=(path, k)) for k in range(2)]
+        for child in children:
+            child.start()
+        _hammer(path, 2)
+        for child in children:
+            child.join(60)
+        assert [child.exitcode for child in children] == [0, 0]
+
+
 def test_the_shared_file_is_bounded_and_refuses_a_value_too_big(tmp_path):
     cache = _shared(tmp_path / "c", max_bytes=256 * 1024)
     for i in range(400):
