@@ -11,6 +11,7 @@ harmless one: an answer computed from rows newer than its key.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 from collections import OrderedDict
@@ -18,6 +19,8 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, text
+
+_log = logging.getLogger(__name__)
 
 _EDITION_OF = "SELECT edition FROM layer_editions WHERE layer = "
 EDITION_SQL = text(_EDITION_OF + ":layer")
@@ -204,12 +207,20 @@ class SharedEditionCache(EditionCache):
         return 1 if txn.get(self._CURRENT) == b"1" else 0
 
     def _read(self, key: tuple) -> Any | None:
+        """The value, or None: also when the file cannot be read (a cache never fails the
+        request it was asked for; the answer is then computed)."""
+        import lmdb
+
         k = self._key(key)
-        with self._lmdb().begin() as txn:
-            current = self._current(txn)
-            raw = txn.get(k, db=self._dbs[current])
-            if raw is None:
-                raw = txn.get(k, db=self._dbs[1 - current])
+        try:
+            with self._lmdb().begin() as txn:
+                current = self._current(txn)
+                raw = txn.get(k, db=self._dbs[current])
+                if raw is None:
+                    raw = txn.get(k, db=self._dbs[1 - current])
+        except (lmdb.Error, OSError) as err:
+            _log.warning("shared cache %s unreadable: %s", self.path, err)
+            return None
         return None if raw is None else self.decode(raw)
 
     def get(self, key: tuple) -> Any | None:
@@ -235,9 +246,9 @@ class SharedEditionCache(EditionCache):
         raw = self.encode(value)
         if len(raw) > self.max_bytes // 8:
             return
-        env = self._lmdb()
         for attempt in range(2):
             try:
+                env = self._lmdb()
                 with env.begin(write=True) as txn:
                     current = self._current(txn)
                     if attempt:  # the map was full: start again from nothing
@@ -251,6 +262,9 @@ class SharedEditionCache(EditionCache):
                 return
             except lmdb.MapFullError:
                 continue
+            except (lmdb.Error, OSError) as err:  # a full disk, say: the value is not kept
+                _log.warning("shared cache %s not written: %s", self.path, err)
+                return
 
     def clear(self) -> None:
         env = self._lmdb()

@@ -207,3 +207,15 @@ def test_the_workers_of_a_server_compute_a_point_once(demo, city):
         proc.terminate()
         proc.wait(30)
     assert not Path(folder).exists()  # removed with the server
+
+
+def test_a_file_that_cannot_be_opened_fails_no_request(tmp_path):
+    """A cache is an optimisation: a folder it cannot write (gone, read-only, a full disk) is a
+    miss and an unkept value, never an error for the request that asked."""
+    blocked = tmp_path / "file"
+    blocked.write_bytes(b"not a folder")
+    cache = _shared(blocked / "c")
+    assert cache.get(("k",)) is None
+    cache.put(("k",), b"v", 1)
+    assert cache.get_or_make(("k",), lambda: (b"made", 4)) == b"made"
+    assert cache.misses == 2
