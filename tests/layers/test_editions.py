@@ -146,6 +146,20 @@ def _routes(port: int) -> dict[str, float]:
     return counts
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``, from /proc (procps may be absent)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
 @pytest.mark.db
 def test_the_workers_of_a_server_compute_a_point_once(demo, city):
     """Two gunicorn workers: a new point asked once, then by 23 clients at once (spread over
@@ -193,7 +207,7 @@ def test_the_workers_of_a_server_compute_a_point_once(demo, city):
         # Computed once, by whichever worker took the first; the 23 others, spread over both
         # workers (each takes 2 connections at a time), found it kept.
         assert (delta("/api/lookup"), delta(FAST_LOOKUP_ROUTE)) == (1, 23)
-        pids = [int(p) for p in os.popen(f"pgrep -P {proc.pid}").read().split()]
+        pids = _children(proc.pid)
         assert len(pids) == 2
         # The file both workers map (the environment gunicorn set is not in /proc's copy).
         maps = {line.split()[-1] for pid in pids
