@@ -105,7 +105,8 @@ class RecentEditions:
             self._seen[(url, layer)] = (edition, time.monotonic())
 
     def forget(self, url: str) -> None:
-        for key in [k for k in self._seen if k[0] == url]:
+        # list(): a copy of the keys taken at once, while other threads may be noting editions
+        for key in [k for k in list(self._seen) if k[0] == url]:
             self._seen.pop(key, None)
 
 
