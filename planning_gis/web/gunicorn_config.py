@@ -58,9 +58,30 @@ preload_app = True
 # mode 0700, in the first worker that opens it) and removed on exit. Passed as ``raw_env``,
 # which gunicorn puts in the environment before it loads the app, so that a process that only
 # imports this module (a test) does not share it.
-_SHARED_CACHE_DIR = os.path.join(tempfile.gettempdir(),
-                                 f"planning-shared-cache-{secrets.token_hex(8)}")
+# The folder's name carries the master's pid, so that a later instance can sweep the folders of
+# masters that were killed before their on_exit (kill -9): see sweep_shared_caches.
+_SHARED_CACHE_PREFIX = "planning-shared-cache-"
+_SHARED_CACHE_DIR = os.path.join(
+    tempfile.gettempdir(), f"{_SHARED_CACHE_PREFIX}{os.getpid()}-{secrets.token_hex(8)}")
 raw_env = [f"PLANNING_SHARED_CACHE_DIR={_SHARED_CACHE_DIR}"]
+
+
+def sweep_shared_caches(folder: str | Path | None = None) -> list[Path]:
+    """Remove the shared-cache folders, of this user, whose server master is gone (killed
+    before it could remove its own); returns what was removed. A folder whose pid is alive
+    stays, whoever now holds that pid: at worst an orphan waits for the next sweep."""
+    removed = []
+    for path in Path(folder or tempfile.gettempdir()).glob(f"{_SHARED_CACHE_PREFIX}*-*"):
+        pid = path.name.removeprefix(_SHARED_CACHE_PREFIX).split("-", 1)[0]
+        try:
+            if not pid.isdigit() or path.stat().st_uid != os.getuid():
+                continue
+        except OSError:
+            continue
+        if not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 # Structured access log: one JSON object a line (a log shipper reads fields, not a format).
 # The path only: no query string and no referer, which can carry a citizen's private link
 # (``?k=`` of a question or request: a secret that opens their contact details to whoever
@@ -100,9 +121,10 @@ def _own_control_socket(server: Any) -> None:
 
 def on_starting(server: Any) -> None:
     """One connection per thread (see above), whatever ``--threads`` says; a control socket of
-    this instance's own."""
+    this instance's own; the shared caches of killed instances swept."""
     server.cfg.set("worker_connections", max(1, int(server.cfg.threads)))
     _own_control_socket(server)
+    sweep_shared_caches()
 
 
 def post_worker_init(worker: Any) -> None:
