@@ -288,9 +288,14 @@ cluster_up_db() {
   if [ ! -f "$primary/PG_VERSION" ]; then
     log "creating the cluster's PostgreSQL primary in $primary (port $CLUSTER_PG_PORT)"
     # trust on 127.0.0.1 only, for this one machine; on separate machines: scram-sha-256 and
-    # a replication role (README, Cluster).
-    "${AS_SERVICE[@]}" "$PG_BIN/initdb" -D "$primary" -A trust -U postgres -E UTF8 \
+    # a replication role (README, Cluster). Into a temporary folder renamed at the end, as the
+    # replica: an initdb cut short (TERM during the set-up) left a folder that the next start
+    # could neither use nor initialise ("exists but is not empty"). A primary folder without
+    # PG_VERSION is such a remnant, never a database.
+    rm -rf "$primary" "$primary.partial"
+    "${AS_SERVICE[@]}" "$PG_BIN/initdb" -D "$primary.partial" -A trust -U postgres -E UTF8 \
       --locale C.UTF-8 >/dev/null
+    mv "$primary.partial" "$primary"
   fi
   # WAL archiving (README, Backups): every finished WAL segment is copied into the archive
   # folder by planning_gis/data/wal-archive.sh; with a base backup (import_maps.py backup base)

@@ -98,6 +98,13 @@ def test_run_sh_cluster_comes_up_archives_wal_and_stops_whole():
                 "PLANNING_VENV": str(Path(sys.executable).parent.parent),
                 "PLANNING_SKIP_SETUP": "1", "WORKERS": "1", "THREADS": "2"})
     try:
+        # TERM during initdb, right after it starts: the next start must not trip over what it
+        # left (it once refused to: "directory exists but is not empty").
+        zero = RunSh(["--size", "tiny"], env)
+        zero.wait_for("creating the cluster's PostgreSQL primary", 120)
+        assert zero.terminate() == 143
+        assert not (cluster_dir / "primary" / "PG_VERSION").exists()
+
         # TERM while the set-up is under way (the primary started, the demo loading).
         first = RunSh(["--size", "tiny"], env)
         first.wait_for("creating the cluster's PostgreSQL primary", 120)
