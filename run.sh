@@ -291,11 +291,13 @@ cluster_up_db() {
     # a replication role (README, Cluster). Into a temporary folder renamed at the end, as the
     # replica: an initdb cut short (TERM during the set-up) left a folder that the next start
     # could neither use nor initialise ("exists but is not empty"). A primary folder without
-    # PG_VERSION is such a remnant, never a database.
-    rm -rf "$primary" "$primary.partial"
-    "${AS_SERVICE[@]}" "$PG_BIN/initdb" -D "$primary.partial" -A trust -U postgres -E UTF8 \
+    # PG_VERSION is such a remnant, never a database. The temporary folder is named by this
+    # run.sh's pid: a bootstrap backend of the cut run, if it is still dying, writes into its
+    # own, never into ours.
+    rm -rf "$primary" "$primary".partial*
+    "${AS_SERVICE[@]}" "$PG_BIN/initdb" -D "$primary.partial.$$" -A trust -U postgres -E UTF8 \
       --locale C.UTF-8 >/dev/null
-    mv "$primary.partial" "$primary"
+    mv "$primary.partial.$$" "$primary"
   fi
   # WAL archiving (README, Backups): every finished WAL segment is copied into the archive
   # folder by planning_gis/data/wal-archive.sh; with a base backup (import_maps.py backup base)
