@@ -87,11 +87,14 @@ def _libpq(database_url: str) -> tuple[list[str], dict[str, str]]:
     return args, env
 
 
-def _run(cmd: list[str], env: dict[str, str], what: str) -> str:
+def run_tool(cmd: list[str], what: str, env: dict[str, str] | None = None,
+             timeout: float = 6 * 3600, package: str = "postgresql-client") -> str:
+    """A PostgreSQL program's standard output; its last error line as a ``BackupFailed``
+    (also for a program missing: ``package`` is the Debian package that brings it)."""
     try:
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=6 * 3600)
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     except FileNotFoundError as exc:
-        raise BackupFailed(f"{cmd[0]} is not installed (Debian's postgresql-client)") from exc
+        raise BackupFailed(f"{cmd[0]} is not installed (Debian's {package})") from exc
     if done.returncode != 0:
         detail = (done.stderr.strip().splitlines() or ["no message"])[-1]
         raise BackupFailed(f"{what} failed: {detail}")
@@ -145,8 +148,8 @@ def create_backup(settings: Settings, dest: Path) -> BackupSummary:
                 "SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY oid"
             )).scalars().all()
             args, env = _libpq(settings.database_url)
-            _run(["pg_dump", "-Fc", "--no-owner", "--no-privileges", f"--snapshot={snapshot}",
-                  "-f", str(dest / DUMP), *args], env, "pg_dump")
+            run_tool(["pg_dump", "-Fc", "--no-owner", "--no-privileges",
+                      f"--snapshot={snapshot}", "-f", str(dest / DUMP), *args], "pg_dump", env)
             conn.rollback()
     finally:
         engine.dispose()
@@ -259,7 +262,7 @@ def restore_backup(settings: Settings, src: Path) -> BackupSummary:
         # The extensions exist: every entry of the dump but theirs is restored, in one
         # transaction (a failure leaves the new database empty).
         args, env = _libpq(settings.database_url)
-        listing = _run(["pg_restore", "--list", str(dump)], env, "pg_restore --list")
+        listing = run_tool(["pg_restore", "--list", str(dump)], "pg_restore --list", env)
         # PostGIS's own rows of spatial_ref_sys come with the extension; pg_dump also writes
         # them as the table's data, which would collide. Rows of our own there would show
         # in the row counts compared below.
@@ -270,8 +273,9 @@ def restore_backup(settings: Settings, src: Path) -> BackupSummary:
             fh.write("\n".join(keep) + "\n")
             list_path = fh.name
         try:
-            _run(["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error",
-                  "--single-transaction", "-L", list_path, *args, str(dump)], env, "pg_restore")
+            run_tool(["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error",
+                      "--single-transaction", "-L", list_path, *args, str(dump)], "pg_restore",
+                     env)
         finally:
             os.unlink(list_path)
         with engine.connect() as conn:

@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from planning_gis.backup import BackupFailed, _libpq
+from planning_gis.backup import BackupFailed, _libpq, run_tool
 from planning_gis.errors import Conflict, InvalidInput
 
 PG_BIN = Path(os.environ.get("PLANNING_PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -73,14 +73,8 @@ def _as_owner(path: Path) -> list[str]:
 
 def _run(cmd: list[str], what: str, env: dict[str, str] | None = None,
          timeout: float = 6 * 3600) -> str:
-    try:
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
-    except FileNotFoundError as exc:
-        raise BackupFailed(f"{cmd[0]} is missing (Debian's postgresql-15)") from exc
-    if done.returncode != 0:
-        detail = (done.stderr.strip().splitlines() or ["no message"])[-1]
-        raise BackupFailed(f"{what} failed: {detail}")
-    return done.stdout
+    """backup.run_tool for the server programs (pg_basebackup, pg_ctl: Debian's postgresql-15)."""
+    return run_tool(cmd, what, env, timeout, package="postgresql-15")
 
 
 def _empty_target(folder: Path) -> None:
