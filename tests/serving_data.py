@@ -8,6 +8,7 @@ neatline) is written with rasterio and rio-cogeo.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
@@ -190,3 +191,40 @@ def load_sample_city(settings: Settings) -> City:
         for z in zones:
             city.ids[f"zone:{z.label}"] = z.id
     return city
+
+
+@contextlib.contextmanager
+def value_changed(settings, table: str, column: str, row_id: int, value):
+    """One column of one row set to ``value`` for the ``with`` block, then put back (an edit
+    the caches must see, undone for the tests after it)."""
+    from sqlalchemy import text
+
+    from planning_gis.db import get_engine
+
+    engine = get_engine(settings)
+    with engine.connect() as conn:
+        old = conn.execute(text(f"SELECT {column} FROM {table} WHERE id = :i"),
+                           {"i": row_id}).scalar_one()
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f"UPDATE {table} SET {column} = :v WHERE id = :i"),
+                         {"v": value, "i": row_id})
+        yield
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"UPDATE {table} SET {column} = :v WHERE id = :i"),
+                         {"v": old, "i": row_id})
+
+
+def app_client(settings, planner: bool = False, **changes):
+    """A test client of an app made with ``settings`` changed by ``changes``; ``planner``: it
+    carries the session cookie (a planner's browser), so it reads from the primary and never
+    reuses an edition read for someone else."""
+    import dataclasses
+
+    from server import create_app
+
+    client = create_app(dataclasses.replace(settings, **changes)).test_client()
+    if planner:
+        client.set_cookie("qh_session", "x")
+    return client

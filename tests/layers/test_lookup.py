@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import datetime as dt
 import io
 import math
@@ -23,7 +21,7 @@ from layers.lookup import (
 from planning_gis.crs import vn2000_to_lonlat
 from planning_gis.db import get_engine
 from planning_gis.web.lookup import KeptLookupFastPath
-from tests.serving_data import E0, N0
+from tests.serving_data import E0, N0, app_client, value_changed
 
 
 def _point(city):
@@ -236,51 +234,20 @@ def test_cached_answers_equal_fresh_ones(city, demo, city_client):
     assert len(fresh.application.extensions["lookup_cache"]) == 0
 
 
-def _client(settings, **changes):
-    from server import create_app
-
-    return create_app(dataclasses.replace(settings, **changes)).test_client()
-
-
-def _planner(settings, **changes):
-    """A client carrying the session cookie (a planner's browser): it reads from the primary
-    and never reuses an edition read for someone else."""
-    client = _client(settings, **changes)
-    client.set_cookie("qh_session", "x")
-    return client
-
-
 def _first_title(client, path: str) -> str:
     return client.get(path).get_json()["plans"][0]["documents"][0]["title"]
-
-
-@contextlib.contextmanager
-def _document_retitled(settings, doc_id: int, title: str):
-    engine = get_engine(settings)
-    with engine.connect() as conn:
-        old = conn.execute(text("SELECT title FROM documents WHERE id = :i"),
-                           {"i": doc_id}).scalar_one()
-    try:
-        with engine.begin() as conn:
-            conn.execute(text("UPDATE documents SET title = :t WHERE id = :i"),
-                         {"t": title, "i": doc_id})
-        yield
-    finally:
-        with engine.begin() as conn:
-            conn.execute(text("UPDATE documents SET title = :t WHERE id = :i"),
-                         {"t": old, "i": doc_id})
 
 
 def test_an_edit_shows_in_the_next_answer(city, demo):
     """With PLANNING_EDITION_CHECK_MS=0 every request reads the edition: the next answer after
     an edit shows it, and the one after the edit is undone shows the old text again."""
-    client = _client(demo, edition_check_ms=0)
+    client = app_client(demo, edition_check_ms=0)
     e, n = city.point_detailed
     path = f"/api/lookup?x_north={n}&y_east={e}"
     before = client.get(path).get_json()
     doc_id = before["plans"][0]["documents"][0]["id"]
     title = before["plans"][0]["documents"][0]["title"]
-    with _document_retitled(demo, doc_id, "Tiêu đề đã sửa"):
+    with value_changed(demo, "documents", "title", doc_id, "Tiêu đề đã sửa"):
         assert _first_title(client, path) == "Tiêu đề đã sửa"
     assert _first_title(client, path) == title
 
@@ -293,14 +260,14 @@ def test_a_public_answer_is_at_most_the_check_interval_old_and_a_planner_sees_an
     does."""
     e, n = city.point_detailed
     path = f"/api/lookup?x_north={n}&y_east={e}"
-    public = _client(demo, edition_check_ms=60_000)
-    planner = _planner(demo, edition_check_ms=60_000)
-    quick = _client(demo, edition_check_ms=200)
+    public = app_client(demo, edition_check_ms=60_000)
+    planner = app_client(demo, planner=True, edition_check_ms=60_000)
+    quick = app_client(demo, edition_check_ms=200)
     before = public.get(path).get_json()
     doc_id = before["plans"][0]["documents"][0]["id"]
     title = before["plans"][0]["documents"][0]["title"]
     assert _first_title(planner, path) == _first_title(quick, path) == title
-    with _document_retitled(demo, doc_id, "Tiêu đề đã sửa"):
+    with value_changed(demo, "documents", "title", doc_id, "Tiêu đề đã sửa"):
         assert _first_title(public, path) == title  # within the minute: the kept answer
         assert _first_title(planner, path) == "Tiêu đề đã sửa"
         time.sleep(0.25)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import gzip
 import time
 
@@ -14,7 +12,7 @@ from sqlalchemy import text
 from layers.editions import EditionCache, layer_edition
 from layers.tile_cache import encode_tile
 from planning_gis.db import get_engine
-from tests.serving_data import CENTRE_LONLAT
+from tests.serving_data import CENTRE_LONLAT, app_client, value_changed
 from tiles.grid import get_tms
 
 TMS = get_tms("WebMercatorQuad")
@@ -47,32 +45,10 @@ def test_a_write_bumps_the_editions_of_the_layers_it_feeds(city, demo, table, la
     assert all(after[n] == before[n] for n in before if n not in layers)
 
 
-def _app_client(settings, planner: bool = False, **changes):
-    from server import create_app
-
-    client = create_app(dataclasses.replace(settings, **changes)).test_client()
-    if planner:  # the session cookie: reads from the primary, never a reused edition
-        client.set_cookie("qh_session", "x")
-    return client
-
-
-@contextlib.contextmanager
-def _ct1_far_set(settings, zid: int, far: float):
-    engine = get_engine(settings)
-    try:
-        with engine.begin() as conn:
-            conn.execute(text("UPDATE land_use_zones SET far = :f WHERE id = :id"),
-                         {"f": far, "id": zid})
-        yield
-    finally:
-        with engine.begin() as conn:
-            conn.execute(text("UPDATE land_use_zones SET far = 2.5 WHERE id = :id"), {"id": zid})
-
-
 def test_a_repeat_is_a_hit_and_an_edit_is_seen_at_once(city, demo):
     """PLANNING_EDITION_CHECK_MS=0: every request reads the edition, so the next tile after an
     edit shows it, with a new ETag."""
-    client = _app_client(demo, edition_check_ms=0)
+    client = app_client(demo, edition_check_ms=0)
     t = TMS.tile(*CENTRE_LONLAT, 16)
     path = f"/tiles/zones/{t.z}/{t.x}/{t.y}.mvt"
     cache = _cache(client)
@@ -81,7 +57,7 @@ def test_a_repeat_is_a_hit_and_an_edit_is_seen_at_once(city, demo):
     again = client.get(path)
     assert cache.hits == hits + 1 and again.data == first.data
     assert _ct1_far(first.data) == 2.5
-    with _ct1_far_set(demo, city.ids["zone:CT-1"], 3.25):
+    with value_changed(demo, "land_use_zones", "far", city.ids["zone:CT-1"], 3.25):
         edited = client.get(path)
         assert edited.status_code == 200 and _ct1_far(edited.data) == 3.25
         assert edited.headers["ETag"] != first.headers["ETag"]
@@ -92,11 +68,11 @@ def test_a_public_tile_is_at_most_the_check_interval_old_and_a_planner_sees_an_e
         city, demo):
     t = TMS.tile(*CENTRE_LONLAT, 16)
     path = f"/tiles/zones/{t.z}/{t.x}/{t.y}.mvt"
-    public = _app_client(demo, edition_check_ms=60_000)
-    planner = _app_client(demo, planner=True, edition_check_ms=60_000)
-    quick = _app_client(demo, edition_check_ms=200)
+    public = app_client(demo, edition_check_ms=60_000)
+    planner = app_client(demo, planner=True, edition_check_ms=60_000)
+    quick = app_client(demo, edition_check_ms=200)
     assert _ct1_far(public.get(path).data) == _ct1_far(quick.get(path).data) == 2.5
-    with _ct1_far_set(demo, city.ids["zone:CT-1"], 3.25):
+    with value_changed(demo, "land_use_zones", "far", city.ids["zone:CT-1"], 3.25):
         assert _ct1_far(public.get(path).data) == 2.5  # within the minute: the kept tile
         assert _ct1_far(planner.get(path).data) == 3.25
         time.sleep(0.25)
