@@ -18,6 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+import lmdb
 from sqlalchemy import Connection, text
 
 _log = logging.getLogger(__name__)
@@ -112,6 +113,10 @@ class EditionCache:
                 self.put(key, value, size)
             return value
         try:
+            # Made and kept by a leader that finished between our look-up and our leadership.
+            value = self._peek(key)
+            if value is not None:
+                return value
             value, size = make()
             if size is not None:
                 self.put(key, value, size)
@@ -175,8 +180,6 @@ class SharedEditionCache(EditionCache):
 
     def _lmdb(self):
         """This process's handle and its two generations, opened on first use."""
-        import lmdb
-
         if self._env is not None and self._pid == os.getpid():
             return self._env
         # One opening per process, whatever the number of threads asking at once: a second
@@ -209,8 +212,6 @@ class SharedEditionCache(EditionCache):
     def _read(self, key: tuple) -> Any | None:
         """The value, or None: also when the file cannot be read (a cache never fails the
         request it was asked for; the answer is then computed)."""
-        import lmdb
-
         k = self._key(key)
         try:
             with self._lmdb().begin() as txn:
@@ -241,8 +242,6 @@ class SharedEditionCache(EditionCache):
         return st["psize"] * (st["branch_pages"] + st["leaf_pages"] + st["overflow_pages"])
 
     def put(self, key: tuple, value: Any, size: int) -> None:
-        import lmdb
-
         raw = self.encode(value)
         if len(raw) > self.max_bytes // 8:
             return
