@@ -18,7 +18,7 @@ from werkzeug.wrappers import Request
 from zlib_ng import gzip_ng
 
 from layers.editions import EDITION_PSYCOPG, EditionCache, SharedEditionCache
-from layers.lookup import lookup_plot, point_answer_json, point_rows
+from layers.lookup import PlanRegister, lookup_plot, point_answer_json, point_rows
 from planning_gis.crs import STORAGE_SRID, ResolvedPoint, vn2000_to_lonlat
 from planning_gis.db import drop_hot_connection, hot_read_connection
 from planning_gis.settings import Settings
@@ -150,20 +150,23 @@ def _lookup_point(conn: psycopg.Connection, point: ResolvedPoint, on: dt.date,
     if edition is None:
         row = conn.execute(EDITION_PSYCOPG, ("lookup",)).fetchone()
         edition = row[0] if row else None
+    register: PlanRegister = current_app.extensions["plan_register"]
     if not cache.max_bytes or edition is None:  # off, or the editions are not tracked
-        rows = point_rows(conn, point.easting, point.northing)
+        rows = point_rows(conn, point.easting, point.northing, register)
         return _answer(point.as_dict(), PlansAnswer(*point_answer_json(
             conn, rows, today=on, dumps=_dumps, documents=documents, **context)), on)
-    return _send(kept_answer(conn, cache, documents, point, on, context, edition,
+    return _send(kept_answer(conn, cache, documents, register, point, on, context, edition,
                              settings.gzip_level, asked=asked))
 
 
 def kept_answer(conn: psycopg.Connection, cache: EditionCache, documents: EditionCache,
-                point: ResolvedPoint, on: dt.date, context: dict[str, Any], edition: int,
-                gzip_level: int, asked: bool) -> AnswerAtPoint:
+                register: PlanRegister, point: ResolvedPoint, on: dt.date,
+                context: dict[str, Any], edition: int, gzip_level: int,
+                asked: bool) -> AnswerAtPoint:
     """The exact point's whole answer (gzipped), kept under the look-up ``edition``, made on a
     miss from ``conn``; each plan's list of documents is kept too (a new point's plans were
-    nearly all listed for earlier points). Both the view and the fast path answer with it.
+    nearly all listed for earlier points), and the plans' rows in ``register``. Both the view
+    and the fast path answer with it.
 
     Answers are not kept by zones and plans: of 2,000 random city points, one shared its zones
     with another, and those answers took half of the cache.
@@ -171,7 +174,7 @@ def kept_answer(conn: psycopg.Connection, cache: EditionCache, documents: Editio
     query = point.as_dict()
 
     def make() -> tuple[AnswerAtPoint, int | None]:
-        rows = point_rows(conn, point.easting, point.northing)
+        rows = point_rows(conn, point.easting, point.northing, register)
         answer = PlansAnswer(*point_answer_json(conn, rows, today=on, dumps=_dumps,
                                                 documents=documents, **context))
         made = AnswerAtPoint.of(_body(query, answer, on), gzip_level)
@@ -227,6 +230,7 @@ class KeptLookupFastPath:
         self.settings: Settings = app.config["SETTINGS"]
         self.cache: EditionCache = app.extensions["lookup_cache"]
         self.documents: EditionCache = app.extensions["lookup_documents_cache"]
+        self.register: PlanRegister = app.extensions["plan_register"]
         self.cors = cors_headers(self.settings)
         self.cookie_name = app.config["SESSION_COOKIE_NAME"]
         self.recent = recent_editions(app)
@@ -280,7 +284,7 @@ class KeptLookupFastPath:
         url = choose_read_url(environ, self.settings, self.cookie_name)
         try:
             return kept_answer(hot_read_connection(self.settings, url), self.cache,
-                               self.documents, point, on, context, edition,
+                               self.documents, self.register, point, on, context, edition,
                                self.settings.gzip_level, asked=True)
         except psycopg.Error:
             drop_hot_connection(self.settings, url)
@@ -308,6 +312,7 @@ def init_app(app: Flask) -> None:
     else:
         app.extensions["lookup_cache"] = EditionCache(total - documents)
         app.extensions["lookup_documents_cache"] = EditionCache(documents)
+    app.extensions["plan_register"] = PlanRegister()
     app.wsgi_app = KeptLookupFastPath(app, app.wsgi_app)
 
 
