@@ -62,6 +62,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.city import lookup_points  # noqa: E402
+from bench.common import percentile  # noqa: E402
 from bench.serving import TMS, free_port, run_wrk, table, zone_tiles  # noqa: E402
 from planning_gis.demo import city_size  # noqa: E402
 from planning_gis.settings import Settings  # noqa: E402
@@ -466,7 +467,9 @@ def measure(args: argparse.Namespace, settings: Settings, tiles: list, node_port
         pr = r["probe"]
         print(f"  {label}: other clients beside wrk, a look-up due every 5 ms (open loop): "
               f"{pr['n']:,} answers, p50 {pr['p50']:.1f} ms, p99 {pr['p99']:.1f} "
-              f"ms, max {pr['max']:.0f} ms, {pr['errors']} errors", flush=True)
+              f"ms, max {pr['max']:.0f} ms, {pr['errors']} errors; p99 by 5 s of the run: "
+              + ", ".join(f"{a:.0f}-{a + 5:.0f} s {q:.0f} ms" for a, q, _ in pr["windows"]),
+              flush=True)
         print(f"  {label}: wrk: {r['requests']:,} requests, mean {r['mean']:.1f} ms, max "
               f"{r['max']:.0f} ms (mean x rate = {r['mean'] / 1000 * r['rps']:.0f} requests in "
               f"flight on 64 connections); nginx's access log, each of {len(times):,} "
@@ -502,14 +505,17 @@ class Probe:
         self.host = urlsplit(base)
         self.paths, self.every_s = paths, every_s
         self.times: list[float] = []
+        self.at: list[float] = []  # when each was due, seconds after the start
         self.errors = 0
         self._lock = threading.Lock()
         self._local = threading.local()
         self._pool = ThreadPoolExecutor(clients)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+        self._start = time.perf_counter()
 
     def start(self) -> None:
+        self._start = time.perf_counter()
         self._thread.start()
 
     def stop(self) -> None:
@@ -533,10 +539,11 @@ class Probe:
             self._local.conn = None
         with self._lock:
             self.times.append((time.perf_counter() - due) * 1000)
+            self.at.append(due - self._start)
             self.errors += not ok
 
     def _run(self) -> None:
-        due, i = time.perf_counter(), 0
+        due, i = self._start, 0
         while not self._stop.is_set():
             self._pool.submit(self._ask, self.paths[(i * 7919) % len(self.paths)], due)
             i += 1
@@ -547,7 +554,16 @@ class Probe:
         t = sorted(self.times) or [float("nan")]
         return {"n": len(self.times), "p50": t[len(t) // 2],
                 "p99": t[min(len(t) - 1, int(len(t) * 0.99))], "max": t[-1],
-                "errors": self.errors}
+                "errors": self.errors, "windows": self.windows()}
+
+    def windows(self, width_s: float = 5.0) -> list[tuple[float, float, int]]:
+        """p99 of the answers due in each ``width_s`` of the run (start, p99 ms, answers):
+        where in the run a tail lies (the first seconds, while new points are computed, or
+        throughout)."""
+        by: dict[int, list[float]] = {}
+        for at, ms in zip(self.at, self.times, strict=True):
+            by.setdefault(int(at // width_s), []).append(ms)
+        return [(k * width_s, percentile(v, 99), len(v)) for k, v in sorted(by.items())]
 
 
 def lookup_log(access: Path, offset: int) -> tuple[dict[str, int], list[float]]:
