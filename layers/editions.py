@@ -10,10 +10,13 @@ harmless one: an answer computed from rows newer than its key.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -159,7 +162,10 @@ class SharedEditionCache(EditionCache):
     hashed. Bounded by ``max_bytes`` in two generations (LMDB keeps no LRU): new values go into
     the current one; when it holds half the bound, the older one is emptied and becomes the
     current one. A read looks in both, so the newest half to whole of the bound stays.
-    The single-flight of :meth:`get_or_make` stays per process. LMDB is crash-safe
+    :meth:`get_or_make` makes a value once for the whole server: besides the threads of one
+    process, the makers of its processes take turns on a lock of the key's slot in a file beside
+    the cache (``making.lock``, POSIX record locks, which the kernel drops with a process that
+    dies); one that waited reads the value its forerunner kept. LMDB is crash-safe
     (copy-on-write pages; readers that died are cleared on open), so a worker killed
     mid-write leaves nothing half-written. Its handles must not cross a fork: each process
     opens its own on first use (gunicorn's master never uses the cache).
@@ -177,6 +183,7 @@ class SharedEditionCache(EditionCache):
         self._dbs: tuple = ()
         self._pid = 0
         self._opening = threading.Lock()
+        self._making_fd: int | None = None
 
     def _lmdb(self):
         """This process's handle and its two generations, opened on first use."""
@@ -199,8 +206,62 @@ class SharedEditionCache(EditionCache):
                 with env.begin(write=True) as txn:
                     self._dbs = tuple(env.open_db(name, txn=txn)
                                       for name in self._GENERATIONS)
+                # Never closed while the process lives: closing any descriptor of a file drops
+                # every POSIX lock the process holds on it.
+                self._making_fd = os.open(os.path.join(self.path, "making.lock"),
+                                          os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
                 self._env, self._pid = env, os.getpid()
         return self._env
+
+    #: Slots of the making lock (a byte each): keys of one slot take turns, rarely (2^16).
+    MAKING_SLOTS = 1 << 16
+    #: How long a maker waits for another process's maker of the same slot before it makes
+    #: the value itself (a stalled database, say): the wait is bounded, the answer still comes.
+    MAKING_WAIT_S = 10.0
+
+    def _take_slot(self, slot: int) -> tuple[bool, bool]:
+        """Lock the slot's byte: (held, waited). Not held: the file could not be locked, or
+        another maker held it past ``MAKING_WAIT_S``."""
+        try:
+            self._lmdb()
+            fd = self._making_fd
+            deadline, waited = time.monotonic() + self.MAKING_WAIT_S, False
+            while True:
+                try:
+                    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, slot)
+                    return True, waited
+                except (BlockingIOError, PermissionError):
+                    if time.monotonic() > deadline:
+                        return False, True
+                    waited = True
+                    time.sleep(0.0005)
+        except (lmdb.Error, OSError) as err:
+            _log.warning("shared cache %s: making lock unusable: %s", self.path, err)
+            return False, False
+
+    def get_or_make(self, key: tuple, make: Callable[[], tuple[Any, int | None]],
+                    asked: bool = False) -> Any:
+        """As :meth:`EditionCache.get_or_make`, made once across the server's processes."""
+        def make_once() -> tuple[Any, int | None]:
+            slot = int.from_bytes(self._key(key)[:4], "big") % self.MAKING_SLOTS
+            held, waited = self._take_slot(slot)
+            try:
+                if waited:  # another process made it meanwhile, most likely
+                    value = self._read(key)
+                    if value is not None:
+                        with self._lock:
+                            self.joined += 1
+                        return value, None
+                value, size = make()
+                if size is not None:
+                    self.put(key, value, size)  # before the slot is let go: waiters read it
+                return value, None
+            finally:
+                if held:
+                    with contextlib.suppress(OSError):
+                        fcntl.lockf(self._making_fd, fcntl.LOCK_UN, 1, slot)
+
+        return super().get_or_make(key, make_once, asked)
 
     @staticmethod
     def _key(key: tuple) -> bytes:

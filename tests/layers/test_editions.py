@@ -128,6 +128,89 @@ def test_one_process_makes_a_value_once_for_concurrent_askers(tmp_path):
     assert len(made) == 1
 
 
+def _make_in_child(path: str, log: str, barrier, threads: int, hold_s: float) -> None:
+    """``threads`` threads of a process of its own ask one key at once; each making is
+    logged (one line) in ``log``."""
+    cache = _shared(Path(path))
+
+    def make() -> tuple[bytes, int]:
+        with open(log, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        time.sleep(hold_s)
+        return b"value", 5
+
+    def ask(_: int) -> bytes:
+        barrier.wait(30)
+        return cache.get_or_make(("new point",), make)
+
+    with ThreadPoolExecutor(threads) as pool:
+        assert set(pool.map(ask, range(threads))) == {b"value"}
+
+
+def test_the_processes_of_a_server_make_a_value_once(tmp_path):
+    """Two processes, four threads each, ask a new key at the same instant: one makes it, the
+    seven others read what it kept (a cache per process made it once in each)."""
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(8)
+    log = tmp_path / "made.log"
+    children = [ctx.Process(target=_make_in_child,
+                            args=(str(tmp_path / "c"), str(log), barrier, 4, 0.3))
+                for _ in range(2)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(60)
+    assert [child.exitcode for child in children] == [0, 0]
+    assert len(log.read_text().splitlines()) == 1
+
+
+def test_a_maker_killed_mid_way_does_not_hold_the_others(tmp_path):
+    """The kernel drops the lock of a process killed while making: the next asker makes the
+    value itself instead of waiting for one that will never come."""
+    ctx = multiprocessing.get_context("spawn")
+    log = tmp_path / "made.log"
+    barrier = ctx.Barrier(1)
+    child = ctx.Process(target=_make_in_child,
+                        args=(str(tmp_path / "c"), str(log), barrier, 1, 60))
+    child.start()
+    deadline = time.monotonic() + 30
+    while not (log.exists() and log.read_text()):  # the child is making, holding the lock
+        assert time.monotonic() < deadline and child.is_alive()
+        time.sleep(0.01)
+    cache = _shared(tmp_path / "c")
+    cache.MAKING_WAIT_S = 600  # only the kernel's release can let this one through
+    child.kill()
+    child.join(30)
+    got: list[bytes] = []
+    asker = threading.Thread(target=lambda: got.append(
+        cache.get_or_make(("new point",), lambda: (b"mine", 4))))
+    asker.start()
+    asker.join(30)
+    assert not asker.is_alive() and got == [b"mine"]
+
+
+def test_a_maker_past_its_wait_makes_the_value_itself(tmp_path):
+    """Another process holding the key's slot for longer than ``MAKING_WAIT_S`` (a stalled
+    database) delays an asker by that long at most: it then makes its own value."""
+    ctx = multiprocessing.get_context("spawn")
+    log = tmp_path / "made.log"
+    barrier = ctx.Barrier(1)  # held here: the child's copy needs the parent's alive
+    child = ctx.Process(target=_make_in_child,
+                        args=(str(tmp_path / "c"), str(log), barrier, 1, 60))
+    child.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not (log.exists() and log.read_text()):
+            assert time.monotonic() < deadline and child.is_alive()
+            time.sleep(0.01)
+        cache = _shared(tmp_path / "c")
+        cache.MAKING_WAIT_S = 0.2
+        assert cache.get_or_make(("new point",), lambda: (b"mine", 4)) == b"mine"
+    finally:
+        child.kill()
+        child.join(30)
+
+
 def test_the_lookup_values_survive_the_file():
     answer = AnswerAtPoint(gzipped=b"\x1f\x8b gz", etag="0123456789abcdef01234567")
     assert _decode_answer(_encode_answer(answer)) == answer
