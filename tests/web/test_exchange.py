@@ -179,6 +179,39 @@ def test_script_is_shown_as_text(xclient, planner, demo, cau_giay):
     assert "<script>alert" not in inbox
 
 
+def test_report_page_counts_a_published_answer(xclient, planner, demo, cau_giay):
+    """The "Báo cáo vi phạm" form under a published answer: a thank-you notice, one report."""
+    _org, lon, lat, _e, _n = cau_giay
+    doc = xclient.post("/api/questions", json={"body": "Câu hỏi để báo cáo.", "email": _email(),
+                                               "lon": lon, "lat": lat}).get_json()
+    with db.session_scope(demo) as s:
+        qid = s.execute(text("SELECT id FROM questions WHERE code = :c"),
+                        {"c": doc["code"]}).scalar()
+    planner.post(f"/quan-tri/hoi-dap/{qid}/tra-loi", data={
+        "csrf_token": planner.csrf, "answer": "Trả lời công khai."})
+    resp = xclient.post(f"/hoi-dap/{qid}/bao-cao", data={"website": ""})
+    assert resp.status_code == 202
+    assert "Báo cáo đã được ghi nhận" in resp.get_data(as_text=True)
+    with db.session_scope(demo) as s:
+        assert s.execute(text("SELECT reports FROM questions WHERE id = :i"),
+                         {"i": qid}).scalar() == 1
+
+
+@pytest.mark.parametrize("url,missing", [
+    ("/hoi-dap/{}/bao-cao", "Không tìm thấy câu hỏi đã công bố."),
+    ("/lay-y-kien/gop-y/{}/bao-cao", "Không tìm thấy góp ý đã công bố."),
+])
+def test_report_pages_refuse_in_vietnamese(xclient, url, missing):
+    """A report of nothing published, of a mangled id, or by a robot: the notice page with the
+    reason and its status."""
+    resp = xclient.post(url.format(999999), data={})
+    assert resp.status_code == 404 and missing in resp.get_data(as_text=True)
+    resp = xclient.post(url.format("12a"), data={})
+    assert resp.status_code == 404 and "Không có" in resp.get_data(as_text=True)
+    resp = xclient.post(url.format(999999), data={"website": "http://spam"})
+    assert resp.status_code == 400 and "máy tự động" in resp.get_data(as_text=True)
+
+
 def test_wrong_code_or_key_is_a_vietnamese_404(xclient):
     for url in ("/api/questions/track/HD-ZZZZZZZZ?k=abc", "/api/questions/track/nonsense?k=",
                 "/api/info-requests/track/TT-00000000?k=x"):
@@ -261,6 +294,9 @@ def test_consultation_comment_in_window_then_refused_after(xclient, planner, dem
     planner.post(f"/quan-tri/gop-y/{comment_id}/duyet", data={"csrf_token": planner.csrf})
     planner.post(f"/quan-tri/gop-y/{comment_id}/phan-hoi", data={
         "csrf_token": planner.csrf, "response": "Tiếp thu: giữ ô cây xanh DT-1."})
+    resp = xclient.post(f"/lay-y-kien/gop-y/{comment_id}/bao-cao", data={})
+    assert resp.status_code == 202
+    assert "Báo cáo đã được ghi nhận" in resp.get_data(as_text=True)
     doc = xclient.get(f"/api/consultations/{cid}").get_json()
     (k,) = [k for k in doc["comments"] if k["id"] == comment_id]
     assert "0903" not in k["public_body"] and k["response_text"].startswith("Tiếp thu")
