@@ -51,6 +51,11 @@ def _email() -> str:
     return f"nguoidan-{uuid.uuid4().hex[:8]}@example.vn"
 
 
+def _question_id(demo, code: str) -> int:
+    with db.session_scope(demo) as s:
+        return s.execute(text("SELECT id FROM questions WHERE code = :c"), {"c": code}).scalar()
+
+
 def _count(demo, table: str) -> int:
     with db.session_scope(demo) as s:
         return s.execute(text(f"SELECT count(*) FROM {table}")).scalar()
@@ -73,9 +78,7 @@ def test_question_path_api(xclient, planner, demo, cau_giay):
     # the unit's inbox lists it with its due date
     inbox = planner.get("/quan-tri/hoi-dap").get_data(as_text=True)
     assert doc["code"] in inbox
-    with db.session_scope(demo) as s:
-        qid = s.execute(text("SELECT id FROM questions WHERE code = :c"),
-                        {"c": doc["code"]}).scalar()
+    qid = _question_id(demo, doc["code"])
     page = planner.get(f"/quan-tri/hoi-dap/{qid}").get_data(as_text=True)
     assert email in page  # the unit sees the contact
     resp = planner.post(f"/quan-tri/hoi-dap/{qid}/tra-loi", data={
@@ -105,9 +108,7 @@ def test_private_question_is_not_published(xclient, planner, demo, cau_giay):
     doc = xclient.post("/api/questions", json={"body": "Đất của gia đình tôi, thửa số 45.",
                                                "phone": "0987654321", "lon": lon,
                                                "lat": lat}).get_json()
-    with db.session_scope(demo) as s:
-        qid = s.execute(text("SELECT id FROM questions WHERE code = :c"),
-                        {"c": doc["code"]}).scalar()
+    qid = _question_id(demo, doc["code"])
     planner.post(f"/quan-tri/hoi-dap/{qid}/tra-loi", data={
         "csrf_token": planner.csrf, "answer": "Trả lời riêng.", "private": "1"})
     assert xclient.get(f"/api/questions/{qid}").status_code == 404
@@ -120,9 +121,8 @@ def test_reroute_with_note_and_reports_hide(xclient, xapp, planner, demo, cau_gi
     doc = xclient.post("/api/questions", json={"body": "Câu hỏi về cống thoát nước.",
                                                "email": _email(), "lon": lon,
                                                "lat": lat}).get_json()
+    qid = _question_id(demo, doc["code"])
     with db.session_scope(demo) as s:
-        qid = s.execute(text("SELECT id FROM questions WHERE code = :c"),
-                        {"c": doc["code"]}).scalar()
         other = s.execute(text("SELECT id FROM organisations WHERE name = 'Sở Quy hoạch – Kiến "
                                "trúc'")).scalar()
     resp = planner.post(f"/quan-tri/hoi-dap/{qid}/chuyen", data={
@@ -167,9 +167,7 @@ def test_script_is_shown_as_text(xclient, planner, demo, cau_giay):
     doc = xclient.post("/api/questions", json={
         "body": '<script>alert("x")</script><img src=x onerror=alert(1)>', "email": _email(),
         "lon": lon, "lat": lat}).get_json()
-    with db.session_scope(demo) as s:
-        qid = s.execute(text("SELECT id FROM questions WHERE code = :c"),
-                        {"c": doc["code"]}).scalar()
+    qid = _question_id(demo, doc["code"])
     planner.post(f"/quan-tri/hoi-dap/{qid}/tra-loi", data={
         "csrf_token": planner.csrf, "answer": "<b>đậm</b>"})
     html = xclient.get(f"/hoi-dap/{qid}").get_data(as_text=True)
@@ -184,9 +182,7 @@ def test_report_page_counts_a_published_answer(xclient, planner, demo, cau_giay)
     _org, lon, lat, _e, _n = cau_giay
     doc = xclient.post("/api/questions", json={"body": "Câu hỏi để báo cáo.", "email": _email(),
                                                "lon": lon, "lat": lat}).get_json()
-    with db.session_scope(demo) as s:
-        qid = s.execute(text("SELECT id FROM questions WHERE code = :c"),
-                        {"c": doc["code"]}).scalar()
+    qid = _question_id(demo, doc["code"])
     planner.post(f"/quan-tri/hoi-dap/{qid}/tra-loi", data={
         "csrf_token": planner.csrf, "answer": "Trả lời công khai."})
     resp = xclient.post(f"/hoi-dap/{qid}/bao-cao", data={"website": ""})
@@ -379,9 +375,7 @@ def test_record_counts_answers(xclient, planner, demo, cau_giay):
     doc = xclient.post("/api/questions", json={"body": "Hỏi để đếm", "email": _email(),
                                                "lon": lon, "lat": lat}).get_json()
     assert mine()["questions_received"] == before["questions_received"] + 1
-    with db.session_scope(demo) as s:
-        qid = s.execute(text("SELECT id FROM questions WHERE code = :c"),
-                        {"c": doc["code"]}).scalar()
+    qid = _question_id(demo, doc["code"])
     planner.post(f"/quan-tri/hoi-dap/{qid}/tra-loi", data={"csrf_token": planner.csrf,
                                                          "answer": "Đã trả lời."})
     after = mine()
