@@ -41,34 +41,23 @@ from planning_gis.models import PLAN_KINDS, PLAN_STATUSES, MapSheet, Plan
 from planning_gis.settings import Settings
 from planning_gis.web import db, params
 from planning_gis.web.accounts import (
-    check_csrf,
     current_user,
     get_session,
     login_required,
     role_required,
+    staff_blueprint,
 )
 from planning_gis.web.errors import status_for
 from planning_gis.workspace import jobs, sheets, uploads
 from planning_gis.workspace import plans as plan_forms
 from tiles import catalogue
 
-bp = Blueprint("workspace", __name__, url_prefix="/quan-tri")
+bp = staff_blueprint(Blueprint("workspace", __name__, url_prefix="/quan-tri"))
 public = Blueprint("sheets_public", __name__)
 
 
 def _settings() -> Settings:
     return current_app.config["SETTINGS"]
-
-
-@bp.before_request
-def _csrf() -> None:
-    check_csrf()
-
-
-@bp.after_request
-def _no_store(resp: Response) -> Response:
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
 
 
 def _json_body() -> dict[str, Any]:
