@@ -17,25 +17,21 @@ import csv
 import datetime as dt
 import os
 import random
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
-from bench.common import latency, percentile  # noqa: E402
-from planning_gis import db, legend, migrate  # noqa: E402
+from bench.common import latency, percentile, scratch_database  # noqa: E402
+from planning_gis import db  # noqa: E402
 from planning_gis.documents.importer import import_documents  # noqa: E402
 from planning_gis.documents.samples import write_pdf  # noqa: E402
 from planning_gis.documents.search import fold, search  # noqa: E402
-from planning_gis.settings import Settings  # noqa: E402
 
 PLACES = [
     "Ba Đình", "Hoàn Kiếm", "Tây Hồ", "Long Biên", "Cầu Giấy", "Đống Đa", "Hai Bà Trưng",
@@ -147,19 +143,7 @@ def main() -> int:
     args = ap.parse_args()
     rng = random.Random(8)
 
-    admin = make_url(os.environ.get("PLANNING_DATABASE_URL", Settings().database_url))
-    name = f"planning_bench_docs_{os.getpid()}"
-    eng = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with eng.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    eng.dispose()
-    url = admin.set(database=name).render_as_string(hide_password=False)
-    work = Path(tempfile.mkdtemp(prefix="bench-docs-"))
-    settings = Settings.from_env(database_url=url, data_dir=str(work / "data"))
-    try:
-        migrate.upgrade("head", settings)
-        with db.session_scope(settings) as s:
-            legend.load_legend(s)
+    with scratch_database("docs", args.keep) as (settings, work):
         from planning_gis.demo import load_demo
 
         t = time.perf_counter()
@@ -233,16 +217,6 @@ def main() -> int:
               f"p95 {p95:6.1f} ms  -> bar p95 < 100 ms: {'PASS' if p95 < 100 else 'FAIL'}")
         print(f"  queries with no result: {empty}")
         return 0 if p95 < 100 else 1
-    finally:
-        db.dispose_engines()
-        if args.keep:
-            print(f"kept database {name} and files in {work}")
-        else:
-            eng = create_engine(admin, isolation_level="AUTOCOMMIT")
-            with eng.connect() as c:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            eng.dispose()
-            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

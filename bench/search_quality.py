@@ -56,8 +56,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from bench.common import latency, percentile  # noqa: E402
-from planning_gis import db, legend, migrate  # noqa: E402
+from bench.common import latency, percentile, scratch_database  # noqa: E402
+from planning_gis import db  # noqa: E402
 from planning_gis.documents import text_index as ti  # noqa: E402
 from planning_gis.documents.analysis import analyse, analyse_query, fold  # noqa: E402
 from planning_gis.documents.importer import import_documents  # noqa: E402
@@ -323,20 +323,8 @@ def quality(args: argparse.Namespace) -> bool:
     print(f"ALQAC 2023: {len(articles)} articles, {len(questions)} questions "
           f"({sum(len(q['text'].split()) > 12 for q in questions)} longer than 12 words, "
           f"{sum(len(q['text']) > 200 for q in questions)} longer than 200 characters)")
-    admin = make_url(os.environ.get("PLANNING_DATABASE_URL", Settings().database_url))
-    name = f"planning_bench_search_{os.getpid()}"
-    eng = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with eng.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    eng.dispose()
-    url = admin.set(database=name).render_as_string(hide_password=False)
-    work = Path(tempfile.mkdtemp(prefix="bench-search-"))
-    settings = Settings.from_env(database_url=url, data_dir=str(work / "data"))
     ok = True
-    try:
-        migrate.upgrade("head", settings)
-        with db.session_scope(settings) as s:
-            legend.load_legend(s)
+    with scratch_database("search", args.keep) as (settings, work):
         from planning_gis.demo import load_demo
 
         load_demo(settings, size="full")
@@ -421,16 +409,6 @@ def quality(args: argparse.Namespace) -> bool:
                       + figures[("pg-time", "without diacritics")]))
             ok &= exact_lookups(c, index)
         return ok
-    finally:
-        db.dispose_engines()
-        if args.keep:
-            print(f"kept database {name} and files in {work}")
-        else:
-            eng = create_engine(admin, isolation_level="AUTOCOMMIT")
-            with eng.connect() as c:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            eng.dispose()
-            shutil.rmtree(work, ignore_errors=True)
 
 
 def exact_lookups(conn, index: ti.TextIndex) -> bool:

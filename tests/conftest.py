@@ -8,6 +8,7 @@ that read through the HTTP server.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import socket
@@ -115,6 +116,22 @@ def demo(settings: Settings) -> Settings:
 
     load_demo(settings)
     return settings
+
+
+@contextlib.contextmanager
+def scratch_plan(settings: Settings, name: str, status: str = "draft") -> Iterator[int]:
+    """A committed plan of its own (a detailed plan without outline or zones) for the ``with``
+    block, then deleted with what the test put in it: for imports that commit."""
+    with planning_db.session_scope(settings) as s:
+        plan_id = s.execute(text(
+            "INSERT INTO plans (name, kind, status, is_fictional) VALUES "
+            "(:name, 'chi_tiet', :status, false) RETURNING id"),
+            {"name": name, "status": status}).scalar()
+    try:
+        yield plan_id
+    finally:
+        with planning_db.session_scope(settings) as s:
+            s.execute(text("DELETE FROM plans WHERE id = :id"), {"id": plan_id})
 
 
 @pytest.fixture(scope="session")

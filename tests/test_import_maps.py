@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from planning_gis import db
 from planning_gis.settings import PROJECT_ROOT
+from tests.conftest import scratch_plan
 
 pytestmark = pytest.mark.db
 
@@ -44,13 +45,8 @@ def _square(dx=0.0):
 
 @pytest.fixture
 def plan_id(demo):
-    with db.session_scope(demo) as s:
-        pid = s.execute(text(
-            "INSERT INTO plans (name, kind, status, is_fictional) VALUES "
-            "('Kế hoạch kiểm thử CLI', 'chi_tiet', 'draft', false) RETURNING id")).scalar()
-    yield pid
-    with db.session_scope(demo) as s:
-        s.execute(text("DELETE FROM plans WHERE id = :id"), {"id": pid})
+    with scratch_plan(demo, "Kế hoạch kiểm thử CLI") as pid:
+        yield pid
 
 
 def _zone_count(settings, pid):

@@ -6,9 +6,14 @@ import datetime as dt
 import zoneinfo
 from typing import TypeVar
 
+from geoalchemy2.elements import WKBElement
+from geoalchemy2.shape import from_shape
+from shapely.geometry import MultiPolygon
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from planning_gis.crs import STORAGE_SRID
 from planning_gis.errors import Forbidden, NotFound
 from planning_gis.exchange import codes
 from planning_gis.models import Organisation, User
@@ -69,6 +74,13 @@ def for_unit_staff(session: Session, user: User | None, model: type[T], item_id:
         raise not_found
     require_unit_staff(user, item.organisation_id)
     return item
+
+
+def plot_value(plot: BaseGeometry) -> WKBElement:
+    """A citizen's plot (EPSG:5897) as the value of a ``plot`` column, which holds
+    MultiPolygons: a question's and an information request's alike."""
+    return from_shape(plot if plot.geom_type == "MultiPolygon" else MultiPolygon([plot]),
+                      STORAGE_SRID)
 
 
 def staff_emails(session: Session, organisation_id: int | None) -> list[str]:

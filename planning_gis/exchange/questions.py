@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from geoalchemy2.shape import from_shape
-from shapely.geometry import MultiPolygon, Point
+from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session
@@ -39,6 +39,7 @@ from planning_gis.exchange.common import (
     hanoi_date,
     now,
     organisation_name,
+    plot_value,
     staff_emails,
 )
 from planning_gis.exchange.working_days import add_working_days
@@ -127,8 +128,7 @@ def ask(session: Session, settings: Settings, *, body: object, name: object = No
         organisation_id=route.organisation_id, plan_id=route.plan_id,
         admin_unit_id=route.admin_unit_id, routed_by=route.routed_by,
         geom=from_shape(Point(*point), STORAGE_SRID) if point else None,
-        plot=from_shape(plot if plot.geom_type == "MultiPolygon" else MultiPolygon([plot]),
-                        STORAGE_SRID) if plot is not None else None,
+        plot=plot_value(plot) if plot is not None else None,
         body=body_text, asker_name=asker, contact_email=contact_email,
         contact_phone=contact_phone, status="received", is_private=False, hidden=False,
         reports=0, answer_info_sheet=False, answer_document_ids=[], routing=[],

@@ -14,7 +14,6 @@ import datetime as dt
 from typing import Any
 
 from geoalchemy2.shape import from_shape, to_shape
-from shapely.geometry import MultiPolygon
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
@@ -31,6 +30,7 @@ from planning_gis.exchange.common import (
     hanoi_date,
     now,
     organisation_name,
+    plot_value,
     staff_emails,
 )
 from planning_gis.exchange.questions import route_point
@@ -63,8 +63,7 @@ def submit(session: Session, settings: Settings, *, plot: BaseGeometry, name: ob
     r = InfoRequest(
         code=codes.new_code("request"), token_sha256=digest,
         organisation_id=route.organisation_id,
-        plot=from_shape(plot if plot.geom_type == "MultiPolygon" else MultiPolygon([plot]),
-                        STORAGE_SRID),
+        plot=plot_value(plot),
         geom=from_shape(surface, STORAGE_SRID), area_m2=plot.area, purpose=why,
         applicant_name=applicant, contact_email=contact_email,
         contact_phone=contact_phone, status="received", working_days=days,

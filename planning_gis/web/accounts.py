@@ -22,6 +22,7 @@ from flask import (
     Blueprint,
     Flask,
     Request,
+    Response,
     current_app,
     flash,
     g,
@@ -256,15 +257,20 @@ def sign_out_everywhere(user_id: str):
     return redirect(url_for("accounts.users_page"), code=303)
 
 
-@bp.before_request
-def _csrf() -> None:
-    check_csrf()
-
-
-@bp.after_request
-def _no_store(resp):  # noqa: ANN001
+def _no_store(resp: Response) -> Response:
     resp.headers["Cache-Control"] = "no-store"
     return resp
+
+
+def staff_blueprint(bp: Blueprint) -> Blueprint:
+    """What every blueprint under ``/quan-tri`` does: the session's CSRF token checked before a
+    state-changing request, and no answer kept by a cache (it shows one user's data)."""
+    bp.before_request(check_csrf)
+    bp.after_request(_no_store)
+    return bp
+
+
+staff_blueprint(bp)
 
 
 def init_app(app: Flask) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
+from sqlalchemy.orm import Session
 
 from planning_gis.crs import STORAGE_SRID, WGS84
 from planning_gis.errors import InvalidInput, NotFound, PlanningError, SpamSuspected
@@ -276,16 +277,23 @@ def _sheet_link(q: Any) -> str | None:
     return url_for("citizen.info_sheet", lon=f"{lon:.7f}", lat=f"{lat:.7f}")
 
 
-@bp.post("/hoi-dap/<qid>/bao-cao")
-def report_question_page(qid: str):
+def _report_page(report: Callable[[Session, Settings, int], None], raw_id: str,
+                 what: str) -> tuple[str, int]:
+    """A citizen's "Báo cáo vi phạm" form (under a published answer or comment): the same gate
+    as every post, then ``report`` of the item; a thank-you notice, or the reason on it."""
     try:
         gate(request.form)
-        _commit_or_rollback(lambda: questions.report(get_session(), _settings(),
-                                                     params.id_arg(qid, "question")))
+        _commit_or_rollback(lambda: report(get_session(), _settings(),
+                                           params.id_arg(raw_id, what)))
     except PlanningError as exc:
         return render_template("exchange/notice.html", error=exc), status_for(exc)
     return render_template("exchange/notice.html",
                            message="Cảm ơn bạn. Báo cáo đã được ghi nhận và sẽ được xem xét."), 202
+
+
+@bp.post("/hoi-dap/<qid>/bao-cao")
+def report_question_page(qid: str):
+    return _report_page(questions.report, qid, "question")
 
 
 @bp.get("/hoi-dap/theo-doi")
@@ -428,14 +436,7 @@ def comment_submit(cid: str):
 
 @bp.post("/lay-y-kien/gop-y/<comment_id>/bao-cao")
 def report_comment_page(comment_id: str):
-    try:
-        gate(request.form)
-        _commit_or_rollback(lambda: consultations.report(get_session(), _settings(),
-                                                         params.id_arg(comment_id, "comment")))
-    except PlanningError as exc:
-        return render_template("exchange/notice.html", error=exc), status_for(exc)
-    return render_template("exchange/notice.html",
-                           message="Cảm ơn bạn. Báo cáo đã được ghi nhận và sẽ được xem xét."), 202
+    return _report_page(consultations.report, comment_id, "comment")
 
 
 @bp.get("/lay-y-kien/<cid>/bao-cao.csv")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from sqlalchemy import select, true
 
 from planning_gis.errors import InvalidInput
@@ -19,26 +19,15 @@ from planning_gis.exchange.common import date_vi, hanoi_date
 from planning_gis.models import COMMENT_TOPICS, Organisation, Plan, Question
 from planning_gis.web import db, params
 from planning_gis.web.accounts import (
-    check_csrf,
     client_ip,
     current_user,
     get_session,
     login_required,
+    staff_blueprint,
 )
 from planning_gis.web.exchange import _settings
 
-bp = Blueprint("exchange_ws", __name__, url_prefix="/quan-tri")
-
-
-@bp.before_request
-def _csrf() -> None:
-    check_csrf()
-
-
-@bp.after_request
-def _no_store(resp: Response) -> Response:
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
+bp = staff_blueprint(Blueprint("exchange_ws", __name__, url_prefix="/quan-tri"))
 
 
 def _commit(then: str):  # noqa: ANN202

@@ -41,33 +41,23 @@ from planning_gis.models import PLAN_KINDS, PLAN_STATUSES, MapSheet, Plan
 from planning_gis.settings import Settings
 from planning_gis.web import db, params
 from planning_gis.web.accounts import (
-    check_csrf,
     current_user,
     get_session,
     login_required,
     role_required,
+    staff_blueprint,
 )
 from planning_gis.web.errors import status_for
 from planning_gis.workspace import jobs, sheets, uploads
+from planning_gis.workspace import plans as plan_forms
 from tiles import catalogue
 
-bp = Blueprint("workspace", __name__, url_prefix="/quan-tri")
+bp = staff_blueprint(Blueprint("workspace", __name__, url_prefix="/quan-tri"))
 public = Blueprint("sheets_public", __name__)
 
 
 def _settings() -> Settings:
     return current_app.config["SETTINGS"]
-
-
-@bp.before_request
-def _csrf() -> None:
-    check_csrf()
-
-
-@bp.after_request
-def _no_store(resp: Response) -> Response:
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
 
 
 def _json_body() -> dict[str, Any]:
@@ -94,20 +84,26 @@ def home():
                            statuses=PLAN_STATUSES, state_labels=sheets.STATE_LABELS)
 
 
+def _plan(plan_id: str) -> Plan:
+    """The plan a ``/do-an/<plan_id>`` route names, for a user who may edit it (else 404, 403)."""
+    return sheets.get_plan(get_session(), params.id_arg(plan_id, "plan"), current_user())
+
+
+def _to_plan_page(plan: Plan) -> Response:
+    """Back to the plan page after one of its forms (303: a reload does not post again)."""
+    return redirect(url_for("workspace.plan_page", plan_id=plan.id), 303)
+
+
 @bp.get("/do-an/<plan_id>")
 @login_required
 def plan_page(plan_id: str):
-    s = get_session()
-    plan = sheets.get_plan(s, params.id_arg(plan_id, "plan"), current_user())
-    return _plan_page(plan)
+    return _plan_page(_plan(plan_id))
 
 
 def _plan_page(plan, upload_error: str | None = None, upload_title: str = "",
                status: int = 200) -> Response:
     """The plan page; after a refused upload, with the reason beside the form and its title
     kept (the old full-page "Lỗi 400" led away to the citizen map)."""
-    from planning_gis.workspace import plans as plan_forms
-
     s = get_session()
     html = render_template("workspace/plan.html", plan=plan, kinds=PLAN_KINDS,
                            statuses=PLAN_STATUSES, state_labels=sheets.STATE_LABELS,
@@ -129,7 +125,7 @@ def upload(plan_id: str):
     """
     s = get_session()
     user = current_user()
-    plan = sheets.get_plan(s, params.id_arg(plan_id, "plan"), user)
+    plan = _plan(plan_id)
     wants_json = request.accept_mimetypes.best == "application/json"
     title = request.form.get("title", "")
     try:
@@ -240,11 +236,13 @@ def _sheet_json(sheet: MapSheet, report: dict[str, Any] | None = None) -> dict[s
             "current_version": sheet.current_version, "report": report}
 
 
-def _answer(sheet: MapSheet, status: int = 200) -> Response:
+def _answer(sheet: MapSheet, status: int = 200, **extra: Any) -> Response:
+    """The editor's answer to every change: the sheet with its residual report (the change
+    committed with it), and what a call adds (``extra``, e.g. a detection's summary)."""
     s = get_session()
     report = sheets.residual_report(s, sheet)
     s.commit()
-    resp = jsonify(_sheet_json(sheet, report))
+    resp = jsonify({**_sheet_json(sheet, report), **extra})
     resp.status_code = status
     return resp
 
@@ -317,12 +315,7 @@ def api_detect_points(sheet_id: str):
     """"Tìm điểm khống chế": control points from the printed grid, added for review."""
     sheet = _api_sheet(sheet_id)
     found = sheets.detect_points(get_session(), current_user(), sheet, _settings())
-    s = get_session()
-    report = sheets.residual_report(s, sheet)
-    s.commit()
-    body = _sheet_json(sheet, report)
-    body["detection"] = found
-    return jsonify(body)
+    return _answer(sheet, detection=found)
 
 
 @bp.get("/api/to-ban-do/<sheet_id>/diem.<fmt>")
@@ -494,13 +487,11 @@ def init_app(app) -> None:  # noqa: ANN001
 @bp.route("/do-an/moi", methods=["GET", "POST"])
 @login_required
 def plan_new():
-    from planning_gis.workspace import plans as plan_forms
-
     if request.method == "POST":
         s = get_session()
         plan = plan_forms.save_plan(s, current_user(), request.form.to_dict())
         s.commit()
-        return redirect(url_for("workspace.plan_page", plan_id=plan.id), 303)
+        return _to_plan_page(plan)
     return render_template("workspace/plan_form.html", plan=None, kinds=PLAN_KINDS,
                            statuses=PLAN_STATUSES)
 
@@ -508,22 +499,18 @@ def plan_new():
 @bp.post("/do-an/<plan_id>/sua")
 @login_required
 def plan_edit(plan_id: str):
-    from planning_gis.workspace import plans as plan_forms
-
     s = get_session()
-    plan = sheets.get_plan(s, params.id_arg(plan_id, "plan"), current_user())
+    plan = _plan(plan_id)
     plan_forms.save_plan(s, current_user(), request.form.to_dict(), plan)
     s.commit()
-    return redirect(url_for("workspace.plan_page", plan_id=plan.id), 303)
+    return _to_plan_page(plan)
 
 
 @bp.post("/do-an/<plan_id>/van-ban")
 @login_required
 def plan_attach(plan_id: str):
-    from planning_gis.workspace import plans as plan_forms
-
     s = get_session()
-    plan = sheets.get_plan(s, params.id_arg(plan_id, "plan"), current_user())
+    plan = _plan(plan_id)
     f = request.files.get("pdf")
     if f is None or not f.filename:
         raise InvalidInput("choose a PDF file", message_vi="Hãy chọn tệp PDF.")
@@ -534,20 +521,18 @@ def plan_attach(plan_id: str):
         f.save(path)
         plan_forms.attach_pdf(s, current_user(), plan, path, form, _settings())
         s.commit()
-    return redirect(url_for("workspace.plan_page", plan_id=plan.id), 303)
+    return _to_plan_page(plan)
 
 
 @bp.post("/do-an/<plan_id>/lien-ket")
 @login_required
 def plan_link(plan_id: str):
-    from planning_gis.workspace import plans as plan_forms
-
     s = get_session()
-    plan = sheets.get_plan(s, params.id_arg(plan_id, "plan"), current_user())
+    plan = _plan(plan_id)
     plan_forms.link_document(s, current_user(), plan,
                              params.id_arg(request.form.get("document_id", ""), "document"))
     s.commit()
-    return redirect(url_for("workspace.plan_page", plan_id=plan.id), 303)
+    return _to_plan_page(plan)
 
 
 ZONE_FIELDS = [("label", "Ký hiệu ô đất"), ("function_code", "Mã chức năng"),
@@ -573,7 +558,7 @@ def zones_form(plan_id: str):
 
     s = get_session()
     user = current_user()
-    plan = sheets.get_plan(s, params.id_arg(plan_id, "plan"), user)
+    plan = _plan(plan_id)
     report = error = imported = comparison = None
     status = 200
     if request.method == "POST":

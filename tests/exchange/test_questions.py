@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from shapely.geometry import box
 from sqlalchemy import text
 
 from planning_gis.exchange import questions
@@ -100,3 +101,15 @@ def test_erase_command(demo):
                          cwd=PROJECT_ROOT, timeout=120)
     assert bad.returncode == 2 and bad.stderr.startswith("error:")
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_a_question_on_a_plot_stores_it_as_a_multipolygon(session, demo, cau_giay):
+    """A plot drawn as one polygon goes into the MultiPolygon column, the question at its point
+    routed like a point's."""
+    org, _lon, _lat, e, n = cau_giay
+    q = questions.ask(session, demo, body="Thửa đất này có bị ảnh hưởng không?",
+                      email="a@b.vn", plot=box(e - 10, n - 10, e + 10, n + 10)).question
+    kind, area, srid = session.execute(text(
+        "SELECT GeometryType(plot), ST_Area(plot), ST_SRID(plot) FROM questions WHERE id = :i"),
+        {"i": q.id}).one()
+    assert (kind, round(area), srid, q.organisation_id) == ("MULTIPOLYGON", 400, 5897, org)

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from planning_gis import db
+from tests.conftest import scratch_plan
 from tests.test_import_maps import E0, N0, _features, run_cli
 
 pytestmark = pytest.mark.db
@@ -22,18 +23,13 @@ def _ring(x0, w=50.0):
 
 @pytest.fixture
 def plan_with_zones(demo, tmp_path):
-    with db.session_scope(demo) as s:
-        pid = s.execute(text(
-            "INSERT INTO plans (name, kind, status, is_fictional) VALUES "
-            "('Đồ án thử phiên bản', 'chi_tiet', 'approved', false) RETURNING id")).scalar()
     first = tmp_path / "v1.geojson"
     first.write_text(json.dumps(_features(_ring(0), _ring(60), _ring(120), props={
         0: {"label": "C.3-2"}, 1: {"label": "C.3-3"}, 2: {"label": "C.3-4"}})),
         encoding="utf-8")
-    assert run_cli("zones", str(first), "--plan", str(pid), settings=demo).returncode == 0
-    yield pid
-    with db.session_scope(demo) as s:
-        s.execute(text("DELETE FROM plans WHERE id = :id"), {"id": pid})
+    with scratch_plan(demo, "Đồ án thử phiên bản", status="approved") as pid:
+        assert run_cli("zones", str(first), "--plan", str(pid), settings=demo).returncode == 0
+        yield pid
 
 
 def _v2(tmp_path):

@@ -51,6 +51,11 @@ def _email() -> str:
     return f"nguoidan-{uuid.uuid4().hex[:8]}@example.vn"
 
 
+def _question_id(demo, code: str) -> int:
+    with db.session_scope(demo) as s:
+        return s.execute(text("SELECT id FROM questions WHERE code = :c"), {"c": code}).scalar()
+
+
 def _count(demo, table: str) -> int:
     with db.session_scope(demo) as s:
         return s.execute(text(f"SELECT count(*) FROM {table}")).scalar()
@@ -73,9 +78,7 @@ def test_question_path_api(xclient, planner, demo, cau_giay):
     # the unit's inbox lists it with its due date
     inbox = planner.get("/quan-tri/hoi-dap").get_data(as_text=True)
     assert doc["code"] in inbox
-    with db.session_scope(demo) as s:
-        qid = s.execute(text("SELECT id FROM questions WHERE code = :c"),
-                        {"c": doc["code"]}).scalar()
+    qid = _question_id(demo, doc["code"])
     page = planner.get(f"/quan-tri/hoi-dap/{qid}").get_data(as_text=True)
     assert email in page  # the unit sees the contact
     resp = planner.post(f"/quan-tri/hoi-dap/{qid}/tra-loi", data={
@@ -105,9 +108,7 @@ def test_private_question_is_not_published(xclient, planner, demo, cau_giay):
     doc = xclient.post("/api/questions", json={"body": "Đất của gia đình tôi, thửa số 45.",
                                                "phone": "0987654321", "lon": lon,
                                                "lat": lat}).get_json()
-    with db.session_scope(demo) as s:
-        qid = s.execute(text("SELECT id FROM questions WHERE code = :c"),
-                        {"c": doc["code"]}).scalar()
+    qid = _question_id(demo, doc["code"])
     planner.post(f"/quan-tri/hoi-dap/{qid}/tra-loi", data={
         "csrf_token": planner.csrf, "answer": "Trả lời riêng.", "private": "1"})
     assert xclient.get(f"/api/questions/{qid}").status_code == 404
@@ -120,9 +121,8 @@ def test_reroute_with_note_and_reports_hide(xclient, xapp, planner, demo, cau_gi
     doc = xclient.post("/api/questions", json={"body": "Câu hỏi về cống thoát nước.",
                                                "email": _email(), "lon": lon,
                                                "lat": lat}).get_json()
+    qid = _question_id(demo, doc["code"])
     with db.session_scope(demo) as s:
-        qid = s.execute(text("SELECT id FROM questions WHERE code = :c"),
-                        {"c": doc["code"]}).scalar()
         other = s.execute(text("SELECT id FROM organisations WHERE name = 'Sở Quy hoạch – Kiến "
                                "trúc'")).scalar()
     resp = planner.post(f"/quan-tri/hoi-dap/{qid}/chuyen", data={
@@ -167,9 +167,7 @@ def test_script_is_shown_as_text(xclient, planner, demo, cau_giay):
     doc = xclient.post("/api/questions", json={
         "body": '<script>alert("x")</script><img src=x onerror=alert(1)>', "email": _email(),
         "lon": lon, "lat": lat}).get_json()
-    with db.session_scope(demo) as s:
-        qid = s.execute(text("SELECT id FROM questions WHERE code = :c"),
-                        {"c": doc["code"]}).scalar()
+    qid = _question_id(demo, doc["code"])
     planner.post(f"/quan-tri/hoi-dap/{qid}/tra-loi", data={
         "csrf_token": planner.csrf, "answer": "<b>đậm</b>"})
     html = xclient.get(f"/hoi-dap/{qid}").get_data(as_text=True)
@@ -177,6 +175,37 @@ def test_script_is_shown_as_text(xclient, planner, demo, cau_giay):
     assert "&lt;script&gt;" in html and "&lt;b&gt;đậm" in html
     inbox = planner.get(f"/quan-tri/hoi-dap/{qid}").get_data(as_text=True)
     assert "<script>alert" not in inbox
+
+
+def test_report_page_counts_a_published_answer(xclient, planner, demo, cau_giay):
+    """The "Báo cáo vi phạm" form under a published answer: a thank-you notice, one report."""
+    _org, lon, lat, _e, _n = cau_giay
+    doc = xclient.post("/api/questions", json={"body": "Câu hỏi để báo cáo.", "email": _email(),
+                                               "lon": lon, "lat": lat}).get_json()
+    qid = _question_id(demo, doc["code"])
+    planner.post(f"/quan-tri/hoi-dap/{qid}/tra-loi", data={
+        "csrf_token": planner.csrf, "answer": "Trả lời công khai."})
+    resp = xclient.post(f"/hoi-dap/{qid}/bao-cao", data={"website": ""})
+    assert resp.status_code == 202
+    assert "Báo cáo đã được ghi nhận" in resp.get_data(as_text=True)
+    with db.session_scope(demo) as s:
+        assert s.execute(text("SELECT reports FROM questions WHERE id = :i"),
+                         {"i": qid}).scalar() == 1
+
+
+@pytest.mark.parametrize("url,missing", [
+    ("/hoi-dap/{}/bao-cao", "Không tìm thấy câu hỏi đã công bố."),
+    ("/lay-y-kien/gop-y/{}/bao-cao", "Không tìm thấy góp ý đã công bố."),
+])
+def test_report_pages_refuse_in_vietnamese(xclient, url, missing):
+    """A report of nothing published, of a mangled id, or by a robot: the notice page with the
+    reason and its status."""
+    resp = xclient.post(url.format(999999), data={})
+    assert resp.status_code == 404 and missing in resp.get_data(as_text=True)
+    resp = xclient.post(url.format("12a"), data={})
+    assert resp.status_code == 404 and "Không có" in resp.get_data(as_text=True)
+    resp = xclient.post(url.format(999999), data={"website": "http://spam"})
+    assert resp.status_code == 400 and "máy tự động" in resp.get_data(as_text=True)
 
 
 def test_wrong_code_or_key_is_a_vietnamese_404(xclient):
@@ -261,6 +290,9 @@ def test_consultation_comment_in_window_then_refused_after(xclient, planner, dem
     planner.post(f"/quan-tri/gop-y/{comment_id}/duyet", data={"csrf_token": planner.csrf})
     planner.post(f"/quan-tri/gop-y/{comment_id}/phan-hoi", data={
         "csrf_token": planner.csrf, "response": "Tiếp thu: giữ ô cây xanh DT-1."})
+    resp = xclient.post(f"/lay-y-kien/gop-y/{comment_id}/bao-cao", data={})
+    assert resp.status_code == 202
+    assert "Báo cáo đã được ghi nhận" in resp.get_data(as_text=True)
     doc = xclient.get(f"/api/consultations/{cid}").get_json()
     (k,) = [k for k in doc["comments"] if k["id"] == comment_id]
     assert "0903" not in k["public_body"] and k["response_text"].startswith("Tiếp thu")
@@ -343,9 +375,7 @@ def test_record_counts_answers(xclient, planner, demo, cau_giay):
     doc = xclient.post("/api/questions", json={"body": "Hỏi để đếm", "email": _email(),
                                                "lon": lon, "lat": lat}).get_json()
     assert mine()["questions_received"] == before["questions_received"] + 1
-    with db.session_scope(demo) as s:
-        qid = s.execute(text("SELECT id FROM questions WHERE code = :c"),
-                        {"c": doc["code"]}).scalar()
+    qid = _question_id(demo, doc["code"])
     planner.post(f"/quan-tri/hoi-dap/{qid}/tra-loi", data={"csrf_token": planner.csrf,
                                                          "answer": "Đã trả lời."})
     after = mine()

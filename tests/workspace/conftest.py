@@ -51,6 +51,26 @@ def admin_client(app):
     return c
 
 
+def browser_sign_in(page, live_server: str, email: str, password: str,
+                    path: str = "/quan-tri/") -> None:
+    """Sign in through the workspace's form in the browser (from ``path``), on to the plans."""
+    page.goto(f"{live_server}{path}")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#plans")
+
+
+def browser_upload_scan(page, live_server: str, plan_id: int, title: str,
+                        scan: str | Path) -> None:
+    """Upload a scan with the plan page's form in the browser, on to its editor's first tile."""
+    page.goto(f"{live_server}/quan-tri/do-an/{plan_id}")
+    page.fill("#upload-form input[name=title]", title)
+    page.set_input_files("#upload-form input[name=scan]", str(scan))
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_selector("#scan-map .leaflet-tile-loaded")
+
+
 def plan_of(settings, organisation: str) -> int:
     from planning_gis import db
     from planning_gis.models import Plan

@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 
 from planning_gis.demo.accounts import DEMO_PLANNER_PASSWORD, planner_email
-from tests.workspace.conftest import CAU_GIAY, plan_of
+from tests.workspace.conftest import CAU_GIAY, browser_sign_in, browser_upload_scan, plan_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.db]
 
@@ -17,16 +17,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.db]
 def test_found_points_reviewed_checked_and_published(page, live_server, demo, printed_grid,
                                                      artifacts):
     page.set_default_timeout(60_000)
-    page.goto(f"{live_server}/quan-tri/")
-    page.fill("input[name=email]", planner_email(CAU_GIAY))
-    page.fill("input[name=password]", DEMO_PLANNER_PASSWORD)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_selector("#plans")
-    page.goto(f"{live_server}/quan-tri/do-an/{plan_of(demo, CAU_GIAY)}")
-    page.fill("#upload-form input[name=title]", "Tờ lưới in – tìm điểm tự động")
-    page.set_input_files("#upload-form input[name=scan]", str(printed_grid.path))
-    page.click("#upload-form button[type=submit]")
-    page.wait_for_selector("#scan-map .leaflet-tile-loaded")
+    browser_sign_in(page, live_server, planner_email(CAU_GIAY), DEMO_PLANNER_PASSWORD)
+    browser_upload_scan(page, live_server, plan_of(demo, CAU_GIAY),
+                        "Tờ lưới in – tìm điểm tự động", printed_grid.path)
 
     # find the points from the printed grid
     page.click("#detect-points")
@@ -123,16 +116,9 @@ def test_found_points_reviewed_checked_and_published(page, live_server, demo, pr
 def test_publishing_asks_first(page, live_server, demo, simulated):
     """Dismissing the confirmation publishes nothing."""
     page.set_default_timeout(60_000)
-    page.goto(f"{live_server}/quan-tri/")
-    page.fill("input[name=email]", planner_email(CAU_GIAY))
-    page.fill("input[name=password]", DEMO_PLANNER_PASSWORD)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_selector("#plans")
-    page.goto(f"{live_server}/quan-tri/do-an/{plan_of(demo, CAU_GIAY)}")
-    page.fill("#upload-form input[name=title]", "Tờ chưa công bố")
-    page.set_input_files("#upload-form input[name=scan]", str(simulated.path))
-    page.click("#upload-form button[type=submit]")
-    page.wait_for_selector("#scan-map .leaflet-tile-loaded")
+    browser_sign_in(page, live_server, planner_email(CAU_GIAY), DEMO_PLANNER_PASSWORD)
+    browser_upload_scan(page, live_server, plan_of(demo, CAU_GIAY), "Tờ chưa công bố",
+                        simulated.path)
     page.set_input_files("#import-form input[name=file]", str(simulated.points_path))
     page.click("#import-points")
     page.wait_for_selector("#methods-table tr.chosen")

@@ -25,6 +25,20 @@ def test_a_form_without_its_csrf_token_is_refused(planner_client, demo):
     assert resp.status_code == 403 and "CSRF" in resp.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("page,form", [
+    ("/quan-tri/", "/quan-tri/do-an/moi"),  # workspace
+    ("/quan-tri/hoi-dap", "/quan-tri/lay-y-kien"),  # the exchange's workspace
+    ("/quan-tri/dang-nhap", "/quan-tri/dang-xuat"),  # accounts
+])
+def test_every_staff_blueprint_is_not_cached_and_checks_csrf(planner_client, page, form):
+    """Each blueprint under /quan-tri: its pages are never cached, its forms need the token."""
+    resp = planner_client.get(page)
+    assert resp.status_code in (200, 302) and resp.headers["Cache-Control"] == "no-store"
+    resp = planner_client.post(form, data={}, headers={"Accept": "application/json"})
+    assert resp.status_code == 403 and resp.get_json()["code"] == "csrf_failed"
+    assert resp.headers["Cache-Control"] == "no-store"
+
+
 def test_sign_in_form_needs_its_token_too(app):
     c = app.test_client()
     resp = c.post("/quan-tri/dang-nhap", data={"email": "a@b.c", "password": "x"})

@@ -10,11 +10,9 @@ from __future__ import annotations
 import http.server
 import io
 import json
-import os
 import shutil
 import stat
 import subprocess
-import sys
 import threading
 import zipfile
 from contextlib import contextmanager
@@ -28,7 +26,8 @@ from shapely.geometry import box
 from sqlalchemy import text
 
 from planning_gis import db
-from planning_gis.settings import PROJECT_ROOT
+from tests.conftest import scratch_plan
+from tests.test_import_maps import run_cli
 from tests.workspace.conftest import CAU_GIAY, plan_of
 
 pytestmark = pytest.mark.db
@@ -130,22 +129,10 @@ def bait_server():
     server.server_close()
 
 
-def run_cli(*args, settings):
-    env = dict(os.environ, PLANNING_DATABASE_URL=settings.database_url,
-               PLANNING_DATA_DIR=settings.data_dir)
-    return subprocess.run([sys.executable, "import_maps.py", *args], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
-
-
 @pytest.fixture
 def cli_plan(demo):
-    with db.session_scope(demo) as s:
-        pid = s.execute(text(
-            "INSERT INTO plans (name, kind, status, is_fictional) VALUES "
-            "('Đồ án thử tệp độc', 'chi_tiet', 'draft', false) RETURNING id")).scalar()
-    yield pid
-    with db.session_scope(demo) as s:
-        s.execute(text("DELETE FROM plans WHERE id = :id"), {"id": pid})
+    with scratch_plan(demo, "Đồ án thử tệp độc") as pid:
+        yield pid
 
 
 # --- defect 2: files that point elsewhere ----------------------------------------------------

@@ -11,25 +11,17 @@ from PIL import Image
 
 from planning_gis.demo.accounts import DEMO_PLANNER_PASSWORD, planner_email
 from tests.conftest import axe_violations
-from tests.workspace.conftest import CAU_GIAY, plan_of
+from tests.workspace.conftest import CAU_GIAY, browser_sign_in, browser_upload_scan, plan_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.db]
 
 
 def test_planner_takes_a_scan_to_the_public_map(page, live_server, demo, simulated, artifacts):
     page.set_default_timeout(60_000)
-    page.goto(f"{live_server}/quan-tri/")
-    page.fill("input[name=email]", planner_email(CAU_GIAY))
-    page.fill("input[name=password]", DEMO_PLANNER_PASSWORD)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_selector("#plans")
+    browser_sign_in(page, live_server, planner_email(CAU_GIAY), DEMO_PLANNER_PASSWORD)
     assert axe_violations(page, name="workspace-plans") == []
     plan_id = plan_of(demo, CAU_GIAY)
-    page.goto(f"{live_server}/quan-tri/do-an/{plan_id}")
-    page.fill("#upload-form input[name=title]", "Tờ thử nghiệm trình duyệt")
-    page.set_input_files("#upload-form input[name=scan]", str(simulated.path))
-    page.click("#upload-form button[type=submit]")
-    page.wait_for_selector("#scan-map .leaflet-tile-loaded")
+    browser_upload_scan(page, live_server, plan_id, "Tờ thử nghiệm trình duyệt", simulated.path)
     page.set_input_files("#import-form input[name=file]", str(simulated.points_path))
     page.click("#import-points")
     page.wait_for_selector("#points-table tbody tr td.residual")
@@ -147,11 +139,7 @@ def test_labels_from_a_planner_are_text_for_the_admin(page, live_server, demo, s
 
     from planning_gis.demo.accounts import DEMO_ADMIN
 
-    page.goto(f"{live_server}/quan-tri/dang-nhap")
-    page.fill("input[name=email]", DEMO_ADMIN[0])
-    page.fill("input[name=password]", DEMO_ADMIN[1])
-    page.click("#login-form button[type=submit]")
-    page.wait_for_selector("#plans")
+    browser_sign_in(page, live_server, *DEMO_ADMIN, path="/quan-tri/dang-nhap")
     page.goto(f"{live_server}/quan-tri/to-ban-do/{sheet_id}")
     page.wait_for_selector("#points-table tbody tr")
     assert page.inner_text("#points-table tbody tr td") == HOSTILE

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from planning_gis import db
 from planning_gis.errors import PlanningError
 from planning_gis.zones_import import import_zones
+from tests.conftest import scratch_plan
 
 pytestmark = pytest.mark.db
 E0, N0 = 593000.0, 2332000.0
@@ -28,13 +29,8 @@ def _file(path, *rects, prefix="C"):
 
 @pytest.fixture
 def plan_id(demo):
-    with db.session_scope(demo) as s:
-        pid = s.execute(text(
-            "INSERT INTO plans (name, kind, status, is_fictional) VALUES "
-            "('Đồ án thử nhập đồng thời', 'chi_tiet', 'draft', false) RETURNING id")).scalar()
-    yield pid
-    with db.session_scope(demo) as s:
-        s.execute(text("DELETE FROM plans WHERE id = :id"), {"id": pid})
+    with scratch_plan(demo, "Đồ án thử nhập đồng thời") as pid:
+        yield pid
 
 
 def _race(settings, plan_id, paths) -> list[object]:
