@@ -155,33 +155,44 @@ def _lookup_point(conn: psycopg.Connection, point: ResolvedPoint, on: dt.date,
         rows = point_rows(conn, point.easting, point.northing, register)
         return _answer(point.as_dict(), PlansAnswer(*point_answer_json(
             conn, rows, today=on, dumps=_dumps, documents=documents, **context)), on)
-    return _send(kept_answer(conn, cache, documents, register, point, on, context, edition,
-                             settings.gzip_level, asked=asked))
+    answer, _made = kept_answer(conn, cache, documents, register, point, on, context,
+                                edition, settings.gzip_level, asked=asked)
+    return _send(answer)
 
 
 def kept_answer(conn: psycopg.Connection, cache: EditionCache, documents: EditionCache,
                 register: PlanRegister, point: ResolvedPoint, on: dt.date,
                 context: dict[str, Any], edition: int, gzip_level: int,
-                asked: bool) -> AnswerAtPoint:
+                asked: bool) -> tuple[AnswerAtPoint, bool]:
     """The exact point's whole answer (gzipped), kept under the look-up ``edition``, made on a
     miss from ``conn``; each plan's list of documents is kept too (a new point's plans were
     nearly all listed for earlier points), and the plans' rows in ``register``. Both the view
-    and the fast path answer with it.
+    and the fast path answer with it. Also whether this request made it: one that waited for
+    another's making (a storm on a new point) was answered from the kept value.
 
     Answers are not kept by zones and plans: of 2,000 random city points, one shared its zones
     with another, and those answers took half of the cache.
     """
     query = point.as_dict()
+    maker: list[bool] = []  # this request made the answer
 
     def make() -> tuple[AnswerAtPoint, int | None]:
+        maker.append(True)
         rows = point_rows(conn, point.easting, point.northing, register)
         answer = PlansAnswer(*point_answer_json(conn, rows, today=on, dumps=_dumps,
                                                 documents=documents, **context))
         made = AnswerAtPoint.of(_body(query, answer, on), gzip_level)
-        # kept only when the data did not change between the two statements
-        return made, made.size if rows.edition == edition else None
+        # Kept unless its rows are older than the key's edition (a replica behind the server
+        # the edition was read from) or of two editions (PointRows.edition None): rows newer
+        # than the key are harmless (layers/editions.py), as the key goes with that edition.
+        # Keeping those too matters in the second after an edit, while a process still reuses
+        # the edition it read (PLANNING_EDITION_CHECK_MS): each request of a storm then waited
+        # for its forerunner's answer, found nothing kept, and made its own.
+        return made, made.size if rows.edition is not None and rows.edition >= edition \
+            else None
 
-    return cache.get_or_make(_at_point_key(edition, point, on, context), make, asked=asked)
+    answer = cache.get_or_make(_at_point_key(edition, point, on, context), make, asked=asked)
+    return answer, bool(maker)
 
 
 @bp.post("/lookup")
@@ -268,10 +279,13 @@ class KeptLookupFastPath:
         if cached is not None:
             environ[ROUTE_KEY] = FAST_LOOKUP_ROUTE
         else:
-            cached = self._look_up(environ, point, on, context, edition)
-            if cached is None:
+            looked_up = self._look_up(environ, point, on, context, edition)
+            if looked_up is None:
                 return None
-            environ[ROUTE_KEY] = LOOKUP_PATH  # the view's route label: a new point's answer
+            cached, made = looked_up
+            # the view's route label for a new point's answer made here; one that waited for
+            # another request's making was answered kept
+            environ[ROUTE_KEY] = LOOKUP_PATH if made else FAST_LOOKUP_ROUTE
         return kept_reply("application/json", cached.etag,
                           lambda: gzip.decompress(cached.gzipped), cached.gzipped,
                           environ.get("HTTP_ACCEPT_ENCODING", ""),
@@ -279,8 +293,10 @@ class KeptLookupFastPath:
                           self.settings.api_cache_control, self.cors)
 
     def _look_up(self, environ: dict[str, Any], point: ResolvedPoint, on: dt.date,
-                 context: dict[str, Any], edition: int) -> AnswerAtPoint | None:
-        """A new point's answer, or None after a database error (the view then answers)."""
+                 context: dict[str, Any], edition: int
+                 ) -> tuple[AnswerAtPoint, bool] | None:
+        """A new point's answer and whether it was made here, or None after a database error
+        (the view then answers)."""
         url = choose_read_url(environ, self.settings, self.cookie_name)
         try:
             return kept_answer(hot_read_connection(self.settings, url), self.cache,

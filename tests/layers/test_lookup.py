@@ -667,3 +667,30 @@ def test_a_sheet_edited_after_a_look_up_is_in_the_next_answer(city, demo):
     with value_changed(demo, "map_sheets", "check_error_m", sheet_id, 123.25):
         zones = [z for p in client.get(url).get_json()["plans"] for z in p["zones"]]
         assert any(z["accuracy"].get("check_error_m") == 123.25 for z in zones)
+
+
+def test_an_answer_from_rows_older_than_its_key_is_not_kept(city, demo):
+    """A point's answer is kept under the edition its request read (maybe on another server
+    than the rows: a replica behind the primary). Rows older than that edition would keep an
+    answer from before an edit under the key of after it: not kept. Rows newer than the key
+    are harmless (the key goes with its edition) and are kept, so that a storm in the second
+    after an edit still makes the point once."""
+    import datetime as dt
+
+    from layers.editions import EditionCache
+    from layers.lookup import PlanRegister
+    from planning_gis.crs import resolve_lonlat
+    from planning_gis.db import hot_read_connection
+    from planning_gis.web.lookup import kept_answer
+
+    e, n = city.point_detailed
+    point = resolve_lonlat(*vn2000_to_lonlat(e, n))
+    conn = hot_read_connection(demo)
+    now = conn.execute("SELECT edition FROM layer_editions WHERE layer = 'lookup'").fetchone()[0]
+    context = {"url_template": "/d/{id}", "base_url": "http://h", "documents_per_plan": 8}
+    for key_edition, kept in ((now + 1, False), (now - 1, True), (now, True)):
+        cache = EditionCache(1 << 20)
+        answer, made = kept_answer(conn, cache, EditionCache(1 << 20), PlanRegister(), point,
+                                   dt.date.today(), context, key_edition, 5, asked=False)
+        assert made and answer.gzipped
+        assert (len(cache) == 1) is kept, key_edition - now
