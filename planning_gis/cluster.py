@@ -19,7 +19,12 @@ so what is tested is what an operator runs. Why each piece:
   announced plan's site, a shared link) is computed once per minute for all of them, then
   revalidated by ETag (a 304 when the plans there did not change). nginx caches GET and HEAD
   only: a plot's look-up (POST) always reaches the app. Measured on the city with 64 clients:
-  see bench/cluster.py.
+  see bench/cluster.py. Unlike tiles, nginx sends each look-up URL to one node (``hash
+  $request_uri consistent``, failing over to the next node as the other upstream does) and
+  holds no lock: the node makes a new point once for all its workers and every request asking
+  it meanwhile (layers/editions.py), while nginx's lock waiters look again only every 500 ms
+  (a point takes a few ms: in the bench, the requests that waited on it took 500 ms), and the
+  two nodes' caches keep different points instead of the same ones twice.
 * A request with our session cookie (a planner) bypasses the cache and is not stored: the app
   reads it from the primary, and what it answers is that planner's own fresh view.
 * ``/pmtiles/``: the folder ``import_maps.py publish static`` writes (PMTiles + TileJSON),
@@ -36,6 +41,26 @@ import sys
 from pathlib import Path
 
 SESSION_COOKIE = "qh_session"
+
+
+def _cached(upstream: str, lock: bool) -> str:
+    """A location's body: proxied to ``upstream`` through the cache, honouring our headers;
+    ``lock``: a storm of requests for one cold answer waits for the first (tiles)."""
+    lock_lines = ("""
+      proxy_cache_lock on;
+      proxy_cache_lock_timeout 15s;
+      proxy_cache_lock_age 15s;""" if lock else "")
+    return f"""
+      proxy_pass http://{upstream};
+      proxy_cache answers;
+      proxy_cache_key $scheme$request_uri$gzip_ok;
+      proxy_ignore_headers Vary;{lock_lines}
+      proxy_cache_revalidate on;
+      proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;
+      proxy_cache_background_update on;
+      proxy_cache_bypass $cookie_{SESSION_COOKIE};
+      proxy_no_cache $cookie_{SESSION_COOKIE};
+      add_header X-Cache $upstream_cache_status always;"""
 
 
 def nginx_conf(prefix: Path, listen: str, upstreams: list[str], cache_max: str = "2g",
@@ -55,20 +80,8 @@ def nginx_conf(prefix: Path, listen: str, upstreams: list[str], cache_max: str =
     }}"""
     servers = "\n".join(f"    server {u} max_fails=1 fail_timeout=5s;" for u in upstreams)
     temp = prefix / "tmp"
-    cached = f"""
-      proxy_pass http://app;
-      proxy_cache answers;
-      proxy_cache_key $scheme$proxy_host$request_uri$gzip_ok;
-      proxy_ignore_headers Vary;
-      proxy_cache_lock on;
-      proxy_cache_lock_timeout 15s;
-      proxy_cache_lock_age 15s;
-      proxy_cache_revalidate on;
-      proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;
-      proxy_cache_background_update on;
-      proxy_cache_bypass $cookie_{SESSION_COOKIE};
-      proxy_no_cache $cookie_{SESSION_COOKIE};
-      add_header X-Cache $upstream_cache_status always;"""
+    cached = _cached("app", lock=True)
+    by_point = _cached("app_by_point", lock=False)
     return f"""# Written by planning_gis/cluster.py: edit that, not this file.
 worker_processes {worker_processes};
 pid {prefix}/nginx.pid;
@@ -104,6 +117,10 @@ http {{
   upstream app {{
 {servers}
   }}
+  upstream app_by_point {{
+    hash $request_uri consistent;
+{servers}
+  }}
 
   server {{
     listen {listen};
@@ -121,7 +138,7 @@ http {{
     }}
     location /static/ {{{cached}
     }}
-    location = /api/lookup {{{cached}
+    location = /api/lookup {{{by_point}
     }}
     location / {{
       proxy_pass http://app;
