@@ -29,7 +29,8 @@ PY=$VENV/bin/python
 SERVICE_USER=${PLANNING_SERVICE_USER:-planning}
 
 APT_PACKAGES=(postgresql-15 postgresql-15-postgis-3 postgresql-contrib gdal-bin chromium
-  fonts-dejavu-core tesseract-ocr tesseract-ocr-vie poppler-utils wrk nodejs npm python3-venv
+  fonts-dejavu-core tesseract-ocr tesseract-ocr-vie poppler-utils wrk nghttp2-client nodejs npm
+  python3-venv
   python3-qgis qgis-providers nginx-light)
 
 log() { printf '\033[1m[run.sh]\033[0m %s\n' "$*"; }
