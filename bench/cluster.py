@@ -466,7 +466,7 @@ def measure(args: argparse.Namespace, settings: Settings, tiles: list, node_port
         seen = access.stat().st_size if access.is_file() else 0
         probe = Probe(proxy, points)
         probe.start()
-        r = runs[key] = timed(key, run_h2load, proxy, points, args.lookup_seconds, 64, 2)
+        r = runs[key] = timed(key, run_h2load, proxy, points, args.lookup_seconds, 64)
         probe.stop()
         r["probe"] = probe.percentiles()
         time.sleep(1.5)  # nginx writes its access log buffer at least every second
@@ -512,11 +512,11 @@ def measure(args: argparse.Namespace, settings: Settings, tiles: list, node_port
 
 
 class Probe:
-    """Clients beside wrk: a look-up due every 5 ms, open loop (each one sent when due,
+    """Clients beside the load: a look-up due every 5 ms, open loop (each one sent when due,
     whatever the others are doing, from a pool of threads with a kept-alive connection each),
-    each timed from when it was due. wrk's own percentiles at ~50,000 answers/s were not per
-    request (its mean latency times its rate gave 180-870 requests in flight on 64
-    connections); these are, for the requests a 65th, 66th... client makes meanwhile."""
+    each timed from when it was due: what a 65th, 66th... citizen arriving at any moment
+    waits. The load's clients (closed loop) weigh each second by the requests answered in it,
+    these by its length: a slow first second counts for a hundredth of a 100 s run here."""
 
     def __init__(self, base: str, paths: list[str], every_s: float = 0.005,
                  clients: int = 16) -> None:
