@@ -20,11 +20,12 @@ so what is tested is what an operator runs. Why each piece:
   revalidated by ETag (a 304 when the plans there did not change). nginx caches GET and HEAD
   only: a plot's look-up (POST) always reaches the app. Measured on the city with 64 clients:
   see bench/cluster.py. Unlike tiles, nginx sends each look-up URL to one node (``hash
-  $request_uri consistent``, failing over to the next node as the other upstream does) and
-  holds no lock: the node makes a new point once for all its workers and every request asking
-  it meanwhile (layers/editions.py), while nginx's lock waiters look again only every 500 ms
-  (a point takes a few ms: in the bench, the requests that waited on it took 500 ms), and the
-  two nodes' caches keep different points instead of the same ones twice.
+  $request_uri consistent``, failing over to the next node as the other upstream does), and
+  its lock holds a storm on a new point for 10 ms only (``LOOKUP_LOCK_WAIT``): nginx's lock
+  waiters look again only every 500 ms (with the tiles' lock, the requests that waited on a new
+  point took 500 ms where making it took a few), while past 10 ms the node, which is making the
+  point, hands it to every request that asks it meanwhile (layers/editions.py). The two
+  nodes' caches keep different points instead of the same ones twice.
 * A request with our session cookie (a planner) bypasses the cache and is not stored: the app
   reads it from the primary, and what it answers is that planner's own fresh view.
 * ``/pmtiles/``: the folder ``import_maps.py publish static`` writes (PMTiles + TileJSON),
@@ -41,15 +42,19 @@ import sys
 from pathlib import Path
 
 SESSION_COOKIE = "qh_session"
+#: How long a look-up waits for another request's answer to the same new point before nginx
+#: passes it on to the point's node (which is making it, and hands it over when made): nginx's
+#: lock waiters look again only at this or every 500 ms, and a new point takes a few ms.
+LOOKUP_LOCK_WAIT = "10ms"
 
 
-def _cached(upstream: str, lock: bool) -> str:
-    """A location's body: proxied to ``upstream`` through the cache, honouring our headers;
-    ``lock``: a storm of requests for one cold answer waits for the first (tiles)."""
-    lock_lines = ("""
+def _cached(upstream: str, lock_wait: str) -> str:
+    """A location's body: proxied to ``upstream`` through the cache, honouring our headers; a
+    storm of requests for one cold answer waits up to ``lock_wait`` for the first one's."""
+    lock_lines = f"""
       proxy_cache_lock on;
-      proxy_cache_lock_timeout 15s;
-      proxy_cache_lock_age 15s;""" if lock else "")
+      proxy_cache_lock_timeout {lock_wait};
+      proxy_cache_lock_age 15s;"""
     return f"""
       proxy_pass http://{upstream};
       proxy_cache answers;
@@ -80,8 +85,8 @@ def nginx_conf(prefix: Path, listen: str, upstreams: list[str], cache_max: str =
     }}"""
     servers = "\n".join(f"    server {u} max_fails=1 fail_timeout=5s;" for u in upstreams)
     temp = prefix / "tmp"
-    cached = _cached("app", lock=True)
-    by_point = _cached("app_by_point", lock=False)
+    cached = _cached("app", "15s")
+    by_point = _cached("app_by_point", LOOKUP_LOCK_WAIT)
     return f"""# Written by planning_gis/cluster.py: edit that, not this file.
 worker_processes {worker_processes};
 pid {prefix}/nginx.pid;
