@@ -107,8 +107,8 @@ _ZONE_COLUMNS = """z.id AS zone_id, z.plan_id, z.label, z.function_code, z.area_
 #: zones under the point (their own columns) and the plans whose outline covers it. Everything
 #: else an answer cites depends on a plan, a sheet or a legend code, not on the point: it is read
 #: by id and kept per edition (:class:`PlanRegister`, and each plan's documents by the caller).
-#: Joining those rows to every point, with each plan's replacement, doubled the statement's
-#: PostgreSQL time (1.55 against 0.81 ms of CPU per new city point).
+#: Joining those rows to every point, with each plan's replacement, cost a fifth more of
+#: PostgreSQL's CPU per new city point (0.84-0.92 against 0.67-0.72 ms, in the app).
 POINT_ROWS_SQL = text(f"""
 SELECT (SELECT edition FROM layer_editions WHERE layer = 'lookup') AS edition,
        (SELECT coalesce(json_agg(zones), '[]') FROM (
@@ -116,6 +116,7 @@ SELECT (SELECT edition FROM layer_editions WHERE layer = 'lookup') AS edition,
        ) AS zones)::text AS zones,
        ARRAY(SELECT p.id FROM plans p WHERE ST_Intersects(p.geom, {POINT})) AS plan_ids
 """)
+
 
 def _register_sql(sheets_where: str, plans_where: str) -> TextClause:
     """The register's rows, with the edition read in the same statement: every legend entry (a
@@ -138,8 +139,8 @@ SELECT (SELECT edition FROM layer_editions WHERE layer = 'lookup') AS edition,
 REGISTER_SQL = _register_sql("s.id = ANY(CAST(:sheet_ids AS integer[]))",
                              "p.id = ANY(CAST(:plan_ids AS integer[]))")
 #: Every row, for a register meeting a new edition (the city's: 0.7 MB of JSON, 25-35 ms once
-#: per edition and process, where reading by id cost a statement for most of the first few
-#: hundred new points: 411 new points/s through the cluster instead of 474).
+#: per edition and process): read by id, the first few hundred new points of a process each
+#: cost one more statement (the cluster's cold pass: 411 new points/s by id, 459 read whole).
 REGISTER_ALL_SQL = _register_sql("TRUE", "TRUE")
 
 
@@ -183,15 +184,18 @@ class PlanRegister:
 
     Why: these rows depend on a plan, a sheet or a legend code, not on the point, and a city's
     new points keep citing the same few hundred plans (1,600 plans for 530,000 zones). Reading
-    them once per edition instead of joining them to every point halved the point statement's
-    PostgreSQL time. Bounded by the tables themselves: at most every plan, sheet and legend
-    entry of one edition. Keyed by the edition the register statement read in its own snapshot,
-    so rows of two editions never mix in the register; an answer whose point rows and register
-    rows come from different editions is marked (``PointRows.edition`` None) and not kept.
+    them once per edition instead of joining them to every point cut a fifth of a new point's
+    PostgreSQL CPU. Bounded by the tables themselves: every plan, sheet and legend entry of one
+    edition (the city's: 0.7 MB of JSON). One thread of a process reads a new edition whole;
+    the others asking meanwhile wait for it. Keyed by the edition the register statement read
+    in its own snapshot, so rows of two editions never mix in the register; an answer whose
+    point rows and register rows come from different editions is marked (``PointRows.edition``
+    None) and not kept.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._filling = threading.Lock()  # one whole read at a time
         self._edition: int | None = None
         self._legend: dict[str, dict] | None = None
         self._sheets: dict[int, dict] = {}
@@ -215,14 +219,17 @@ class PlanRegister:
                 lacking_plans, lacking_sheets = list(plan_ids), list(sheet_ids)
                 # a point of an older edition (a replica behind) reads only what it needs
                 whole = edition is not None and (self._edition is None or edition > self._edition)
-        with _cursor(conn) as cur:
-            self.reads += 1
-            if whole:
-                row = cur.execute(_REGISTER_ALL, prepare=True).fetchone()
-            else:
-                row = cur.execute(_REGISTER, {"plan_ids": lacking_plans,
-                                              "sheet_ids": lacking_sheets},
-                                  prepare=True).fetchone()
+        if whole:
+            with self._filling:
+                with self._lock:  # filled by another thread while this one waited?
+                    if (edition == self._edition and self._legend is not None
+                            and plan_ids <= self._plans.keys()
+                            and sheet_ids <= self._sheets.keys()):
+                        return self._legend, self._sheets, self._plans, edition
+                row = self._read(conn, _REGISTER_ALL, None)
+        else:
+            row = self._read(conn, _REGISTER, {"plan_ids": lacking_plans,
+                                               "sheet_ids": lacking_sheets})
         read = row.edition
         legend = {r["code"]: r for r in orjson.loads(row.legend)}
         sheets = {r.pop("id"): r for r in orjson.loads(row.sheets)}
@@ -241,6 +248,11 @@ class PlanRegister:
                 plans = {i: self._plans[i] for i in plan_ids if i in self._plans}
                 return self._legend, sheets, plans, read
         return legend, sheets, plans, read  # of another edition than kept: used, not kept
+
+    def _read(self, conn: Reader, statement: str, params: dict | None) -> Any:
+        with _cursor(conn) as cur:
+            self.reads += 1
+            return cur.execute(statement, params, prepare=True).fetchone()
 
 
 def point_rows(conn: Reader, easting: float, northing: float,

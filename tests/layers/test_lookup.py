@@ -694,3 +694,31 @@ def test_an_answer_from_rows_older_than_its_key_is_not_kept(city, demo):
                                    dt.date.today(), context, key_edition, 5, asked=False)
         assert made and answer.gzipped
         assert (len(cache) == 1) is kept, key_edition - now
+
+
+def test_threads_meeting_a_new_edition_read_the_register_once(city, demo):
+    """Eight threads of a process asking at once for a new edition: one reads the register
+    whole, the others wait for it (an edit, then a crowd, read 0.7 MB once per process)."""
+    import threading
+
+    from layers.lookup import PlanRegister
+    from planning_gis.db import hot_read_connection
+
+    register = PlanRegister()
+    start = threading.Barrier(8)
+    got: list[int | None] = []
+
+    def ask() -> None:
+        conn = hot_read_connection(demo)
+        edition = conn.execute(
+            "SELECT edition FROM layer_editions WHERE layer = 'lookup'").fetchone()[0]
+        start.wait(30)
+        got.append(register.rows(conn, edition, {city.ids["detailed"]}, set())[3])
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(got) == 8 and len(set(got)) == 1 and got[0] is not None
+    assert register.reads == 1
