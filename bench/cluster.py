@@ -496,12 +496,13 @@ def measure(args: argparse.Namespace, settings: Settings, tiles: list, node_port
         print(f"  {label}: nginx's access log, each of {len(times):,} requests: p50 "
               f"{at[0.5]:.0f} ms, p99 {at[0.99]:.0f} ms, p99.9 {at[0.999]:.0f} ms", flush=True)
     r, warm = runs["lookup"], runs["lookup_warm"]
+    first_5s = r["probe"]["windows"][0][1] if r["probe"]["windows"] else float("nan")
     table("Look-up through nginx, 2 nodes + replica (points inside random zones)", look)
     print(f"bar: look-up p99 < 50 ms at 64 connections through nginx, per request as the 64 "
           f"clients saw them: {r['p99']:.1f} ms with the points new at the start "
           f"({mark(r['p99'])}), {warm['p99']:.1f} ms once nginx keeps them ({mark(warm['p99'])})"
           f". Other clients meanwhile, at any moment (open loop): {r['probe']['p99']:.1f} ms "
-          f"({mark(r['probe']['p99'])}; its first 5 s: {r['probe']['windows'][0][1]:.0f} ms) "
+          f"({mark(r['probe']['p99'])}; its first 5 s: {first_5s:.0f} ms) "
           f"and {warm['probe']['p99']:.1f} ms ({mark(warm['probe']['p99'])}). Every point new "
           f"(the cold pass, 2,000 requests): {cold_p99:.0f} ms ({mark(cold_p99)})")
     capacity(cpu, results, r)
