@@ -65,7 +65,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.city import lookup_points  # noqa: E402
-from bench.common import percentile  # noqa: E402
+from bench.common import p99_by_window  # noqa: E402
 from bench.serving import (  # noqa: E402
     TMS,
     free_port,
@@ -576,13 +576,8 @@ class Probe:
                 "errors": self.errors, "windows": self.windows()}
 
     def windows(self, width_s: float = 5.0) -> list[tuple[float, float, int]]:
-        """p99 of the answers due in each ``width_s`` of the run (start, p99 ms, answers):
-        where in the run a tail lies (the first seconds, while new points are computed, or
-        throughout)."""
-        by: dict[int, list[float]] = {}
-        for at, ms in zip(self.at, self.times, strict=True):
-            by.setdefault(int(at // width_s), []).append(ms)
-        return [(k * width_s, percentile(v, 99), len(v)) for k, v in sorted(by.items())]
+        """p99 of the answers due in each ``width_s`` of the run."""
+        return p99_by_window(self.at, self.times, width_s)
 
 
 def lookup_log(access: Path, offset: int) -> tuple[dict[str, int], list[float]]:

@@ -29,6 +29,16 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[max(0, min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1))))]
 
 
+def p99_by_window(starts_s: list[float], times_ms: list[float],
+                  width_s: float = 5.0) -> list[tuple[float, float, int]]:
+    """The p99 of the requests started in each ``width_s`` of a run, as (start, p99 ms, how
+    many): where in the run a tail lies (its first seconds, or throughout)."""
+    by: dict[int, list[float]] = {}
+    for at, ms in zip(starts_s, times_ms, strict=True):
+        by.setdefault(int(at // width_s), []).append(ms)
+    return [(k * width_s, percentile(v, 99), len(v)) for k, v in sorted(by.items())]
+
+
 def latency(times_ms: list[float]) -> str:
     """``p50 … ms  p95 … ms  max … ms``: the latency figures of a list of timings (ms)."""
     return (f"p50 {statistics.median(times_ms):6.1f} ms  "

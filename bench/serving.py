@@ -37,6 +37,7 @@ import numpy as np  # noqa: E402
 import psycopg  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
+from bench.common import p99_by_window  # noqa: E402
 from layers import registry  # noqa: E402
 from layers.mvt import tile_params, tile_sql  # noqa: E402
 from planning_gis.db import get_engine  # noqa: E402
@@ -203,14 +204,8 @@ def run_h2load(base: str, paths: list[str], seconds: int, connections: int,
         rps += float(re.search(r"finished in [\d.]+m?s, ([\d.]+) req/s", out).group(1))
     ms = rows[:, 2] / 1000.0 if len(rows) else np.array([float("nan")])
     q = np.percentile(ms, [50, 99, 99.9], method="nearest") if len(rows) else [float("nan")] * 3
-    windows = []
-    if len(rows):
-        slot = (rows[:, 0] - rows[:, 0].min()) // int(window_s * 1e6)
-        for k in range(int(slot.max()) + 1):
-            sel = ms[slot == k]
-            if len(sel):
-                windows.append((k * window_s, float(np.percentile(sel, 99, method="nearest")),
-                                len(sel)))
+    windows = p99_by_window(((rows[:, 0] - rows[:, 0].min()) / 1e6).tolist(), ms.tolist(),
+                            window_s) if len(rows) else []
     return {"rps": rps, "requests": int(len(rows)), "p50": float(q[0]), "p99": float(q[1]),
             "p999": float(q[2]), "max": float(ms.max()), "mean": float(ms.mean()),
             "errors": int(failed + (rows[:, 1] >= 400).sum()), "windows": windows}

@@ -207,24 +207,18 @@ class PlanRegister:
              sheet_ids: set[int]) -> tuple[dict, dict, dict, int | None]:
         """The legend by code and the asked sheets and plans by id, with the edition they are
         of (None when the register could not tell: an untracked edition)."""
-        whole = False
         with self._lock:
-            if edition is not None and edition == self._edition:
-                legend, sheets, plans = self._legend, self._sheets, self._plans
-                lacking_plans = [i for i in plan_ids if i not in plans]
-                lacking_sheets = [i for i in sheet_ids if i not in sheets]
-                if legend is not None and not lacking_plans and not lacking_sheets:
-                    return legend, sheets, plans, edition
-            else:
-                lacking_plans, lacking_sheets = list(plan_ids), list(sheet_ids)
-                # a point of an older edition (a replica behind) reads only what it needs
-                whole = edition is not None and (self._edition is None or edition > self._edition)
+            if self._holds(edition, plan_ids, sheet_ids):
+                return self._legend, self._sheets, self._plans, edition
+            # a point of an older edition (a replica behind) reads only what it needs
+            whole = edition is not None and (self._edition is None or edition > self._edition)
+            kept = edition == self._edition
+            lacking_plans = [i for i in plan_ids if not kept or i not in self._plans]
+            lacking_sheets = [i for i in sheet_ids if not kept or i not in self._sheets]
         if whole:
             with self._filling:
                 with self._lock:  # filled by another thread while this one waited?
-                    if (edition == self._edition and self._legend is not None
-                            and plan_ids <= self._plans.keys()
-                            and sheet_ids <= self._sheets.keys()):
+                    if self._holds(edition, plan_ids, sheet_ids):
                         return self._legend, self._sheets, self._plans, edition
                 row = self._read(conn, _REGISTER_ALL, None)
         else:
@@ -248,6 +242,11 @@ class PlanRegister:
                 plans = {i: self._plans[i] for i in plan_ids if i in self._plans}
                 return self._legend, sheets, plans, read
         return legend, sheets, plans, read  # of another edition than kept: used, not kept
+
+    def _holds(self, edition: int | None, plan_ids: set[int], sheet_ids: set[int]) -> bool:
+        """Everything asked is held for ``edition`` (under ``_lock``)."""
+        return (edition is not None and edition == self._edition and self._legend is not None
+                and plan_ids <= self._plans.keys() and sheet_ids <= self._sheets.keys())
 
     def _read(self, conn: Reader, statement: str, params: dict | None) -> Any:
         with _cursor(conn) as cur:
