@@ -149,15 +149,24 @@ def hot_edition(environ: dict, settings: Settings, cookie_name: str, layer: str,
 
 
 def read_on_hot_connection(work: Callable[[psycopg.Connection], T]) -> T:
+    """``work`` run on this thread's hot connection to the server this request reads from, for
+    the hottest read paths (the point look-up): :func:`on_hot_connection` for a Flask view."""
+    return on_hot_connection(request.environ, current_app.config["SETTINGS"],
+                             current_app.config["SESSION_COOKIE_NAME"], work)
+
+
+def on_hot_connection(environ: dict, settings: Settings, cookie_name: str,
+                      work: Callable[[psycopg.Connection], T]) -> T:
     """``work`` run on this thread's hot connection (``planning_gis.db.hot_read_connection``)
-    to the server this request reads from, for the hottest read paths (the point look-up).
+    to the server the request of ``environ`` reads from; also in front of Flask (the look-up's
+    fast path), so that a new point's maker retries while the requests waiting for it wait.
 
     ``work`` only reads, so it may run twice: a connection that fails (a restarted server, a
-    replica gone) is dropped, a failed replica is left out, and ``work`` runs once more on a
-    new connection to the primary. A second failure is raised: errors.py answers 503.
+    replica gone, or one the server cut while it sat idle) is dropped, a failed replica is left
+    out, and ``work`` runs once more on a new connection to the primary. A second failure is
+    raised: errors.py answers 503.
     """
-    settings = current_app.config["SETTINGS"]
-    url = choose_read_url(request.environ, settings, current_app.config["SESSION_COOKIE_NAME"])
+    url = choose_read_url(environ, settings, cookie_name)
     try:
         return work(hot_read_connection(settings, url))
     except psycopg.OperationalError as err:
@@ -165,7 +174,7 @@ def read_on_hot_connection(work: Callable[[psycopg.Connection], T]) -> T:
         router = db.read_router(settings)
         if router is not None and url != settings.database_url:
             router.mark_failed(url, str(err).strip().split("\n")[0])
-            url = request.environ[READ_URL_KEY] = settings.database_url
+            url = environ[READ_URL_KEY] = settings.database_url
     try:
         return work(hot_read_connection(settings, url))
     except psycopg.OperationalError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gzip
 import hashlib
 from collections.abc import Callable, Iterable
@@ -20,11 +21,14 @@ from zlib_ng import gzip_ng
 from layers.editions import EDITION_PSYCOPG, EditionCache, SharedEditionCache
 from layers.lookup import PlanRegister, lookup_plot, point_answer_json, point_rows
 from planning_gis.crs import STORAGE_SRID, ResolvedPoint, vn2000_to_lonlat
-from planning_gis.db import drop_hot_connection, hot_read_connection
 from planning_gis.settings import Settings
 from planning_gis.web import db, params
 from planning_gis.web.caching import cors_headers
-from planning_gis.web.db import choose_read_url, hot_edition, recent_editions
+from planning_gis.web.db import (
+    hot_edition,
+    on_hot_connection,
+    recent_editions,
+)
 from planning_gis.web.limits import url_bytes
 from planning_gis.web.ops import FAST_LOOKUP_ROUTE, ROUTE_KEY
 from planning_gis.web.tile_fastpath import STATUS_LINES, kept_reply
@@ -128,47 +132,50 @@ def _context(settings: Settings, url_root: str) -> dict[str, Any]:
             "documents_per_plan": settings.lookup_documents_per_plan}
 
 
+#: Runs a read on a connection to the server the request reads from, once more on a new
+#: connection to the primary if the first one fails (``web/db.py``'s ``on_hot_connection``).
+ReadOnce = Callable[[Callable[[psycopg.Connection], Any]], Any]
+
+
 @bp.get("/lookup")
 def lookup_get() -> Response:
     """Zones at ``lon``/``lat`` (WGS 84) or ``x_north``/``y_east`` (VN-2000, ``crs=``)."""
     params.check_known(request.args, GET_PARAMS)
     point = params.point(request.args)
     on = params.date_arg(request.args)
-    context = _context(current_app.config["SETTINGS"], request.url_root)
-    return db.read_on_hot_connection(lambda conn: _lookup_point(conn, point, on, context))
-
-
-def _lookup_point(conn: psycopg.Connection, point: ResolvedPoint, on: dt.date,
-                  context: dict[str, Any]) -> Response:
-    """The answer at a point, read on ``conn`` (reads only: it may run twice, see
-    ``db.read_on_hot_connection``)."""
+    settings: Settings = current_app.config["SETTINGS"]
+    context = _context(settings, request.url_root)
     cache: EditionCache = current_app.extensions["lookup_cache"]
     documents: EditionCache = current_app.extensions["lookup_documents_cache"]
-    settings: Settings = current_app.config["SETTINGS"]
+    register: PlanRegister = current_app.extensions["plan_register"]
+    read: ReadOnce = db.read_on_hot_connection
     edition = request.environ.get(EDITION_KEY)  # read by the fast path, on this same server
     asked = edition is not None  # ...which also looked the answer up (and counted the miss)
     if edition is None:
-        row = conn.execute(EDITION_PSYCOPG, ("lookup",)).fetchone()
+        row = read(lambda conn: conn.execute(EDITION_PSYCOPG, ("lookup",)).fetchone())
         edition = row[0] if row else None
-    register: PlanRegister = current_app.extensions["plan_register"]
     if not cache.max_bytes or edition is None:  # off, or the editions are not tracked
-        rows = point_rows(conn, point.easting, point.northing, register)
-        return _answer(point.as_dict(), PlansAnswer(*point_answer_json(
-            conn, rows, today=on, dumps=_dumps, documents=documents, **context)), on)
-    answer, _made = kept_answer(conn, cache, documents, register, point, on, context,
+        def fresh(conn: psycopg.Connection) -> Response:
+            rows = point_rows(conn, point.easting, point.northing, register)
+            return _answer(point.as_dict(), PlansAnswer(*point_answer_json(
+                conn, rows, today=on, dumps=_dumps, documents=documents, **context)), on)
+        return read(fresh)
+    answer, _made = kept_answer(read, cache, documents, register, point, on, context,
                                 edition, settings.gzip_level, asked=asked)
     return _send(answer)
 
 
-def kept_answer(conn: psycopg.Connection, cache: EditionCache, documents: EditionCache,
+def kept_answer(read: ReadOnce, cache: EditionCache, documents: EditionCache,
                 register: PlanRegister, point: ResolvedPoint, on: dt.date,
                 context: dict[str, Any], edition: int, gzip_level: int,
                 asked: bool) -> tuple[AnswerAtPoint, bool]:
     """The exact point's whole answer (gzipped), kept under the look-up ``edition``, made on a
-    miss from ``conn``; each plan's list of documents is kept too (a new point's plans were
-    nearly all listed for earlier points), and the plans' rows in ``register``. Both the view
-    and the fast path answer with it. Also whether this request made it: one that waited for
-    another's making (a storm on a new point) was answered from the kept value.
+    miss by ``read``, which retries on a new connection: the maker does so while the requests
+    waiting for it wait, so a storm on connections the server cut still makes the point once.
+    Each plan's list of documents is kept too (a new point's plans were nearly all listed for
+    earlier points), and the plans' rows in ``register``. Both the view and the fast path
+    answer with it. Also whether this request made it: one that waited for another's making
+    (a storm on a new point) was answered from the kept value.
 
     Answers are not kept by zones and plans: of 2,000 random city points, one shared its zones
     with another, and those answers took half of the cache.
@@ -176,8 +183,7 @@ def kept_answer(conn: psycopg.Connection, cache: EditionCache, documents: Editio
     query = point.as_dict()
     maker: list[bool] = []  # this request made the answer
 
-    def make() -> tuple[AnswerAtPoint, int | None]:
-        maker.append(True)
+    def answer_from(conn: psycopg.Connection) -> tuple[AnswerAtPoint, int | None]:
         rows = point_rows(conn, point.easting, point.northing, register)
         answer = PlansAnswer(*point_answer_json(conn, rows, today=on, dumps=_dumps,
                                                 documents=documents, **context))
@@ -190,6 +196,10 @@ def kept_answer(conn: psycopg.Connection, cache: EditionCache, documents: Editio
         # for its forerunner's answer, found nothing kept, and made its own.
         return made, made.size if rows.edition is not None and rows.edition >= edition \
             else None
+
+    def make() -> tuple[AnswerAtPoint, int | None]:
+        maker.append(True)
+        return read(answer_from)
 
     answer = cache.get_or_make(_at_point_key(edition, point, on, context), make, asked=asked)
     return answer, bool(maker)
@@ -297,13 +307,12 @@ class KeptLookupFastPath:
                  ) -> tuple[AnswerAtPoint, bool] | None:
         """A new point's answer and whether it was made here, or None after a database error
         (the view then answers)."""
-        url = choose_read_url(environ, self.settings, self.cookie_name)
+        read: ReadOnce = functools.partial(on_hot_connection, environ, self.settings,
+                                           self.cookie_name)
         try:
-            return kept_answer(hot_read_connection(self.settings, url), self.cache,
-                               self.documents, self.register, point, on, context, edition,
-                               self.settings.gzip_level, asked=True)
-        except psycopg.Error:
-            drop_hot_connection(self.settings, url)
+            return kept_answer(read, self.cache, self.documents, self.register, point, on,
+                               context, edition, self.settings.gzip_level, asked=True)
+        except psycopg.Error:  # a second I/O fault, or another error: the view answers
             return None
 
 

@@ -690,8 +690,9 @@ def test_an_answer_from_rows_older_than_its_key_is_not_kept(city, demo):
     context = {"url_template": "/d/{id}", "base_url": "http://h", "documents_per_plan": 8}
     for key_edition, kept in ((now + 1, False), (now - 1, True), (now, True)):
         cache = EditionCache(1 << 20)
-        answer, made = kept_answer(conn, cache, EditionCache(1 << 20), PlanRegister(), point,
-                                   dt.date.today(), context, key_edition, 5, asked=False)
+        answer, made = kept_answer(lambda work: work(conn), cache, EditionCache(1 << 20),
+                                   PlanRegister(), point, dt.date.today(), context,
+                                   key_edition, 5, asked=False)
         assert made and answer.gzipped
         assert (len(cache) == 1) is kept, key_edition - now
 
@@ -722,3 +723,52 @@ def test_threads_meeting_a_new_edition_read_the_register_once(city, demo):
         t.join(60)
     assert len(got) == 8 and len(set(got)) == 1 and got[0] is not None
     assert register.reads == 1
+
+
+def test_a_storm_on_connections_the_server_cut_makes_the_point_once(city, demo):
+    """The server cut every thread's hot connection (a replica or the primary restarted), then
+    a crowd asks one new point: the thread that makes it reconnects and retries while the
+    others wait for it, so the point is still made once (it was made by each thread that
+    waited on a maker whose first read failed: CI, after the replica test's restart)."""
+    import threading
+
+    from planning_gis.db import hot_read_connection
+    from planning_gis.web.lookup import LOOKUP_PATH
+    from planning_gis.web.ops import REQUEST_SECONDS
+    from server import create_app
+
+    app = create_app(demo)
+    e, n = city.point_detailed
+    asking = 6
+    warmed, cut = threading.Barrier(asking + 1), threading.Barrier(asking + 1)
+    pids: list[int] = []
+    answers: list[tuple[int, bytes]] = []
+
+    def made() -> float:  # the look-ups answered by making them (ops.py's route label)
+        return sum(s.value for m in REQUEST_SECONDS.collect() for s in m.samples
+                   if s.name.endswith("_count") and s.labels["route"] == LOOKUP_PATH)
+
+    def ask(k: int) -> None:
+        client = app.test_client()
+        assert client.get(f"/api/lookup?x_north={n + 10 + k}&y_east={e}").status_code == 200
+        pids.append(hot_read_connection(demo).info.backend_pid)
+        warmed.wait(30)
+        cut.wait(30)
+        r = client.get(f"/api/lookup?x_north={n + 3}&y_east={e + 3}")
+        answers.append((r.status_code, r.data))
+
+    threads = [threading.Thread(target=ask, args=(k,)) for k in range(asking)]
+    for t in threads:
+        t.start()
+    warmed.wait(30)
+    before = made()
+    with get_engine(demo).connect() as admin:  # each cut and gone (waits up to 10 s)
+        assert admin.execute(text(
+            "SELECT bool_and(pg_terminate_backend(p, 10000)) FROM unnest(CAST(:p AS int[])) p"),
+            {"p": pids}).scalar()
+    cut.wait(30)
+    for t in threads:
+        t.join(60)
+    assert [status for status, _ in answers] == [200] * asking
+    assert len({body for _, body in answers}) == 1
+    assert made() - before == 1
