@@ -35,3 +35,21 @@ def encode_tile(body: bytes, gzip_level: int, gzip_min_bytes: int) -> CachedTile
     gz = (gzip_ng.compress(body, compresslevel=gzip_level, mtime=0)
           if len(body) >= gzip_min_bytes else None)
     return CachedTile(body=body, gzipped=gz, etag=etag)
+
+
+#: A kept tile in a file shared by a server's processes (layers/editions.SharedEditionCache):
+#: its ETag (24 hex digits), the plain body's length (4 bytes), the body, then the gzip bytes
+#: (none when the body was too small to compress; gzip's output is never empty).
+_ETAG_CHARS = 24
+
+
+def tile_to_bytes(tile: CachedTile) -> bytes:
+    return b"".join((tile.etag.encode("ascii"), len(tile.body).to_bytes(4, "big"), tile.body,
+                     tile.gzipped or b""))
+
+
+def tile_from_bytes(raw: bytes) -> CachedTile:
+    length = int.from_bytes(raw[_ETAG_CHARS:_ETAG_CHARS + 4], "big")
+    start = _ETAG_CHARS + 4
+    return CachedTile(body=raw[start:start + length], gzipped=raw[start + length:] or None,
+                      etag=raw[:_ETAG_CHARS].decode("ascii"))

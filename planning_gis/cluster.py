@@ -19,13 +19,16 @@ so what is tested is what an operator runs. Why each piece:
   announced plan's site, a shared link) is computed once per minute for all of them, then
   revalidated by ETag (a 304 when the plans there did not change). nginx caches GET and HEAD
   only: a plot's look-up (POST) always reaches the app. Measured on the city with 64 clients:
-  see bench/cluster.py. Unlike tiles, nginx sends each look-up URL to one node (``hash
-  $request_uri consistent``, failing over to the next node as the other upstream does), and
-  its lock holds a storm on a new point for 10 ms only (``LOOKUP_LOCK_WAIT``): nginx's lock
-  waiters look again only every 500 ms (with the tiles' lock, the requests that waited on a new
-  point took 500 ms where making it took a few), while past 10 ms the node, which is making the
-  point, hands it to every request that asks it meanwhile (layers/editions.py). The two
-  nodes' caches keep different points instead of the same ones twice.
+  see bench/cluster.py.
+* A look-up URL and a vector tile's URL go to one node each (``hash $request_uri consistent``,
+  failing over to the next node as the other upstream does), and nginx's lock holds a storm on
+  a new point or a cold vector tile for 10 ms only (``MADE_ONCE_LOCK_WAIT``): nginx's lock
+  waiters look again only every 500 ms (with a long lock, the requests that waited on a new
+  point took 500 ms where making it took a few), while past 10 ms the node, which is making
+  the answer, hands it to every request that asks it meanwhile (layers/editions.py,
+  ``get_or_make``, once across the node's processes). The two nodes' caches keep different
+  answers instead of the same ones twice. Raster tiles keep nginx's long lock: the app keeps
+  no rendered raster tile to hand over.
 * A request with our session cookie (a planner) bypasses the cache and is not stored: the app
   reads it from the primary, and what it answers is that planner's own fresh view.
 * ``/pmtiles/``: the folder ``import_maps.py publish static`` writes (PMTiles + TileJSON),
@@ -42,10 +45,13 @@ import sys
 from pathlib import Path
 
 SESSION_COOKIE = "qh_session"
-#: How long a look-up waits for another request's answer to the same new point before nginx
-#: passes it on to the point's node (which is making it, and hands it over when made): nginx's
-#: lock waiters look again only at this or every 500 ms, and a new point takes a few ms.
-LOOKUP_LOCK_WAIT = "10ms"
+#: How long a look-up or a vector tile waits for another request's answer to the same URL
+#: before nginx passes it on to the URL's node (which is making it, and hands it over when
+#: made): nginx's lock waiters look again only at this or every 500 ms, and a new point or a
+#: cold tile takes a few ms.
+MADE_ONCE_LOCK_WAIT = "10ms"
+#: Vector tiles, which the app keeps and makes once per node (raster tiles are rendered anew).
+VECTOR_TILE_LOCATION = r"~ ^/tiles/[a-z_0-9]+/[0-9]+/[0-9]+/[0-9]+\.mvt$"
 
 
 def _cached(upstream: str, lock_wait: str) -> str:
@@ -69,10 +75,12 @@ def _cached(upstream: str, lock_wait: str) -> str:
 
 
 def nginx_conf(prefix: Path, listen: str, upstreams: list[str], cache_max: str = "2g",
-               worker_processes: int = 1, static_dir: Path | None = None) -> str:
+               worker_processes: int = 1, static_dir: Path | None = None,
+               vector_tiles_by_url: bool = True) -> str:
     """nginx.conf for a proxy on ``listen`` in front of ``upstreams`` (host:port each), with its
     pid, logs, temporary files and cache under ``prefix``; ``static_dir`` (the output of
-    ``publish static``) is served under ``/pmtiles/``."""
+    ``publish static``) is served under ``/pmtiles/``. ``vector_tiles_by_url`` False: vector
+    tiles as raster ones (any node, nginx's long lock), bench/cluster.py's reference."""
     prefix = prefix.resolve()
     static = "" if static_dir is None else f"""
     location /pmtiles/ {{
@@ -86,7 +94,10 @@ def nginx_conf(prefix: Path, listen: str, upstreams: list[str], cache_max: str =
     servers = "\n".join(f"    server {u} max_fails=1 fail_timeout=5s;" for u in upstreams)
     temp = prefix / "tmp"
     cached = _cached("app", "15s")
-    by_point = _cached("app_by_point", LOOKUP_LOCK_WAIT)
+    by_url = _cached("app_by_url", MADE_ONCE_LOCK_WAIT)
+    vector_tiles = f"""
+    location {VECTOR_TILE_LOCATION} {{{by_url}
+    }}""" if vector_tiles_by_url else ""
     return f"""# Written by planning_gis/cluster.py: edit that, not this file.
 worker_processes {worker_processes};
 pid {prefix}/nginx.pid;
@@ -122,7 +133,7 @@ http {{
   upstream app {{
 {servers}
   }}
-  upstream app_by_point {{
+  upstream app_by_url {{
     hash $request_uri consistent;
 {servers}
   }}
@@ -140,10 +151,10 @@ http {{
     proxy_next_upstream_tries 2;
 
     location /tiles/ {{{cached}
-    }}
+    }}{vector_tiles}
     location /static/ {{{cached}
     }}
-    location = /api/lookup {{{by_point}
+    location = /api/lookup {{{by_url}
     }}
     location / {{
       proxy_pass http://app;
@@ -154,15 +165,15 @@ http {{
 
 
 def write_nginx_conf(prefix: Path, listen: str, upstreams: list[str],
-                     static_dir: Path | None = None) -> Path:
+                     static_dir: Path | None = None, vector_tiles_by_url: bool = True) -> Path:
     """Write the configuration and make the folders nginx needs; the file's path."""
     for sub in ("tmp", "cache"):
         (prefix / sub).mkdir(parents=True, exist_ok=True)
     if static_dir is not None:
         static_dir.mkdir(parents=True, exist_ok=True)
     path = prefix / "nginx.conf"
-    path.write_text(nginx_conf(prefix, listen, upstreams, static_dir=static_dir),
-                    encoding="utf-8")
+    path.write_text(nginx_conf(prefix, listen, upstreams, static_dir=static_dir,
+                               vector_tiles_by_url=vector_tiles_by_url), encoding="utf-8")
     return path
 
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Blueprint, Flask, Response, current_app, request, url_for
 from sqlalchemy import text
 
 from layers import registry
-from layers.editions import EditionCache, layer_edition
+from layers.editions import EditionCache, SharedEditionCache, layer_edition
 from layers.mvt import get_layer, layer_bounds, render_tile
-from layers.tile_cache import CachedTile, encode_tile
+from layers.tile_cache import CachedTile, encode_tile, tile_from_bytes, tile_to_bytes
 from planning_gis.web import db, params
 from planning_gis.web.caching import cors_headers
+from planning_gis.web.ops import FAST_TILE_ROUTE, ROUTE_KEY
 from planning_gis.web.tile_fastpath import EDITION_KEY, CachedTileFastPath, tile_reply
 from tiles import catalogue
 from tiles.grid import tms_for
@@ -35,15 +38,27 @@ def tile(layer: str, z: str, x: str, y: str) -> Response:
     conn = db.get_conn()
     cache: EditionCache = current_app.extensions["mvt_cache"]
     edition = request.environ.get(EDITION_KEY) if cache.max_bytes else None
+    asked = edition is not None  # the fast path looked the tile up (and counted the miss)
     if edition is None and cache.max_bytes:
         edition = layer_edition(conn, lyr.edition or lyr.id)
     key = (lyr.id, tms.id, t.z, t.x, t.y, edition)
-    cached = cache.get(key) if edition is not None else None
-    if cached is None:
-        body = render_tile(conn, lyr, tms, t, settings)
-        cached = encode_tile(body, settings.gzip_level, settings.gzip_min_bytes)
-        if edition is not None:
-            cache.put(key, cached, cached.size)
+
+    def render() -> tuple[CachedTile, int | None]:
+        made.append(True)
+        rendered = encode_tile(render_tile(conn, lyr, tms, t, settings), settings.gzip_level,
+                               settings.gzip_min_bytes)
+        return rendered, rendered.size
+
+    made: list[bool] = []
+    if edition is None:  # the cache is off, or the layer's editions are not tracked
+        cached, _size = render()
+    else:
+        # A storm on a cold tile renders it once for the server: nginx sends a tile's URL to
+        # one node and holds the storm for a few ms only (planning_gis/cluster.py); the
+        # requests that reach the node meanwhile wait here for the one that renders.
+        cached = cache.get_or_make(key, render, asked=asked)
+        if not made:  # rendered meanwhile by another request: answered as kept
+            request.environ[ROUTE_KEY] = FAST_TILE_ROUTE
     return _tile_response(cached, settings.tile_cache_control)
 
 
@@ -59,8 +74,18 @@ def _tile_response(cached: CachedTile, cache_control: str) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Give the app its own tile cache (apps over different databases must not share one)."""
-    app.extensions["mvt_cache"] = EditionCache(app.config["SETTINGS"].mvt_cache_mb * 1024 * 1024)
+    """Give the app its own tile cache (apps over different databases must not share one),
+    shared by the server's worker processes when it gives them a folder
+    (``PLANNING_SHARED_CACHE_DIR``): a tile rendered by one worker is kept for all of them, and
+    rendered once for a storm spread over them."""
+    settings = app.config["SETTINGS"]
+    size = settings.mvt_cache_mb * 1024 * 1024
+    if size and settings.shared_cache_dir:
+        app.extensions["mvt_cache"] = SharedEditionCache(
+            size, str(Path(settings.shared_cache_dir) / "vector-tiles"), tile_to_bytes,
+            tile_from_bytes)
+    else:
+        app.extensions["mvt_cache"] = EditionCache(size)
     app.wsgi_app = CachedTileFastPath(app, app.wsgi_app)
 
 

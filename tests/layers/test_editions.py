@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from layers.editions import SharedEditionCache
+from layers.tile_cache import encode_tile, tile_from_bytes, tile_to_bytes
+from planning_gis.crs import vn2000_to_lonlat
 from planning_gis.web.lookup import (
     AnswerAtPoint,
     _decode_answer,
@@ -22,7 +24,8 @@ from planning_gis.web.lookup import (
     _encode_answer,
     _encode_documents,
 )
-from planning_gis.web.ops import FAST_LOOKUP_ROUTE
+from planning_gis.web.ops import FAST_LOOKUP_ROUTE, FAST_TILE_ROUTE
+from tiles.grid import get_tms
 
 
 def _shared(path: Path, max_bytes: int = 1 << 20) -> SharedEditionCache:
@@ -217,6 +220,14 @@ def test_the_lookup_values_survive_the_file():
     assert _decode_documents(_encode_documents((b'[{"id":1}]', 126))) == (b'[{"id":1}]', 126)
 
 
+@pytest.mark.parametrize("body", [b"", b"\x1a\x05small", bytes(range(256)) * 40])
+def test_the_vector_tiles_survive_the_file(body):
+    """A tile with its gzip bytes, one too small to compress, and an empty one (a 204)."""
+    tile = encode_tile(body, 5, 100)
+    assert (tile.gzipped is None) is (len(body) < 100)
+    assert tile_from_bytes(tile_to_bytes(tile)) == tile
+
+
 def _routes(port: int) -> dict[str, float]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     conn.request("GET", "/metrics")
@@ -243,19 +254,30 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+#: The routes of a look-up and of a vector tile answered by making it, and answered kept
+#: (asked before, or made meanwhile by another request of the server).
+LOOKUP_ROUTES = ("/api/lookup", FAST_LOOKUP_ROUTE)
+TILE_ROUTES = ("/tiles/<layer>/<z>/<x>/<y>.mvt", FAST_TILE_ROUTE)
+
+
 @pytest.mark.db
-def test_the_workers_of_a_server_compute_a_point_once(demo, city):
-    """Two gunicorn workers: a new point asked once, then by 23 clients at once (spread over
-    both workers), is computed once; the answer is in the instance's shared file, which goes
-    with the server."""
+@pytest.mark.parametrize("kind", ["look-up", "vector tile"])
+def test_the_workers_of_a_server_make_an_answer_once(demo, city, kind):
+    """Two gunicorn workers: a new point, or a cold vector tile, asked once and then by 23
+    clients at once (spread over both workers), is made once; it is in the instance's shared
+    file, which goes with the server."""
     from tests.ops.conftest import free_port, start_gunicorn
 
     port = free_port()
     proc = start_gunicorn(demo, port, workers=2, threads=2)
+    e, n = city.point_detailed
+    if kind == "look-up":
+        path, routes, name = (f"/api/lookup?x_north={n + 0.5}&y_east={e + 0.5}",
+                              LOOKUP_ROUTES, "lookup-answers")
+    else:
+        t = get_tms("WebMercatorQuad").tile(*vn2000_to_lonlat(e, n), 17)
+        path, routes, name = f"/tiles/zones/{t.z}/{t.x}/{t.y}.mvt", TILE_ROUTES, "vector-tiles"
     try:
-        e, n = city.point_detailed
-        path = f"/api/lookup?x_north={n + 0.5}&y_east={e + 0.5}"
-
         def ask(_: int) -> tuple[int, bytes]:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             conn.request("GET", path, headers={"Accept-Encoding": "gzip"})
@@ -264,42 +286,42 @@ def test_the_workers_of_a_server_compute_a_point_once(demo, city):
             conn.close()
             return out
 
-        looked_up = ("/api/lookup", FAST_LOOKUP_ROUTE)
-        # Each worker warms up with 2 look-ups per thread (web/warmup.py) once it is forked,
-        # which may be after the port opens: counted, they would blur the figures below.
+        # Each worker warms up once it is forked, which may be after the port opens: 2
+        # look-ups and a tile per thread (web/warmup.py). Counted, they would blur the figures.
         deadline = time.monotonic() + 30
-        while sum((before := _routes(port)).get(r, 0) for r in looked_up) < 2 * 2 * 2:
+        while (sum((before := _routes(port)).get(r, 0) for r in LOOKUP_ROUTES) < 2 * 2 * 2
+               or sum(before.get(r, 0) for r in TILE_ROUTES) < 2 * 2):
             assert time.monotonic() < deadline, before
             time.sleep(0.1)
         first = ask(0)
         with ThreadPoolExecutor(23) as pool:
             answers = [first, *pool.map(ask, range(23))]
         assert {status for status, _ in answers} == {200}
-        assert len({body for _, body in answers}) == 1
+        assert len({body for _, body in answers}) == 1 and answers[0][1]
         deadline = time.monotonic() + 5  # a worker records a request after its last byte
         after = _routes(port)
 
         def delta(route: str) -> float:
             return after.get(route, 0) - before.get(route, 0)
 
-        while sum(delta(r) for r in looked_up) < 24:
+        while sum(delta(r) for r in routes) < 24:
             assert time.monotonic() < deadline
             time.sleep(0.05)
             after = _routes(port)
 
-        # Computed once, by whichever worker took the first; the 23 others, spread over both
+        # Made once, by whichever worker took the first; the 23 others, spread over both
         # workers (each takes 2 connections at a time), found it kept.
-        assert (delta("/api/lookup"), delta(FAST_LOOKUP_ROUTE)) == (1, 23)
+        assert (delta(routes[0]), delta(routes[1])) == (1, 23)
         pids = _children(proc.pid)
         assert len(pids) == 2
         # The file both workers map (the environment gunicorn set is not in /proc's copy).
         maps = {line.split()[-1] for pid in pids
                 for line in Path(f"/proc/{pid}/maps").read_text().splitlines()
-                if line.endswith("/lookup-answers/data.mdb")}
+                if line.endswith(f"/{name}/data.mdb")}
         assert len(maps) == 1
         folder = str(Path(maps.pop()).parent.parent)
         assert folder.startswith(tempfile.gettempdir() + "/planning-shared-cache-")
-        assert len(_shared(Path(folder) / "lookup-answers", 16 << 20)) >= 1
+        assert len(_shared(Path(folder) / name, 16 << 20)) >= 1
     finally:
         proc.terminate()
         proc.wait(30)
