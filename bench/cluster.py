@@ -27,7 +27,12 @@ from its in-process edition cache, nginx from its disk cache). Static = half B r
 ``publish static``'s ``zones.pmtiles`` (published by run.sh; on the city only the inner
 districts, ``--bbox``) through nginx's ``/pmtiles/`` as a PMTiles client reads a tile: one HTTP
 range request per tile (the directories fetched once per client and kept), wrk, 32
-connections. Look-up: first a cold pass, 2,000 points nobody asked yet, 64 clients through
+connections. Cold-tile storms: 16 clients at once on each of 24 vector tiles nobody asked yet
+(z17), through the cluster's nginx (a tile's URL to one node, which renders it once for all;
+nginx's lock 10 ms) and, as the reference in the same run, through a second nginx over the same
+nodes configured the earlier way (any node, nginx's lock 15 s, whose waiters look again every
+500 ms), each on tiles of its own; each request's latency and the renders counted by the nodes.
+Look-up: first a cold pass, 2,000 points nobody asked yet, 64 clients through
 nginx (each reaches a node, which reads the replica); then ``/api/lookup`` at 2,000 other
 points inside random zones, h2load (Debian's nghttp2-client) with 64 connections for
 ``--lookup-seconds`` through nginx as deployed, twice (nginx keeps a public answer for the
@@ -65,7 +70,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.city import lookup_points  # noqa: E402
-from bench.common import p99_by_window  # noqa: E402
+from bench.common import p99_by_window, percentile  # noqa: E402
 from bench.serving import (  # noqa: E402
     TMS,
     free_port,
@@ -74,6 +79,7 @@ from bench.serving import (  # noqa: E402
     table,
     zone_tiles,
 )
+from planning_gis.cluster import write_nginx_conf  # noqa: E402
 from planning_gis.demo import city_size  # noqa: E402
 from planning_gis.settings import Settings  # noqa: E402
 
@@ -129,6 +135,87 @@ def one_pass(base: str, paths: list[str], clients: int = 16) -> dict[str, float]
     errors = sum(1 for _, status in results if status not in (200, 204))
     return {"rps": len(paths) / wall, "n": len(paths), "p50": lat[len(lat) // 2],
             "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))], "errors": errors}
+
+
+def tile_storms(base: str, paths: list[str], clients: int = 16) -> dict[str, float]:
+    """Each of ``paths`` (cold tiles) asked by ``clients`` at once, one tile after another, as
+    when a map of a newly announced plan is opened by many: each request's latency (ms) from
+    the moment they all start."""
+    host = urlsplit(base)
+    start = threading.Barrier(clients)
+    times: list[float] = []
+    errors = [0]
+
+    def client(_: int) -> None:
+        for path in paths:
+            start.wait(120)
+            started = time.perf_counter()
+            conn = http.client.HTTPConnection(host.hostname, host.port, timeout=120)
+            try:
+                conn.request("GET", path, headers={"Accept-Encoding": "gzip"})
+                resp = conn.getresponse()
+                resp.read()
+                ok = resp.status in (200, 204)
+            except OSError:
+                ok = False
+            finally:
+                conn.close()
+            times.append((time.perf_counter() - started) * 1000)
+            errors[0] += not ok
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(client, range(clients)))
+    wall = time.perf_counter() - started
+    return {"rps": len(times) / wall, "n": len(times), "p50": percentile(times, 50),
+            "p99": percentile(times, 99), "max": max(times), "errors": errors[0]}
+
+
+@contextlib.contextmanager
+def reference_nginx(cluster_dir: Path, node_ports: list[int]):
+    """A second nginx in front of the same nodes, its vector tiles served as raster ones (any
+    node, nginx's lock of 15 s: planning_gis/cluster.py's ``vector_tiles_by_url=False``), as
+    the reference of the cold-tile storms; its base URL."""
+    prefix = cluster_dir / "nginx-reference"
+    shutil.rmtree(prefix, ignore_errors=True)
+    port = free_port()
+    conf = write_nginx_conf(prefix, f"127.0.0.1:{port}",
+                            [f"127.0.0.1:{p}" for p in node_ports], vector_tiles_by_url=False)
+    # As root, nginx's workers would run as nobody, who cannot write this folder.
+    directives = "daemon off;" + (" user root;" if os.geteuid() == 0 else "")
+    proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(prefix), "-g", directives])
+    try:
+        deadline = time.monotonic() + 30
+        while not _answers(port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the reference nginx did not start")
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def _answers(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+        return True
+    return False
+
+
+def view_renders(node_ports: list[int]) -> float:
+    """Vector tiles the nodes' views rendered so far (their /metrics)."""
+    total = 0.0
+    for port in node_ports:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            conn.request("GET", "/metrics")
+            body = conn.getresponse().read().decode()
+        finally:
+            conn.close()
+        for m in re.finditer(r'planning_http_request_duration_seconds_count\{[^}]*route='
+                             r'"/tiles/<layer>/<z>/<x>/<y>\.mvt"[^}]*\} (\S+)', body):
+            total += float(m.group(1))
+    return total
 
 
 class Cluster:
@@ -441,6 +528,7 @@ def measure(args: argparse.Namespace, settings: Settings, tiles: list, node_port
             ratio = results[key]["rps"] / cold
             print(f"bar: {label} ≥ 10× one node rendering: {ratio:.0f}× "
                   f"({'met' if ratio >= 10 else 'NOT met'})")
+    storms(tiles, node_ports, proxy, cluster_dir)
     # Look-ups. nginx keeps a public answer for the minute its Cache-Control allows
     # (planning_gis/cluster.py), so two figures: a cold pass over points nobody asked yet
     # (every request reaches a node, which reads the replica), then h2load's 64 clients over
@@ -510,6 +598,41 @@ def measure(args: argparse.Namespace, settings: Settings, tiles: list, node_port
              if re.search(r"restored in|in the primary after|replica copied in|"
                           r"static publication:|static: zones", line)]
     print(f"\ncluster start-up {up:.0f} s" + ("".join(f"\n  {s}" for s in steps)))
+
+
+def storms(tiles: list, node_ports: list[int], proxy: str, cluster_dir: Path,
+           clients: int = 16, per_side: int = 24) -> None:
+    """Cold-tile storms: ``clients`` at once on each of ``per_side`` vector tiles nobody asked
+    yet (z17 children of the bench's tiles), through the cluster's nginx (a tile's URL to one
+    node, nginx's lock 10 ms, the node renders once for all its askers) and through a reference
+    nginx over the same nodes (any node, nginx's lock 15 s, whose waiters look again every
+    500 ms), each on tiles of its own."""
+    deepest = [t for t in tiles if t.z == max(ZOOMS)]
+    spread = deepest[::max(1, len(deepest) // (2 * per_side))]
+    cold = [f"/tiles/zones/{c.z}/{c.x}/{c.y}.mvt" for t in spread
+            for c in TMS.children(t)[:1]][: 2 * per_side]
+    ours_paths, reference_paths = cold[0::2], cold[1::2]
+    rows = [("nginx in front", "tiles", "requests", "p50 ms", "p99 ms", "max ms", "errors",
+             "rendered by the app")]
+    results = {}
+    with reference_nginx(cluster_dir, node_ports) as reference:
+        for key, base, paths, label in (
+                ("reference", reference, reference_paths,
+                 "reference: any node, nginx's lock 15 s"),
+                ("ours", proxy, ours_paths, "as deployed: the tile's node, nginx's lock 10 ms")):
+            before = view_renders(node_ports)
+            r = results[key] = tile_storms(base, paths, clients)
+            time.sleep(0.5)  # a worker records a request after its last byte
+            rendered = view_renders(node_ports) - before
+            rows.append((label, len(paths), r["n"], f"{r['p50']:.1f}", f"{r['p99']:.1f}",
+                         f"{r['max']:.0f}", int(r["errors"]), f"{rendered:g}"))
+    table(f"Cold-tile storms: {clients} clients at once on each cold vector tile, through "
+          "nginx to the 2 nodes", rows)
+    ours, ref = results["ours"], results["reference"]
+    print(f"cold-tile storms: p50 {ref['p50'] / max(ours['p50'], 1e-3):.0f}× and p99 "
+          f"{ref['p99'] / max(ours['p99'], 1e-3):.1f}× shorter than the reference "
+          f"({ours['p50']:.1f} / {ours['p99']:.1f} ms against {ref['p50']:.1f} / "
+          f"{ref['p99']:.1f} ms)", flush=True)
 
 
 class Probe:
