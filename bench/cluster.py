@@ -110,26 +110,28 @@ def archive_ranges(path: Path) -> dict[tuple[int, int, int], tuple[int, int]]:
     return out
 
 
+def timed_get(base: str, path: str) -> tuple[float, int]:
+    """One GET on a new connection, as a browser's first request: (seconds, status; 0 when no
+    HTTP answer came)."""
+    host = urlsplit(base)
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection(host.hostname, host.port, timeout=120)
+    try:
+        conn.request("GET", path, headers={"Accept-Encoding": "gzip"})
+        resp = conn.getresponse()
+        resp.read()
+        return time.perf_counter() - started, resp.status
+    except OSError:
+        return time.perf_counter() - started, 0
+    finally:
+        conn.close()
+
+
 def one_pass(base: str, paths: list[str], clients: int = 16) -> dict[str, float]:
     """Each path once, ``clients`` at a time: tiles/s and latency percentiles (ms)."""
-    host = urlsplit(base)
-
-    def get(path: str) -> tuple[float, int]:
-        started = time.perf_counter()
-        conn = http.client.HTTPConnection(host.hostname, host.port, timeout=120)
-        try:
-            conn.request("GET", path, headers={"Accept-Encoding": "gzip"})
-            resp = conn.getresponse()
-            resp.read()
-            return time.perf_counter() - started, resp.status
-        except OSError:
-            return time.perf_counter() - started, 0
-        finally:
-            conn.close()
-
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
-        results = list(pool.map(get, paths))
+        results = list(pool.map(lambda path: timed_get(base, path), paths))
     wall = time.perf_counter() - started
     lat = sorted(r[0] * 1000 for r in results)
     errors = sum(1 for _, status in results if status not in (200, 204))
@@ -141,34 +143,23 @@ def tile_storms(base: str, paths: list[str], clients: int = 16) -> dict[str, flo
     """Each of ``paths`` (cold tiles) asked by ``clients`` at once, one tile after another, as
     when a map of a newly announced plan is opened by many: each request's latency (ms) from
     the moment they all start."""
-    host = urlsplit(base)
     start = threading.Barrier(clients)
-    times: list[float] = []
-    errors = [0]
 
-    def client(_: int) -> None:
+    def client(_: int) -> list[tuple[float, int]]:
+        answers = []
         for path in paths:
             start.wait(120)
-            started = time.perf_counter()
-            conn = http.client.HTTPConnection(host.hostname, host.port, timeout=120)
-            try:
-                conn.request("GET", path, headers={"Accept-Encoding": "gzip"})
-                resp = conn.getresponse()
-                resp.read()
-                ok = resp.status in (200, 204)
-            except OSError:
-                ok = False
-            finally:
-                conn.close()
-            times.append((time.perf_counter() - started) * 1000)
-            errors[0] += not ok
+            answers.append(timed_get(base, path))
+        return answers
 
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(client, range(clients)))
+        answers = [a for each in pool.map(client, range(clients)) for a in each]
     wall = time.perf_counter() - started
+    times = [seconds * 1000 for seconds, _ in answers]
     return {"rps": len(times) / wall, "n": len(times), "p50": percentile(times, 50),
-            "p99": percentile(times, 99), "max": max(times), "errors": errors[0]}
+            "p99": percentile(times, 99), "max": max(times),
+            "errors": sum(status not in (200, 204) for _, status in answers)}
 
 
 @contextlib.contextmanager
