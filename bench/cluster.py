@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import http.client
 import os
 import queue
@@ -545,8 +546,8 @@ def measure(args: argparse.Namespace, settings: Settings, tiles: list, node_port
         seen = access.stat().st_size if access.is_file() else 0
         probe = Probe(proxy, points)
         probe.start()
-        r = runs[key] = timed(key, run_h2load, proxy, points, args.lookup_seconds, 64)
-        probe.stop()
+        r = runs[key] = timed(key, functools.partial(run_h2load, finished=probe.stop), proxy,
+                              points, args.lookup_seconds, 64)
         r["probe"] = probe.percentiles()
         time.sleep(1.5)  # nginx writes its access log buffer at least every second
         statuses, times = lookup_log(access, seen)
