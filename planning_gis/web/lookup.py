@@ -24,11 +24,7 @@ from planning_gis.crs import STORAGE_SRID, ResolvedPoint, vn2000_to_lonlat
 from planning_gis.settings import Settings
 from planning_gis.web import db, params
 from planning_gis.web.caching import cors_headers
-from planning_gis.web.db import (
-    hot_edition,
-    on_hot_connection,
-    recent_editions,
-)
+from planning_gis.web.db import hot_edition, on_hot_connection, recent_editions
 from planning_gis.web.limits import url_bytes
 from planning_gis.web.ops import FAST_LOOKUP_ROUTE, ROUTE_KEY
 from planning_gis.web.tile_fastpath import STATUS_LINES, kept_reply
