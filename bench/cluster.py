@@ -78,6 +78,7 @@ from bench.serving import (  # noqa: E402
     run_h2load,
     run_wrk,
     table,
+    wait_port,
     zone_tiles,
 )
 from planning_gis.cluster import write_nginx_conf  # noqa: E402
@@ -177,21 +178,11 @@ def reference_nginx(cluster_dir: Path, node_ports: list[int]):
     directives = "daemon off;" + (" user root;" if os.geteuid() == 0 else "")
     proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(prefix), "-g", directives])
     try:
-        deadline = time.monotonic() + 30
-        while not _answers(port):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the reference nginx did not start")
-            time.sleep(0.1)
+        wait_port(port, proc, 30)
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
         proc.wait(30)
-
-
-def _answers(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-        return True
-    return False
 
 
 def view_renders(node_ports: list[int]) -> float:

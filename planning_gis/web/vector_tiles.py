@@ -42,6 +42,7 @@ def tile(layer: str, z: str, x: str, y: str) -> Response:
     if edition is None and cache.max_bytes:
         edition = layer_edition(conn, lyr.edition or lyr.id)
     key = (lyr.id, tms.id, t.z, t.x, t.y, edition)
+    made: list[bool] = []  # this request rendered the tile
 
     def render() -> tuple[CachedTile, int | None]:
         made.append(True)
@@ -49,7 +50,6 @@ def tile(layer: str, z: str, x: str, y: str) -> Response:
                                settings.gzip_min_bytes)
         return rendered, rendered.size
 
-    made: list[bool] = []
     if edition is None:  # the cache is off, or the layer's editions are not tracked
         cached, _size = render()
     else:
